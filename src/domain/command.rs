@@ -1,0 +1,541 @@
+//! The console command syntax shared by every front end, and the table of chat commands.
+//!
+//! `/incident open title:"Application outage" severity:sev1` is words, then `key:value`
+//! options, a value quoted when it has spaces. Parsing is two steps: `parse` checks the syntax,
+//! `interpret` checks the words and options against the command table and builds a typed
+//! command. Both give errors that end with the usage line, so a person can retry at once.
+
+use super::incident::IncidentCommand;
+use super::types::{ImpactArea, IncidentNumber, Severity};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// A command as written: its words and options, not yet checked against the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedCommand {
+    /// The command's words without the slash, lowercased: `["incident", "open"]`.
+    pub words: Vec<String>,
+    /// Options by lowercased name; values as written, quotes removed.
+    pub options: BTreeMap<String, String>,
+}
+
+/// What was wrong with the way a command was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxError {
+    #[error("a command starts with '/'")]
+    NoSlash,
+    #[error("the command is empty; try /help")]
+    Empty,
+    #[error("the quote opened at character {at} is never closed; close it with \"")]
+    UnclosedQuote { at: usize },
+    #[error("option '{0}' is given twice; give each option once")]
+    Duplicate(String),
+    #[error("'{0}' follows the options; quote values with spaces, e.g. text:\"two words\"")]
+    StrayWord(String),
+    #[error("'{0}' has no option name before ':'")]
+    NoName(String),
+}
+
+/// Checks the syntax of a console command.
+pub fn parse(text: &str) -> Result<ParsedCommand, SyntaxError> {
+    let text = text.trim();
+    let body = text.strip_prefix('/').ok_or(SyntaxError::NoSlash)?;
+    let mut words = Vec::new();
+    let mut options = BTreeMap::new();
+    let chars: Vec<(usize, char)> = body.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].1.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        // Read the token's name part up to whitespace or ':'.
+        let start = i;
+        while i < chars.len() && !chars[i].1.is_whitespace() && chars[i].1 != ':' {
+            i += 1;
+        }
+        let name: String = chars[start..i].iter().map(|(_, c)| c).collect();
+        if i < chars.len() && chars[i].1 == ':' {
+            i += 1;
+            let value = if i < chars.len() && chars[i].1 == '"' {
+                let quote_at = i + 2; // 1-based character count, counting the slash
+                i += 1;
+                let mut value = String::new();
+                loop {
+                    match chars.get(i) {
+                        None => return Err(SyntaxError::UnclosedQuote { at: quote_at }),
+                        Some((_, '"')) => {
+                            i += 1;
+                            break;
+                        }
+                        Some((_, '\\')) if matches!(chars.get(i + 1), Some((_, '"' | '\\'))) => {
+                            value.push(chars[i + 1].1);
+                            i += 2;
+                        }
+                        Some((_, c)) => {
+                            value.push(*c);
+                            i += 1;
+                        }
+                    }
+                }
+                value
+            } else {
+                let vstart = i;
+                while i < chars.len() && !chars[i].1.is_whitespace() {
+                    i += 1;
+                }
+                chars[vstart..i].iter().map(|(_, c)| c).collect()
+            };
+            if name.is_empty() {
+                return Err(SyntaxError::NoName(format!(":{value}")));
+            }
+            let key = name.to_lowercase();
+            if options.insert(key.clone(), value).is_some() {
+                return Err(SyntaxError::Duplicate(key));
+            }
+        } else if options.is_empty() {
+            words.push(name.to_lowercase());
+        } else {
+            return Err(SyntaxError::StrayWord(name));
+        }
+    }
+    if words.is_empty() {
+        return Err(SyntaxError::Empty);
+    }
+    Ok(ParsedCommand { words, options })
+}
+
+/// One option of a chat command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionSpec {
+    pub name: &'static str,
+    pub required: bool,
+    /// How to write the value in the usage line.
+    pub shape: &'static str,
+    /// What the option is for; the help text of the Discord option.
+    pub help: &'static str,
+}
+
+/// One chat command: its words, options and help text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandSpec {
+    pub words: &'static [&'static str],
+    pub help: &'static str,
+    pub options: &'static [OptionSpec],
+}
+
+impl CommandSpec {
+    /// `/incident open title:"…" [severity:sev1|sev2|sev3|sev4]`
+    pub fn usage(&self) -> String {
+        let mut line = format!("/{}", self.words.join(" "));
+        for o in self.options {
+            let part = format!("{}:{}", o.name, o.shape);
+            if o.required {
+                line.push_str(&format!(" {part}"));
+            } else {
+                line.push_str(&format!(" [{part}]"));
+            }
+        }
+        line
+    }
+}
+
+const INCIDENT: OptionSpec = OptionSpec {
+    name: "incident",
+    required: false,
+    shape: "INC-N",
+    help: "the incident, when not the one bound to this channel",
+};
+const TEXT: OptionSpec = OptionSpec {
+    name: "text",
+    required: true,
+    shape: "\"…\"",
+    help: "what to record",
+};
+
+/// Every chat command the incident domain understands.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        words: &["incident", "open"],
+        help: "Open an incident bound to this channel",
+        options: &[
+            OptionSpec {
+                name: "title",
+                required: true,
+                shape: "\"…\"",
+                help: "what is broken, in a few words",
+            },
+            OptionSpec {
+                name: "severity",
+                required: false,
+                shape: "sev1|sev2|sev3|sev4",
+                help: "how bad it is (default sev3)",
+            },
+        ],
+    },
+    CommandSpec {
+        words: &["incident", "severity"],
+        help: "Change the incident's severity",
+        options: &[
+            OptionSpec {
+                name: "severity",
+                required: true,
+                shape: "sev1|sev2|sev3|sev4",
+                help: "the new severity",
+            },
+            INCIDENT,
+        ],
+    },
+    CommandSpec {
+        words: &["incident", "role"],
+        help: "Give someone an incident role",
+        options: &[
+            OptionSpec {
+                name: "role",
+                required: true,
+                shape: "commander|comms|scribe",
+                help: "the role",
+            },
+            OptionSpec {
+                name: "user",
+                required: true,
+                shape: "@handle",
+                help: "who takes it",
+            },
+            INCIDENT,
+        ],
+    },
+    CommandSpec {
+        words: &["incident", "update"],
+        help: "Post a status update",
+        options: &[TEXT, INCIDENT],
+    },
+    CommandSpec {
+        words: &["incident", "impact"],
+        help: "Note how the incident hurt the business, customers or systems",
+        options: &[
+            OptionSpec {
+                name: "area",
+                required: true,
+                shape: "business|customer|system",
+                help: "what was hurt",
+            },
+            TEXT,
+            INCIDENT,
+        ],
+    },
+    CommandSpec {
+        words: &["incident", "resolution"],
+        help: "Note what resolved the incident",
+        options: &[TEXT, INCIDENT],
+    },
+    CommandSpec {
+        words: &["incident", "action"],
+        help: "Add a follow-up action to the post-mortem's action plan",
+        options: &[
+            TEXT,
+            OptionSpec {
+                name: "owner",
+                required: false,
+                shape: "@handle",
+                help: "who will do it",
+            },
+            OptionSpec {
+                name: "due",
+                required: false,
+                shape: "YYYY-MM-DD",
+                help: "by when",
+            },
+            INCIDENT,
+        ],
+    },
+    CommandSpec {
+        words: &["incident", "resolve"],
+        help: "Mark the incident resolved",
+        options: &[INCIDENT],
+    },
+    CommandSpec {
+        words: &["incident", "close"],
+        help: "Close the incident (resolving it first) and draft the post-mortem",
+        options: &[INCIDENT],
+    },
+    CommandSpec {
+        words: &["incident", "reopen"],
+        help: "Reopen a resolved or closed incident",
+        options: &[
+            OptionSpec {
+                name: "reason",
+                required: false,
+                shape: "\"…\"",
+                help: "why it is back",
+            },
+            INCIDENT,
+        ],
+    },
+    CommandSpec {
+        words: &["incident", "timeline"],
+        help: "Show the incident's timeline so far",
+        options: &[INCIDENT],
+    },
+    CommandSpec {
+        words: &["incident", "postmortem"],
+        help: "Show the post-mortem draft",
+        options: &[INCIDENT],
+    },
+    CommandSpec {
+        words: &["help"],
+        help: "List the commands",
+        options: &[],
+    },
+];
+
+/// A command checked against the table, ready for the use cases.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatCommand {
+    /// Open an incident; the use case picks the number and the channel.
+    Open {
+        title: String,
+        severity: Severity,
+    },
+    /// An order for an existing incident: the one named, else the channel's.
+    Order {
+        incident: Option<IncidentNumber>,
+        order: Box<IncidentCommand>,
+    },
+    Timeline {
+        incident: Option<IncidentNumber>,
+    },
+    Postmortem {
+        incident: Option<IncidentNumber>,
+    },
+    Help,
+}
+
+/// Why a well-formed command was still not understood. The message ends with the usage line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown command '/{given}'; commands: {known}")]
+    Unknown { given: String, known: String },
+    #[error("{problem}. Usage: {usage}")]
+    Invalid { problem: String, usage: String },
+}
+
+/// The severity an incident gets when `/incident open` names none.
+pub const DEFAULT_SEVERITY: Severity = Severity::Sev3;
+
+/// Checks a parsed command against the table and builds the typed command.
+pub fn interpret(parsed: &ParsedCommand) -> Result<ChatCommand, CommandError> {
+    let spec = COMMANDS
+        .iter()
+        .find(|s| {
+            s.words
+                .iter()
+                .copied()
+                .eq(parsed.words.iter().map(String::as_str))
+        })
+        .ok_or_else(|| CommandError::Unknown {
+            given: parsed.words.join(" "),
+            known: COMMANDS
+                .iter()
+                .map(|s| format!("/{}", s.words.join(" ")))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let invalid = |problem: String| CommandError::Invalid {
+        problem,
+        usage: spec.usage(),
+    };
+    for name in parsed.options.keys() {
+        if !spec.options.iter().any(|o| o.name == name) {
+            return Err(invalid(format!(
+                "'{}' has no option '{name}'",
+                spec.words.join(" ")
+            )));
+        }
+    }
+    for o in spec.options.iter().filter(|o| o.required) {
+        if parsed
+            .options
+            .get(o.name)
+            .is_none_or(|v| v.trim().is_empty())
+        {
+            return Err(invalid(format!("the option '{}' is missing", o.name)));
+        }
+    }
+    let get = |name: &str| parsed.options.get(name).map(|v| v.trim().to_string());
+    let text = || get("text").unwrap_or_default();
+    let handle = |name: &str| get(name).map(|v| v.trim_start_matches(['@', '!']).to_string());
+    let incident = get("incident")
+        .map(|v| v.parse::<IncidentNumber>())
+        .transpose()
+        .map_err(|e| invalid(e.to_string()))?;
+    let severity = |default: Option<Severity>| -> Result<Severity, CommandError> {
+        match (get("severity"), default) {
+            (Some(v), _) => v
+                .parse()
+                .map_err(|e: super::types::UnknownWord| invalid(e.to_string())),
+            (None, Some(d)) => Ok(d),
+            (None, None) => Err(invalid("the option 'severity' is missing".into())),
+        }
+    };
+    let order = |order: IncidentCommand| {
+        Ok(ChatCommand::Order {
+            incident,
+            order: Box::new(order),
+        })
+    };
+    match spec.words {
+        ["incident", "open"] => Ok(ChatCommand::Open {
+            title: get("title").unwrap_or_default(),
+            severity: severity(Some(DEFAULT_SEVERITY))?,
+        }),
+        ["incident", "severity"] => order(IncidentCommand::ChangeSeverity(severity(None)?)),
+        ["incident", "role"] => order(IncidentCommand::AssignRole {
+            role: get("role")
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e: super::types::UnknownWord| invalid(e.to_string()))?,
+            handle: handle("user").unwrap_or_default(),
+        }),
+        ["incident", "update"] => order(IncidentCommand::PostUpdate(text())),
+        ["incident", "impact"] => order(IncidentCommand::NoteImpact {
+            area: get("area")
+                .unwrap_or_default()
+                .parse::<ImpactArea>()
+                .map_err(|e| invalid(e.to_string()))?,
+            text: text(),
+        }),
+        ["incident", "resolution"] => order(IncidentCommand::NoteResolution(text())),
+        ["incident", "action"] => order(IncidentCommand::AddAction {
+            text: text(),
+            owner: handle("owner").filter(|o| !o.is_empty()),
+            due: get("due")
+                .map(|d| {
+                    NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+                        invalid(format!(
+                            "due date '{d}' is not a date; write it as YYYY-MM-DD"
+                        ))
+                    })
+                })
+                .transpose()?,
+        }),
+        ["incident", "resolve"] => order(IncidentCommand::Resolve),
+        ["incident", "close"] => order(IncidentCommand::Close),
+        ["incident", "reopen"] => order(IncidentCommand::Reopen {
+            reason: get("reason"),
+        }),
+        ["incident", "timeline"] => Ok(ChatCommand::Timeline { incident }),
+        ["incident", "postmortem"] => Ok(ChatCommand::Postmortem { incident }),
+        ["help"] => Ok(ChatCommand::Help),
+        other => unreachable!("command {other:?} is in the table but not interpreted"),
+    }
+}
+
+/// The help text: one usage line and description per command.
+pub fn help_text() -> String {
+    COMMANDS
+        .iter()
+        .map(|s| format!("{} — {}", s.usage(), s.help))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::types::Role;
+
+    #[test]
+    fn parses_words_then_quoted_and_bare_options() {
+        let parsed = parse(r#"/incident open title:"Application outage" severity:sev1"#).unwrap();
+        assert_eq!(parsed.words, vec!["incident", "open"]);
+        assert_eq!(parsed.options["title"], "Application outage");
+        assert_eq!(parsed.options["severity"], "sev1");
+        let parsed = parse(r#"/incident update text:"say \"hi\" \\ bye" incident:INC-2"#).unwrap();
+        assert_eq!(parsed.options["text"], r#"say "hi" \ bye"#);
+        assert_eq!(parsed.options["incident"], "INC-2");
+        let parsed = parse("/incident action text:x owner:@ghammer due:2021-03-23").unwrap();
+        assert_eq!(parsed.options["owner"], "@ghammer");
+    }
+
+    #[test]
+    fn syntax_errors_say_how_to_fix_them() {
+        assert_eq!(parse("incident open"), Err(SyntaxError::NoSlash));
+        assert_eq!(parse("/  "), Err(SyntaxError::Empty));
+        assert_eq!(
+            parse(r#"/incident open title:"never closed"#),
+            Err(SyntaxError::UnclosedQuote { at: 22 })
+        );
+        assert_eq!(
+            parse("/incident open title:a title:b"),
+            Err(SyntaxError::Duplicate("title".into()))
+        );
+        let err = parse("/incident update text:App is down").unwrap_err();
+        assert_eq!(err, SyntaxError::StrayWord("is".into()));
+        assert!(err.to_string().contains("text:\"two words\""));
+    }
+
+    #[test]
+    fn interpret_builds_typed_commands_with_defaults() {
+        let cmd =
+            interpret(&parse(r#"/incident open title:"Application outage""#).unwrap()).unwrap();
+        assert_eq!(
+            cmd,
+            ChatCommand::Open {
+                title: "Application outage".into(),
+                severity: Severity::Sev3
+            }
+        );
+        let cmd =
+            interpret(&parse("/incident role role:commander user:@rpark incident:7").unwrap())
+                .unwrap();
+        assert_eq!(
+            cmd,
+            ChatCommand::Order {
+                incident: Some(IncidentNumber(7)),
+                order: Box::new(IncidentCommand::AssignRole {
+                    role: Role::Commander,
+                    handle: "rpark".into()
+                }),
+            }
+        );
+    }
+
+    #[test]
+    fn interpret_errors_end_with_the_usage_line() {
+        let err = interpret(&parse("/incident open title:x severity:p1").unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown severity 'p1'; use sev1–sev4. Usage: /incident open title:\"…\" [severity:sev1|sev2|sev3|sev4]"
+        );
+        let err = interpret(&parse("/incident impact text:x").unwrap()).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("the option 'area' is missing. Usage: /incident impact area:"));
+        let err = interpret(&parse("/incident action text:x due:tomorrow").unwrap()).unwrap_err();
+        assert!(err.to_string().contains("YYYY-MM-DD"));
+        let err = interpret(&parse("/incident explode").unwrap()).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("unknown command '/incident explode'; commands: /incident open,"));
+        let err = interpret(&parse("/incident close color:red").unwrap()).unwrap_err();
+        assert!(err.to_string().contains("has no option 'color'"));
+    }
+
+    #[test]
+    fn every_command_in_the_table_is_interpretable() {
+        for spec in COMMANDS {
+            let mut line = format!("/{}", spec.words.join(" "));
+            for o in spec.options.iter().filter(|o| o.required) {
+                let value = match o.name {
+                    "severity" => "sev2",
+                    "role" => "scribe",
+                    "area" => "system",
+                    _ => "x",
+                };
+                line.push_str(&format!(" {}:{value}", o.name));
+            }
+            interpret(&parse(&line).unwrap()).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The domain's events: past-tense facts, each carrying everything a read model needs.
+//!
+//! One enum covers every stream kind (incident, channel); the variant name is the stored event
+//! type and the remaining fields are the payload. `Recorded` is an event with the envelope facts
+//! the domain reads (when, who, which id) but none of the storage details.
+
+use super::types::{ImpactArea, IncidentNumber, Role, Severity};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// The payload schema version written for every event type today.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// A chat message as seen in a channel (Discord, the console, a transcript).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// The channel it was said in, without `#`.
+    pub channel: String,
+    /// The source's own id for the message (Discord message id, transcript `id`), needed to
+    /// match later edits and deletes; absent when the source gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The author as the source named them (a handle, an alias, or a raw name); resolved to a
+    /// contact when read, so a contact added later still gets credit.
+    pub author: String,
+    /// The text verbatim.
+    pub text: String,
+    /// Handles mentioned with `@handle` or `!handle`, without the sigil, in order of first use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// The message this one replies to, when the source says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// Files attached to the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a chat message: kept by reference, not downloaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub url: String,
+    pub size: u64,
+}
+
+/// Whether a monitoring alert is firing or has resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// The facts of one monitoring alert as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertFacts {
+    /// Which sender: `alertmanager`, `grafana` or `generic`.
+    pub source: String,
+    /// The alert's name (Alertmanager's `alertname` label).
+    pub name: String,
+    pub status: AlertStatus,
+    /// The channel the alert was announced in.
+    pub channel: String,
+    /// Identity for deduplication: the sender's fingerprint, else derived from the labels.
+    pub fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// Every fact warroom records. The variant name is the stored event type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    /// An incident was opened in a channel, which is bound to it until it closes.
+    IncidentOpened {
+        number: IncidentNumber,
+        title: String,
+        severity: Severity,
+        channel: String,
+    },
+    SeverityChanged {
+        from: Severity,
+        to: Severity,
+    },
+    RoleAssigned {
+        role: Role,
+        /// The holder's handle as given (resolved to a contact when read).
+        handle: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<String>,
+    },
+    StatusUpdatePosted {
+        text: String,
+    },
+    ImpactNoted {
+        area: ImpactArea,
+        text: String,
+    },
+    ResolutionNoted {
+        text: String,
+    },
+    ActionAdded {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<NaiveDate>,
+    },
+    IncidentResolved {
+        /// True when `/incident close` resolved it on the way, rather than an explicit resolve.
+        #[serde(default)]
+        implicit: bool,
+    },
+    IncidentClosed {},
+    IncidentReopened {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    MessagePosted(ChatMessage),
+    MessageEdited {
+        channel: String,
+        message_id: String,
+        /// The text before the edit; `None` when the original was never seen (edited before
+        /// warroom joined, or outside any recorded stream).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<String>,
+        after: String,
+    },
+    /// A marker: the original text stays in the ledger in its `MessagePosted`.
+    MessageDeleted {
+        channel: String,
+        message_id: String,
+    },
+    AlertReceived(AlertFacts),
+    /// A command that was refused or could not be understood, with the reply given.
+    CommandRejected {
+        channel: String,
+        command: String,
+        reason: String,
+    },
+    /// A channel event copied into an incident because it was said within the lookback window
+    /// before the incident opened. The copy keeps the original's time; the original stays in
+    /// its channel stream.
+    Imported {
+        original_event_id: Uuid,
+        from_stream: String,
+        event: Box<Event>,
+    },
+}
+
+/// An event whose stored type or payload this build cannot read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read event of type '{event_type}': {reason}")]
+pub struct UnreadableEvent {
+    pub event_type: String,
+    pub reason: String,
+}
+
+impl Event {
+    /// The stored type name: the variant name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::IncidentOpened { .. } => "IncidentOpened",
+            Event::SeverityChanged { .. } => "SeverityChanged",
+            Event::RoleAssigned { .. } => "RoleAssigned",
+            Event::StatusUpdatePosted { .. } => "StatusUpdatePosted",
+            Event::ImpactNoted { .. } => "ImpactNoted",
+            Event::ResolutionNoted { .. } => "ResolutionNoted",
+            Event::ActionAdded { .. } => "ActionAdded",
+            Event::IncidentResolved { .. } => "IncidentResolved",
+            Event::IncidentClosed { .. } => "IncidentClosed",
+            Event::IncidentReopened { .. } => "IncidentReopened",
+            Event::MessagePosted(_) => "MessagePosted",
+            Event::MessageEdited { .. } => "MessageEdited",
+            Event::MessageDeleted { .. } => "MessageDeleted",
+            Event::AlertReceived(_) => "AlertReceived",
+            Event::CommandRejected { .. } => "CommandRejected",
+            Event::Imported { .. } => "Imported",
+        }
+    }
+
+    /// The payload to store: the serialised event without its `type` tag.
+    pub fn to_payload(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("events always serialise to JSON");
+        if let serde_json::Value::Object(map) = &mut value {
+            map.remove("type");
+        }
+        value
+    }
+
+    /// Reads an event back from its stored type and payload.
+    pub fn from_parts(
+        event_type: &str,
+        payload: serde_json::Value,
+    ) -> Result<Event, UnreadableEvent> {
+        let unreadable = |reason: String| UnreadableEvent {
+            event_type: event_type.to_string(),
+            reason,
+        };
+        let serde_json::Value::Object(mut map) = payload else {
+            return Err(unreadable("payload is not a JSON object".into()));
+        };
+        map.insert(
+            "type".into(),
+            serde_json::Value::String(event_type.to_string()),
+        );
+        serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| unreadable(e.to_string()))
+    }
+
+    /// The event itself, or the original for an imported copy.
+    pub fn unwrapped(&self) -> &Event {
+        match self {
+            Event::Imported { event, .. } => event.unwrapped(),
+            other => other,
+        }
+    }
+}
+
+/// An event with the envelope facts the domain reasons about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// The event's unique id, so every statement in a document can be traced back to it.
+    pub event_id: Uuid,
+    /// Global position in the ledger; orders events recorded at the same instant.
+    pub position: i64,
+    /// When it happened in the world.
+    pub at: DateTime<Utc>,
+    /// Who caused it, as recorded.
+    pub actor: String,
+    pub event: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips_without_the_type_tag() {
+        let event = Event::IncidentOpened {
+            number: IncidentNumber(3),
+            title: "Application outage".into(),
+            severity: Severity::Sev1,
+            channel: "ops".into(),
+        };
+        let payload = event.to_payload();
+        assert!(payload.get("type").is_none());
+        assert_eq!(payload["number"], 3);
+        assert_eq!(
+            Event::from_parts(event.event_type(), payload).unwrap(),
+            event
+        );
+    }
+
+    #[test]
+    fn imported_copies_round_trip_and_unwrap() {
+        let inner = Event::MessagePosted(ChatMessage {
+            channel: "ops".into(),
+            message_id: Some("m1".into()),
+            author: "svega".into(),
+            text: "app is down".into(),
+            mentions: vec![],
+            reply_to: None,
+            attachments: vec![],
+        });
+        let copy = Event::Imported {
+            original_event_id: Uuid::nil(),
+            from_stream: "channel-ops".into(),
+            event: Box::new(inner.clone()),
+        };
+        let back = Event::from_parts("Imported", copy.to_payload()).unwrap();
+        assert_eq!(back.unwrapped(), &inner);
+    }
+
+    #[test]
+    fn unknown_types_are_reported_not_guessed() {
+        let err = Event::from_parts("NoSuchEvent", serde_json::json!({})).unwrap_err();
+        assert!(err.to_string().contains("NoSuchEvent"));
+    }
+}

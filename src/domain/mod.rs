@@ -1,0 +1,9 @@
+//! The pure incident domain: value types, events, the incident aggregate, contacts, the
+//! console command syntax and the post-mortem. Nothing here does IO or knows about tokio,
+//! sqlx or any chat service; the clock and the ids come in as arguments.
+
+pub mod command;
+pub mod contacts;
+pub mod event;
+pub mod incident;
+pub mod types;

@@ -1,0 +1,116 @@
+//! The event store: one append-only, hash-chained ledger of events, on SQLite or PostgreSQL.
+//!
+//! Everything above this module talks to [`Ledger`]; the two database backends sit behind the
+//! crate-private `Backend` trait so the group-commit writer, the chain hashing and `verify` are
+//! written once. Invariants every backend keeps:
+//! - global positions are 1, 2, 3, … with no gaps, and a position becomes visible to readers only
+//!   after every lower position is visible (appends are serialised by one lock per store), so a
+//!   reader following the global order never skips an event that commits late;
+//! - `(stream_id, stream_version)` is unique and versions in a stream are 1, 2, 3, …;
+//! - `event_id` is unique: re-appending an identical event is a no-op, a different one an error;
+//! - each row's `hash` is SHA-256 over the previous row's hash and the row's canonical bytes.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// An event as the application hands it to the store, before it has a position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Unique id; derived from the input's identity so a redelivered input maps to the same id.
+    pub event_id: Uuid,
+    /// The event's type name, e.g. `IncidentOpened`.
+    pub event_type: String,
+    /// Version of the payload's schema, bumped when the payload shape changes.
+    pub schema_version: i32,
+    /// When it happened in the world (Discord timestamp, alert `startsAt`, transcript `at`).
+    pub occurred_at: DateTime<Utc>,
+    /// Who caused it: a contact handle, a raw chat name, or a system name such as `alertmanager`.
+    pub actor: String,
+    /// The event's facts as JSON; stored as canonical text (sorted keys) and hashed as stored.
+    pub payload: serde_json::Value,
+}
+
+/// An event as read back from the ledger, with its full envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Global position: total order over the whole ledger, gapless from 1.
+    pub position: i64,
+    /// The stream this event belongs to (`incident-7`, `channel-ops`, …).
+    pub stream_id: String,
+    /// Version within the stream, gapless from 1.
+    pub stream_version: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub occurred_at: DateTime<Utc>,
+    /// When the store committed it.
+    pub recorded_at: DateTime<Utc>,
+    pub actor: String,
+    /// The payload exactly as stored (canonical JSON text); this is what the hash covers.
+    pub payload: String,
+    /// Hex SHA-256 chained to the previous position's hash.
+    pub hash: String,
+}
+
+impl StoredEvent {
+    /// The payload parsed as JSON.
+    pub fn payload_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(&self.payload)
+    }
+}
+
+/// What the appender believes the stream's current version is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Append whatever the current version is.
+    Any,
+    /// The stream must not exist yet (version 0).
+    NoStream,
+    /// The stream's last event must have exactly this version (0 means "no stream").
+    Exactly(i64),
+}
+
+/// The result of a successful append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Position of the first event appended (or already stored, for a no-op).
+    pub first_position: i64,
+    /// Position of the last event appended (or already stored, for a no-op).
+    pub last_position: i64,
+    /// The stream's version after the append.
+    pub stream_version: i64,
+    /// True when every event was already stored with identical content and nothing was written.
+    pub already_stored: bool,
+}
+
+/// Why an append was refused. Callers branch on these.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("stream {stream} is at version {actual}, but the append expected {expected:?}; reload and retry")]
+    Conflict {
+        stream: String,
+        expected: ExpectedVersion,
+        actual: i64,
+    },
+    #[error("event {event_id} is already stored with different content (stream {stream}); an event id can be used once")]
+    DuplicateEventId { event_id: Uuid, stream: String },
+    #[error("invalid append: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The store itself failed (unreachable, disk full, schema too new, …).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {url}: {reason}")]
+    Open { url: String, reason: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the store's writer has stopped; restart warroom")]
+    WriterStopped,
+    #[error("corrupt row at position {position}: {reason}")]
+    Corrupt { position: i64, reason: String },
+}
