@@ -6,4 +6,5 @@ pub mod command;
 pub mod contacts;
 pub mod event;
 pub mod incident;
+pub mod postmortem;
 pub mod types;
