@@ -10,6 +10,16 @@
 //! - `event_id` is unique: re-appending an identical event is a no-op, a different one an error;
 //! - each row's `hash` is SHA-256 over the previous row's hash and the row's canonical bytes.
 
+mod chain;
+mod ledger;
+mod plan;
+mod postgres;
+mod sqlite;
+
+pub use ledger::{
+    redact, Ledger, LedgerOptions, LedgerStats, Subscription, VerifyProblem, VerifyReport,
+};
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -111,6 +121,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the store's writer has stopped; restart warroom")]
     WriterStopped,
+    #[error("the commit failed and nothing of this append was stored ({0}); retry")]
+    Commit(String),
     #[error("corrupt row at position {position}: {reason}")]
     Corrupt { position: i64, reason: String },
 }

@@ -1,0 +1,503 @@
+//! The `Ledger`: the store's public face. Appends go to one writer task that commits whatever
+//! is queued in one transaction (group commit); reads go straight to the backend.
+
+use super::chain::{self, ChainFields};
+use super::plan::{AppendRequest, Plan};
+use super::{AppendError, Appended, ExpectedVersion, NewEvent, StoreError, StoredEvent};
+use async_trait::async_trait;
+use chrono::Utc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+/// What a database must do for the ledger. Implemented for SQLite and PostgreSQL.
+#[async_trait]
+pub(crate) trait Backend: Send + Sync + 'static {
+    /// In one transaction holding the store-wide append lock: read the head, the versions of
+    /// the batch's streams and the stored events with the batch's ids, plan with `decide`,
+    /// insert the plan's rows, commit. Returns the plan.
+    async fn commit(
+        &self,
+        requests: &[AppendRequest],
+        decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
+    ) -> Result<Plan, StoreError>;
+    async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn stream_version(&self, stream: &str) -> Result<i64, StoreError>;
+    async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn head(&self) -> Result<i64, StoreError>;
+    async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError>;
+    /// Starts feeding other writers' heads into `heads` (PostgreSQL LISTEN); no-op elsewhere.
+    async fn follow_other_writers(&self, heads: Arc<watch::Sender<i64>>) -> Result<(), StoreError>;
+    async fn close(&self);
+}
+
+/// What a backend read inside the append transaction, for the planner.
+pub(crate) struct Snapshot {
+    pub head: (i64, String),
+    pub versions: HashMap<String, i64>,
+    pub existing: HashMap<Uuid, super::plan::Existing>,
+}
+
+/// Tuning for [`Ledger::open_with`].
+#[derive(Debug, Clone)]
+pub struct LedgerOptions {
+    /// Most events one group commit takes (bounded so one transaction stays short).
+    pub max_batch_events: usize,
+    /// Apply migrations at open.
+    pub migrate: bool,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            max_batch_events: 2000,
+            migrate: true,
+        }
+    }
+}
+
+/// Counters for group-commit evidence and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerStats {
+    /// Transactions committed by this ledger's writer.
+    pub commits: u64,
+    /// Events those transactions wrote.
+    pub events_written: u64,
+}
+
+/// The first place the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyProblem {
+    pub position: i64,
+    pub what: String,
+}
+
+/// The result of walking the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Events checked.
+    pub events: i64,
+    /// The hash of the last event: write it down elsewhere to detect a rewrite of the whole chain.
+    pub head_hash: String,
+    pub problem: Option<VerifyProblem>,
+}
+
+enum Job {
+    Append(
+        AppendRequest,
+        oneshot::Sender<Result<Appended, AppendError>>,
+    ),
+    /// Answered once everything queued before it is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    jobs: mpsc::Sender<Job>,
+    heads: Arc<watch::Sender<i64>>,
+    commits: AtomicU64,
+    events_written: AtomicU64,
+    backend_name: &'static str,
+    display_url: String,
+}
+
+/// The append-only, hash-chained event store. Cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+impl Ledger {
+    /// Opens `sqlite://PATH` (created if missing) or `postgres://…`, applying migrations.
+    pub async fn open(url: &str) -> Result<Ledger, StoreError> {
+        Ledger::open_with(url, LedgerOptions::default()).await
+    }
+
+    pub async fn open_with(url: &str, options: LedgerOptions) -> Result<Ledger, StoreError> {
+        let shown = redact(url);
+        let open_error = |reason: String| StoreError::Open {
+            url: shown.clone(),
+            reason,
+        };
+        let (backend, name): (Arc<dyn Backend>, &'static str) = if url.starts_with("sqlite:") {
+            (
+                Arc::new(
+                    super::sqlite::SqliteBackend::open(url, options.migrate)
+                        .await
+                        .map_err(|e| open_error(e.to_string()))?,
+                ),
+                "sqlite",
+            )
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (
+                Arc::new(
+                    super::postgres::PgBackend::open(url, options.migrate)
+                        .await
+                        .map_err(|e| open_error(e.to_string()))?,
+                ),
+                "postgres",
+            )
+        } else {
+            return Err(open_error(
+                "the store URL must start with sqlite:// or postgres://".into(),
+            ));
+        };
+        let head = backend.head().await?;
+        let heads = Arc::new(watch::channel(head).0);
+        backend.follow_other_writers(heads.clone()).await?;
+        let (jobs, queue) = mpsc::channel(4096);
+        let inner = Arc::new(Inner {
+            backend,
+            jobs,
+            heads,
+            commits: AtomicU64::new(0),
+            events_written: AtomicU64::new(0),
+            backend_name: name,
+            display_url: shown,
+        });
+        tokio::spawn(write_loop(
+            Arc::downgrade(&inner),
+            inner.backend.clone(),
+            queue,
+            options.max_batch_events.max(1),
+        ));
+        Ok(Ledger { inner })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.inner.backend_name
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn display_url(&self) -> &str {
+        &self.inner.display_url
+    }
+
+    /// Appends events to a stream if its version is as expected; durable when this returns.
+    pub async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        let request = AppendRequest {
+            stream: stream.to_string(),
+            expected,
+            events,
+        };
+        self.inner
+            .jobs
+            .send(Job::Append(request, reply))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    pub async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.backend.read_stream(stream).await
+    }
+
+    /// The stream's last version; 0 when it does not exist.
+    pub async fn stream_version(&self, stream: &str) -> Result<i64, StoreError> {
+        self.inner.backend.stream_version(stream).await
+    }
+
+    /// Up to `limit` events with positions after `after_position`, in order.
+    pub async fn read_all(
+        &self,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner
+            .backend
+            .read_all(after_position, limit.clamp(1, 100_000) as i64)
+            .await
+    }
+
+    /// The last position; 0 when the ledger is empty.
+    pub async fn head(&self) -> Result<i64, StoreError> {
+        self.inner.backend.head().await
+    }
+
+    pub async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.inner.backend.contains_event(id).await
+    }
+
+    /// Every event after `after_position`, in order, waiting for new ones.
+    pub fn subscribe(&self, after_position: i64) -> Subscription {
+        Subscription {
+            backend: self.inner.backend.clone(),
+            heads: self.inner.heads.subscribe(),
+            after: after_position,
+            buffer: VecDeque::new(),
+        }
+    }
+
+    pub fn stats(&self) -> LedgerStats {
+        LedgerStats {
+            commits: self.inner.commits.load(Ordering::Relaxed),
+            events_written: self.inner.events_written.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Walks the whole ledger: positions gapless from 1, each hash recomputed, stream versions
+    /// gapless from 1. Reports the first break.
+    pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let mut prev_hash = chain::GENESIS.to_string();
+        let mut expected_position = 1;
+        let mut versions: HashMap<String, i64> = HashMap::new();
+        let report = |problem: VerifyProblem, events: i64, head_hash: String| VerifyReport {
+            events,
+            head_hash,
+            problem: Some(problem),
+        };
+        loop {
+            let batch = self.read_all(expected_position - 1, 5000).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for e in batch {
+                let checked = expected_position - 1;
+                if e.position != expected_position {
+                    return Ok(report(
+                        VerifyProblem {
+                            position: expected_position,
+                            what: format!(
+                                "position {expected_position} is missing (the next stored is {})",
+                                e.position
+                            ),
+                        },
+                        checked,
+                        prev_hash,
+                    ));
+                }
+                let hash = chain::hash(
+                    &prev_hash,
+                    &ChainFields {
+                        position: e.position,
+                        stream_id: &e.stream_id,
+                        stream_version: e.stream_version,
+                        event_id: e.event_id,
+                        event_type: &e.event_type,
+                        schema_version: e.schema_version,
+                        occurred_at: e.occurred_at,
+                        recorded_at: e.recorded_at,
+                        actor: &e.actor,
+                        payload: &e.payload,
+                    },
+                );
+                if hash != e.hash {
+                    return Ok(report(
+                        VerifyProblem { position: e.position, what: "hash mismatch: the row was altered, or an earlier row was removed or altered".into() },
+                        checked,
+                        prev_hash,
+                    ));
+                }
+                let version = versions.entry(e.stream_id.clone()).or_insert(0);
+                if e.stream_version != *version + 1 {
+                    return Ok(report(
+                        VerifyProblem {
+                            position: e.position,
+                            what: format!(
+                                "stream {} jumps from version {} to {}",
+                                e.stream_id, version, e.stream_version
+                            ),
+                        },
+                        checked,
+                        prev_hash,
+                    ));
+                }
+                *version = e.stream_version;
+                prev_hash = hash;
+                expected_position += 1;
+            }
+        }
+        let head = self.head().await?;
+        if head >= expected_position {
+            return Ok(report(
+                VerifyProblem {
+                    position: expected_position,
+                    what: format!("position {expected_position} is missing"),
+                },
+                expected_position - 1,
+                prev_hash,
+            ));
+        }
+        Ok(VerifyReport {
+            events: expected_position - 1,
+            head_hash: prev_hash,
+            problem: None,
+        })
+    }
+
+    /// Commits everything queued so far, then closes the connections.
+    pub async fn close(self) {
+        let (done, wait) = oneshot::channel();
+        if self.inner.jobs.send(Job::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+        self.inner.backend.close().await;
+    }
+}
+
+/// The writer: takes the first queued append, drains what else is queued up to the batch
+/// limit, and commits them together. Stops when the ledger is dropped.
+async fn write_loop(
+    ledger: std::sync::Weak<Inner>,
+    backend: Arc<dyn Backend>,
+    mut queue: mpsc::Receiver<Job>,
+    max_batch: usize,
+) {
+    let mut carry: Option<Job> = None;
+    loop {
+        let first = match carry.take() {
+            Some(job) => job,
+            None => match queue.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let mut batch = Vec::new();
+        let mut flushes = Vec::new();
+        let mut size = 0;
+        let mut push = |job: Job, batch: &mut Vec<_>, size: &mut usize| match job {
+            Job::Append(request, reply) => {
+                *size += request.events.len();
+                batch.push((request, reply));
+            }
+            Job::Flush(done) => flushes.push(done),
+        };
+        push(first, &mut batch, &mut size);
+        while size < max_batch {
+            match queue.try_recv() {
+                Ok(job @ Job::Append(..)) if size > 0 && size + job_size(&job) > max_batch => {
+                    carry = Some(job);
+                    break;
+                }
+                Ok(job) => push(job, &mut batch, &mut size),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            let (requests, replies): (Vec<AppendRequest>, Vec<_>) = batch.into_iter().unzip();
+            let recorded_at = Utc::now();
+            let result = backend
+                .commit(&requests, &|s: Snapshot| {
+                    super::plan::plan(&requests, s.head, s.versions, s.existing, recorded_at)
+                })
+                .await;
+            match result {
+                Ok(plan) => {
+                    if let Some(inner) = ledger.upgrade() {
+                        if !plan.rows.is_empty() {
+                            inner.commits.fetch_add(1, Ordering::Relaxed);
+                            inner
+                                .events_written
+                                .fetch_add(plan.rows.len() as u64, Ordering::Relaxed);
+                            let head = plan.head.0;
+                            inner.heads.send_if_modified(|h| {
+                                let newer = head > *h;
+                                *h = (*h).max(head);
+                                newer
+                            });
+                        }
+                    }
+                    for (outcome, reply) in plan.outcomes.into_iter().zip(replies) {
+                        let _ = reply.send(outcome);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("group commit failed, nothing of it was stored: {e}");
+                    let reason = e.to_string();
+                    for reply in replies {
+                        let _ =
+                            reply.send(Err(AppendError::Store(StoreError::Commit(reason.clone()))));
+                    }
+                }
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn job_size(job: &Job) -> usize {
+    match job {
+        Job::Append(request, _) => request.events.len(),
+        Job::Flush(_) => 0,
+    }
+}
+
+/// Follows the ledger in global order from a position, waiting for new events.
+pub struct Subscription {
+    backend: Arc<dyn Backend>,
+    heads: watch::Receiver<i64>,
+    after: i64,
+    buffer: VecDeque<StoredEvent>,
+}
+
+impl Subscription {
+    /// The next event after the last one returned.
+    pub async fn next(&mut self) -> Result<StoredEvent, StoreError> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                self.after = event.position;
+                return Ok(event);
+            }
+            let batch = self.backend.read_all(self.after, 500).await?;
+            if !batch.is_empty() {
+                self.buffer.extend(batch);
+                continue;
+            }
+            // Woken by a commit here or a notification from another instance; the timer is a
+            // safety net for a notification lost while reconnecting.
+            tokio::select! {
+                changed = self.heads.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
+/// The URL with the password replaced by `***`, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redact("postgres://bob:s3cret@db:5432/warroom"),
+            "postgres://bob:***@db:5432/warroom"
+        );
+        assert_eq!(
+            redact("postgres://bob@db/warroom"),
+            "postgres://bob@db/warroom"
+        );
+        assert_eq!(redact("sqlite://warroom.db"), "sqlite://warroom.db");
+    }
+}

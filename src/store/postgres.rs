@@ -1,0 +1,227 @@
+//! The PostgreSQL backend: appends serialised across every instance by a transaction-scoped
+//! advisory lock, so positions commit in order and a follower never skips a late commit;
+//! other instances learn of new events through `LISTEN/NOTIFY`.
+
+use super::ledger::{Backend, Snapshot};
+use super::plan::{AppendRequest, Plan};
+use super::sqlite::existing_of;
+use super::{chain, StoreError, StoredEvent};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+const COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, actor, payload, hash";
+/// The advisory lock every appender takes: "warroom" in ASCII.
+const APPEND_LOCK: i64 = 0x0077_6172_726f_6f6d;
+const CHANNEL: &str = "warroom_events";
+
+pub(crate) struct PgBackend {
+    pool: PgPool,
+}
+
+impl PgBackend {
+    pub async fn open(url: &str, migrate: bool) -> Result<PgBackend, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        if migrate {
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        }
+        Ok(PgBackend { pool })
+    }
+}
+
+fn decode(row: &PgRow) -> Result<StoredEvent, StoreError> {
+    let id: String = row.try_get("event_id")?;
+    let position: i64 = row.try_get("position")?;
+    Ok(StoredEvent {
+        position,
+        stream_id: row.try_get("stream_id")?,
+        stream_version: row.try_get("stream_version")?,
+        event_id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt {
+            position,
+            reason: format!("event_id '{id}' is not a UUID: {e}"),
+        })?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        occurred_at: row.try_get::<DateTime<Utc>, _>("occurred_at")?,
+        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        actor: row.try_get("actor")?,
+        payload: row.try_get("payload")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+#[async_trait]
+impl Backend for PgBackend {
+    async fn commit(
+        &self,
+        requests: &[AppendRequest],
+        decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
+    ) -> Result<Plan, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let streams: Vec<String> = requests
+            .iter()
+            .map(|r| r.stream.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let versions: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
+            "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id = ANY($1) GROUP BY stream_id",
+        )
+        .bind(&streams)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let ids: Vec<String> = requests
+            .iter()
+            .flat_map(|r| r.events.iter().map(|e| e.event_id.to_string()))
+            .collect();
+        let mut existing = HashMap::new();
+        for row in sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE event_id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let e = decode(&row)?;
+            existing.insert(e.event_id, existing_of(e));
+        }
+        let plan = decide(Snapshot {
+            head: head.unwrap_or((0, chain::GENESIS.to_string())),
+            versions,
+            existing,
+        });
+        if !plan.rows.is_empty() {
+            // One statement for the whole batch: arrays of columns, unnested into rows.
+            let rows = &plan.rows;
+            sqlx::query(&format!(
+                "INSERT INTO events ({COLUMNS}) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], \
+                 $5::text[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])"
+            ))
+            .bind(rows.iter().map(|r| r.position).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.stream_id.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.stream_version).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.event_id.to_string()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.event_type.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.schema_version).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.actor.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.payload.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.hash.clone()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(plan.head.0.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(plan)
+    }
+
+    async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version"
+        ))
+        .bind(stream)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
+    async fn stream_version(&self, stream: &str) -> Result<i64, StoreError> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(stream_version) FROM events WHERE stream_id = $1")
+                .bind(stream)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
+    async fn head(&self) -> Result<i64, StoreError> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM events WHERE event_id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn follow_other_writers(&self, heads: Arc<watch::Sender<i64>>) -> Result<(), StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(note) => {
+                        if let Ok(head) = note.payload().parse::<i64>() {
+                            heads.send_if_modified(|h| {
+                                let newer = head > *h;
+                                *h = (*h).max(head);
+                                newer
+                            });
+                        }
+                    }
+                    Err(_) if pool.is_closed() => return,
+                    Err(e) => {
+                        // The listener reconnects on the next recv; subscribers re-read on a
+                        // timer meanwhile, so a lost notification delays, never loses, an event.
+                        tracing::warn!("LISTEN {CHANNEL} interrupted, reconnecting: {e}");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,250 @@
+//! The SQLite backend: WAL, `synchronous=FULL`, appends serialised by `BEGIN IMMEDIATE`.
+
+use super::ledger::{Backend, Snapshot};
+use super::plan::{AppendRequest, Content, Existing, Plan};
+use super::{chain, StoreError, StoredEvent};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+const COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, actor, payload, hash";
+/// Rows per INSERT statement: 11 binds each stays well under SQLite's 32766-variable limit.
+const ROWS_PER_INSERT: usize = 1000;
+/// Ids per `IN (…)` lookup.
+const IDS_PER_LOOKUP: usize = 900;
+
+pub(crate) struct SqliteBackend {
+    pool: SqlitePool,
+}
+
+impl SqliteBackend {
+    pub async fn open(url: &str, migrate: bool) -> Result<SqliteBackend, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        if migrate {
+            // sqlx takes no lock to migrate SQLite, so two openers of a new file can race; the
+            // loser's migration rolled back, and once the winner committed a retry finds the
+            // schema current.
+            let mut attempt = 0;
+            while let Err(e) = sqlx::migrate!("./migrations/sqlite").run(&pool).await {
+                attempt += 1;
+                if attempt >= 5 {
+                    return Err(e.into());
+                }
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+        }
+        Ok(SqliteBackend { pool })
+    }
+}
+
+fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, StoreError> {
+    let text: String = row.try_get(column)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt {
+            position: row.try_get("position").unwrap_or(0),
+            reason: format!("{column} '{text}' is not a time: {e}"),
+        })
+}
+
+fn uuid(row: &SqliteRow) -> Result<Uuid, StoreError> {
+    let text: String = row.try_get("event_id")?;
+    Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt {
+        position: row.try_get("position").unwrap_or(0),
+        reason: format!("event_id '{text}' is not a UUID: {e}"),
+    })
+}
+
+fn decode(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        position: row.try_get("position")?,
+        stream_id: row.try_get("stream_id")?,
+        stream_version: row.try_get("stream_version")?,
+        event_id: uuid(row)?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        occurred_at: time(row, "occurred_at")?,
+        recorded_at: time(row, "recorded_at")?,
+        actor: row.try_get("actor")?,
+        payload: row.try_get("payload")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    async fn commit(
+        &self,
+        requests: &[AppendRequest],
+        decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
+    ) -> Result<Plan, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let streams: Vec<&str> = requests
+            .iter()
+            .map(|r| r.stream.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut versions = HashMap::new();
+        for chunk in streams.chunks(IDS_PER_LOOKUP) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for s in chunk {
+                list.push_bind(*s);
+            }
+            q.push(") GROUP BY stream_id");
+            for (stream, version) in q
+                .build_query_as::<(String, i64)>()
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                versions.insert(stream, version);
+            }
+        }
+        let ids: Vec<String> = requests
+            .iter()
+            .flat_map(|r| r.events.iter().map(|e| e.event_id.to_string()))
+            .collect();
+        let mut existing = HashMap::new();
+        for chunk in ids.chunks(IDS_PER_LOOKUP) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {COLUMNS} FROM events WHERE event_id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                let e = decode(&row)?;
+                existing.insert(e.event_id, existing_of(e));
+            }
+        }
+        let plan = decide(Snapshot {
+            head: head.unwrap_or((0, chain::GENESIS.to_string())),
+            versions,
+            existing,
+        });
+        for chunk in plan.rows.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO events ({COLUMNS}) "));
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.position)
+                    .push_bind(&r.stream_id)
+                    .push_bind(r.stream_version)
+                    .push_bind(r.event_id.to_string())
+                    .push_bind(&r.event_type)
+                    .push_bind(r.schema_version)
+                    .push_bind(chain::canonical_time(r.occurred_at))
+                    .push_bind(chain::canonical_time(r.recorded_at))
+                    .push_bind(&r.actor)
+                    .push_bind(&r.payload)
+                    .push_bind(&r.hash);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(plan)
+    }
+
+    async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = ? ORDER BY stream_version"
+        ))
+        .bind(stream)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
+    async fn stream_version(&self, stream: &str) -> Result<i64, StoreError> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(stream_version) FROM events WHERE stream_id = ?")
+                .bind(stream)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
+    async fn head(&self) -> Result<i64, StoreError> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM events WHERE event_id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn follow_other_writers(
+        &self,
+        _heads: Arc<watch::Sender<i64>>,
+    ) -> Result<(), StoreError> {
+        // One process owns an SQLite file: its own writer publishes every head.
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The content of a stored event, for comparing a re-appended id.
+pub(crate) fn existing_of(e: StoredEvent) -> Existing {
+    Existing {
+        position: e.position,
+        content: Content {
+            stream_id: e.stream_id,
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            occurred_at: e.occurred_at,
+            actor: e.actor,
+            payload: e.payload,
+        },
+    }
+}
