@@ -1,5 +1,8 @@
 //! warroom: an event-sourced ChatOps incident bot.
 
+pub mod app;
+pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod store;

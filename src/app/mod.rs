@@ -1,0 +1,780 @@
+//! Use cases: whatever arrives from a chat, the console, a transcript or HTTP becomes an
+//! [`Input`] and goes through [`Warroom::handle`], which routes it, asks the domain to decide,
+//! and appends the resulting events. Front ends stay thin: they build inputs and show replies.
+//!
+//! Idempotency: every input carries a key (a Discord message id, a transcript's identity and
+//! line); the k-th event an input produces gets an id derived from that key, so an input seen
+//! twice adds nothing the second time.
+
+pub mod alerts;
+pub mod projection;
+pub mod replay;
+pub mod transcript;
+
+use crate::config::Settings;
+use crate::domain::command::{self, ChatCommand};
+use crate::domain::contacts::mentions;
+use crate::domain::event::{AlertFacts, ChatMessage, Event, Recorded, SCHEMA_VERSION};
+use crate::domain::incident::{self, IncidentCommand, IncidentError};
+use crate::domain::postmortem::{self, PostMortem};
+use crate::domain::types::{IncidentNumber, Severity};
+use crate::store::{AppendError, Appended, ExpectedVersion, Ledger, NewEvent, StoredEvent};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use projection::{channel_stream, IncidentSummary, Place, Projection};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+/// Namespace of the ids derived from input keys (UUID v5).
+const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5f1c_2a0e_8d4b_4c1e_9a37_2b6d_e0f4_7a11);
+
+/// How often a decision is retried when another writer changed the stream meanwhile.
+const MAX_ATTEMPTS: usize = 5;
+
+/// The id of the `index`-th event produced by the input with this key.
+pub fn event_id(key: &str, index: usize) -> Uuid {
+    Uuid::new_v5(&EVENT_ID_NAMESPACE, format!("{key}#{index}").as_bytes())
+}
+
+/// Something that happened in a channel, from any front end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    /// Identity of the input for idempotency: unique per message or transcript line.
+    pub key: String,
+    /// When it happened (the injected clock: Discord's timestamp, a transcript's `at`).
+    pub at: DateTime<Utc>,
+    /// Who did it, as the source names them.
+    pub from: String,
+    pub channel: String,
+    pub kind: InputKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputKind {
+    /// A message; a text starting with `/` is a command.
+    Message {
+        text: String,
+        message_id: Option<String>,
+    },
+    Edit {
+        message_id: String,
+        text: String,
+    },
+    Delete {
+        message_id: String,
+    },
+    /// Alerts already read from their sender's body.
+    Alerts(Vec<AlertFacts>),
+}
+
+/// What handling an input did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outcome {
+    /// The answer to show the person, for commands.
+    pub reply: Option<String>,
+    /// Events appended.
+    pub events: usize,
+    /// True when the input had been handled before and nothing was appended.
+    pub already_recorded: bool,
+    /// The incident the input went to, if any.
+    pub incident: Option<IncidentNumber>,
+}
+
+/// An event to append, with its own time and actor (imported copies keep the original's).
+struct Pending {
+    event: Event,
+    at: DateTime<Utc>,
+    actor: String,
+}
+
+/// The application: the ledger, the settings, and the projection the use cases route by.
+pub struct Warroom {
+    ledger: Ledger,
+    settings: Arc<Settings>,
+    /// Held while an input is handled, so inputs within one process are decided one at a
+    /// time; other processes are caught by the store's expected-version check.
+    projection: Mutex<Projection>,
+}
+
+/// A refusal to show the person and record.
+struct Refusal(String);
+
+impl From<IncidentError> for Refusal {
+    fn from(e: IncidentError) -> Self {
+        Refusal(e.to_string())
+    }
+}
+
+enum Failure {
+    Refused(Refusal),
+    Store(anyhow::Error),
+}
+
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        Failure::Refused(r)
+    }
+}
+
+impl From<IncidentError> for Failure {
+    fn from(e: IncidentError) -> Self {
+        Failure::Refused(e.into())
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl Warroom {
+    /// Builds the application on a ledger, rebuilding the projection from it.
+    pub async fn start(ledger: Ledger, settings: Settings) -> anyhow::Result<Warroom> {
+        let app = Warroom {
+            ledger,
+            settings: Arc::new(settings),
+            projection: Mutex::new(Projection::default()),
+        };
+        {
+            let mut projection = app.projection.lock().await;
+            app.catch_up(&mut projection).await?;
+        }
+        Ok(app)
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Applies everything appended since the projection's position, by anyone.
+    async fn catch_up(&self, projection: &mut Projection) -> anyhow::Result<()> {
+        loop {
+            let batch = self.ledger.read_all(projection.position, 2000).await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for stored in &batch {
+                match to_recorded(stored) {
+                    Ok(r) => projection.apply(
+                        &stored.stream_id,
+                        stored.position,
+                        r.at,
+                        &r.actor,
+                        &r.event,
+                    ),
+                    Err(e) => {
+                        tracing::warn!(
+                            position = stored.position,
+                            "skipping an event this build cannot read: {e}"
+                        );
+                        projection.position = stored.position;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one input from any front end.
+    pub async fn handle(&self, input: Input) -> anyhow::Result<Outcome> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
+        if self.ledger.contains_event(event_id(&input.key, 0)).await? {
+            return Ok(Outcome {
+                already_recorded: true,
+                ..Outcome::default()
+            });
+        }
+        let outcome = match &input.kind {
+            InputKind::Message { text, message_id } if text.trim_start().starts_with('/') => {
+                let _ = message_id;
+                self.command(&mut projection, &input, text.trim()).await
+            }
+            InputKind::Message { text, message_id } => {
+                let message = ChatMessage {
+                    channel: input.channel.clone(),
+                    message_id: message_id.clone(),
+                    author: input.from.clone(),
+                    text: text.clone(),
+                    mentions: mentions(text),
+                    reply_to: None,
+                    attachments: vec![],
+                };
+                self.record_message(&mut projection, &input, message).await
+            }
+            InputKind::Edit { message_id, text } => {
+                self.edit_or_delete(&mut projection, &input, message_id, Some(text.clone()))
+                    .await
+            }
+            InputKind::Delete { message_id } => {
+                self.edit_or_delete(&mut projection, &input, message_id, None)
+                    .await
+            }
+            InputKind::Alerts(alerts) => self.record_alerts(&mut projection, &input, alerts).await,
+        };
+        self.catch_up(&mut projection).await?;
+        outcome
+    }
+
+    async fn record_message(
+        &self,
+        projection: &mut Projection,
+        input: &Input,
+        message: ChatMessage,
+    ) -> anyhow::Result<Outcome> {
+        match projection.bound_incident(&input.channel) {
+            Some(number) => {
+                match self
+                    .order(
+                        projection,
+                        input,
+                        number,
+                        IncidentCommand::RecordMessage(message),
+                    )
+                    .await
+                {
+                    Ok((events, _)) => Ok(Outcome {
+                        events,
+                        incident: Some(number),
+                        ..Outcome::default()
+                    }),
+                    Err(Failure::Store(e)) => Err(e),
+                    Err(Failure::Refused(r)) => {
+                        Err(anyhow::anyhow!("recording a message was refused: {}", r.0))
+                    }
+                }
+            }
+            None => {
+                let pending = vec![self.pending(input, Event::MessagePosted(message))];
+                let appended = self
+                    .append(
+                        &channel_stream(&input.channel),
+                        ExpectedVersion::Any,
+                        &input.key,
+                        pending,
+                    )
+                    .await?;
+                Ok(outcome_of(&appended, 1, None))
+            }
+        }
+    }
+
+    async fn edit_or_delete(
+        &self,
+        projection: &mut Projection,
+        input: &Input,
+        message_id: &str,
+        new_text: Option<String>,
+    ) -> anyhow::Result<Outcome> {
+        let channel = input.channel.clone();
+        let place = projection.message_place(&channel, message_id);
+        if let Some(Place::Incident(number)) = place {
+            let command = match new_text {
+                Some(text) => IncidentCommand::EditMessage {
+                    channel,
+                    message_id: message_id.into(),
+                    text,
+                },
+                None => IncidentCommand::DeleteMessage {
+                    channel,
+                    message_id: message_id.into(),
+                },
+            };
+            return match self.order(projection, input, number, command).await {
+                Ok((events, _)) => Ok(Outcome {
+                    events,
+                    incident: Some(number),
+                    ..Outcome::default()
+                }),
+                Err(Failure::Store(e)) => Err(e),
+                Err(Failure::Refused(r)) => {
+                    Err(anyhow::anyhow!("recording an edit was refused: {}", r.0))
+                }
+            };
+        }
+        // The message lives in the channel's stream, or was never seen: record the fact where
+        // the channel's messages go now, stating the text it replaces when it is known.
+        let before = match place {
+            Some(Place::Channel { position }) => self.text_at(position).await?,
+            _ => None,
+        };
+        let event = match new_text {
+            Some(after) => Event::MessageEdited {
+                channel: channel.clone(),
+                message_id: message_id.into(),
+                before,
+                after,
+            },
+            None => Event::MessageDeleted {
+                channel: channel.clone(),
+                message_id: message_id.into(),
+            },
+        };
+        let incident = projection
+            .bound_incident(&channel)
+            .filter(|_| place.is_none());
+        let stream = incident
+            .map(IncidentNumber::stream_id)
+            .unwrap_or_else(|| channel_stream(&channel));
+        let appended = self
+            .append(
+                &stream,
+                ExpectedVersion::Any,
+                &input.key,
+                vec![self.pending(input, event)],
+            )
+            .await?;
+        Ok(outcome_of(&appended, 1, incident))
+    }
+
+    /// The message text held by the event at a position (a post or an edit).
+    async fn text_at(&self, position: i64) -> anyhow::Result<Option<String>> {
+        let found = self.ledger.read_all(position - 1, 1).await?;
+        Ok(found
+            .first()
+            .and_then(|s| to_recorded(s).ok())
+            .and_then(|r| match r.event {
+                Event::MessagePosted(m) => Some(m.text),
+                Event::MessageEdited { after, .. } => Some(after),
+                _ => None,
+            }))
+    }
+
+    async fn record_alerts(
+        &self,
+        projection: &mut Projection,
+        input: &Input,
+        alerts: &[AlertFacts],
+    ) -> anyhow::Result<Outcome> {
+        let number = projection.bound_incident(&input.channel);
+        let pending: Vec<Pending> = alerts
+            .iter()
+            .map(|a| Pending {
+                event: Event::AlertReceived(a.clone()),
+                at: input.at,
+                actor: a.source.clone(),
+            })
+            .collect();
+        let count = pending.len();
+        if count == 0 {
+            return Ok(Outcome::default());
+        }
+        let stream = number
+            .map(IncidentNumber::stream_id)
+            .unwrap_or_else(|| channel_stream(&input.channel));
+        let appended = self
+            .append(&stream, ExpectedVersion::Any, &input.key, pending)
+            .await?;
+        Ok(outcome_of(&appended, count, number))
+    }
+
+    async fn command(
+        &self,
+        projection: &mut Projection,
+        input: &Input,
+        text: &str,
+    ) -> anyhow::Result<Outcome> {
+        let parsed = command::parse(text).map_err(|e| Refusal(e.to_string()));
+        let interpreted =
+            parsed.and_then(|p| command::interpret(&p).map_err(|e| Refusal(e.to_string())));
+        let result = match interpreted {
+            Err(refusal) => Err(Failure::Refused(refusal)),
+            Ok(ChatCommand::Help) => {
+                return Ok(Outcome {
+                    reply: Some(command::help_text()),
+                    ..Outcome::default()
+                });
+            }
+            Ok(ChatCommand::Open { title, severity }) => {
+                self.open(projection, input, title, severity).await
+            }
+            Ok(ChatCommand::Order { incident, order }) => {
+                match self.target(projection, &input.channel, incident) {
+                    Ok(number) => self
+                        .order(projection, input, number, *order)
+                        .await
+                        .map(|(events, new)| (number, events, self.describe(number, &new))),
+                    Err(refusal) => Err(refusal.into()),
+                }
+            }
+            Ok(ChatCommand::Timeline { incident }) => {
+                return self
+                    .show(projection, input, incident, postmortem::render_timeline)
+                    .await;
+            }
+            Ok(ChatCommand::Postmortem { incident }) => {
+                return self
+                    .show(projection, input, incident, postmortem::render_markdown)
+                    .await;
+            }
+        };
+        match result {
+            Ok((number, events, reply)) => Ok(Outcome {
+                reply: Some(reply),
+                events,
+                incident: Some(number),
+                ..Outcome::default()
+            }),
+            Err(Failure::Store(e)) => Err(e),
+            Err(Failure::Refused(Refusal(reason))) => {
+                self.reject(projection, input, text, reason).await
+            }
+        }
+    }
+
+    /// Records a refused command where the channel's messages go, and replies with the reason.
+    async fn reject(
+        &self,
+        projection: &Projection,
+        input: &Input,
+        text: &str,
+        reason: String,
+    ) -> anyhow::Result<Outcome> {
+        let number = projection.bound_incident(&input.channel);
+        let stream = number
+            .map(IncidentNumber::stream_id)
+            .unwrap_or_else(|| channel_stream(&input.channel));
+        let event = Event::CommandRejected {
+            channel: input.channel.clone(),
+            command: text.to_string(),
+            reason: reason.clone(),
+        };
+        let appended = self
+            .append(
+                &stream,
+                ExpectedVersion::Any,
+                &input.key,
+                vec![self.pending(input, event)],
+            )
+            .await?;
+        Ok(Outcome {
+            reply: Some(reason),
+            ..outcome_of(&appended, 1, number)
+        })
+    }
+
+    async fn show(
+        &self,
+        projection: &Projection,
+        input: &Input,
+        incident: Option<IncidentNumber>,
+        render: fn(&PostMortem) -> String,
+    ) -> anyhow::Result<Outcome> {
+        let number = match self.target(projection, &input.channel, incident) {
+            Ok(n) => n,
+            Err(Refusal(reason)) => {
+                return Ok(Outcome {
+                    reply: Some(reason),
+                    ..Outcome::default()
+                })
+            }
+        };
+        let document = self.postmortem(number).await?;
+        Ok(Outcome {
+            reply: Some(render(&document)),
+            incident: Some(number),
+            ..Outcome::default()
+        })
+    }
+
+    /// The incident a command addresses: the one named, else the channel's.
+    fn target(
+        &self,
+        projection: &Projection,
+        channel: &str,
+        named: Option<IncidentNumber>,
+    ) -> Result<IncidentNumber, Refusal> {
+        match named {
+            Some(n) if projection.incident(n).is_some() => Ok(n),
+            Some(n) => Err(IncidentError::NotFound(n).into()),
+            None => projection.bound_incident(channel).ok_or_else(|| {
+                Refusal(format!(
+                    "#{channel} has no open incident; name one with incident:INC-N, or start one with /incident open"
+                ))
+            }),
+        }
+    }
+
+    async fn open(
+        &self,
+        projection: &mut Projection,
+        input: &Input,
+        title: String,
+        severity: Severity,
+    ) -> Result<(IncidentNumber, usize, String), Failure> {
+        if let Some(existing) = projection.bound_incident(&input.channel) {
+            let title = projection
+                .incident(existing)
+                .map(|s| s.title.clone())
+                .unwrap_or_default();
+            return Err(Refusal(format!(
+                "#{} already has {existing} open (“{title}”); close it first, or open the new incident in another channel",
+                input.channel
+            ))
+            .into());
+        }
+        let imports = self.lookback(input).await?;
+        for _ in 0..MAX_ATTEMPTS {
+            let number = projection.next_number();
+            let opened = incident::decide(
+                None,
+                number,
+                IncidentCommand::Open {
+                    number,
+                    title: title.clone(),
+                    severity,
+                    channel: input.channel.clone(),
+                },
+            )?;
+            let mut pending: Vec<Pending> =
+                opened.into_iter().map(|e| self.pending(input, e)).collect();
+            let imported = imports.len();
+            pending.extend(imports.iter().map(|p| Pending {
+                event: p.event.clone(),
+                at: p.at,
+                actor: p.actor.clone(),
+            }));
+            match self
+                .append(
+                    &number.stream_id(),
+                    ExpectedVersion::NoStream,
+                    &input.key,
+                    pending,
+                )
+                .await
+            {
+                Ok(appended) => {
+                    let mut reply = format!(
+                        "{number} opened: “{}” ({severity}). #{} is bound to it until it closes.",
+                        title.trim(),
+                        input.channel
+                    );
+                    if imported > 0 {
+                        reply.push_str(&format!(
+                            " {imported} earlier event(s) from the last {} minutes joined its timeline.",
+                            self.settings.lookback.num_minutes()
+                        ));
+                    }
+                    return Ok((number, count_new(&appended, imported + 1), reply));
+                }
+                Err(AppendError::Conflict { .. }) => {
+                    // Another instance took this number: learn about it and take the next.
+                    self.catch_up(projection).await?;
+                }
+                Err(e) => return Err(anyhow::Error::from(e).into()),
+            }
+        }
+        Err(anyhow::anyhow!("could not take an incident number after {MAX_ATTEMPTS} attempts; the store is very busy, try again").into())
+    }
+
+    /// The channel's messages and alerts from the lookback window before `input.at`, as
+    /// imported copies.
+    async fn lookback(&self, input: &Input) -> anyhow::Result<Vec<Pending>> {
+        let stream = channel_stream(&input.channel);
+        let since = input.at - self.settings.lookback;
+        let mut imported_ids = std::collections::HashSet::new();
+        let mut copies = Vec::new();
+        for stored in self.ledger.read_stream(&stream).await? {
+            if stored.occurred_at < since || stored.occurred_at > input.at {
+                continue;
+            }
+            let Ok(recorded) = to_recorded(&stored) else {
+                continue;
+            };
+            let keep = match &recorded.event {
+                Event::MessagePosted(m) => {
+                    if let Some(id) = &m.message_id {
+                        imported_ids.insert(id.clone());
+                    }
+                    true
+                }
+                Event::MessageEdited { message_id, .. }
+                | Event::MessageDeleted { message_id, .. } => imported_ids.contains(message_id),
+                Event::AlertReceived(_) => true,
+                _ => false,
+            };
+            if keep {
+                copies.push(Pending {
+                    event: Event::Imported {
+                        original_event_id: recorded.event_id,
+                        from_stream: stream.clone(),
+                        event: Box::new(recorded.event),
+                    },
+                    at: recorded.at,
+                    actor: recorded.actor,
+                });
+            }
+        }
+        Ok(copies)
+    }
+
+    /// Gives an order to an incident: load, decide, append; retried when another writer got
+    /// there first. Returns the number of events appended and the events decided.
+    async fn order(
+        &self,
+        projection: &mut Projection,
+        input: &Input,
+        number: IncidentNumber,
+        command: IncidentCommand,
+    ) -> Result<(usize, Vec<Event>), Failure> {
+        if let IncidentCommand::Reopen { .. } = command {
+            let channel = projection.incident(number).map(|s| s.channel.clone());
+            if let Some(channel) = channel {
+                if let Some(other) = projection.bound_incident(&channel).filter(|o| *o != number) {
+                    return Err(Refusal(format!(
+                        "#{channel} is now bound to {other}; close {other} before reopening {number}"
+                    ))
+                    .into());
+                }
+            }
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            let records = self.incident_records(number).await?;
+            let state = incident::fold(&records);
+            let version = state.as_ref().map_or(0, |s| s.version);
+            let events = incident::decide(state.as_ref(), number, command.clone())?;
+            let pending = events
+                .iter()
+                .cloned()
+                .map(|e| self.pending(input, e))
+                .collect::<Vec<_>>();
+            match self
+                .append(
+                    &number.stream_id(),
+                    ExpectedVersion::Exactly(version),
+                    &input.key,
+                    pending,
+                )
+                .await
+            {
+                Ok(appended) => return Ok((count_new(&appended, events.len()), events)),
+                Err(AppendError::Conflict { .. }) => continue,
+                Err(e) => return Err(anyhow::Error::from(e).into()),
+            }
+        }
+        Err(anyhow::anyhow!("{number} kept changing while recording; try again").into())
+    }
+
+    fn describe(&self, number: IncidentNumber, events: &[Event]) -> String {
+        let dir = &self.settings.directory;
+        let replies: Vec<String> = events
+            .iter()
+            .map(|e| match e {
+                Event::SeverityChanged { from, to } => format!("{number} is now {to} (was {from})."),
+                Event::RoleAssigned { role, handle, .. } => format!("{} is now {role} of {number}.", dir.display(handle)),
+                Event::StatusUpdatePosted { .. } => format!("Status update recorded for {number}."),
+                Event::ImpactNoted { area, .. } => format!("Impact on {area} noted for {number}."),
+                Event::ResolutionNoted { .. } => format!("Resolution noted for {number}."),
+                Event::ActionAdded { .. } => format!("Action added to the action plan of {number}."),
+                Event::IncidentResolved { implicit: true } => format!("{number} was not resolved; resolved it first."),
+                Event::IncidentResolved { implicit: false } => {
+                    format!("{number} resolved. /incident close finishes it and drafts the post-mortem.")
+                }
+                Event::IncidentClosed {} => {
+                    format!("{number} closed. `warroom postmortem {number}` prints the post-mortem draft.")
+                }
+                Event::IncidentReopened { .. } => format!("{number} reopened."),
+                other => format!("{} recorded for {number}.", other.event_type()),
+            })
+            .collect();
+        replies.join(" ")
+    }
+
+    fn pending(&self, input: &Input, event: Event) -> Pending {
+        Pending {
+            event,
+            at: input.at,
+            actor: input.from.clone(),
+        }
+    }
+
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        key: &str,
+        pending: Vec<Pending>,
+    ) -> Result<Appended, AppendError> {
+        let events = pending
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| NewEvent {
+                event_id: event_id(key, i),
+                event_type: p.event.event_type().to_string(),
+                schema_version: SCHEMA_VERSION,
+                occurred_at: p.at,
+                actor: p.actor,
+                payload: p.event.to_payload(),
+            })
+            .collect();
+        self.ledger.append(stream, expected, events).await
+    }
+
+    /// Every event of an incident, in stream order.
+    pub async fn incident_records(&self, number: IncidentNumber) -> anyhow::Result<Vec<Recorded>> {
+        self.ledger
+            .read_stream(&number.stream_id())
+            .await?
+            .iter()
+            .map(to_recorded)
+            .collect()
+    }
+
+    /// The post-mortem draft of an incident, from its events.
+    pub async fn postmortem(&self, number: IncidentNumber) -> anyhow::Result<PostMortem> {
+        let records = self.incident_records(number).await?;
+        if records.is_empty() {
+            anyhow::bail!("{number} does not exist; `warroom incidents` lists the incidents");
+        }
+        postmortem::assemble(&records, &self.settings.directory, self.settings.timezone)
+            .with_context(|| format!("cannot assemble the post-mortem of {number}"))
+    }
+
+    /// All incidents, by number.
+    pub async fn incidents(&self) -> anyhow::Result<Vec<IncidentSummary>> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
+        Ok(projection.incidents().cloned().collect())
+    }
+}
+
+/// Reads a stored event into the domain's terms.
+pub fn to_recorded(stored: &StoredEvent) -> anyhow::Result<Recorded> {
+    let payload = stored.payload_json().with_context(|| {
+        format!(
+            "event at position {} has a payload that is not JSON",
+            stored.position
+        )
+    })?;
+    let event = Event::from_parts(&stored.event_type, payload)
+        .with_context(|| format!("event at position {}", stored.position))?;
+    Ok(Recorded {
+        event_id: stored.event_id,
+        position: stored.position,
+        at: stored.occurred_at,
+        actor: stored.actor.clone(),
+        event,
+    })
+}
+
+fn count_new(appended: &Appended, count: usize) -> usize {
+    if appended.already_stored {
+        0
+    } else {
+        count
+    }
+}
+
+fn outcome_of(appended: &Appended, count: usize, incident: Option<IncidentNumber>) -> Outcome {
+    Outcome {
+        events: count_new(appended, count),
+        already_recorded: appended.already_stored,
+        incident,
+        ..Outcome::default()
+    }
+}

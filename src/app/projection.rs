@@ -1,0 +1,171 @@
+//! The in-memory read model the use cases route by: which incidents exist, which channel is
+//! bound to which open incident, and where each chat message lives. Rebuilt from the ledger
+//! at start-up and kept current by reading what was appended since.
+
+use crate::domain::event::Event;
+use crate::domain::types::{IncidentNumber, IncidentStatus, Severity};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// What `warroom incidents` lists about an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentSummary {
+    pub number: IncidentNumber,
+    pub title: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub channel: String,
+    pub opened_at: DateTime<Utc>,
+    pub opened_by: String,
+    /// Events in the incident's stream: a rough measure of how much happened.
+    pub events: i64,
+}
+
+/// The stream a chat message was recorded in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Incident(IncidentNumber),
+    /// The channel's own stream; `position` is the event holding the message's current text,
+    /// so an edit can state the text it replaces without reading the whole channel.
+    Channel {
+        position: i64,
+    },
+}
+
+/// Current state derived from events; never written anywhere but memory.
+#[derive(Debug, Default)]
+pub struct Projection {
+    /// The last global position applied.
+    pub position: i64,
+    incidents: BTreeMap<IncidentNumber, IncidentSummary>,
+    /// Channel → the not-yet-closed incident it is bound to.
+    bound: HashMap<String, IncidentNumber>,
+    /// (channel, source message id) → where the message lives.
+    messages: HashMap<(String, String), Place>,
+}
+
+/// The stream that holds a channel's messages while no incident is bound to it.
+pub fn channel_stream(channel: &str) -> String {
+    format!("channel-{channel}")
+}
+
+impl Projection {
+    /// Folds one event, identified by its stream and global position.
+    pub fn apply(
+        &mut self,
+        stream_id: &str,
+        position: i64,
+        at: DateTime<Utc>,
+        actor: &str,
+        event: &Event,
+    ) {
+        self.position = self.position.max(position);
+        let incident = IncidentNumber::from_stream_id(stream_id);
+        if let Some(number) = incident {
+            if let Some(summary) = self.incidents.get_mut(&number) {
+                summary.events += 1;
+            }
+        }
+        match (incident, event.unwrapped()) {
+            (
+                Some(number),
+                Event::IncidentOpened {
+                    title,
+                    severity,
+                    channel,
+                    ..
+                },
+            ) => {
+                self.incidents.insert(
+                    number,
+                    IncidentSummary {
+                        number,
+                        title: title.clone(),
+                        severity: *severity,
+                        status: IncidentStatus::Open,
+                        channel: channel.clone(),
+                        opened_at: at,
+                        opened_by: actor.to_string(),
+                        events: 1,
+                    },
+                );
+                self.bound.insert(channel.clone(), number);
+            }
+            (Some(number), Event::SeverityChanged { to, .. }) => {
+                self.update(number, |s| s.severity = *to);
+            }
+            (Some(number), Event::IncidentResolved { .. }) => {
+                self.update(number, |s| s.status = IncidentStatus::Resolved);
+            }
+            (Some(number), Event::IncidentClosed {}) => {
+                self.update(number, |s| s.status = IncidentStatus::Closed);
+                if let Some(channel) = self.incidents.get(&number).map(|s| s.channel.clone()) {
+                    if self.bound.get(&channel) == Some(&number) {
+                        self.bound.remove(&channel);
+                    }
+                }
+            }
+            (Some(number), Event::IncidentReopened { .. }) => {
+                self.update(number, |s| s.status = IncidentStatus::Open);
+                if let Some(channel) = self.incidents.get(&number).map(|s| s.channel.clone()) {
+                    self.bound.entry(channel).or_insert(number);
+                }
+            }
+            (place, Event::MessagePosted(message)) => {
+                if let Some(id) = &message.message_id {
+                    let place = place
+                        .map(Place::Incident)
+                        .unwrap_or(Place::Channel { position });
+                    self.messages
+                        .insert((message.channel.clone(), id.clone()), place);
+                }
+            }
+            (
+                None,
+                Event::MessageEdited {
+                    channel,
+                    message_id,
+                    ..
+                },
+            ) => {
+                self.messages.insert(
+                    (channel.clone(), message_id.clone()),
+                    Place::Channel { position },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn update(&mut self, number: IncidentNumber, change: impl FnOnce(&mut IncidentSummary)) {
+        if let Some(summary) = self.incidents.get_mut(&number) {
+            change(summary);
+        }
+    }
+
+    /// The next free incident number; numbers are gapless because a number is taken only by
+    /// a successful append to its (new) stream.
+    pub fn next_number(&self) -> IncidentNumber {
+        IncidentNumber(self.incidents.keys().next_back().map_or(1, |n| n.0 + 1))
+    }
+
+    /// The open or resolved incident bound to a channel.
+    pub fn bound_incident(&self, channel: &str) -> Option<IncidentNumber> {
+        self.bound.get(channel).copied()
+    }
+
+    pub fn incident(&self, number: IncidentNumber) -> Option<&IncidentSummary> {
+        self.incidents.get(&number)
+    }
+
+    /// All incidents, by number.
+    pub fn incidents(&self) -> impl Iterator<Item = &IncidentSummary> {
+        self.incidents.values()
+    }
+
+    pub fn message_place(&self, channel: &str, message_id: &str) -> Option<Place> {
+        self.messages
+            .get(&(channel.to_string(), message_id.to_string()))
+            .copied()
+    }
+}

@@ -1,0 +1,118 @@
+//! Replaying a transcript through the same use cases as chat. The transcript is checked whole
+//! (syntax and alert bodies) before its first line is handled.
+
+use super::alerts::read_alerts;
+use super::transcript::{self, TranscriptEntry, TranscriptError, TranscriptLine};
+use super::{Input, InputKind, Outcome, Warroom};
+use crate::domain::types::IncidentNumber;
+use std::collections::BTreeSet;
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplaySummary {
+    pub lines: usize,
+    pub events: usize,
+    /// Lines handled before, by an earlier replay of the same transcript.
+    pub already_recorded: usize,
+    /// Incidents the transcript touched.
+    pub incidents: BTreeSet<IncidentNumber>,
+}
+
+/// Checks a transcript and turns its lines into inputs. `identity` names the transcript so
+/// that its lines get stable input keys.
+pub fn inputs(
+    text: &str,
+    identity: &str,
+    warroom: &Warroom,
+) -> Result<Vec<(TranscriptLine, Input)>, TranscriptError> {
+    let settings = warroom.settings();
+    let mut out = Vec::new();
+    for line in transcript::parse(text)? {
+        let key = format!("transcript:{identity}:{}", line.line);
+        let channel_or =
+            |c: &Option<String>, default: &str| c.clone().unwrap_or_else(|| default.to_string());
+        let (from, channel, kind) = match &line.entry {
+            TranscriptEntry::Chat {
+                from,
+                text,
+                channel,
+                id,
+            } => (
+                from.clone(),
+                channel_or(channel, &settings.default_channel),
+                InputKind::Message {
+                    text: text.clone(),
+                    message_id: id.clone(),
+                },
+            ),
+            TranscriptEntry::Edit {
+                from,
+                message_id,
+                text,
+                channel,
+            } => (
+                from.clone(),
+                channel_or(channel, &settings.default_channel),
+                InputKind::Edit {
+                    message_id: message_id.clone(),
+                    text: text.clone(),
+                },
+            ),
+            TranscriptEntry::Delete {
+                from,
+                message_id,
+                channel,
+            } => (
+                from.clone(),
+                channel_or(channel, &settings.default_channel),
+                InputKind::Delete {
+                    message_id: message_id.clone(),
+                },
+            ),
+            TranscriptEntry::Alert {
+                source,
+                body,
+                channel,
+            } => {
+                let channel = channel_or(channel, &settings.alerts_channel);
+                let alerts = read_alerts(source, body, &channel).map_err(|e| TranscriptError {
+                    line: line.line,
+                    problem: e.to_string(),
+                })?;
+                (source.clone(), channel, InputKind::Alerts(alerts))
+            }
+        };
+        let input = Input {
+            key,
+            at: line.at,
+            from,
+            channel,
+            kind,
+        };
+        out.push((line, input));
+    }
+    Ok(out)
+}
+
+/// Replays a checked transcript; `on_line` sees each line's outcome (replies for commands).
+pub async fn replay(
+    warroom: &Warroom,
+    text: &str,
+    identity: &str,
+    mut on_line: impl FnMut(&TranscriptLine, &Outcome),
+) -> anyhow::Result<ReplaySummary> {
+    let lines = inputs(text, identity, warroom)?;
+    let mut summary = ReplaySummary::default();
+    for (line, input) in lines {
+        let outcome = warroom
+            .handle(input)
+            .await
+            .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?;
+        summary.lines += 1;
+        summary.events += outcome.events;
+        summary.already_recorded += usize::from(outcome.already_recorded);
+        summary.incidents.extend(outcome.incident);
+        on_line(&line, &outcome);
+    }
+    Ok(summary)
+}

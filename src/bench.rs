@@ -1,0 +1,455 @@
+//! `warroom bench`: figures for the store and the post-mortem, printed, never asserted.
+//! Targets live in the README; this only measures, on whatever machine it runs.
+
+use crate::app::{event_id, Warroom};
+use crate::config::Settings;
+use crate::domain::contacts::mentions;
+use crate::domain::event::{ChatMessage, Event, Recorded, SCHEMA_VERSION};
+use crate::domain::postmortem;
+use crate::domain::types::{IncidentNumber, Severity};
+use crate::store::{ExpectedVersion, Ledger, NewEvent};
+use anyhow::Context;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::time::{Duration as StdDuration, Instant};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Parts to run, comma-separated: append, postmortem, rebuild, demo.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "append,postmortem,rebuild,demo"
+    )]
+    pub parts: Vec<String>,
+    /// Also bench PostgreSQL: an admin URL; the bench creates and drops its own database.
+    #[arg(long, env = "WARROOM_BENCH_POSTGRES")]
+    pub postgres: Option<String>,
+    /// Events per append scenario.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: usize,
+    /// Events in the incident whose post-mortem is assembled.
+    #[arg(long, default_value_t = 100_000)]
+    pub postmortem_events: usize,
+    /// Events in the ledger the projections are rebuilt from.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rebuild_events: usize,
+}
+
+/// Runs the chosen parts and prints their figures.
+pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
+    let wants = |p: &str| args.parts.iter().any(|x| x == p);
+    println!(
+        "warroom bench ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    if wants("append") {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        append_suite("sqlite (file, WAL, synchronous=FULL)", &url, args.events).await?;
+        raw_baseline_sqlite(
+            &format!("sqlite://{}", dir.path().join("raw.db").display()),
+            args.events,
+        )
+        .await?;
+        if let Some(admin) = &args.postgres {
+            let url = create_database(admin).await?;
+            append_suite("postgresql", &url, args.events).await?;
+            raw_baseline_postgres(&url, args.events).await?;
+            drop_database(admin, &url).await?;
+        } else {
+            println!("  (postgresql skipped: pass --postgres URL or set WARROOM_BENCH_POSTGRES)");
+        }
+    }
+    if wants("postmortem") {
+        postmortem_bench(args.postmortem_events)?;
+    }
+    if wants("rebuild") {
+        rebuild_bench(args.rebuild_events).await?;
+    }
+    if wants("demo") {
+        demo_rss()?;
+    }
+    Ok(0)
+}
+
+fn payload_text(i: usize) -> String {
+    format!(
+        "message {i}: checked the app servers, planthost1 and planthost2 are up, the endpoint still times out; \
+         restarting the order processor next, will report back in five minutes !ghammer @khouse"
+    )
+}
+
+fn message_event(key: &str, i: usize, at: DateTime<Utc>) -> NewEvent {
+    let text = payload_text(i);
+    let event = Event::MessagePosted(ChatMessage {
+        channel: "ops".into(),
+        message_id: Some(format!("m{i}")),
+        author: "rpark".into(),
+        mentions: mentions(&text),
+        text,
+        reply_to: None,
+        attachments: vec![],
+    });
+    NewEvent {
+        event_id: event_id(key, i),
+        event_type: event.event_type().into(),
+        schema_version: SCHEMA_VERSION,
+        occurred_at: at,
+        actor: "rpark".into(),
+        payload: event.to_payload(),
+    }
+}
+
+fn percentile(sorted: &[StdDuration], p: f64) -> StdDuration {
+    if sorted.is_empty() {
+        return StdDuration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn ms(d: StdDuration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// `writers` tasks each append `per_writer` events in appends of `batch` events; returns
+/// events/s and the sorted latencies of the appends.
+async fn append_run(
+    ledger: &Ledger,
+    tag: &str,
+    writers: usize,
+    total: usize,
+    batch: usize,
+) -> anyhow::Result<(f64, Vec<StdDuration>)> {
+    let per_writer = total / writers;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let ledger = ledger.clone();
+        let key = format!("bench:{tag}:{w}");
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_writer / batch + 1);
+            let at = Utc::now();
+            let mut i = 0;
+            while i < per_writer {
+                let n = batch.min(per_writer - i);
+                let events: Vec<NewEvent> =
+                    (i..i + n).map(|j| message_event(&key, j, at)).collect();
+                let t = Instant::now();
+                ledger
+                    .append(&format!("channel-{key}"), ExpectedVersion::Any, events)
+                    .await?;
+                latencies.push(t.elapsed());
+                i += n;
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = start.elapsed();
+    all.sort();
+    Ok(((per_writer * writers) as f64 / elapsed.as_secs_f64(), all))
+}
+
+async fn append_suite(label: &str, url: &str, events: usize) -> anyhow::Result<()> {
+    println!("\nappends on {label}, {events} events per run, ~300-byte payloads:");
+    let ledger = Ledger::open(url).await?;
+    let single = events.min(5_000);
+    for (name, writers, total, batch) in [
+        ("1 writer, 1 event per append", 1, single, 1),
+        ("16 writers, 1 event per append", 16, events, 1),
+        ("16 writers, 100 events per append", 16, events, 100),
+    ] {
+        let commits_before = ledger.stats().commits;
+        let (rate, lat) =
+            append_run(&ledger, &format!("{name}-{label}"), writers, total, batch).await?;
+        let commits = ledger.stats().commits - commits_before;
+        println!(
+            "  {name:<36} {rate:>9.0} events/s   append p50 {}  p99 {}   ({} commits, {:.1} events/commit)",
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99)),
+            commits,
+            total as f64 / commits.max(1) as f64
+        );
+    }
+    ledger.close().await;
+    Ok(())
+}
+
+const RAW_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_raw (position BIGINT PRIMARY KEY, stream_id TEXT NOT NULL, \
+    stream_version BIGINT NOT NULL, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, actor TEXT NOT NULL, \
+    payload TEXT NOT NULL)";
+
+async fn raw_baseline_sqlite(url: &str, events: usize) -> anyhow::Result<()> {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    use sqlx::{ConnectOptions, Connection};
+    let opts: SqliteConnectOptions = url
+        .parse::<SqliteConnectOptions>()?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    let mut conn = opts.connect().await?;
+    sqlx::query(RAW_TABLE).execute(&mut conn).await?;
+    let rows = raw_rows(events);
+    let start = Instant::now();
+    for chunk in rows.chunks(1000) {
+        let mut tx = conn.begin().await?;
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO bench_raw (position, stream_id, stream_version, event_id, event_type, actor, payload) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.0)
+                .push_bind(&r.1)
+                .push_bind(r.0)
+                .push_bind(&r.2)
+                .push_bind("MessagePosted")
+                .push_bind("rpark")
+                .push_bind(&r.3);
+        });
+        qb.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+    }
+    let rate = events as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "  raw sqlx multi-row INSERT, 1000 rows per transaction (baseline): {rate:>9.0} rows/s"
+    );
+    Ok(())
+}
+
+async fn raw_baseline_postgres(url: &str, events: usize) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(RAW_TABLE).execute(&mut conn).await?;
+    let rows = raw_rows(events);
+    let start = Instant::now();
+    for chunk in rows.chunks(1000) {
+        let mut tx = conn.begin().await?;
+        let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+            "INSERT INTO bench_raw (position, stream_id, stream_version, event_id, event_type, actor, payload) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.0)
+                .push_bind(&r.1)
+                .push_bind(r.0)
+                .push_bind(&r.2)
+                .push_bind("MessagePosted")
+                .push_bind("rpark")
+                .push_bind(&r.3);
+        });
+        qb.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+    }
+    let rate = events as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "  raw sqlx multi-row INSERT, 1000 rows per transaction (baseline): {rate:>9.0} rows/s"
+    );
+    Ok(())
+}
+
+fn raw_rows(events: usize) -> Vec<(i64, String, String, String)> {
+    let at = Utc::now();
+    (0..events)
+        .map(|i| {
+            let e = message_event("raw", i, at);
+            (
+                i as i64 + 1,
+                format!("channel-raw-{}", i % 16),
+                e.event_id.to_string(),
+                e.payload.to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn create_database(admin: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    let name = format!(
+        "warroom_bench_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .with_context(|| "cannot connect to the PostgreSQL given by --postgres")?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
+async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let name = url.rsplit('/').next().unwrap_or_default();
+    let mut conn = sqlx::PgConnection::connect(admin).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// A long incident: opened, then `n - 1` messages with mentions and a few edits.
+fn big_incident(n: usize) -> Vec<Recorded> {
+    let start = Utc.with_ymd_and_hms(2021, 3, 9, 9, 15, 0).unwrap();
+    let authors = [
+        "svega", "bsparrow", "ghammer", "hammer", "khouse", "gtree", "rpark", "stranger",
+    ];
+    let mut records = vec![Recorded {
+        event_id: event_id("pm", 0),
+        position: 1,
+        at: start,
+        actor: "rpark".into(),
+        event: Event::IncidentOpened {
+            number: IncidentNumber(1),
+            title: "Application outage".into(),
+            severity: Severity::Sev1,
+            channel: "ops".into(),
+        },
+    }];
+    for i in 1..n {
+        let at = start + Duration::milliseconds(i as i64 * 50);
+        let event = if i % 50 == 0 {
+            Event::MessageEdited {
+                channel: "ops".into(),
+                message_id: format!("m{}", i - 1),
+                before: None,
+                after: payload_text(i),
+            }
+        } else {
+            let text = payload_text(i);
+            Event::MessagePosted(ChatMessage {
+                channel: "ops".into(),
+                message_id: Some(format!("m{i}")),
+                author: authors[i % authors.len()].into(),
+                mentions: mentions(&text),
+                text,
+                reply_to: None,
+                attachments: vec![],
+            })
+        };
+        records.push(Recorded {
+            event_id: event_id("pm", i),
+            position: i as i64 + 1,
+            at,
+            actor: authors[i % authors.len()].into(),
+            event,
+        });
+    }
+    records
+}
+
+fn postmortem_bench(n: usize) -> anyhow::Result<()> {
+    let settings = Settings::example()?;
+    let records = big_incident(n);
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let pm = postmortem::assemble(&records, &settings.directory, settings.timezone)?;
+        bytes = postmortem::render_markdown(&pm).len();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "\npost-mortem of a {n}-event incident (assemble + Markdown, {:.1} MB out): median {}, best {}",
+        bytes as f64 / 1e6,
+        ms(times[2]),
+        ms(times[0])
+    );
+    Ok(())
+}
+
+async fn rebuild_bench(n: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("rebuild.db").display());
+    let ledger = Ledger::open(&url).await?;
+    let per_incident = 1000;
+    let start = Utc.with_ymd_and_hms(2021, 3, 9, 9, 15, 0).unwrap();
+    let t = Instant::now();
+    let mut written = 0;
+    let mut incident = 0u64;
+    while written < n {
+        incident += 1;
+        let number = IncidentNumber(incident);
+        let key = format!("rebuild:{incident}");
+        let count = per_incident.min(n - written);
+        let mut events = Vec::with_capacity(count);
+        let opened = Event::IncidentOpened {
+            number,
+            title: format!("Incident {incident}"),
+            severity: Severity::Sev2,
+            channel: format!("inc-{incident}"),
+        };
+        events.push(NewEvent {
+            event_id: event_id(&key, 0),
+            event_type: opened.event_type().into(),
+            schema_version: SCHEMA_VERSION,
+            occurred_at: start,
+            actor: "rpark".into(),
+            payload: opened.to_payload(),
+        });
+        events.extend((1..count).map(|i| message_event(&key, i, start)));
+        ledger
+            .append(&number.stream_id(), ExpectedVersion::NoStream, events)
+            .await?;
+        written += count;
+    }
+    println!(
+        "\nprojection rebuild: wrote {written} events in {:.1} s to set up",
+        t.elapsed().as_secs_f64()
+    );
+    let rss_before = peak_rss_kb();
+    let t = Instant::now();
+    let warroom = Warroom::start(ledger.clone(), Settings::example()?).await?;
+    let elapsed = t.elapsed();
+    let incidents = warroom.incidents().await?.len();
+    println!(
+        "  rebuilt projections from {written} events ({incidents} incidents) in {:.2} s = {:.0} events/s; peak RSS {} MB (was {} MB)",
+        elapsed.as_secs_f64(),
+        written as f64 / elapsed.as_secs_f64(),
+        peak_rss_kb() / 1024,
+        rss_before / 1024
+    );
+    ledger.close().await;
+    Ok(())
+}
+
+/// Runs `warroom demo` as a child and reports its peak resident memory.
+fn demo_rss() -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let t = Instant::now();
+    let status = std::process::Command::new(exe)
+        .arg("demo")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    let elapsed = t.elapsed();
+    anyhow::ensure!(status.success(), "warroom demo failed: {status}");
+    // SAFETY: getrusage only writes into the struct we hand it.
+    let max_rss_kb = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage.ru_maxrss
+    };
+    println!(
+        "\ndemo: peak RSS {:.1} MB, wall time {}",
+        max_rss_kb as f64 / 1024.0,
+        ms(elapsed)
+    );
+    Ok(())
+}
+
+/// This process's peak resident memory (VmHWM), in KiB.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,250 @@
+//! The `warroom` command line: one subcommand per job, each a thin shell around the use cases.
+
+use crate::app::replay::{self, ReplaySummary};
+use crate::app::Warroom;
+use crate::config::Settings;
+use crate::domain::postmortem;
+use crate::domain::types::IncidentNumber;
+use crate::store::Ledger;
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+
+/// The transcript of the seed scenario's application outage, replayed by `warroom demo`.
+pub const DEMO_OUTAGE: &str = include_str!("demo/outage.jsonl");
+
+/// warroom: an event-sourced ChatOps incident bot with a tamper-evident incident ledger.
+#[derive(Debug, Parser)]
+#[command(name = "warroom", version, about)]
+pub struct Cli {
+    /// The store: sqlite://PATH (default ./warroom.db) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "WARROOM_DB",
+        default_value = "sqlite://warroom.db"
+    )]
+    pub db: String,
+    /// The configuration file (default ./warroom.toml when it exists).
+    #[arg(long, global = true, env = "WARROOM_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay the seed's application outage into a fresh SQLite store in a temporary
+    /// directory and print its post-mortem.
+    Demo {
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+    },
+    /// Replay a transcript (JSON Lines) through the same use cases as chat.
+    Replay {
+        file: PathBuf,
+        /// Print only the summary, not each command's reply.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List the incidents.
+    Incidents,
+    /// Print an incident's timeline.
+    Timeline { incident: String },
+    /// Print an incident's post-mortem draft.
+    Postmortem {
+        incident: String,
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Walk the ledger and prove that no event was altered or removed.
+    Verify,
+    /// Create or upgrade the store's schema.
+    Migrate,
+    /// Measure the store and the post-mortem (see README for the figures).
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Md,
+    Json,
+}
+
+impl Cli {
+    /// Runs the chosen command; returns the process exit code.
+    pub async fn run(self) -> anyhow::Result<i32> {
+        match self.command {
+            Command::Demo { format } => demo(self.config.as_deref(), format).await,
+            Command::Replay { ref file, quiet } => {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read the transcript {}", file.display()))?;
+                let identity = transcript_identity(file);
+                let warroom = self.warroom().await?;
+                let summary = replay_text(&warroom, &text, &identity, !quiet)
+                    .await
+                    .with_context(|| format!("{}", file.display()))?;
+                eprintln!("{}", describe_summary(&summary));
+                warroom.ledger().clone().close().await;
+                Ok(0)
+            }
+            Command::Incidents => {
+                let warroom = self.warroom().await?;
+                let incidents = warroom.incidents().await?;
+                if incidents.is_empty() {
+                    println!("No incidents yet. `/incident open title:\"…\"` starts one.");
+                }
+                let tz = warroom.settings().timezone;
+                for i in incidents {
+                    println!(
+                        "{:<8} {:<5} {:<9} {}  #{:<12} {}",
+                        i.number.to_string(),
+                        i.severity.to_string(),
+                        i.status.to_string(),
+                        i.opened_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                        i.channel,
+                        i.title
+                    );
+                }
+                Ok(0)
+            }
+            Command::Timeline { ref incident } => {
+                let number = parse_incident(incident)?;
+                let warroom = self.warroom().await?;
+                print!(
+                    "{}",
+                    postmortem::render_timeline(&warroom.postmortem(number).await?)
+                );
+                Ok(0)
+            }
+            Command::Postmortem {
+                ref incident,
+                format,
+                ref out,
+            } => {
+                let number = parse_incident(incident)?;
+                let warroom = self.warroom().await?;
+                let document = render(&warroom.postmortem(number).await?, format);
+                match out {
+                    Some(path) => std::fs::write(path, document)
+                        .with_context(|| format!("cannot write {}", path.display()))?,
+                    None => print!("{document}"),
+                }
+                Ok(0)
+            }
+            Command::Verify => {
+                let ledger = Ledger::open(&self.db).await?;
+                let report = ledger.verify().await?;
+                ledger.close().await;
+                match &report.problem {
+                    None => {
+                        println!(
+                            "ledger intact: {} events, head hash {}",
+                            report.events, report.head_hash
+                        );
+                        Ok(0)
+                    }
+                    Some(problem) => {
+                        println!(
+                            "ledger BROKEN at position {}: {}",
+                            problem.position, problem.what
+                        );
+                        Ok(1)
+                    }
+                }
+            }
+            Command::Migrate => {
+                let ledger = Ledger::open(&self.db).await?;
+                println!(
+                    "the store at {} is migrated and current",
+                    ledger.display_url()
+                );
+                ledger.close().await;
+                Ok(0)
+            }
+            Command::Bench(ref args) => crate::bench::run(args).await,
+        }
+    }
+
+    async fn warroom(&self) -> anyhow::Result<Warroom> {
+        let settings = Settings::load(self.config.as_deref())?;
+        let ledger = Ledger::open(&self.db).await?;
+        Warroom::start(ledger, settings).await
+    }
+}
+
+/// Replays the built-in outage into a fresh store and prints its post-mortem.
+async fn demo(config: Option<&Path>, format: Format) -> anyhow::Result<i32> {
+    let settings = match config {
+        Some(path) => Settings::load(Some(path))?,
+        None => Settings::example()?,
+    };
+    let dir =
+        tempfile::tempdir().context("cannot create a temporary directory for the demo store")?;
+    let url = format!("sqlite://{}", dir.path().join("warroom.db").display());
+    let warroom = Warroom::start(Ledger::open(&url).await?, settings).await?;
+    let summary = replay_text(&warroom, DEMO_OUTAGE, "builtin:outage", false).await?;
+    eprintln!("{} (store: {url})", describe_summary(&summary));
+    let Some(number) = summary.incidents.iter().next_back().copied() else {
+        bail!("the demo transcript opened no incident");
+    };
+    print!("{}", render(&warroom.postmortem(number).await?, format));
+    warroom.ledger().clone().close().await;
+    Ok(0)
+}
+
+async fn replay_text(
+    warroom: &Warroom,
+    text: &str,
+    identity: &str,
+    show_replies: bool,
+) -> anyhow::Result<ReplaySummary> {
+    let tz = warroom.settings().timezone;
+    replay::replay(warroom, text, identity, |line, outcome| {
+        if let (true, Some(reply)) = (show_replies, &outcome.reply) {
+            println!(
+                "{} line {}: {}",
+                line.at.with_timezone(&tz).format("%H:%M"),
+                line.line,
+                reply
+            );
+        }
+    })
+    .await
+}
+
+fn describe_summary(s: &ReplaySummary) -> String {
+    let incidents: Vec<String> = s.incidents.iter().map(ToString::to_string).collect();
+    format!(
+        "replayed {} lines: {} events recorded, {} lines already recorded before{}",
+        s.lines,
+        s.events,
+        s.already_recorded,
+        if incidents.is_empty() {
+            String::new()
+        } else {
+            format!("; incidents: {}", incidents.join(", "))
+        }
+    )
+}
+
+fn render(document: &postmortem::PostMortem, format: Format) -> String {
+    match format {
+        Format::Md => postmortem::render_markdown(document),
+        Format::Json => postmortem::render_json(document),
+    }
+}
+
+fn parse_incident(text: &str) -> anyhow::Result<IncidentNumber> {
+    Ok(text.parse::<IncidentNumber>()?)
+}
+
+/// A transcript's identity for idempotent replays: its canonical path, so replaying the same
+/// file again adds nothing and a file that grew adds only its new lines.
+fn transcript_identity(file: &Path) -> String {
+    let path = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    path.display().to_string()
+}

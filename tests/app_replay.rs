@@ -1,0 +1,437 @@
+//! The use cases end to end through transcripts: the seed's outage, idempotent replays, the
+//! lookback window, refusals, edits and deletes, on SQLite and (when enabled) PostgreSQL.
+
+mod common;
+
+use warroom::app::replay::replay;
+use warroom::app::{Input, InputKind, Warroom};
+use warroom::cli::DEMO_OUTAGE;
+use warroom::config::Settings;
+use warroom::domain::event::Event;
+use warroom::domain::postmortem::{render_json, render_markdown};
+use warroom::domain::types::{IncidentNumber, IncidentStatus};
+use warroom::store::Ledger;
+
+async fn app(url: &str) -> Warroom {
+    Warroom::start(
+        Ledger::open(url).await.unwrap(),
+        Settings::example().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn replay_text(
+    app: &Warroom,
+    text: &str,
+    identity: &str,
+) -> warroom::app::replay::ReplaySummary {
+    replay(app, text, identity, |_, _| {}).await.unwrap()
+}
+
+fn line(at: &str, from: &str, text: &str) -> String {
+    serde_json::json!({"at": format!("2021-03-09T{at}Z"), "from": from, "text": text}).to_string()
+}
+
+#[tokio::test]
+async fn the_seed_outage_reads_like_the_seed_post_mortem() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let summary = replay_text(&app, DEMO_OUTAGE, "demo").await;
+    assert_eq!(
+        summary.incidents.iter().copied().collect::<Vec<_>>(),
+        vec![IncidentNumber(1)]
+    );
+    let md = render_markdown(&app.postmortem(IncidentNumber(1)).await.unwrap());
+
+    assert!(
+        md.starts_with("# Application outage — 2021-03-09 09:15 (UTC)"),
+        "{md}"
+    );
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
+    assert_eq!(
+        headings,
+        [
+            "## Stakeholders",
+            "## Incident Timeline",
+            "## Impact",
+            "## Resolution",
+            "## Action Plan"
+        ]
+    );
+    // Every message of the seed's log, with its time and its author, verbatim; aliases resolved.
+    for expected in [
+        "09:15 — Susan Vega (@svega): Hey we have reports of an application outage and we can not reach the app either.",
+        "09:30 — Bob Sparrow (@bsparrow): Everything looks good from the network",
+        "09:52 — Glenn Hammer (@ghammer): Main app is back up.",
+        "10:05 — Gal Tree (@gtree): !sre !ghammer when was the last deploy? What were the details? This looks like a qa build.",
+        "10:13 — Susan Vega (@svega): Thats good. We should be able to just revert back then.",
+        "10:30 — Susan Vega (@svega): Everything looks like it is responding now.",
+    ] {
+        assert!(md.contains(expected), "missing {expected:?} in\n{md}");
+    }
+    let messages = DEMO_OUTAGE
+        .lines()
+        .filter(|l| l.contains("\"text\"") && !l.contains("\"/incident"))
+        .count();
+    let timeline: Vec<&str> = md
+        .split("## Incident Timeline")
+        .nth(1)
+        .unwrap()
+        .split("## Impact")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("- "))
+        .collect();
+    assert!(
+        timeline.len() > messages,
+        "every message plus system events: {timeline:#?}"
+    );
+    assert!(
+        md.contains("App is still not responding. (edited"),
+        "the edit shows its final text"
+    );
+    assert!(md.contains("1 hour 15 minutes"), "{md}");
+    // Stakeholders grouped by team, in the configuration's team order.
+    let stakeholders = md
+        .split("## Stakeholders")
+        .nth(1)
+        .unwrap()
+        .split("## Incident Timeline")
+        .next()
+        .unwrap();
+    let order: Vec<usize> = [
+        "Customer Support",
+        "Networking",
+        "Ops",
+        "Database Admin",
+        "Development Team",
+        "SRE",
+    ]
+    .iter()
+    .map(|t| {
+        stakeholders
+            .find(&format!("- {t}\n"))
+            .unwrap_or_else(|| panic!("team {t} missing in {stakeholders}"))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{stakeholders}");
+    assert!(stakeholders.contains("Glenn Hammer (@ghammer)") && !stakeholders.contains("@hammer"));
+    assert!(md.contains("Test every build in an environment like production before it is deployed"));
+    // JSON: the keys of the contract, each statement traceable to an event.
+    let json: serde_json::Value = serde_json::from_str(&render_json(
+        &app.postmortem(IncidentNumber(1)).await.unwrap(),
+    ))
+    .unwrap();
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    for key in [
+        "id",
+        "title",
+        "severity",
+        "started_at",
+        "resolved_at",
+        "closed_at",
+        "duration_minutes",
+        "stakeholders",
+        "timeline",
+        "impact",
+        "resolution",
+        "action_plan",
+    ] {
+        assert!(keys.iter().any(|k| *k == key), "missing key {key}");
+    }
+    assert_eq!(json["duration_minutes"], 75);
+    assert!(json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["event_id"].is_string()));
+    assert_eq!(json["action_plan"].as_array().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn replaying_the_same_transcript_twice_adds_nothing() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let first = replay_text(&app, DEMO_OUTAGE, "same-file").await;
+    let head = app.ledger().head().await.unwrap();
+    let before = render_markdown(&app.postmortem(IncidentNumber(1)).await.unwrap());
+    let second = replay_text(&app, DEMO_OUTAGE, "same-file").await;
+    assert!(first.events > 40);
+    assert_eq!(second.events, 0);
+    assert_eq!(
+        second.already_recorded, second.lines,
+        "the demo has no read-only lines: every line was recorded before"
+    );
+    assert_eq!(app.ledger().head().await.unwrap(), head);
+    assert_eq!(app.incidents().await.unwrap().len(), 1);
+    assert_eq!(
+        render_markdown(&app.postmortem(IncidentNumber(1)).await.unwrap()),
+        before
+    );
+    // A restarted process (projection rebuilt from the ledger) agrees too.
+    let again = app_on(app).await;
+    assert_eq!(
+        replay_text(&again, DEMO_OUTAGE, "same-file").await.events,
+        0
+    );
+}
+
+async fn app_on(previous: Warroom) -> Warroom {
+    Warroom::start(previous.ledger().clone(), Settings::example().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_lookback_window_brings_earlier_messages_and_nothing_said_is_lost() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let transcript = [
+        line("08:40:00", "khouse", "too early to join: 37 minutes before the open"),
+        line("08:50:00", "svega", "the shop feels slow"),
+        serde_json::json!({"at": "2021-03-09T09:00:00Z", "from": "gtree", "text": "in another channel", "channel": "dev"}).to_string(),
+        line("09:17:00", "rpark", "/incident open title:\"Checkout slow\" severity:sev2"),
+        line("09:18:00", "svega", "still slow"),
+        line("09:30:00", "rpark", "/incident close"),
+        line("09:31:00", "svega", "after the close"),
+    ]
+    .join("\n");
+    let summary = replay_text(&app, &transcript, "lookback").await;
+    assert_eq!(summary.lines, 7);
+    let md = render_markdown(&app.postmortem(IncidentNumber(1)).await.unwrap());
+    assert!(
+        md.contains("08:50 — Susan Vega (@svega): the shop feels slow"),
+        "{md}"
+    );
+    assert!(md.contains("still slow"));
+    assert!(
+        !md.contains("too early to join")
+            && !md.contains("in another channel")
+            && !md.contains("after the close")
+    );
+    // What was said outside the incident is still in the ledger, in the channels' streams.
+    let ops = app.ledger().read_stream("channel-ops").await.unwrap();
+    let texts: Vec<String> = ops.iter().map(|e| e.payload.clone()).collect();
+    assert!(texts.iter().any(|t| t.contains("too early to join")));
+    assert!(texts.iter().any(|t| t.contains("after the close")));
+    assert_eq!(
+        app.ledger().read_stream("channel-dev").await.unwrap().len(),
+        1
+    );
+    let incident = &app.incidents().await.unwrap()[0];
+    assert_eq!(incident.status, IncidentStatus::Closed);
+}
+
+#[tokio::test]
+async fn bad_commands_get_usage_replies_and_are_recorded() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let transcript = [
+        line("09:00:00", "rpark", "/incident resolve"),
+        line(
+            "09:01:00",
+            "rpark",
+            "/incident open title:\"Outage\" severity:p1",
+        ),
+        line(
+            "09:02:00",
+            "rpark",
+            "/incident open title:\"Outage\" severity:sev1",
+        ),
+        line("09:03:00", "rpark", "/incident open title:\"Second\""),
+        line("09:04:00", "rpark", "/incident update text:App is down"),
+        line("09:05:00", "rpark", "/incident close"),
+        line(
+            "09:06:00",
+            "rpark",
+            "/incident severity severity:sev2 incident:INC-1",
+        ),
+        line("09:07:00", "rpark", "/incident frobnicate"),
+    ]
+    .join("\n");
+    let mut replies = Vec::new();
+    replay(&app, &transcript, "bad", |_, outcome| {
+        replies.push(outcome.reply.clone().unwrap_or_default())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        replies[0],
+        "#ops has no open incident; name one with incident:INC-N, or start one with /incident open"
+    );
+    assert!(
+        replies[1].starts_with("unknown severity 'p1'; use sev1–sev4. Usage: /incident open"),
+        "{}",
+        replies[1]
+    );
+    assert!(replies[2].starts_with("INC-1 opened"));
+    assert!(
+        replies[3].contains("#ops already has INC-1 open"),
+        "{}",
+        replies[3]
+    );
+    assert!(
+        replies[4].contains("quote values with spaces"),
+        "{}",
+        replies[4]
+    );
+    assert!(
+        replies[5].contains("was not resolved; resolved it first") && replies[5].contains("closed"),
+        "{}",
+        replies[5]
+    );
+    assert_eq!(replies[6], "INC-1 is closed; /incident reopen first");
+    assert!(replies[7].starts_with("unknown command '/incident frobnicate'"));
+    // Every refusal is in the ledger, with the command and the reason.
+    let mut rejected = 0;
+    for stream in ["channel-ops", "incident-1"] {
+        for e in app.ledger().read_stream(stream).await.unwrap() {
+            if e.event_type == "CommandRejected" {
+                rejected += 1;
+            }
+        }
+    }
+    assert_eq!(rejected, 6);
+    assert_eq!(
+        app.incidents().await.unwrap().len(),
+        1,
+        "no second incident was opened"
+    );
+}
+
+#[tokio::test]
+async fn edits_and_deletes_keep_the_original_in_the_ledger() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2021-03-09T{t}Z"))
+            .unwrap()
+            .to_utc()
+    };
+    let input = |key: &str, t: &str, kind: InputKind| Input {
+        key: key.into(),
+        at: at(t),
+        from: "svega".into(),
+        channel: "ops".into(),
+        kind,
+    };
+    let msg = |text: &str, id: &str| InputKind::Message {
+        text: text.into(),
+        message_id: Some(id.into()),
+    };
+    app.handle(input("a", "09:00:00", msg("before the incident", "m0")))
+        .await
+        .unwrap();
+    app.handle(input(
+        "b",
+        "09:01:00",
+        InputKind::Edit {
+            message_id: "m0".into(),
+            text: "before the incident, edited".into(),
+        },
+    ))
+    .await
+    .unwrap();
+    app.handle(input(
+        "c",
+        "09:02:00",
+        msg("/incident open title:Outage", "cmd"),
+    ))
+    .await
+    .unwrap();
+    app.handle(input("d", "09:03:00", msg("my password is hunter2", "m1")))
+        .await
+        .unwrap();
+    app.handle(input(
+        "e",
+        "09:04:00",
+        InputKind::Delete {
+            message_id: "m1".into(),
+        },
+    ))
+    .await
+    .unwrap();
+    app.handle(input(
+        "f",
+        "09:05:00",
+        InputKind::Edit {
+            message_id: "m0".into(),
+            text: "edited again inside".into(),
+        },
+    ))
+    .await
+    .unwrap();
+    // Redelivery of the same input adds nothing.
+    let again = app
+        .handle(input("d", "09:03:00", msg("my password is hunter2", "m1")))
+        .await
+        .unwrap();
+    assert!(again.already_recorded);
+
+    let records = app.incident_records(IncidentNumber(1)).await.unwrap();
+    let edited = records.iter().find_map(|r| match &r.event {
+        Event::MessageEdited { before, after, .. } => Some((before.clone(), after.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        edited,
+        Some((
+            Some("before the incident, edited".into()),
+            "edited again inside".into()
+        ))
+    );
+    assert!(records.iter().any(
+        |r| matches!(&r.event, Event::MessagePosted(m) if m.text == "my password is hunter2")
+    ));
+    let md = render_markdown(&app.postmortem(IncidentNumber(1)).await.unwrap());
+    assert!(md.contains("[message deleted 09:04]"), "{md}");
+    assert!(!md.contains("hunter2"));
+    assert!(md.contains("edited again inside"));
+    // The edit before the open is in the channel stream with the text it replaced.
+    let channel = app.ledger().read_stream("channel-ops").await.unwrap();
+    assert!(channel.iter().any(|e| e.event_type == "MessageEdited"
+        && e.payload.contains("\"before\":\"before the incident\"")));
+}
+
+#[tokio::test]
+async fn a_bad_transcript_line_is_named_and_nothing_is_replayed() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let transcript = format!(
+        "{}\n{}\n{{\"at\":\"2021-03-09T09:02:00Z\",\"alert\":{{\"source\":\"alertmanager\",\"body\":{{\"alerts\":[{{\"status\":\"firing\",\"labels\":{{}}}}]}}}}}}",
+        line("09:00:00", "svega", "hello"),
+        line("09:01:00", "svega", "world")
+    );
+    let err = replay(&app, &transcript, "broken", |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("line 3: alertmanager alert body"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("alertname"));
+    assert_eq!(app.ledger().head().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_demo_gives_the_same_post_mortem_on_postgresql() {
+    let Some(pg) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let (_dir, sqlite) = common::fresh_sqlite_url();
+    let mut documents = Vec::new();
+    for url in [sqlite, pg] {
+        let app = app(&url).await;
+        replay_text(&app, DEMO_OUTAGE, "demo").await;
+        assert_eq!(replay_text(&app, DEMO_OUTAGE, "demo").await.events, 0);
+        let pm = app.postmortem(IncidentNumber(1)).await.unwrap();
+        documents.push((render_markdown(&pm), render_json(&pm)));
+        assert!(app.ledger().verify().await.unwrap().problem.is_none());
+    }
+    assert_eq!(documents[0].0, documents[1].0);
+    // Event ids, times and texts agree too; only positions could differ, and they do not.
+    assert_eq!(documents[0].1, documents[1].1);
+}

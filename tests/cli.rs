@@ -1,0 +1,178 @@
+//! The `warroom` binary as a person runs it: the demo, replay, listing, documents, verify,
+//! and the one-line errors with a non-zero exit.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn warroom(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WARROOM_DB")
+        .env_remove("WARROOM_CONFIG")
+        .output()
+        .expect("the warroom binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn demo_prints_the_post_mortem() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = warroom(dir.path(), &["demo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    assert!(
+        md.starts_with("# Application outage — 2021-03-09 09:15 (UTC)"),
+        "{md}"
+    );
+    assert!(md.contains("## Action Plan"));
+    assert!(
+        !dir.path().join("warroom.db").exists(),
+        "the demo uses a temporary store"
+    );
+    let json = warroom(dir.path(), &["demo", "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["id"], "INC-1");
+}
+
+#[test]
+fn replay_then_list_show_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("t.jsonl");
+    std::fs::write(
+        &transcript,
+        [
+            r#"{"at":"2021-03-09T09:15:00Z","from":"svega","text":"the app is down","id":"m1"}"#,
+            r#"{"at":"2021-03-09T09:17:00Z","from":"rpark","text":"/incident open title:\"Application outage\" severity:sev1"}"#,
+            r#"{"at":"2021-03-09T09:18:00Z","from":"rpark","text":"/incident severity severity:px"}"#,
+            r#"{"at":"2021-03-09T10:30:00Z","from":"rpark","text":"/incident resolve"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let db = format!("sqlite://{}", dir.path().join("w.db").display());
+    let path = transcript.to_str().unwrap();
+    let out = warroom(dir.path(), &["--db", &db, "replay", path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("INC-1 opened"), "{stdout}");
+    assert!(
+        stdout.contains("unknown severity 'px'; use sev1–sev4. Usage: /incident severity"),
+        "{stdout}"
+    );
+    assert!(text(&out.stderr).contains("replayed 4 lines"));
+    let again = warroom(dir.path(), &["--db", &db, "replay", "--quiet", path]);
+    assert!(
+        text(&again.stderr).contains("0 events recorded, 4 lines already recorded before"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let list = text(&warroom(dir.path(), &["--db", &db, "incidents"]).stdout);
+    assert!(
+        list.contains("INC-1") && list.contains("resolved") && list.contains("Application outage"),
+        "{list}"
+    );
+    let timeline = text(&warroom(dir.path(), &["--db", &db, "timeline", "1"]).stdout);
+    assert!(
+        timeline.contains("09:15") && timeline.contains("the app is down"),
+        "{timeline}"
+    );
+    let out_file = dir.path().join("pm.json");
+    let pm = warroom(
+        dir.path(),
+        &[
+            "--db",
+            &db,
+            "postmortem",
+            "INC-1",
+            "--format",
+            "json",
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert!(pm.status.success(), "{}", text(&pm.stderr));
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(value["duration_minutes"], 75);
+    let verify = warroom(dir.path(), &["--db", &db, "verify"]);
+    assert!(verify.status.success());
+    assert!(
+        text(&verify.stdout).starts_with("ledger intact: "),
+        "{}",
+        text(&verify.stdout)
+    );
+}
+
+#[test]
+fn errors_are_one_clear_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("w.db").display());
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"at\":\"2021-03-09T09:15:00Z\",\"from\":\"svega\",\"text\":\"ok\"}\n{\"at\":\"2021-03-09T09:16:00Z\",\"text\":\"who?\"}\n").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--db".into(),
+                db.clone(),
+                "replay".into(),
+                bad.display().to_string(),
+            ],
+            "line 2: 'from' is missing",
+        ),
+        (
+            vec![
+                "--db".into(),
+                db.clone(),
+                "replay".into(),
+                "nope.jsonl".into(),
+            ],
+            "cannot read the transcript nope.jsonl",
+        ),
+        (
+            vec![
+                "--db".into(),
+                db.clone(),
+                "postmortem".into(),
+                "INC-9".into(),
+            ],
+            "INC-9 does not exist",
+        ),
+        (
+            vec!["--db".into(), db.clone(), "timeline".into(), "abc".into()],
+            "'abc' is not an incident number; write it as INC-7 or 7",
+        ),
+        (
+            vec![
+                "--db".into(),
+                "postgres://bob:s3cret@127.0.0.1:1/x".into(),
+                "incidents".into(),
+            ],
+            "postgres://bob:***@127.0.0.1:1/x",
+        ),
+        (
+            vec!["--db".into(), "mysql://x".into(), "incidents".into()],
+            "mysql://x",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = warroom(dir.path(), &args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {stderr}"
+        );
+        assert!(!stderr.contains("s3cret"), "the password leaked: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    }
+    // The bad transcript added nothing.
+    let list = text(&warroom(dir.path(), &["--db", &db, "verify"]).stdout);
+    assert!(list.starts_with("ledger intact: 0 events"), "{list}");
+}
