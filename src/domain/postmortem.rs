@@ -222,11 +222,12 @@ pub fn assemble(
             Event::RoleAssigned { role, handle, .. } => {
                 take_part(&r.actor, r);
                 take_part(handle, r);
-                timeline.push(entry(
-                    "role",
-                    &r.actor,
-                    format!("made {} {role}", directory.display(handle)),
-                ));
+                let text = if canonical(handle) == canonical(&r.actor) {
+                    format!("took the {role} role")
+                } else {
+                    format!("made {} {role}", directory.display(handle))
+                };
+                timeline.push(entry("role", &r.actor, text));
             }
             Event::StatusUpdatePosted { text } => {
                 take_part(&r.actor, r);
