@@ -435,3 +435,54 @@ async fn the_demo_gives_the_same_post_mortem_on_postgresql() {
     // Event ids, times and texts agree too; only positions could differ, and they do not.
     assert_eq!(documents[0].1, documents[1].1);
 }
+
+/// Two instances on one store open incidents at the same time: numbers stay gapless and
+/// unique, because a number is taken only by a successful append to its new stream.
+async fn concurrent_opens_get_gapless_numbers(url: &str) {
+    let apps = [
+        std::sync::Arc::new(app(url).await),
+        std::sync::Arc::new(app(url).await),
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let app = apps[i % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            let input = Input {
+                key: format!("open-{i}"),
+                at: chrono::Utc::now(),
+                from: "rpark".into(),
+                channel: format!("room-{i}"),
+                kind: InputKind::Message {
+                    text: format!("/incident open title:\"Outage {i}\""),
+                    message_id: None,
+                },
+            };
+            app.handle(input)
+                .await
+                .unwrap()
+                .incident
+                .expect("an incident was opened")
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap().0);
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=16).collect::<Vec<u64>>());
+    assert_eq!(apps[0].incidents().await.unwrap().len(), 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_opens_get_gapless_numbers_on_sqlite() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    concurrent_opens_get_gapless_numbers(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_opens_get_gapless_numbers_on_postgresql() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    concurrent_opens_get_gapless_numbers(&url).await;
+}

@@ -221,47 +221,24 @@ impl Warroom {
         outcome
     }
 
+    /// Records a message where the channel's messages go now. A message is a fact: no rule
+    /// depends on the stream's version, so it is appended without reading the stream first
+    /// (recording stays O(1) however long the incident runs).
     async fn record_message(
         &self,
         projection: &mut Projection,
         input: &Input,
         message: ChatMessage,
     ) -> anyhow::Result<Outcome> {
-        match projection.bound_incident(&input.channel) {
-            Some(number) => {
-                match self
-                    .order(
-                        projection,
-                        input,
-                        number,
-                        IncidentCommand::RecordMessage(message),
-                    )
-                    .await
-                {
-                    Ok((events, _)) => Ok(Outcome {
-                        events,
-                        incident: Some(number),
-                        ..Outcome::default()
-                    }),
-                    Err(Failure::Store(e)) => Err(e),
-                    Err(Failure::Refused(r)) => {
-                        Err(anyhow::anyhow!("recording a message was refused: {}", r.0))
-                    }
-                }
-            }
-            None => {
-                let pending = vec![self.pending(input, Event::MessagePosted(message))];
-                let appended = self
-                    .append(
-                        &channel_stream(&input.channel),
-                        ExpectedVersion::Any,
-                        &input.key,
-                        pending,
-                    )
-                    .await?;
-                Ok(outcome_of(&appended, 1, None))
-            }
-        }
+        let incident = projection.bound_incident(&input.channel);
+        let stream = incident
+            .map(IncidentNumber::stream_id)
+            .unwrap_or_else(|| channel_stream(&input.channel));
+        let pending = vec![self.pending(input, Event::MessagePosted(message))];
+        let appended = self
+            .append(&stream, ExpectedVersion::Any, &input.key, pending)
+            .await?;
+        Ok(outcome_of(&appended, 1, incident))
     }
 
     async fn edit_or_delete(
