@@ -32,6 +32,11 @@ const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5f1c_2a0e_8d4b_4c1e_9a37_2b6d
 /// How often a decision is retried when another writer changed the stream meanwhile.
 const MAX_ATTEMPTS: usize = 5;
 
+/// How often `/incident open` tries the next number. Every lost race means another instance
+/// took a number, so the whole system progresses; one instance can still lose several races
+/// in a row while another opens a burst of incidents.
+const MAX_OPEN_ATTEMPTS: usize = 64;
+
 /// The id of the `index`-th event produced by the input with this key.
 pub fn event_id(key: &str, index: usize) -> Uuid {
     Uuid::new_v5(&EVENT_ID_NAMESPACE, format!("{key}#{index}").as_bytes())
@@ -496,7 +501,7 @@ impl Warroom {
             .into());
         }
         let imports = self.lookback(input).await?;
-        for _ in 0..MAX_ATTEMPTS {
+        for _ in 0..MAX_OPEN_ATTEMPTS {
             let number = projection.next_number();
             let opened = incident::decide(
                 None,
@@ -546,7 +551,7 @@ impl Warroom {
                 Err(e) => return Err(anyhow::Error::from(e).into()),
             }
         }
-        Err(anyhow::anyhow!("could not take an incident number after {MAX_ATTEMPTS} attempts; the store is very busy, try again").into())
+        Err(anyhow::anyhow!("could not take an incident number after {MAX_OPEN_ATTEMPTS} attempts; the store is very busy, try again").into())
     }
 
     /// The channel's messages and alerts from the lookback window before `input.at`, as

@@ -6,8 +6,9 @@ use super::plan::{AppendRequest, Plan};
 use super::{AppendError, Appended, ExpectedVersion, NewEvent, StoreError, StoredEvent};
 use async_trait::async_trait;
 use chrono::Utc;
+use sqlx::migrate::Migrator;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -29,15 +30,23 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError>;
     async fn head(&self) -> Result<i64, StoreError>;
     async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError>;
-    /// Starts feeding other writers' heads into `heads` (PostgreSQL LISTEN); no-op elsewhere.
-    async fn follow_other_writers(&self, heads: Arc<watch::Sender<i64>>) -> Result<(), StoreError>;
+    /// Starts feeding other writers' heads into `heads` (PostgreSQL LISTEN) until `stop`
+    /// fires or is dropped; no-op elsewhere.
+    async fn follow_other_writers(
+        &self,
+        heads: Arc<watch::Sender<i64>>,
+        stop: oneshot::Receiver<()>,
+    ) -> Result<(), StoreError>;
     async fn close(&self);
 }
 
 /// What a backend read inside the append transaction, for the planner.
 pub(crate) struct Snapshot {
+    /// Last position and its hash (0 and the genesis hash when empty): where the batch chains on.
     pub head: (i64, String),
+    /// Current version of each stream the batch touches; absent streams are at 0.
     pub versions: HashMap<String, i64>,
+    /// Stored events whose ids the batch uses, for idempotent re-appends.
     pub existing: HashMap<Uuid, super::plan::Existing>,
 }
 
@@ -71,8 +80,16 @@ pub struct LedgerStats {
 /// The first place the chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyProblem {
+    /// The position where the break shows: the altered row, or the missing position.
     pub position: i64,
+    /// What is wrong there, in plain words.
     pub what: String,
+}
+
+impl std::fmt::Display for VerifyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "at position {}: {}", self.position, self.what)
+    }
 }
 
 /// The result of walking the ledger.
@@ -82,9 +99,28 @@ pub struct VerifyReport {
     pub events: i64,
     /// The hash of the last event: write it down elsewhere to detect a rewrite of the whole chain.
     pub head_hash: String,
+    /// The first break found, if any; nothing after it is checked.
     pub problem: Option<VerifyProblem>,
 }
 
+impl std::fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.problem {
+            None => write!(
+                f,
+                "ledger intact: {} events, head hash {}",
+                self.events, self.head_hash
+            ),
+            Some(problem) => write!(
+                f,
+                "ledger broken {problem}; the {} events before it check out (last good hash {})",
+                self.events, self.head_hash
+            ),
+        }
+    }
+}
+
+/// What the writer task is asked to do.
 enum Job {
     Append(
         AppendRequest,
@@ -94,13 +130,26 @@ enum Job {
     Flush(oneshot::Sender<()>),
 }
 
+/// Shared by every clone of a [`Ledger`]; dropping the last clone stops the writer.
 struct Inner {
+    /// The database, behind the one interface both backends implement.
     backend: Arc<dyn Backend>,
+    /// Feeds the writer task; the writer stops when this is dropped.
     jobs: mpsc::Sender<Job>,
+    /// The latest known head, published after each commit (and, on PostgreSQL, after other
+    /// instances' commits) to wake subscriptions.
     heads: Arc<watch::Sender<i64>>,
+    /// Group commits done by this writer, for evidence and benchmarks.
     commits: AtomicU64,
+    /// Events those commits wrote.
     events_written: AtomicU64,
+    /// Set by `close`, so clones refuse new appends instead of racing the closing pools.
+    closed: AtomicBool,
+    /// Dropped with the ledger, which stops the PostgreSQL listener task.
+    _stop_listener: oneshot::Sender<()>,
+    /// `sqlite` or `postgres`.
     backend_name: &'static str,
+    /// The URL with the password hidden, for messages.
     display_url: String,
 }
 
@@ -116,38 +165,23 @@ impl Ledger {
         Ledger::open_with(url, LedgerOptions::default()).await
     }
 
+    /// Opens with explicit options; see [`LedgerOptions`].
     pub async fn open_with(url: &str, options: LedgerOptions) -> Result<Ledger, StoreError> {
-        let shown = redact(url);
-        let open_error = |reason: String| StoreError::Open {
-            url: shown.clone(),
-            reason,
-        };
-        let (backend, name): (Arc<dyn Backend>, &'static str) = if url.starts_with("sqlite:") {
-            (
-                Arc::new(
-                    super::sqlite::SqliteBackend::open(url, options.migrate)
-                        .await
-                        .map_err(|e| open_error(e.to_string()))?,
-                ),
-                "sqlite",
-            )
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (
-                Arc::new(
-                    super::postgres::PgBackend::open(url, options.migrate)
-                        .await
-                        .map_err(|e| open_error(e.to_string()))?,
-                ),
-                "postgres",
-            )
-        } else {
-            return Err(open_error(
-                "the store URL must start with sqlite:// or postgres://".into(),
-            ));
-        };
-        let head = backend.head().await?;
+        let (backend, name) = open_backend(url, options.migrate).await?;
+        let head = backend.head().await.map_err(|e| {
+            let hint = if options.migrate {
+                ""
+            } else {
+                " (opened without migrating: if the schema is missing, run `warroom migrate`)"
+            };
+            StoreError::Open {
+                url: redact(url),
+                reason: format!("{e}{hint}"),
+            }
+        })?;
         let heads = Arc::new(watch::channel(head).0);
-        backend.follow_other_writers(heads.clone()).await?;
+        let (stop_listener, stop) = oneshot::channel();
+        backend.follow_other_writers(heads.clone(), stop).await?;
         let (jobs, queue) = mpsc::channel(4096);
         let inner = Arc::new(Inner {
             backend,
@@ -155,8 +189,10 @@ impl Ledger {
             heads,
             commits: AtomicU64::new(0),
             events_written: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            _stop_listener: stop_listener,
             backend_name: name,
-            display_url: shown,
+            display_url: redact(url),
         });
         tokio::spawn(write_loop(
             Arc::downgrade(&inner),
@@ -184,6 +220,9 @@ impl Ledger {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::WriterStopped.into());
+        }
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest {
             stream: stream.to_string(),
@@ -198,6 +237,7 @@ impl Ledger {
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
+    /// Every event of one stream, by version; empty when the stream does not exist.
     pub async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.backend.read_stream(stream).await
     }
@@ -213,9 +253,12 @@ impl Ledger {
         after_position: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         self.inner
             .backend
-            .read_all(after_position, limit.clamp(1, 100_000) as i64)
+            .read_all(after_position, limit.min(100_000) as i64)
             .await
     }
 
@@ -224,11 +267,12 @@ impl Ledger {
         self.inner.backend.head().await
     }
 
+    /// Whether an event with this id is stored, e.g. to skip an input already recorded.
     pub async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError> {
         self.inner.backend.contains_event(id).await
     }
 
-    /// Every event after `after_position`, in order, waiting for new ones.
+    /// Every event after `after_position`, in order, waiting for new ones; see [`Subscription`].
     pub fn subscribe(&self, after_position: i64) -> Subscription {
         Subscription {
             backend: self.inner.backend.clone(),
@@ -238,6 +282,7 @@ impl Ledger {
         }
     }
 
+    /// What this instance's writer has committed since it opened.
     pub fn stats(&self) -> LedgerStats {
         LedgerStats {
             commits: self.inner.commits.load(Ordering::Relaxed),
@@ -317,17 +362,6 @@ impl Ledger {
                 expected_position += 1;
             }
         }
-        let head = self.head().await?;
-        if head >= expected_position {
-            return Ok(report(
-                VerifyProblem {
-                    position: expected_position,
-                    what: format!("position {expected_position} is missing"),
-                },
-                expected_position - 1,
-                prev_hash,
-            ));
-        }
         Ok(VerifyReport {
             events: expected_position - 1,
             head_hash: prev_hash,
@@ -335,14 +369,68 @@ impl Ledger {
         })
     }
 
-    /// Commits everything queued so far, then closes the connections.
+    /// Refuses further appends (from any clone), commits everything queued so far, then
+    /// closes the connections.
     pub async fn close(self) {
+        self.inner.closed.store(true, Ordering::Release);
         let (done, wait) = oneshot::channel();
         if self.inner.jobs.send(Job::Flush(done)).await.is_ok() {
             let _ = wait.await;
         }
         self.inner.backend.close().await;
     }
+}
+
+/// Connects to the backend the URL names, applying migrations when asked.
+async fn open_backend(
+    url: &str,
+    migrate: bool,
+) -> Result<(Arc<dyn Backend>, &'static str), StoreError> {
+    let open_error = |reason: String| StoreError::Open {
+        url: redact(url),
+        reason,
+    };
+    let reason = |e: StoreError| match e {
+        StoreError::Database(e) => e.to_string(),
+        e => e.to_string(),
+    };
+    if url.starts_with("sqlite:") {
+        let backend = super::sqlite::SqliteBackend::open(url, migrate)
+            .await
+            .map_err(|e| open_error(reason(e)))?;
+        Ok((Arc::new(backend), "sqlite"))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let backend = super::postgres::PgBackend::open(url, migrate)
+            .await
+            .map_err(|e| open_error(reason(e)))?;
+        Ok((Arc::new(backend), "postgres"))
+    } else {
+        Err(open_error(
+            "the store URL must start with sqlite:// or postgres://".into(),
+        ))
+    }
+}
+
+/// The migrations for the backend the URL names, e.g. to list them.
+pub fn migrator_for(url: &str) -> Result<&'static Migrator, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(&super::sqlite::MIGRATOR)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(&super::postgres::MIGRATOR)
+    } else {
+        Err(StoreError::Open {
+            url: redact(url),
+            reason: "the store URL must start with sqlite:// or postgres://".into(),
+        })
+    }
+}
+
+/// Brings the schema at `url` up to date and disconnects, for `warroom migrate`.
+/// ([`Ledger::open`] migrates too; this does it without starting a writer.)
+pub async fn migrate(url: &str) -> Result<(), StoreError> {
+    let (backend, _) = open_backend(url, true).await?;
+    backend.close().await;
+    Ok(())
 }
 
 /// The writer: takes the first queued append, drains what else is queued up to the batch
@@ -436,9 +524,13 @@ fn job_size(job: &Job) -> usize {
 
 /// Follows the ledger in global order from a position, waiting for new events.
 pub struct Subscription {
+    /// Reads go straight to the database, so a subscription sees other instances' events too.
     backend: Arc<dyn Backend>,
+    /// Wakes the subscription when a commit moves the head.
     heads: watch::Receiver<i64>,
+    /// The last position returned; the next read starts after it.
     after: i64,
+    /// Events read but not yet returned, so catching up costs one query per 500 events.
     buffer: VecDeque<StoredEvent>,
 }
 
@@ -469,18 +561,40 @@ impl Subscription {
     }
 }
 
-/// The URL with the password replaced by `***`, for messages and logs.
+/// The URL with the password replaced by `***`, for messages and logs: in the user info
+/// (`user:password@host`) and in a `password=` query parameter.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
+    if scheme == "sqlite" {
+        return url.to_string();
+    }
+    let (location, query) = match rest.split_once('?') {
+        Some((location, query)) => (location, Some(query)),
+        None => (rest, None),
+    };
+    // The last '@' ends the user info even when an unencoded password holds '@' or '/'.
+    let location = match location.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_string(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => location.to_string(),
         },
-        None => url.to_string(),
+        None => location.to_string(),
+    };
+    let query = query.map(|query| {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(query) => format!("{scheme}://{location}?{query}"),
+        None => format!("{scheme}://{location}"),
     }
 }
 
@@ -499,5 +613,9 @@ mod tests {
             "postgres://bob@db/warroom"
         );
         assert_eq!(redact("sqlite://warroom.db"), "sqlite://warroom.db");
+        assert_eq!(
+            redact("postgresql://bob:p@ss/w0rd@db/warroom?sslmode=require&password=x"),
+            "postgresql://bob:***@db/warroom?sslmode=require&password=***"
+        );
     }
 }

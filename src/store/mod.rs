@@ -17,7 +17,8 @@ mod postgres;
 mod sqlite;
 
 pub use ledger::{
-    redact, Ledger, LedgerOptions, LedgerStats, Subscription, VerifyProblem, VerifyReport,
+    migrate, migrator_for, redact, Ledger, LedgerOptions, LedgerStats, Subscription, VerifyProblem,
+    VerifyReport,
 };
 
 use chrono::{DateTime, Utc};
@@ -49,12 +50,17 @@ pub struct StoredEvent {
     pub stream_id: String,
     /// Version within the stream, gapless from 1.
     pub stream_version: i64,
+    /// The id it was appended with; the key for idempotent re-appends.
     pub event_id: Uuid,
+    /// Tells readers how to interpret the payload.
     pub event_type: String,
+    /// Lets readers upcast payloads written under an older shape.
     pub schema_version: i32,
+    /// When it happened in the world, truncated to microseconds (what both backends keep).
     pub occurred_at: DateTime<Utc>,
-    /// When the store committed it.
+    /// When the store committed it (one value per group commit), to the microsecond.
     pub recorded_at: DateTime<Utc>,
+    /// Who caused it, as appended.
     pub actor: String,
     /// The payload exactly as stored (canonical JSON text); this is what the hash covers.
     pub payload: String,
@@ -96,16 +102,20 @@ pub struct Appended {
 /// Why an append was refused. Callers branch on these.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
+    /// The stream moved on since the caller read it: reload, decide again, retry.
     #[error("stream {stream} is at version {actual}, but the append expected {expected:?}; reload and retry")]
     Conflict {
         stream: String,
         expected: ExpectedVersion,
         actual: i64,
     },
+    /// The id is taken by a different event: a bug in how the caller derives ids.
     #[error("event {event_id} is already stored with different content (stream {stream}); an event id can be used once")]
     DuplicateEventId { event_id: Uuid, stream: String },
+    /// The request itself is malformed (empty, duplicate ids, partial re-append).
     #[error("invalid append: {0}")]
     Invalid(String),
+    /// The store failed; see [`StoreError::Commit`] for whether a retry is safe.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -113,16 +123,24 @@ pub enum AppendError {
 /// The store itself failed (unreachable, disk full, schema too new, …).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Connecting or migrating at open failed; `url` has its password hidden.
     #[error("cannot open the store at {url}: {reason}")]
     Open { url: String, reason: String },
+    /// A query failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date (for instance it is newer than this build).
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("the store's writer has stopped; restart warroom")]
+    /// The ledger was closed, or its writer task is gone.
+    #[error("the store's writer has stopped (the ledger was closed); reopen the store or restart warroom")]
     WriterStopped,
-    #[error("the commit failed and nothing of this append was stored ({0}); retry")]
+    /// The group commit this append was part of failed as a whole. If the connection broke
+    /// during COMMIT the rows may be stored after all; a retry with the same event ids is
+    /// safe either way (it then answers `already_stored`).
+    #[error("the commit failed ({0}); the append was most likely not stored: retry it with the same event ids, which is safe")]
     Commit(String),
+    /// A stored row cannot be decoded, which only a change outside warroom can cause.
     #[error("corrupt row at position {position}: {reason}")]
     Corrupt { position: i64, reason: String },
 }

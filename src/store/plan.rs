@@ -3,7 +3,7 @@
 //! rows to insert. Both backends run their queries and then this, so the rules live once.
 
 use super::chain::{self, ChainFields};
-use super::{AppendError, Appended, ExpectedVersion, NewEvent};
+use super::{AppendError, Appended, ExpectedVersion, NewEvent, StoredEvent};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -11,12 +11,17 @@ use uuid::Uuid;
 /// One append as queued for the writer.
 #[derive(Debug, Clone)]
 pub struct AppendRequest {
+    /// The stream appended to.
     pub stream: String,
+    /// Checked against the stream's version at this request's turn in the batch.
     pub expected: ExpectedVersion,
+    /// The events, in the order they get positions.
     pub events: Vec<NewEvent>,
 }
 
-/// A row to insert, complete with position and hash.
+/// A row to insert, complete with position and hash. Times are already truncated to
+/// microseconds and the payload is canonical text, so the row is stored exactly as hashed.
+/// Fields mirror [`StoredEvent`]'s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub position: i64,
@@ -32,7 +37,8 @@ pub struct Row {
     pub hash: String,
 }
 
-/// What identifies an event's content, for "same id, same content" idempotency.
+/// What identifies an event's content, for "same id, same content" idempotency. Fields
+/// mirror [`NewEvent`]'s, in their stored form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {
     pub stream_id: String,
@@ -46,14 +52,34 @@ pub struct Content {
 /// An event already in the ledger whose id the batch uses.
 #[derive(Debug, Clone)]
 pub struct Existing {
+    /// Where it is stored, reported back to an idempotent re-append.
     pub position: i64,
+    /// What it says, compared with the re-appended event.
     pub content: Content,
+}
+
+impl From<StoredEvent> for Existing {
+    fn from(e: StoredEvent) -> Existing {
+        Existing {
+            position: e.position,
+            content: Content {
+                stream_id: e.stream_id,
+                event_type: e.event_type,
+                schema_version: e.schema_version,
+                occurred_at: e.occurred_at,
+                actor: e.actor,
+                payload: e.payload,
+            },
+        }
+    }
 }
 
 /// The plan for one transaction.
 #[derive(Debug)]
 pub struct Plan {
+    /// Every row the batch inserts, in position order.
     pub rows: Vec<Row>,
+    /// One answer per request, in request order.
     pub outcomes: Vec<Result<Appended, AppendError>>,
     /// Position and hash of the last row after the commit.
     pub head: (i64, String),

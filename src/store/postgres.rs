@@ -4,18 +4,21 @@
 
 use super::ledger::{Backend, Snapshot};
 use super::plan::{AppendRequest, Plan};
-use super::sqlite::existing_of;
 use super::{chain, StoreError, StoredEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Row};
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
+
+/// The schema, embedded at build time.
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 const COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, actor, payload, hash";
 /// The advisory lock every appender takes: "warroom" in ASCII.
@@ -23,19 +26,23 @@ const APPEND_LOCK: i64 = 0x0077_6172_726f_6f6d;
 const CHANNEL: &str = "warroom_events";
 
 pub(crate) struct PgBackend {
+    /// Shared by readers, the writer and the listener.
     pool: PgPool,
 }
 
 impl PgBackend {
     pub async fn open(url: &str, migrate: bool) -> Result<PgBackend, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
+        // One plain connection first: the pool would retry a refused connection until its
+        // timeout and then report only "pool timed out", hiding the reason.
+        PgConnection::connect_with(&options).await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
         if migrate {
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            MIGRATOR.run(&pool).await?;
         }
         Ok(PgBackend { pool })
     }
@@ -105,7 +112,7 @@ impl Backend for PgBackend {
         .await?
         {
             let e = decode(&row)?;
-            existing.insert(e.event_id, existing_of(e));
+            existing.insert(e.event_id, e.into());
         }
         let plan = decide(Snapshot {
             head: head.unwrap_or((0, chain::GENESIS.to_string())),
@@ -192,13 +199,21 @@ impl Backend for PgBackend {
         Ok(found.is_some())
     }
 
-    async fn follow_other_writers(&self, heads: Arc<watch::Sender<i64>>) -> Result<(), StoreError> {
+    async fn follow_other_writers(
+        &self,
+        heads: Arc<watch::Sender<i64>>,
+        mut stop: oneshot::Receiver<()>,
+    ) -> Result<(), StoreError> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(CHANNEL).await?;
-        let pool = self.pool.clone();
         tokio::spawn(async move {
             loop {
-                match listener.recv().await {
+                let note = tokio::select! {
+                    // The ledger was dropped: give the pooled connection back.
+                    _ = &mut stop => return,
+                    note = listener.recv() => note,
+                };
+                match note {
                     Ok(note) => {
                         if let Ok(head) = note.payload().parse::<i64>() {
                             heads.send_if_modified(|h| {
@@ -208,7 +223,7 @@ impl Backend for PgBackend {
                             });
                         }
                     }
-                    Err(_) if pool.is_closed() => return,
+                    Err(sqlx::Error::PoolClosed) => return,
                     Err(e) => {
                         // The listener reconnects on the next recv; subscribers re-read on a
                         // timer meanwhile, so a lost notification delays, never loses, an event.

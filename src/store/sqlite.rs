@@ -1,21 +1,25 @@
 //! The SQLite backend: WAL, `synchronous=FULL`, appends serialised by `BEGIN IMMEDIATE`.
 
 use super::ledger::{Backend, Snapshot};
-use super::plan::{AppendRequest, Content, Existing, Plan};
+use super::plan::{AppendRequest, Plan};
 use super::{chain, StoreError, StoredEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
+
+/// The schema, embedded at build time.
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, actor, payload, hash";
 /// Rows per INSERT statement: 11 binds each stays well under SQLite's 32766-variable limit.
@@ -24,35 +28,67 @@ const ROWS_PER_INSERT: usize = 1000;
 const IDS_PER_LOOKUP: usize = 900;
 
 pub(crate) struct SqliteBackend {
+    /// Readers; WAL lets them run while the writer commits.
     pool: SqlitePool,
+    /// The writer's own single connection, so reads queued in `pool` never delay a commit.
+    writer: SqlitePool,
 }
 
 impl SqliteBackend {
     pub async fn open(url: &str, migrate: bool) -> Result<SqliteBackend, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        if migrate {
-            // sqlx takes no lock to migrate SQLite, so two openers of a new file can race; the
-            // loser's migration rolled back, and once the winner committed a retry finds the
-            // schema current.
-            let mut attempt = 0;
-            while let Err(e) = sqlx::migrate!("./migrations/sqlite").run(&pool).await {
-                attempt += 1;
-                if attempt >= 5 {
-                    return Err(e.into());
+        // Switching a new file to WAL takes a lock SQLite does not wait for, and sqlx takes
+        // no lock to migrate SQLite, so instances opening a new file together can see "database
+        // is locked" or lose a migration race. The loser's work rolled back; a retry finds the
+        // file in WAL mode and the schema current.
+        let mut attempt = 0;
+        loop {
+            match prepare(&options, migrate).await {
+                Ok(()) => break,
+                Err(e) if attempt < 10 && worth_retrying(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                Err(e) => return Err(e),
             }
         }
-        Ok(SqliteBackend { pool })
+        // WAL mode is stored in the file, so the pools' connections need not switch it again.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+            .await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteBackend { pool, writer })
+    }
+}
+
+/// Puts the file in WAL mode and, when asked, migrates it, over one connection.
+async fn prepare(options: &SqliteConnectOptions, migrate: bool) -> Result<(), StoreError> {
+    let wal = options.clone().journal_mode(SqliteJournalMode::Wal);
+    let mut conn = SqliteConnection::connect_with(&wal).await?;
+    if migrate {
+        MIGRATOR.run(&mut conn).await?;
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+/// Another opener held a lock (SQLite's BUSY and LOCKED, any extended code) or won a race.
+fn worth_retrying(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(sqlx::Error::Database(db)) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        StoreError::Migrate(_) => true,
+        _ => false,
     }
 }
 
@@ -97,7 +133,9 @@ impl Backend for SqliteBackend {
         requests: &[AppendRequest],
         decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
     ) -> Result<Plan, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // IMMEDIATE takes the write lock before the head is read, so another process
+        // appending to the same file waits (busy timeout) instead of planning on a stale head.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let head: Option<(i64, String)> =
             sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
@@ -142,7 +180,7 @@ impl Backend for SqliteBackend {
             q.push(")");
             for row in q.build().fetch_all(&mut *tx).await? {
                 let e = decode(&row)?;
-                existing.insert(e.event_id, existing_of(e));
+                existing.insert(e.event_id, e.into());
             }
         }
         let plan = decide(Snapshot {
@@ -224,27 +262,15 @@ impl Backend for SqliteBackend {
     async fn follow_other_writers(
         &self,
         _heads: Arc<watch::Sender<i64>>,
+        _stop: oneshot::Receiver<()>,
     ) -> Result<(), StoreError> {
-        // One process owns an SQLite file: its own writer publishes every head.
+        // SQLite has no notifications: a follower learns of another process's commits to the
+        // same file from its subscription's re-read timer.
         Ok(())
     }
 
     async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
-    }
-}
-
-/// The content of a stored event, for comparing a re-appended id.
-pub(crate) fn existing_of(e: StoredEvent) -> Existing {
-    Existing {
-        position: e.position,
-        content: Content {
-            stream_id: e.stream_id,
-            event_type: e.event_type,
-            schema_version: e.schema_version,
-            occurred_at: e.occurred_at,
-            actor: e.actor,
-            payload: e.payload,
-        },
     }
 }

@@ -26,10 +26,15 @@ pub async fn fresh_postgres_url() -> Option<String> {
         .execute(&mut conn)
         .await
         .unwrap_or_else(|e| panic!("cannot create a test database on {admin}: {e}"));
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
-    Some(format!("{base}/{name}"))
+    // Same server and credentials, other database; keep any `?options`.
+    let (location, query) = admin
+        .split_once('?')
+        .map_or((admin.as_str(), None), |(l, q)| (l, Some(q)));
+    let base = location.rsplit_once('/').map_or(location, |(base, _)| base);
+    Some(match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    })
 }
 
 /// Runs raw SQL against a store, as an operator (or an attacker) with database access would.
