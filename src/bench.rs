@@ -416,33 +416,38 @@ async fn rebuild_bench(n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `warroom demo` as a child and reports its peak resident memory.
+/// Set in a child's environment to make `warroom` print its own peak RSS when it exits.
+pub const PRINT_PEAK_RSS: &str = "WARROOM_PRINT_PEAK_RSS";
+
+/// Runs `warroom demo` as a child, which reports its own peak resident memory. (The
+/// parent's `RUSAGE_CHILDREN` would count the pages a forked child shares with this
+/// process until it execs, so it would report the bench's own size.)
 fn demo_rss() -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let t = Instant::now();
-    let status = std::process::Command::new(exe)
+    let out = std::process::Command::new(exe)
         .arg("demo")
+        .env(PRINT_PEAK_RSS, "1")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()?;
+        .output()?;
     let elapsed = t.elapsed();
-    anyhow::ensure!(status.success(), "warroom demo failed: {status}");
-    // SAFETY: getrusage only writes into the struct we hand it.
-    let max_rss_kb = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage.ru_maxrss
-    };
+    anyhow::ensure!(out.status.success(), "warroom demo failed: {}", out.status);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kb: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak RSS: "))
+        .and_then(|v| v.trim_end_matches(" kB").parse().ok())
+        .context("warroom demo did not report its peak RSS")?;
     println!(
         "\ndemo: peak RSS {:.1} MB, wall time {}",
-        max_rss_kb as f64 / 1024.0,
+        kb as f64 / 1024.0,
         ms(elapsed)
     );
     Ok(())
 }
 
 /// This process's peak resident memory (VmHWM), in KiB.
-fn peak_rss_kb() -> u64 {
+pub fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -18,5 +18,8 @@ async fn main() {
             1
         }
     };
+    if std::env::var_os(warroom::bench::PRINT_PEAK_RSS).is_some() {
+        eprintln!("peak RSS: {} kB", warroom::bench::peak_rss_kb());
+    }
     std::process::exit(code);
 }

@@ -4,14 +4,16 @@
 //! The only prose of our own is fixed framing (section headings, "nothing was recorded").
 //! Same events in, byte-identical documents out.
 
-use super::contacts::Directory;
+use super::contacts::{Directory, Named};
 use super::event::{Attachment, Event, Recorded};
 use super::types::{ImpactArea, IncidentNumber, IncidentStatus, Severity};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::rc::Rc;
 use uuid::Uuid;
 
 /// An incident's post-mortem draft. Serialises to the JSON form of the contract; the field
@@ -157,13 +159,20 @@ pub fn assemble(
             _ => None,
         })
         .ok_or(NotAnIncident)?;
-    let canonical = |name: &str| -> String {
-        directory
-            .person(name)
-            .map(|c| c.handle.clone())
-            .unwrap_or_else(|| name.trim_start_matches(['@', '!']).to_string())
+    // Every name resolves the same way each time and an incident has few distinct names, so
+    // each is looked up once (a 100k-event incident would otherwise redo it 300k times).
+    let names: RefCell<HashMap<String, Rc<Resolved>>> = RefCell::new(HashMap::new());
+    let resolve = |name: &str| -> Rc<Resolved> {
+        if let Some(known) = names.borrow().get(name) {
+            return known.clone();
+        }
+        let resolved = Rc::new(Resolved::of(directory, name));
+        names
+            .borrow_mut()
+            .insert(name.to_string(), resolved.clone());
+        resolved
     };
-    let full_name = |name: &str| directory.person(name).map(|c| c.name.clone());
+    let canonical = |name: &str| resolve(name).handle.clone();
     let hhmm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
 
     let mut severity = channel_severity;
@@ -171,29 +180,45 @@ pub fn assemble(
     let mut resolved_at = None;
     let mut closed_at = None;
     let mut timeline: Vec<TimelineEntry> = Vec::new();
-    let mut by_message: HashMap<(String, String), usize> = HashMap::new();
-    let mut participants: Vec<(String, DateTime<Utc>, i64)> = Vec::new();
+    // Borrowed keys: the records outlive the assembly, so no key is copied.
+    let mut by_message: HashMap<(&str, &str), usize> = HashMap::new();
+    // Participants in order of first participation: events are visited in time order, so
+    // the first sighting is the earliest.
+    let mut people: Vec<Stakeholder> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut impact_notes = Vec::new();
     let mut resolution = Vec::new();
     let mut action_plan = Vec::new();
 
     let mut ordered: Vec<&Recorded> = records.iter().collect();
     ordered.sort_by_key(|r| (r.at, r.position));
-    let mut take_part =
-        |name: &str, r: &Recorded| participants.push((name.to_string(), r.at, r.position));
+    let mut take_part = |name: &str, _: &Recorded| {
+        let who = resolve(name);
+        if !who.is_team && !seen.contains(&who.key) {
+            seen.insert(who.key.clone());
+            people.push(Stakeholder {
+                team: who.team.clone(),
+                name: who.name.clone().unwrap_or_else(|| who.handle.clone()),
+                handle: who.handle.clone(),
+            });
+        }
+    };
 
     for r in &ordered {
-        let entry = |kind: &'static str, author: &str, text: String| TimelineEntry {
-            at: r.at,
-            kind,
-            author: canonical(author),
-            text,
-            event_id: r.event_id,
-            author_name: full_name(author),
-            edits: vec![],
-            deleted_at: None,
-            attachments: vec![],
-            shown_as: directory.display(author),
+        let entry = |kind: &'static str, author: &str, text: String| {
+            let who = resolve(author);
+            TimelineEntry {
+                at: r.at,
+                kind,
+                author: who.handle.clone(),
+                text,
+                event_id: r.event_id,
+                author_name: who.name.clone(),
+                edits: vec![],
+                deleted_at: None,
+                attachments: vec![],
+                shown_as: who.shown.clone(),
+            }
         };
         let n = number;
         match r.event.unwrapped() {
@@ -225,7 +250,7 @@ pub fn assemble(
                 let text = if canonical(handle) == canonical(&r.actor) {
                     format!("took the {role} role")
                 } else {
-                    format!("made {} {role}", directory.display(handle))
+                    format!("made {} {role}", resolve(handle).shown)
                 };
                 timeline.push(entry("role", &r.actor, text));
             }
@@ -262,7 +287,7 @@ pub fn assemble(
                     due: *due,
                     author: canonical(&r.actor),
                     event_id: r.event_id,
-                    owner_shown_as: owner.as_deref().map(|o| directory.display(o)),
+                    owner_shown_as: owner.as_deref().map(|o| resolve(o).shown.clone()),
                 });
             }
             Event::IncidentResolved { implicit } => {
@@ -296,17 +321,12 @@ pub fn assemble(
             Event::MessagePosted(m) => {
                 take_part(&m.author, r);
                 for mention in &m.mentions {
-                    if directory
-                        .lookup(mention)
-                        .is_none_or(|_| directory.person(mention).is_some())
-                    {
-                        take_part(mention, r);
-                    }
+                    take_part(mention, r);
                 }
                 let mut e = entry("message", &m.author, m.text.clone());
                 e.attachments = m.attachments.clone();
                 if let Some(id) = &m.message_id {
-                    by_message.insert((m.channel.clone(), id.clone()), timeline.len());
+                    by_message.insert((m.channel.as_str(), id.as_str()), timeline.len());
                 }
                 timeline.push(e);
             }
@@ -322,7 +342,7 @@ pub fn assemble(
                     after: after.clone(),
                     event_id: r.event_id,
                 };
-                match by_message.get(&(channel.clone(), message_id.clone())) {
+                match by_message.get(&(channel.as_str(), message_id.as_str())) {
                     Some(&i) => {
                         timeline[i].text = after.clone();
                         timeline[i].edits.push(edit);
@@ -331,7 +351,7 @@ pub fn assemble(
                         take_part(&r.actor, r);
                         let mut e = entry("message", &r.actor, after.clone());
                         e.edits.push(edit);
-                        by_message.insert((channel.clone(), message_id.clone()), timeline.len());
+                        by_message.insert((channel.as_str(), message_id.as_str()), timeline.len());
                         timeline.push(e);
                     }
                 }
@@ -340,7 +360,7 @@ pub fn assemble(
                 channel,
                 message_id,
             } => {
-                let i = match by_message.get(&(channel.clone(), message_id.clone())) {
+                let i = match by_message.get(&(channel.as_str(), message_id.as_str())) {
                     Some(&i) => i,
                     None => {
                         timeline.push(entry("message", &r.actor, String::new()));
@@ -398,7 +418,7 @@ pub fn assemble(
         resolved_at,
         closed_at,
         duration_minutes,
-        stakeholders: stakeholders(directory, participants),
+        stakeholders: by_team(directory, people),
         timeline,
         impact: Impact {
             duration,
@@ -422,43 +442,62 @@ fn number_label(number: IncidentNumber) -> String {
 
 /// Participants grouped by team: configured teams in order, then teams only named on
 /// contacts, then `Other`; within a team, by first participation.
-fn stakeholders(
-    directory: &Directory,
-    mut participants: Vec<(String, DateTime<Utc>, i64)>,
-) -> Vec<Stakeholder> {
-    participants.sort_by_key(|(_, at, pos)| (*at, *pos));
-    let mut seen = std::collections::HashSet::new();
-    let mut people: Vec<Stakeholder> = Vec::new();
-    for (name, _, _) in participants {
-        let person = match directory.person(&name) {
-            Some(c) => Stakeholder {
-                team: c.team.clone(),
-                name: c.name.clone(),
-                handle: c.handle.clone(),
-            },
-            None => {
-                let raw = name.trim_start_matches(['@', '!']).to_string();
-                Stakeholder {
-                    team: "Other".into(),
-                    name: raw.clone(),
-                    handle: raw,
-                }
-            }
-        };
-        if seen.insert(person.handle.to_lowercase()) {
-            people.push(person);
-        }
-    }
+fn by_team(directory: &Directory, mut people: Vec<Stakeholder>) -> Vec<Stakeholder> {
     let team_rank = |team: &str| -> (usize, String) {
         match directory.teams().iter().position(|t| t.name == team) {
             Some(i) => (i, String::new()),
-            None if team == "Other" => (usize::MAX, String::new()),
+            None if team == OTHER => (usize::MAX, String::new()),
             None => (usize::MAX - 1, team.to_string()),
         }
     };
     // A stable sort keeps first-participation order within each team.
     people.sort_by_key(|p| team_rank(&p.team));
     people
+}
+
+/// The team of people who are not in the contact list.
+const OTHER: &str = "Other";
+
+/// How a name from an event is shown, resolved once per distinct name.
+struct Resolved {
+    /// The contact's handle, or the name as written without its sigil.
+    handle: String,
+    /// The handle lowercased: one person, however their name is capitalised.
+    key: String,
+    /// The contact's full name, when known.
+    name: Option<String>,
+    /// `Susan Vega (@svega)`, or `@name` for a stranger.
+    shown: String,
+    /// The contact's team, or `Other`.
+    team: String,
+    /// The name is a team's (`!sre`): not a person, so never a stakeholder.
+    is_team: bool,
+}
+
+impl Resolved {
+    fn of(directory: &Directory, name: &str) -> Resolved {
+        match directory.lookup(name) {
+            Some(Named::Person(c)) => Resolved {
+                key: c.handle.to_lowercase(),
+                handle: c.handle.clone(),
+                name: Some(c.name.clone()),
+                shown: directory.display(name),
+                team: c.team.clone(),
+                is_team: false,
+            },
+            other => {
+                let raw = name.trim_start_matches(['@', '!']).to_string();
+                Resolved {
+                    key: raw.to_lowercase(),
+                    shown: format!("@{raw}"),
+                    handle: raw,
+                    name: None,
+                    team: OTHER.to_string(),
+                    is_team: matches!(other, Some(Named::Team(_))),
+                }
+            }
+        }
+    }
 }
 
 /// `1 hour 15 minutes`, `45 minutes`, `1 day 2 hours`, `less than a minute`.
@@ -480,29 +519,44 @@ pub fn minutes_in_words(minutes: i64) -> String {
 }
 
 impl TimelineEntry {
-    fn markdown(&self, tz: Tz) -> String {
-        let time = self.at.with_timezone(&tz).format("%H:%M");
-        let mut line = match self.kind {
-            "alert" => format!("- {time} — {}", self.text),
-            "message" => format!("- {time} — {}: {}", self.shown_as, self.text),
-            _ => format!("- {time} — {} {}", self.shown_as, self.text),
-        };
+    /// Appends the entry's Markdown line (with its newline) to `out`.
+    fn write_markdown(&self, out: &mut String, tz: Tz) {
+        out.push_str("- ");
+        push_hhmm(out, self.at, tz);
+        out.push_str(" — ");
+        match self.kind {
+            "alert" => out.push_str(&self.text),
+            "message" => {
+                out.push_str(&self.shown_as);
+                out.push_str(": ");
+                out.push_str(&self.text);
+            }
+            _ => {
+                out.push_str(&self.shown_as);
+                out.push(' ');
+                out.push_str(&self.text);
+            }
+        }
         if let (Some(last), None) = (self.edits.last(), self.deleted_at) {
-            let _ = write!(
-                line,
-                " (edited {})",
-                last.at.with_timezone(&tz).format("%H:%M")
-            );
+            out.push_str(" (edited ");
+            push_hhmm(out, last.at, tz);
+            out.push(')');
         }
         for a in &self.attachments {
             let _ = write!(
-                line,
+                out,
                 " [attachment: {} ({} bytes) {}]",
                 a.name, a.size, a.url
             );
         }
-        line
+        out.push('\n');
     }
+}
+
+/// `HH:MM` in the zone, without parsing a format string for every line.
+fn push_hhmm(out: &mut String, at: DateTime<Utc>, tz: Tz) {
+    let local = at.with_timezone(&tz);
+    let _ = write!(out, "{:02}:{:02}", local.hour(), local.minute());
 }
 
 /// The post-mortem in Markdown, with the seed template's sections in order.
@@ -564,7 +618,7 @@ pub fn render_markdown(pm: &PostMortem) -> String {
 
     out.push_str("\n## Incident Timeline\n\n");
     for e in &pm.timeline {
-        let _ = writeln!(out, "{}", e.markdown(tz));
+        e.write_markdown(&mut out, tz);
     }
 
     out.push_str("\n## Impact\n\n");
@@ -628,7 +682,7 @@ pub fn render_timeline(pm: &PostMortem) -> String {
         pm.view.tz.name()
     );
     for e in &pm.timeline {
-        let _ = writeln!(out, "{}", e.markdown(pm.view.tz));
+        e.write_markdown(&mut out, pm.view.tz);
     }
     out
 }

@@ -91,21 +91,26 @@ impl Backend for PgBackend {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let versions: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
-            "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id = ANY($1) GROUP BY stream_id",
+        // One index probe per stream for its last version, whatever the stream's length.
+        let versions: HashMap<String, i64> = sqlx::query_as::<_, (String, Option<i64>)>(
+            "SELECT s.id, (SELECT stream_version FROM events WHERE stream_id = s.id \
+             ORDER BY stream_version DESC LIMIT 1) FROM unnest($1::text[]) AS s(id)",
         )
         .bind(&streams)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
+        .filter_map(|(stream, version)| version.map(|v| (stream, v)))
         .collect();
         let ids: Vec<String> = requests
             .iter()
             .flat_map(|r| r.events.iter().map(|e| e.event_id.to_string()))
             .collect();
         let mut existing = HashMap::new();
+        // A join, not `event_id = ANY($1)`: with a generic plan PostgreSQL scanned the whole
+        // table and compared each row with every id (seconds per batch on a large ledger).
         for row in sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM events WHERE event_id = ANY($1)"
+            "SELECT {COLUMNS} FROM unnest($1::text[]) AS ids(id) JOIN events ON events.event_id = ids.id"
         ))
         .bind(&ids)
         .fetch_all(&mut *tx)

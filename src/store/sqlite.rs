@@ -146,22 +146,26 @@ impl Backend for SqliteBackend {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        // One index probe per stream for its last version, whatever the stream's length
+        // (MAX … GROUP BY would walk every entry of every stream in the batch).
         let mut versions = HashMap::new();
         for chunk in streams.chunks(IDS_PER_LOOKUP) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id IN (",
+            let mut q = QueryBuilder::<Sqlite>::new("WITH s(id) AS (");
+            q.push_values(chunk, |mut b, stream| {
+                b.push_bind(*stream);
+            });
+            q.push(
+                ") SELECT s.id, (SELECT stream_version FROM events WHERE stream_id = s.id \
+                 ORDER BY stream_version DESC LIMIT 1) FROM s",
             );
-            let mut list = q.separated(", ");
-            for s in chunk {
-                list.push_bind(*s);
-            }
-            q.push(") GROUP BY stream_id");
             for (stream, version) in q
-                .build_query_as::<(String, i64)>()
+                .build_query_as::<(String, Option<i64>)>()
                 .fetch_all(&mut *tx)
                 .await?
             {
-                versions.insert(stream, version);
+                if let Some(version) = version {
+                    versions.insert(stream, version);
+                }
             }
         }
         let ids: Vec<String> = requests
