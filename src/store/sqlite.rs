@@ -10,7 +10,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection, QueryBuilder, Row, Sqlite};
+use sqlx::{Connection, Row};
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -22,10 +22,6 @@ use uuid::Uuid;
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, actor, payload, hash";
-/// Rows per INSERT statement: 11 binds each stays well under SQLite's 32766-variable limit.
-const ROWS_PER_INSERT: usize = 1000;
-/// Ids per `IN (…)` lookup.
-const IDS_PER_LOOKUP: usize = 900;
 
 pub(crate) struct SqliteBackend {
     /// Readers; WAL lets them run while the writer commits.
@@ -140,74 +136,75 @@ impl Backend for SqliteBackend {
             sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
                 .await?;
-        let streams: Vec<&str> = requests
-            .iter()
-            .map(|r| r.stream.as_str())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        // Every statement below has fixed SQL and takes the batch as one JSON array that
+        // SQLite unpacks with json_each, so each is prepared once and reused; building
+        // statements with a placeholder per value re-prepared a huge statement every commit.
+        let streams: BTreeSet<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
+        let streams = serde_json::to_string(&streams).expect("strings serialise");
         // One index probe per stream for its last version, whatever the stream's length
         // (MAX … GROUP BY would walk every entry of every stream in the batch).
         let mut versions = HashMap::new();
-        for chunk in streams.chunks(IDS_PER_LOOKUP) {
-            let mut q = QueryBuilder::<Sqlite>::new("WITH s(id) AS (");
-            q.push_values(chunk, |mut b, stream| {
-                b.push_bind(*stream);
-            });
-            q.push(
-                ") SELECT s.id, (SELECT stream_version FROM events WHERE stream_id = s.id \
-                 ORDER BY stream_version DESC LIMIT 1) FROM s",
-            );
-            for (stream, version) in q
-                .build_query_as::<(String, Option<i64>)>()
-                .fetch_all(&mut *tx)
-                .await?
-            {
-                if let Some(version) = version {
-                    versions.insert(stream, version);
-                }
+        for (stream, version) in sqlx::query_as::<_, (String, Option<i64>)>(
+            "SELECT s.value, (SELECT stream_version FROM events WHERE stream_id = s.value \
+             ORDER BY stream_version DESC LIMIT 1) FROM json_each(?) AS s",
+        )
+        .bind(&streams)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            if let Some(version) = version {
+                versions.insert(stream, version);
             }
         }
         let ids: Vec<String> = requests
             .iter()
             .flat_map(|r| r.events.iter().map(|e| e.event_id.to_string()))
             .collect();
+        let ids = serde_json::to_string(&ids).expect("strings serialise");
         let mut existing = HashMap::new();
-        for chunk in ids.chunks(IDS_PER_LOOKUP) {
-            let mut q = QueryBuilder::<Sqlite>::new(format!(
-                "SELECT {COLUMNS} FROM events WHERE event_id IN ("
-            ));
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(id.as_str());
-            }
-            q.push(")");
-            for row in q.build().fetch_all(&mut *tx).await? {
-                let e = decode(&row)?;
-                existing.insert(e.event_id, e.into());
-            }
+        for row in sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
+        ))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let e = decode(&row)?;
+            existing.insert(e.event_id, e.into());
         }
         let plan = decide(Snapshot {
             head: head.unwrap_or((0, chain::GENESIS.to_string())),
             versions,
             existing,
         });
-        for chunk in plan.rows.chunks(ROWS_PER_INSERT) {
-            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO events ({COLUMNS}) "));
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(r.position)
-                    .push_bind(&r.stream_id)
-                    .push_bind(r.stream_version)
-                    .push_bind(r.event_id.to_string())
-                    .push_bind(&r.event_type)
-                    .push_bind(r.schema_version)
-                    .push_bind(chain::canonical_time(r.occurred_at))
-                    .push_bind(chain::canonical_time(r.recorded_at))
-                    .push_bind(&r.actor)
-                    .push_bind(&r.payload)
-                    .push_bind(&r.hash);
-            });
-            q.build().execute(&mut *tx).await?;
+        if !plan.rows.is_empty() {
+            let rows: Vec<_> = plan
+                .rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.position,
+                        &r.stream_id,
+                        r.stream_version,
+                        r.event_id.to_string(),
+                        &r.event_type,
+                        r.schema_version,
+                        chain::canonical_time(r.occurred_at),
+                        chain::canonical_time(r.recorded_at),
+                        &r.actor,
+                        &r.payload,
+                        &r.hash,
+                    )
+                })
+                .collect();
+            sqlx::query(&format!(
+                "INSERT INTO events ({COLUMNS}) SELECT value->>0, value->>1, value->>2, value->>3, \
+                 value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 \
+                 FROM json_each(?)"
+            ))
+            .bind(serde_json::to_string(&rows).expect("rows serialise"))
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(plan)
