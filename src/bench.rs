@@ -183,68 +183,54 @@ const RAW_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_raw (position BIGINT P
     stream_version BIGINT NOT NULL, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, actor TEXT NOT NULL, \
     payload TEXT NOT NULL)";
 
+/// Inserts `events` rows 1000 per transaction through `$conn` (a connection of database
+/// `$db`) and prints the rate: the same code for both backends, so the baselines compare.
+macro_rules! raw_insert {
+    ($conn:expr, $db:ty, $events:expr) => {{
+        let conn = $conn;
+        sqlx::query(RAW_TABLE).execute(&mut *conn).await?;
+        let rows = raw_rows($events);
+        let start = Instant::now();
+        for chunk in rows.chunks(1000) {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let mut qb = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO bench_raw (position, stream_id, stream_version, event_id, event_type, actor, payload) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.0)
+                    .push_bind(&r.1)
+                    .push_bind(r.0)
+                    .push_bind(&r.2)
+                    .push_bind("MessagePosted")
+                    .push_bind("rpark")
+                    .push_bind(&r.3);
+            });
+            qb.build().execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        let rate = $events as f64 / start.elapsed().as_secs_f64();
+        println!("  raw sqlx multi-row INSERT, 1000 rows per transaction (baseline): {rate:>9.0} rows/s");
+    }};
+}
+
 async fn raw_baseline_sqlite(url: &str, events: usize) -> anyhow::Result<()> {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    use sqlx::{ConnectOptions, Connection};
+    use sqlx::ConnectOptions;
     let opts: SqliteConnectOptions = url
         .parse::<SqliteConnectOptions>()?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full);
-    let mut conn = opts.connect().await?;
-    sqlx::query(RAW_TABLE).execute(&mut conn).await?;
-    let rows = raw_rows(events);
-    let start = Instant::now();
-    for chunk in rows.chunks(1000) {
-        let mut tx = conn.begin().await?;
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO bench_raw (position, stream_id, stream_version, event_id, event_type, actor, payload) ",
-        );
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(r.0)
-                .push_bind(&r.1)
-                .push_bind(r.0)
-                .push_bind(&r.2)
-                .push_bind("MessagePosted")
-                .push_bind("rpark")
-                .push_bind(&r.3);
-        });
-        qb.build().execute(&mut *tx).await?;
-        tx.commit().await?;
-    }
-    let rate = events as f64 / start.elapsed().as_secs_f64();
-    println!(
-        "  raw sqlx multi-row INSERT, 1000 rows per transaction (baseline): {rate:>9.0} rows/s"
-    );
+    raw_insert!(&mut opts.connect().await?, sqlx::Sqlite, events);
     Ok(())
 }
 
 async fn raw_baseline_postgres(url: &str, events: usize) -> anyhow::Result<()> {
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url).await?;
-    sqlx::query(RAW_TABLE).execute(&mut conn).await?;
-    let rows = raw_rows(events);
-    let start = Instant::now();
-    for chunk in rows.chunks(1000) {
-        let mut tx = conn.begin().await?;
-        let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-            "INSERT INTO bench_raw (position, stream_id, stream_version, event_id, event_type, actor, payload) ",
-        );
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(r.0)
-                .push_bind(&r.1)
-                .push_bind(r.0)
-                .push_bind(&r.2)
-                .push_bind("MessagePosted")
-                .push_bind("rpark")
-                .push_bind(&r.3);
-        });
-        qb.build().execute(&mut *tx).await?;
-        tx.commit().await?;
-    }
-    let rate = events as f64 / start.elapsed().as_secs_f64();
-    println!(
-        "  raw sqlx multi-row INSERT, 1000 rows per transaction (baseline): {rate:>9.0} rows/s"
+    raw_insert!(
+        &mut sqlx::PgConnection::connect(url).await?,
+        sqlx::Postgres,
+        events
     );
     Ok(())
 }

@@ -236,14 +236,26 @@ impl Warroom {
         message: ChatMessage,
     ) -> anyhow::Result<Outcome> {
         let incident = projection.bound_incident(&input.channel);
+        let pending = vec![self.pending(input, Event::MessagePosted(message))];
+        self.record_facts(incident, input, pending).await
+    }
+
+    /// Appends facts — events no rule depends on — to the incident's stream, or else to the
+    /// input channel's own stream, without an expected version.
+    async fn record_facts(
+        &self,
+        incident: Option<IncidentNumber>,
+        input: &Input,
+        pending: Vec<Pending>,
+    ) -> anyhow::Result<Outcome> {
+        let count = pending.len();
         let stream = incident
             .map(IncidentNumber::stream_id)
             .unwrap_or_else(|| channel_stream(&input.channel));
-        let pending = vec![self.pending(input, Event::MessagePosted(message))];
         let appended = self
             .append(&stream, ExpectedVersion::Any, &input.key, pending)
             .await?;
-        Ok(outcome_of(&appended, 1, incident))
+        Ok(outcome_of(&appended, count, incident))
     }
 
     async fn edit_or_delete(
@@ -300,18 +312,8 @@ impl Warroom {
         let incident = projection
             .bound_incident(&channel)
             .filter(|_| place.is_none());
-        let stream = incident
-            .map(IncidentNumber::stream_id)
-            .unwrap_or_else(|| channel_stream(&channel));
-        let appended = self
-            .append(
-                &stream,
-                ExpectedVersion::Any,
-                &input.key,
-                vec![self.pending(input, event)],
-            )
-            .await?;
-        Ok(outcome_of(&appended, 1, incident))
+        self.record_facts(incident, input, vec![self.pending(input, event)])
+            .await
     }
 
     /// The message text held by the event at a position (a post or an edit).
@@ -342,17 +344,10 @@ impl Warroom {
                 actor: a.source.clone(),
             })
             .collect();
-        let count = pending.len();
-        if count == 0 {
+        if pending.is_empty() {
             return Ok(Outcome::default());
         }
-        let stream = number
-            .map(IncidentNumber::stream_id)
-            .unwrap_or_else(|| channel_stream(&input.channel));
-        let appended = self
-            .append(&stream, ExpectedVersion::Any, &input.key, pending)
-            .await?;
-        Ok(outcome_of(&appended, count, number))
+        self.record_facts(number, input, pending).await
     }
 
     async fn command(
@@ -418,25 +413,17 @@ impl Warroom {
         reason: String,
     ) -> anyhow::Result<Outcome> {
         let number = projection.bound_incident(&input.channel);
-        let stream = number
-            .map(IncidentNumber::stream_id)
-            .unwrap_or_else(|| channel_stream(&input.channel));
         let event = Event::CommandRejected {
             channel: input.channel.clone(),
             command: text.to_string(),
             reason: reason.clone(),
         };
-        let appended = self
-            .append(
-                &stream,
-                ExpectedVersion::Any,
-                &input.key,
-                vec![self.pending(input, event)],
-            )
+        let recorded = self
+            .record_facts(number, input, vec![self.pending(input, event)])
             .await?;
         Ok(Outcome {
             reply: Some(reason),
-            ..outcome_of(&appended, 1, number)
+            ..recorded
         })
     }
 

@@ -19,24 +19,6 @@ pub struct AppendRequest {
     pub events: Vec<NewEvent>,
 }
 
-/// A row to insert, complete with position and hash. Times are already truncated to
-/// microseconds and the payload is canonical text, so the row is stored exactly as hashed.
-/// Fields mirror [`StoredEvent`]'s.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub position: i64,
-    pub stream_id: String,
-    pub stream_version: i64,
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub schema_version: i32,
-    pub occurred_at: DateTime<Utc>,
-    pub recorded_at: DateTime<Utc>,
-    pub actor: String,
-    pub payload: String,
-    pub hash: String,
-}
-
 /// What identifies an event's content, for "same id, same content" idempotency. Fields
 /// mirror [`NewEvent`]'s, in their stored form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +59,10 @@ impl From<StoredEvent> for Existing {
 /// The plan for one transaction.
 #[derive(Debug)]
 pub struct Plan {
-    /// Every row the batch inserts, in position order.
-    pub rows: Vec<Row>,
+    /// Every row the batch inserts, in position order, complete with position and hash;
+    /// times are truncated to microseconds and payloads canonical, so each is stored exactly
+    /// as hashed.
+    pub rows: Vec<StoredEvent>,
     /// One answer per request, in request order.
     pub outcomes: Vec<Result<Appended, AppendError>>,
     /// Position and hash of the last row after the commit.
@@ -135,7 +119,7 @@ fn plan_one(
     versions: &mut HashMap<String, i64>,
     existing: &mut HashMap<Uuid, Existing>,
     recorded_at: DateTime<Utc>,
-    rows: &mut Vec<Row>,
+    rows: &mut Vec<StoredEvent>,
 ) -> Result<Appended, AppendError> {
     let stream = &request.stream;
     if request.events.is_empty() {
@@ -228,7 +212,7 @@ fn plan_one(
                 content: content.clone(),
             },
         );
-        rows.push(Row {
+        rows.push(StoredEvent {
             position: *position,
             stream_id: stream.clone(),
             stream_version: version,
