@@ -176,3 +176,45 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
     let list = text(&warroom(dir.path(), &["--db", &db, "verify"]).stdout);
     assert!(list.starts_with("ledger intact: 0 events"), "{list}");
 }
+
+#[tokio::test]
+async fn verify_names_the_position_of_a_row_edited_in_sql() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("w.db").display());
+    let transcript = dir.path().join("t.jsonl");
+    let lines: Vec<String> = (0..6)
+        .map(|i| {
+            format!(r#"{{"at":"2021-03-09T09:1{i}:00Z","from":"svega","text":"message {i}"}}"#)
+        })
+        .collect();
+    std::fs::write(&transcript, lines.join("\n")).unwrap();
+    let replay = warroom(
+        dir.path(),
+        &["--db", &db, "replay", transcript.to_str().unwrap()],
+    );
+    assert!(replay.status.success(), "{}", text(&replay.stderr));
+    assert!(warroom(dir.path(), &["--db", &db, "verify"])
+        .status
+        .success());
+
+    // Someone with access to the database file rewrites what was said.
+    let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    sqlx::query("DROP TRIGGER events_no_update")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE events SET payload = replace(payload, 'message 3', 'nothing happened') WHERE position = 4")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let out = warroom(dir.path(), &["--db", &db, "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("ledger BROKEN at position 4: hash mismatch"),
+        "{stdout}"
+    );
+}
