@@ -10,7 +10,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection, Row};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -20,6 +20,10 @@ use uuid::Uuid;
 
 /// The schema, embedded at build time.
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Rows per INSERT statement, largest first: 11 placeholders a row keeps the largest well
+/// under SQLite's variable limit, and fixed sizes keep the prepared statements few.
+const INSERT_CHUNKS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 
 const COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, actor, payload, hash";
 
@@ -136,9 +140,8 @@ impl Backend for SqliteBackend {
             sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
                 .await?;
-        // Every statement below has fixed SQL and takes the batch as one JSON array that
-        // SQLite unpacks with json_each, so each is prepared once and reused; building
-        // statements with a placeholder per value re-prepared a huge statement every commit.
+        // The lookups have fixed SQL and take the batch's streams and ids as one JSON array
+        // that SQLite unpacks with json_each, so each is prepared once and reused.
         let streams: BTreeSet<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
         let streams = serde_json::to_string(&streams).expect("strings serialise");
         // One index probe per stream for its last version, whatever the stream's length
@@ -177,34 +180,32 @@ impl Backend for SqliteBackend {
             versions,
             existing,
         });
-        if !plan.rows.is_empty() {
-            let rows: Vec<_> = plan
-                .rows
+        // Rows go in with one placeholder per value (cheaper than unpacking JSON), in chunks
+        // of fixed sizes so at most a handful of distinct statements are ever prepared.
+        let mut rest = plan.rows.as_slice();
+        while !rest.is_empty() {
+            let size = INSERT_CHUNKS
                 .iter()
-                .map(|r| {
-                    (
-                        r.position,
-                        &r.stream_id,
-                        r.stream_version,
-                        r.event_id.to_string(),
-                        &r.event_type,
-                        r.schema_version,
-                        chain::canonical_time(r.occurred_at),
-                        chain::canonical_time(r.recorded_at),
-                        &r.actor,
-                        &r.payload,
-                        &r.hash,
-                    )
-                })
-                .collect();
-            sqlx::query(&format!(
-                "INSERT INTO events ({COLUMNS}) SELECT value->>0, value->>1, value->>2, value->>3, \
-                 value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 \
-                 FROM json_each(?)"
-            ))
-            .bind(serde_json::to_string(&rows).expect("rows serialise"))
-            .execute(&mut *tx)
-            .await?;
+                .copied()
+                .find(|c| *c <= rest.len())
+                .unwrap_or(1);
+            let (chunk, tail) = rest.split_at(size);
+            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO events ({COLUMNS}) "));
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.position)
+                    .push_bind(&r.stream_id)
+                    .push_bind(r.stream_version)
+                    .push_bind(r.event_id.to_string())
+                    .push_bind(&r.event_type)
+                    .push_bind(r.schema_version)
+                    .push_bind(chain::canonical_time(r.occurred_at))
+                    .push_bind(chain::canonical_time(r.recorded_at))
+                    .push_bind(&r.actor)
+                    .push_bind(&r.payload)
+                    .push_bind(&r.hash);
+            });
+            q.build().execute(&mut *tx).await?;
+            rest = tail;
         }
         tx.commit().await?;
         Ok(plan)
