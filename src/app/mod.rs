@@ -196,8 +196,7 @@ impl Warroom {
             });
         }
         let outcome = match &input.kind {
-            InputKind::Message { text, message_id } if text.trim_start().starts_with('/') => {
-                let _ = message_id;
+            InputKind::Message { text, .. } if text.trim_start().starts_with('/') => {
                 self.command(&mut projection, &input, text.trim()).await
             }
             InputKind::Message { text, message_id } => {
