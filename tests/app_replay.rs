@@ -225,6 +225,68 @@ async fn the_lookback_window_brings_earlier_messages_and_nothing_said_is_lost() 
 }
 
 #[tokio::test]
+async fn the_lookback_reads_a_long_channel_only_as_far_back_as_the_window() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let at = |minute: i64, second: i64| {
+        chrono::DateTime::parse_from_rfc3339("2021-03-09T08:00:00Z")
+            .unwrap()
+            .to_utc()
+            + chrono::Duration::minutes(minute)
+            + chrono::Duration::seconds(second)
+    };
+    let say = |key: String, when, text: String| Input {
+        key,
+        at: when,
+        from: "svega".into(),
+        channel: "ops".into(),
+        kind: InputKind::Message {
+            text,
+            message_id: None,
+        },
+    };
+    // 400 old messages (08:00-08:40), then 300 inside the window (09:01-09:26), then the open.
+    for i in 0..400 {
+        app.handle(say(
+            format!("old{i}"),
+            at(i / 10, i % 10 * 6),
+            format!("old {i}"),
+        ))
+        .await
+        .unwrap();
+    }
+    for i in 0..300 {
+        app.handle(say(
+            format!("new{i}"),
+            at(61 + i / 12, i % 12 * 5),
+            format!("recent {i}"),
+        ))
+        .await
+        .unwrap();
+    }
+    let opened = app
+        .handle(say(
+            "open".into(),
+            at(90, 0),
+            "/incident open title:\"Slow shop\"".into(),
+        ))
+        .await
+        .unwrap();
+    assert!(opened.reply.unwrap().contains("300 earlier event(s)"));
+    let records = app.incident_records(IncidentNumber(1)).await.unwrap();
+    let imported: Vec<String> = records
+        .iter()
+        .filter_map(|r| match r.event.unwrapped() {
+            Event::MessagePosted(m) => Some(m.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(imported.len(), 300);
+    assert_eq!(imported.first().map(String::as_str), Some("recent 0"));
+    assert_eq!(imported.last().map(String::as_str), Some("recent 299"));
+}
+
+#[tokio::test]
 async fn bad_commands_get_usage_replies_and_are_recorded() {
     let (_dir, url) = common::fresh_sqlite_url();
     let app = app(&url).await;

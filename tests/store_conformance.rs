@@ -32,6 +32,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     envelopes_round_trip_exactly,
     positions_and_versions_are_gapless,
+    streams_read_backward_in_pages,
     expected_versions_are_enforced,
     re_appending_an_event_is_a_no_op_and_a_changed_one_an_error,
     one_conflicting_append_does_not_sink_the_batch,
@@ -146,6 +147,44 @@ async fn positions_and_versions_are_gapless(url: &str) {
             .collect::<Vec<_>>(),
         [8, 9]
     );
+}
+
+async fn streams_read_backward_in_pages(url: &str) {
+    let ledger = Ledger::open(url).await.unwrap();
+    let events: Vec<NewEvent> = (0..10).map(|i| event(i, "page")).collect();
+    ledger
+        .append("long", ExpectedVersion::NoStream, events)
+        .await
+        .unwrap();
+    ledger
+        .append("other", ExpectedVersion::NoStream, vec![event(99, "x")])
+        .await
+        .unwrap();
+    let versions = |page: &[warroom::store::StoredEvent]| {
+        page.iter().map(|e| e.stream_version).collect::<Vec<_>>()
+    };
+    let newest = ledger.read_stream_backward("long", None, 4).await.unwrap();
+    assert_eq!(versions(&newest), [10, 9, 8, 7]);
+    let next = ledger
+        .read_stream_backward("long", Some(7), 4)
+        .await
+        .unwrap();
+    assert_eq!(versions(&next), [6, 5, 4, 3]);
+    let last = ledger
+        .read_stream_backward("long", Some(3), 4)
+        .await
+        .unwrap();
+    assert_eq!(versions(&last), [2, 1]);
+    assert!(ledger
+        .read_stream_backward("long", Some(1), 4)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(ledger
+        .read_stream_backward("absent", None, 4)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn expected_versions_are_enforced(url: &str) {

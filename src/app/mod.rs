@@ -29,6 +29,9 @@ use uuid::Uuid;
 /// Namespace of the ids derived from input keys (UUID v5).
 const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5f1c_2a0e_8d4b_4c1e_9a37_2b6d_e0f4_7a11);
 
+/// Events read per page when looking back through a channel's stream.
+const LOOKBACK_PAGE: usize = 256;
+
 /// How often a decision is retried when another writer changed the stream meanwhile.
 const MAX_ATTEMPTS: usize = 5;
 
@@ -545,12 +548,30 @@ impl Warroom {
     async fn lookback(&self, input: &Input) -> anyhow::Result<Vec<Pending>> {
         let stream = channel_stream(&input.channel);
         let since = input.at - self.settings.lookback;
+        // Page back from the channel's newest event until a whole page is older than the
+        // window: the cost is the window's size, not the channel's whole history.
+        let mut window = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .ledger
+                .read_stream_backward(&stream, before, LOOKBACK_PAGE)
+                .await?;
+            let Some(oldest) = page.last() else { break };
+            before = Some(oldest.stream_version);
+            let done = page.len() < LOOKBACK_PAGE || page.iter().all(|e| e.occurred_at < since);
+            window.extend(
+                page.into_iter()
+                    .filter(|e| e.occurred_at >= since && e.occurred_at <= input.at),
+            );
+            if done {
+                break;
+            }
+        }
+        window.reverse();
         let mut imported_ids = std::collections::HashSet::new();
         let mut copies = Vec::new();
-        for stored in self.ledger.read_stream(&stream).await? {
-            if stored.occurred_at < since || stored.occurred_at > input.at {
-                continue;
-            }
+        for stored in window {
             let Ok(recorded) = to_recorded(&stored) else {
                 continue;
             };

@@ -26,6 +26,13 @@ pub(crate) trait Backend: Send + Sync + 'static {
         decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
     ) -> Result<Plan, StoreError>;
     async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Up to `limit` events of a stream with versions below `before_version`, newest first.
+    async fn read_stream_backward(
+        &self,
+        stream: &str,
+        before_version: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
     async fn stream_version(&self, stream: &str) -> Result<i64, StoreError>;
     async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError>;
     async fn head(&self) -> Result<i64, StoreError>;
@@ -240,6 +247,24 @@ impl Ledger {
     /// Every event of one stream, by version; empty when the stream does not exist.
     pub async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.backend.read_stream(stream).await
+    }
+
+    /// Up to `limit` events of a stream, newest first, with versions below `before_version`
+    /// (`None`: from the end). Pages back through a long stream without reading all of it.
+    pub async fn read_stream_backward(
+        &self,
+        stream: &str,
+        before_version: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner
+            .backend
+            .read_stream_backward(
+                stream,
+                before_version.unwrap_or(i64::MAX),
+                limit.clamp(1, 100_000) as i64,
+            )
+            .await
     }
 
     /// The stream's last version; 0 when it does not exist.

@@ -223,6 +223,26 @@ impl Backend for SqliteBackend {
         .collect()
     }
 
+    async fn read_stream_backward(
+        &self,
+        stream: &str,
+        before_version: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = ? AND stream_version < ? \
+             ORDER BY stream_version DESC LIMIT ?"
+        ))
+        .bind(stream)
+        .bind(before_version)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
     async fn stream_version(&self, stream: &str) -> Result<i64, StoreError> {
         let v: Option<i64> =
             sqlx::query_scalar("SELECT MAX(stream_version) FROM events WHERE stream_id = ?")
