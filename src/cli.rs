@@ -64,6 +64,8 @@ pub enum Command {
     Verify,
     /// Create or upgrade the store's schema.
     Migrate,
+    /// Check a configuration file and print each mistake with its key.
+    Check,
     /// Measure the store and the post-mortem (see README for the figures).
     Bench(crate::bench::BenchArgs),
 }
@@ -165,6 +167,7 @@ impl Cli {
                 ledger.close().await;
                 Ok(0)
             }
+            Command::Check => check(self.config.as_deref()),
             Command::Bench(ref args) => crate::bench::run(args).await,
         }
     }
@@ -173,6 +176,50 @@ impl Cli {
         let settings = Settings::load(self.config.as_deref())?;
         let ledger = Ledger::open(&self.db).await?;
         Warroom::start(ledger, settings).await
+    }
+}
+
+/// `warroom check`: every mistake with its key, then the warnings; exit 1 on mistakes.
+fn check(config: Option<&Path>) -> anyhow::Result<i32> {
+    let path = match config {
+        Some(p) => p.to_path_buf(),
+        None if Path::new("warroom.toml").exists() => PathBuf::from("warroom.toml"),
+        None => bail!("no configuration to check: pass --config FILE or set WARROOM_CONFIG"),
+    };
+    match Settings::load(Some(&path)) {
+        Ok(settings) => {
+            for warning in &settings.warnings {
+                println!("warning: {warning}");
+            }
+            println!(
+                "{}: OK: {} contacts in {} teams, {} routes and a default, {} escalation policies, {} pagers, alert sources: {}",
+                path.display(),
+                settings.directory.contacts().len(),
+                settings.directory.teams().len(),
+                settings.routes.routes.len(),
+                settings.policies.len(),
+                settings.pagers.len(),
+                if settings.sources.is_empty() {
+                    "none".to_string()
+                } else {
+                    settings.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+                }
+            );
+            Ok(0)
+        }
+        Err(e) => match e.downcast_ref::<crate::config::ConfigProblems>() {
+            Some(problems) => {
+                for p in &problems.problems {
+                    println!("{}: {p}", problems.origin);
+                }
+                println!(
+                    "{} mistake(s); fix them and run `warroom check` again",
+                    problems.problems.len()
+                );
+                Ok(1)
+            }
+            None => Err(e),
+        },
     }
 }
 

@@ -2,9 +2,15 @@
 //! `WARROOM_*` environment variables, checked once at start-up into [`Settings`].
 
 use crate::domain::contacts::{Contact, Directory, Team};
-use anyhow::{bail, Context};
+use crate::domain::escalation::{Policy, Target};
+use crate::domain::event::EscalationStep;
+use crate::domain::routing::{LabelMatcher, Route, Routes, Sop};
+use crate::domain::types::Severity;
+use crate::secret::Secret;
+use anyhow::Context;
 use serde::Deserialize;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// The file as written. Unknown keys are refused so a typo never silently does nothing.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -19,9 +25,94 @@ pub struct ConfigFile {
     #[serde(default)]
     pub alerts: AlertsSection,
     #[serde(default)]
+    pub http: HttpSection,
+    #[serde(default)]
     pub teams: Vec<Team>,
     #[serde(default)]
     pub contacts: Vec<Contact>,
+    /// Alert routes, tried in order; the first that matches wins.
+    #[serde(default)]
+    pub routes: Vec<RouteFile>,
+    /// The route of alerts no other route matches.
+    pub default_route: Option<RouteFile>,
+    #[serde(default)]
+    pub escalations: Vec<EscalationFile>,
+    /// Outside pagers and whom each reaches.
+    #[serde(default)]
+    pub pagers: Vec<PagerFile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Address `warroom serve` listens on, e.g. `0.0.0.0:8080`.
+    pub listen: Option<String>,
+}
+
+/// A route as written. `name` and the matchers are absent in `[default_route]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    pub name: Option<String>,
+    /// Labels that must equal these values.
+    #[serde(default, rename = "match")]
+    pub match_equal: BTreeMap<String, String>,
+    /// Labels whose whole value must match these regular expressions.
+    #[serde(default)]
+    pub match_re: BTreeMap<String, String>,
+    pub title: Option<String>,
+    pub severity: Option<String>,
+    /// Path of the SOP's Markdown, relative to the config file.
+    pub sop: Option<String>,
+    pub escalation: Option<String>,
+    #[serde(default)]
+    pub auto_open: bool,
+    #[serde(default)]
+    pub suggest: Vec<String>,
+    pub group_by: Option<Vec<String>>,
+    pub group_window_minutes: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationFile {
+    pub name: String,
+    pub steps: Vec<EscalationStep>,
+    #[serde(default)]
+    pub repeat: u32,
+    #[serde(default)]
+    pub fallback: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerFile {
+    pub name: String,
+    /// `pagerduty` or `webhook`.
+    pub kind: String,
+    /// Where pages are sent; PagerDuty's Events API v2 when omitted for `pagerduty`.
+    pub url: Option<String>,
+    /// Environment variable or file holding the PagerDuty routing key or the webhook's
+    /// HMAC key.
+    pub secret_env: Option<String>,
+    pub secret_file: Option<String>,
+    /// `@handle`, `!team` or `everyone`: whom this pager reaches.
+    pub targets: Vec<String>,
+    pub timeout_seconds: Option<u32>,
+    pub max_attempts: Option<u32>,
+}
+
+/// How a source of alerts proves who it is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    /// `bearer` (an `Authorization: Bearer` token), `hmac` (an HMAC-SHA256 of the body in
+    /// a header) or `none` (only behind a trusted network).
+    pub auth: Option<String>,
+    pub secret_env: Option<String>,
+    pub secret_file: Option<String>,
+    /// The header carrying the HMAC signature; default `X-Warroom-Signature`.
+    pub signature_header: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -43,7 +134,48 @@ pub struct IncidentsSection {
 pub struct AlertsSection {
     /// The channel alerts are announced in.
     pub channel: Option<String>,
+    /// Largest alert body accepted, in KiB; larger ones get 413.
+    pub max_body_kib: Option<u32>,
+    /// Credentials per source (`alertmanager`, `grafana`, `generic`).
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceFile>,
 }
+
+/// How an alert source is authenticated, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceAuth {
+    Bearer(Secret),
+    Hmac {
+        secret: Secret,
+        header: String,
+    },
+    /// Explicitly open (`auth = "none"`), for a sender on a trusted network.
+    Open,
+}
+
+/// The kinds of outside pager.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PagerKind {
+    /// PagerDuty Events API v2; the secret is the routing (integration) key.
+    PagerDuty { routing_key: Secret },
+    /// A JSON POST, HMAC-signed when a secret is set.
+    Webhook { secret: Option<Secret> },
+}
+
+/// An outside pager, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagerSettings {
+    pub name: String,
+    pub kind: PagerKind,
+    pub url: String,
+    /// Whom it reaches, canonical (`@handle`, `!Team name`, `everyone`).
+    pub targets: Vec<Target>,
+    pub timeout: std::time::Duration,
+    pub max_attempts: u32,
+}
+
+/// PagerDuty's Events API v2 endpoint.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 /// The settings the application runs with, every value checked.
 #[derive(Debug, Clone)]
@@ -53,106 +185,537 @@ pub struct Settings {
     pub lookback: chrono::Duration,
     pub alerts_channel: String,
     pub directory: Directory,
+    pub listen: String,
+    pub max_alert_body_bytes: usize,
+    /// Credentials by source name; a source without an entry is refused.
+    pub sources: BTreeMap<String, SourceAuth>,
+    pub routes: Routes,
+    pub policies: BTreeMap<String, Policy>,
+    pub pagers: Vec<PagerSettings>,
+    /// What works but deserves attention (a switched-off source), for `warroom check` and
+    /// the log at start-up.
+    pub warnings: Vec<String>,
 }
 
 /// The lookback window when the configuration names none.
 pub const DEFAULT_LOOKBACK_MINUTES: u32 = 30;
 
-/// The example configuration shipped in `deploy/`: the seed scenario's contacts. The demo
-/// uses it when no `--config` is given.
+/// The example configuration shipped in `deploy/`: the seed scenario's contacts, alerts and
+/// escalations. The demo uses it when no `--config` is given.
 pub const EXAMPLE_CONFIG: &str = include_str!("../deploy/warroom.toml");
+
+/// The SOPs the example configuration names, built in so the demo runs from anywhere.
+const EXAMPLE_SOPS: &[(&str, &str)] = &[
+    (
+        "sops/outstanding-orders.md",
+        include_str!("../deploy/sops/outstanding-orders.md"),
+    ),
+    (
+        "sops/low-storage.md",
+        include_str!("../deploy/sops/low-storage.md"),
+    ),
+    (
+        "sops/dns-not-answering.md",
+        include_str!("../deploy/sops/dns-not-answering.md"),
+    ),
+    (
+        "sops/application-down.md",
+        include_str!("../deploy/sops/application-down.md"),
+    ),
+];
+
+/// The alert sources warroom reads.
+pub const ALERT_SOURCES: &[&str] = &["alertmanager", "grafana", "generic"];
+
+/// Every mistake found in a configuration, each naming its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {}", .problems.join(&format!("\n{origin}: ")))]
+pub struct ConfigProblems {
+    pub origin: String,
+    pub problems: Vec<String>,
+}
 
 impl Settings {
     /// Reads the file at `path`; without a path, `./warroom.toml` when it exists, else the
     /// defaults. Then applies the environment's overrides.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Settings> {
-        let (text, origin) = match path {
-            Some(p) => (
-                std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read the config file {}", p.display()))?,
-                p.display().to_string(),
-            ),
-            None if Path::new("warroom.toml").exists() => (
-                std::fs::read_to_string("warroom.toml").context("cannot read ./warroom.toml")?,
-                "warroom.toml".to_string(),
-            ),
-            None => (String::new(), "defaults".to_string()),
+        let path = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if Path::new("warroom.toml").exists() => Some(PathBuf::from("warroom.toml")),
+            None => None,
         };
-        Settings::from_toml(&text, &origin, |k| std::env::var(k).ok())
+        let Some(path) = path else {
+            return Ok(Settings::from_toml("", "defaults", |k| {
+                std::env::var(k).ok()
+            })?);
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(Settings::check(
+            &text,
+            &path.display().to_string(),
+            |k| std::env::var(k).ok(),
+            |f| std::fs::read_to_string(base.join(f)),
+        )?)
     }
 
-    /// Parses and checks a configuration text; `env` looks up override variables.
+    /// Parses and checks a configuration text whose files (SOPs, secrets) are read from
+    /// the working directory; `env` looks up override variables.
     pub fn from_toml(
         text: &str,
         origin: &str,
         env: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Settings> {
-        let file: ConfigFile = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{origin}: {}", e.to_string().trim_end()))?;
-        let timezone_name = env("WARROOM_TIMEZONE")
-            .or(file.timezone)
-            .unwrap_or_else(|| "UTC".into());
-        let timezone: chrono_tz::Tz = timezone_name.parse().map_err(|_| {
-            anyhow::anyhow!(
-                "{origin}: timezone '{timezone_name}' is not an IANA time zone name; use e.g. UTC or Europe/Madrid"
-            )
-        })?;
-        let lookback_minutes = match env("WARROOM_LOOKBACK_MINUTES") {
-            Some(v) => v.trim().parse::<u32>().map_err(|_| {
-                anyhow::anyhow!("WARROOM_LOOKBACK_MINUTES='{v}' is not a whole number of minutes")
-            })?,
-            None => file
-                .incidents
-                .lookback_minutes
-                .unwrap_or(DEFAULT_LOOKBACK_MINUTES),
+    ) -> Result<Settings, ConfigProblems> {
+        Settings::check(text, origin, env, |f| std::fs::read_to_string(f))
+    }
+
+    /// Parses and checks a configuration, collecting every mistake rather than the first.
+    /// `file` reads a path named in the configuration (relative to the config file).
+    pub fn check(
+        text: &str,
+        origin: &str,
+        env: impl Fn(&str) -> Option<String>,
+        file: impl Fn(&str) -> std::io::Result<String>,
+    ) -> Result<Settings, ConfigProblems> {
+        let fail = |problems: Vec<String>| ConfigProblems {
+            origin: origin.to_string(),
+            problems,
         };
-        let default_channel = channel_name(
-            env("WARROOM_DEFAULT_CHANNEL").or(file.chat.default_channel),
-            "chat.default_channel",
-            origin,
-        )?;
-        let alerts_channel = channel_name(
-            env("WARROOM_ALERTS_CHANNEL").or(file.alerts.channel),
-            "alerts.channel",
-            origin,
-        )?;
-        let mut teams = file.teams;
-        for contact in &file.contacts {
-            if !teams.iter().any(|t| t.name == contact.team) {
-                bail!(
-                    "{origin}: contact '{}' is in team '{}', which is not in [[teams]]; add the team or fix the name",
-                    contact.handle,
-                    contact.team
-                );
-            }
+        let file_config: ConfigFile =
+            toml::from_str(text).map_err(|e| fail(vec![e.to_string().trim_end().to_string()]))?;
+        let mut problems = Vec::new();
+        let settings = build(file_config, &env, &file, &mut problems);
+        match settings {
+            Some(s) if problems.is_empty() => Ok(s),
+            _ => Err(fail(problems)),
         }
-        teams.dedup_by(|a, b| a.name == b.name);
-        let directory =
-            Directory::new(file.contacts, teams).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-        Ok(Settings {
-            timezone,
-            default_channel,
-            lookback: chrono::Duration::minutes(lookback_minutes.into()),
-            alerts_channel,
-            directory,
-        })
     }
 
     /// The shipped example configuration with the environment's overrides.
     pub fn example() -> anyhow::Result<Settings> {
-        Settings::from_toml(EXAMPLE_CONFIG, "deploy/warroom.toml", |k| {
-            std::env::var(k).ok()
-        })
+        Ok(Settings::check(
+            EXAMPLE_CONFIG,
+            "deploy/warroom.toml",
+            |k| std::env::var(k).ok(),
+            |f| {
+                EXAMPLE_SOPS
+                    .iter()
+                    .find(|(name, _)| *name == f)
+                    .map(|(_, text)| text.to_string())
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+            },
+        )?)
+    }
+
+    /// The pagers that reach a target directly: those naming it, its team, or everyone.
+    pub fn pagers_for(&self, target: &Target) -> Vec<&PagerSettings> {
+        let team_of = |handle: &str| {
+            self.directory
+                .person(handle)
+                .map(|c| Target::Team(c.team.clone()))
+        };
+        self.pagers
+            .iter()
+            .filter(|p| {
+                p.targets.iter().any(|t| {
+                    t == target
+                        || *t == Target::Everyone
+                        || matches!(target, Target::Person(h) if team_of(h).as_ref() == Some(t))
+                })
+            })
+            .collect()
     }
 }
 
-fn channel_name(value: Option<String>, key: &str, origin: &str) -> anyhow::Result<String> {
+/// Checks every section, pushing each mistake with its key; returns the settings when the
+/// parts that later parts depend on could be read.
+fn build(
+    file_config: ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &dyn Fn(&str) -> std::io::Result<String>,
+    problems: &mut Vec<String>,
+) -> Option<Settings> {
+    let timezone_name = env("WARROOM_TIMEZONE")
+        .or(file_config.timezone)
+        .unwrap_or_else(|| "UTC".into());
+    let timezone: chrono_tz::Tz = timezone_name.parse().unwrap_or_else(|_| {
+        problems.push(format!(
+            "timezone '{timezone_name}' is not an IANA time zone name; use e.g. UTC or Europe/Madrid"
+        ));
+        chrono_tz::UTC
+    });
+    let lookback_minutes = match env("WARROOM_LOOKBACK_MINUTES") {
+        Some(v) => v.trim().parse::<u32>().unwrap_or_else(|_| {
+            problems.push(format!(
+                "WARROOM_LOOKBACK_MINUTES='{v}' is not a whole number of minutes"
+            ));
+            DEFAULT_LOOKBACK_MINUTES
+        }),
+        None => file_config
+            .incidents
+            .lookback_minutes
+            .unwrap_or(DEFAULT_LOOKBACK_MINUTES),
+    };
+    let default_channel = channel_name(
+        env("WARROOM_DEFAULT_CHANNEL").or(file_config.chat.default_channel),
+        "chat.default_channel",
+        problems,
+    );
+    let alerts_channel = channel_name(
+        env("WARROOM_ALERTS_CHANNEL").or(file_config.alerts.channel),
+        "alerts.channel",
+        problems,
+    );
+    let listen = env("WARROOM_LISTEN")
+        .or(file_config.http.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    if listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push(format!(
+            "http.listen = '{listen}' is not an address; use IP:PORT such as 127.0.0.1:8080"
+        ));
+    }
+    let mut teams = file_config.teams;
+    for contact in &file_config.contacts {
+        if !teams.iter().any(|t| t.name == contact.team) {
+            problems.push(format!(
+                "contact '{}' is in team '{}', which is not in [[teams]]; add the team or fix the name",
+                contact.handle, contact.team
+            ));
+        }
+    }
+    teams.dedup_by(|a, b| a.name == b.name);
+    let directory = match Directory::new(file_config.contacts, teams) {
+        Ok(d) => d,
+        Err(e) => {
+            problems.push(e.to_string());
+            return None;
+        }
+    };
+    let secret = |key: &str,
+                  var: &Option<String>,
+                  path: &Option<String>,
+                  problems: &mut Vec<String>| {
+        match (var, path) {
+            (Some(_), Some(_)) => {
+                problems.push(format!("{key}: set secret_env or secret_file, not both"));
+                None
+            }
+            (Some(var), None) => match env(var) {
+                Some(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+                _ => {
+                    problems.push(format!(
+                        "{key}.secret_env: the environment variable {var} is not set; export it or use secret_file"
+                    ));
+                    None
+                }
+            },
+            (None, Some(path)) => match file(path) {
+                Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+                Ok(_) => {
+                    problems.push(format!("{key}.secret_file: {path} is empty"));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("{key}.secret_file: cannot read {path}: {e}"));
+                    None
+                }
+            },
+            (None, None) => None,
+        }
+    };
+    let mut warnings = Vec::new();
+    let mut sources = BTreeMap::new();
+    for (name, source) in &file_config.alerts.sources {
+        let key = format!("alerts.sources.{name}");
+        if !ALERT_SOURCES.contains(&name.as_str()) {
+            problems.push(format!(
+                "{key}: unknown source; use one of {}",
+                ALERT_SOURCES.join(", ")
+            ));
+            continue;
+        }
+        // A source whose secret is missing is switched off, not fatal: the demo and replays
+        // need no HTTP, and a refused sender retries until the secret is set.
+        let mut missing = Vec::new();
+        let value = secret(&key, &source.secret_env, &source.secret_file, &mut missing);
+        let switched_off = !missing.is_empty();
+        warnings.extend(
+            missing
+                .into_iter()
+                .map(|m| format!("{m}; the {name} endpoint refuses every alert until it is set")),
+        );
+        let auth = match source.auth.as_deref().unwrap_or("bearer") {
+            "none" => Some(SourceAuth::Open),
+            "bearer" => value.map(SourceAuth::Bearer),
+            "hmac" => value.map(|secret| SourceAuth::Hmac {
+                secret,
+                header: source
+                    .signature_header
+                    .clone()
+                    .unwrap_or_else(|| "X-Warroom-Signature".into()),
+            }),
+            other => {
+                problems.push(format!("{key}.auth = '{other}': use bearer, hmac or none"));
+                continue;
+            }
+        };
+        match auth {
+            Some(auth) => {
+                sources.insert(name.clone(), auth);
+            }
+            None if switched_off => {}
+            None if source.secret_env.is_none() && source.secret_file.is_none() => {
+                problems.push(format!(
+                    "{key}: needs secret_env or secret_file for its token (or auth = \"none\")"
+                ))
+            }
+            None => {}
+        }
+    }
+    let targets = |key: &str, given: &[String], problems: &mut Vec<String>| -> Vec<Target> {
+        given
+            .iter()
+            .filter_map(|t| match Target::parse(t) {
+                Ok(target) => match target.resolve(&directory) {
+                    Ok(resolved) => Some(resolved),
+                    Err(e) => {
+                        problems.push(format!("{key}: {e}"));
+                        None
+                    }
+                },
+                Err(e) => {
+                    problems.push(format!("{key}: {e}"));
+                    None
+                }
+            })
+            .collect()
+    };
+    let mut policies = BTreeMap::new();
+    for (i, e) in file_config.escalations.iter().enumerate() {
+        let key = format!("escalations[{i}] ({})", e.name);
+        if e.steps.is_empty() {
+            problems.push(format!("{key}.steps: a policy needs at least one step"));
+        }
+        let steps = e
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(j, step)| {
+                let step_key = format!("{key}.steps[{j}].targets");
+                if step.targets.is_empty() {
+                    problems.push(format!("{step_key}: a step needs at least one target"));
+                }
+                EscalationStep {
+                    targets: targets(&step_key, &step.targets, problems)
+                        .iter()
+                        .map(Target::to_string)
+                        .collect(),
+                    wait_minutes: step.wait_minutes,
+                }
+            })
+            .collect();
+        let fallback = targets(&format!("{key}.fallback"), &e.fallback, problems)
+            .iter()
+            .map(Target::to_string)
+            .collect();
+        let policy = Policy {
+            name: e.name.clone(),
+            steps,
+            repeat: e.repeat,
+            fallback,
+        };
+        if policies.insert(e.name.clone(), policy).is_some() {
+            problems.push(format!("{key}.name: another policy is called '{}'", e.name));
+        }
+    }
+    let mut route_names = std::collections::HashSet::new();
+    let mut routes = Vec::new();
+    for (i, r) in file_config.routes.iter().enumerate() {
+        let name = r.name.clone().unwrap_or_default();
+        let key = format!("routes[{i}] ({name})");
+        if name.trim().is_empty() {
+            problems.push(format!("routes[{i}].name: every route needs a name"));
+        } else if !route_names.insert(name.clone()) {
+            problems.push(format!("{key}.name: another route is called '{name}'"));
+        }
+        if let Some(route) = read_route(&key, &name, r, &policies, file, problems) {
+            routes.push(route);
+        }
+    }
+    let default = match &file_config.default_route {
+        Some(r) => {
+            if r.name.is_some() || !r.match_equal.is_empty() || !r.match_re.is_empty() {
+                problems.push(
+                    "default_route: takes every alert no route matched; it has no name, match or match_re"
+                        .into(),
+                );
+            }
+            read_route("default_route", "default", r, &policies, file, problems)
+                .unwrap_or_else(|| Route::record_only("default"))
+        }
+        None => Route::record_only("default"),
+    };
+    let mut pagers = Vec::new();
+    for (i, p) in file_config.pagers.iter().enumerate() {
+        let key = format!("pagers[{i}] ({})", p.name);
+        let value = secret(&key, &p.secret_env, &p.secret_file, problems);
+        let kind = match p.kind.as_str() {
+            "pagerduty" => match value {
+                Some(routing_key) => PagerKind::PagerDuty { routing_key },
+                None => {
+                    if p.secret_env.is_none() && p.secret_file.is_none() {
+                        problems.push(format!(
+                            "{key}: PagerDuty needs its routing key in secret_env or secret_file"
+                        ));
+                    }
+                    continue;
+                }
+            },
+            "webhook" => PagerKind::Webhook { secret: value },
+            other => {
+                problems.push(format!("{key}.kind = '{other}': use pagerduty or webhook"));
+                continue;
+            }
+        };
+        let url = match (&kind, &p.url) {
+            (_, Some(url)) => url.clone(),
+            (PagerKind::PagerDuty { .. }, None) => PAGERDUTY_EVENTS_URL.to_string(),
+            (PagerKind::Webhook { .. }, None) => {
+                problems.push(format!(
+                    "{key}.url: a webhook pager needs the URL to post to"
+                ));
+                continue;
+            }
+        };
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            problems.push(format!(
+                "{key}.url = '{url}': use an http:// or https:// URL"
+            ));
+        }
+        let reached = targets(&format!("{key}.targets"), &p.targets, problems);
+        if p.targets.is_empty() {
+            problems.push(format!(
+                "{key}.targets: name whom it reaches (@handle, !team, everyone)"
+            ));
+        }
+        pagers.push(PagerSettings {
+            name: p.name.clone(),
+            kind,
+            url,
+            targets: reached,
+            timeout: std::time::Duration::from_secs(p.timeout_seconds.unwrap_or(10).max(1).into()),
+            max_attempts: p.max_attempts.unwrap_or(5).max(1),
+        });
+    }
+    Some(Settings {
+        timezone,
+        default_channel,
+        lookback: chrono::Duration::minutes(lookback_minutes.into()),
+        alerts_channel,
+        directory,
+        listen,
+        max_alert_body_bytes: file_config.alerts.max_body_kib.unwrap_or(1024) as usize * 1024,
+        sources,
+        routes: Routes { routes, default },
+        policies,
+        pagers,
+        warnings,
+    })
+}
+
+fn read_route(
+    key: &str,
+    name: &str,
+    r: &RouteFile,
+    policies: &BTreeMap<String, Policy>,
+    file: &dyn Fn(&str) -> std::io::Result<String>,
+    problems: &mut Vec<String>,
+) -> Option<Route> {
+    let before = problems.len();
+    let mut matchers: Vec<LabelMatcher> = r
+        .match_equal
+        .iter()
+        .map(|(label, value)| LabelMatcher::equals(label, value))
+        .collect();
+    for (label, expression) in &r.match_re {
+        match LabelMatcher::regex(label, expression) {
+            Ok(m) => matchers.push(m),
+            Err(e) => {
+                // The regex crate's message draws a caret over several lines; its last line
+                // says what is wrong.
+                let text = e.to_string();
+                let why = text.lines().last().unwrap_or_default().trim();
+                problems.push(format!(
+                    "{key}.match_re.{label}: '{expression}' is not a regular expression ({why})"
+                ))
+            }
+        }
+    }
+    let severity = match r.severity.as_deref() {
+        None => Severity::Sev3,
+        Some(s) => s
+            .parse()
+            .unwrap_or_else(|e: crate::domain::types::UnknownWord| {
+                problems.push(format!("{key}.severity: {e}"));
+                Severity::Sev3
+            }),
+    };
+    let sop = r.sop.as_ref().and_then(|path| match file(path) {
+        Ok(markdown) => Some(Sop {
+            path: path.clone(),
+            markdown,
+        }),
+        Err(e) => {
+            problems.push(format!(
+                "{key}.sop: cannot read {path} (relative to the config file): {e}"
+            ));
+            None
+        }
+    });
+    if let Some(policy) = &r.escalation {
+        if !policies.contains_key(policy) {
+            problems.push(format!(
+                "{key}.escalation: no policy is called '{policy}'; define it in [[escalations]]"
+            ));
+        }
+    }
+    for s in &r.suggest {
+        if !s.starts_with('/') {
+            problems.push(format!(
+                "{key}.suggest: '{s}' is not a command; write it as in chat, e.g. /failover dns"
+            ));
+        }
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(Route {
+        name: name.to_string(),
+        matchers,
+        title: r.title.clone(),
+        severity,
+        sop,
+        escalation: r.escalation.clone(),
+        auto_open: r.auto_open,
+        suggest: r.suggest.clone(),
+        group_by: r
+            .group_by
+            .clone()
+            .unwrap_or_else(|| vec!["alertname".into()]),
+        group_window: chrono::Duration::minutes(r.group_window_minutes.unwrap_or(60).into()),
+    })
+}
+
+fn channel_name(value: Option<String>, key: &str, problems: &mut Vec<String>) -> String {
     let name = value.unwrap_or_else(|| "ops".into());
     let name = name.trim().trim_start_matches('#').to_string();
     if name.is_empty() || name.chars().any(char::is_whitespace) {
-        bail!("{origin}: {key} = '{name}' is not a channel name; use one word such as ops");
+        problems.push(format!(
+            "{key} = '{name}' is not a channel name; use one word such as ops"
+        ));
     }
-    Ok(name)
+    name
 }
 
 #[cfg(test)]
@@ -163,11 +726,132 @@ mod tests {
         None
     }
 
+    fn example_files(f: &str) -> std::io::Result<String> {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(f))
+    }
+
     #[test]
-    fn the_shipped_example_loads_with_the_seed_contacts() {
-        let s = Settings::from_toml(EXAMPLE_CONFIG, "example", no_env).unwrap();
+    fn the_shipped_example_loads_with_the_seed_contacts_alerts_and_policies() {
+        let s = Settings::check(EXAMPLE_CONFIG, "example", no_env, example_files).unwrap();
         assert_eq!(s.directory.person("hammer").unwrap().name, "Glenn Hammer");
         assert_eq!(s.lookback, chrono::Duration::minutes(30));
+        let names: Vec<&str> = s.routes.routes.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "outstanding-orders",
+                "low-storage",
+                "dns-not-answering",
+                "application-down"
+            ]
+        );
+        let dns = s.routes.named("dns-not-answering").unwrap();
+        assert_eq!(dns.suggest, ["/failover dns"]);
+        assert!(dns
+            .sop
+            .as_ref()
+            .unwrap()
+            .markdown
+            .contains("Failover procedure"));
+        let everyone = &s.policies["all-points-of-contact"].steps[0].targets;
+        assert_eq!(
+            everyone,
+            &[
+                "!Customer Support",
+                "!Networking",
+                "!Ops",
+                "!Database Admin",
+                "!Development Team"
+            ]
+        );
+        // Without the tokens in the environment the endpoints are off, with a warning.
+        assert!(s.sources.is_empty());
+        assert!(s
+            .warnings
+            .iter()
+            .any(|w| w.contains("WARROOM_ALERTMANAGER_TOKEN")));
+    }
+
+    #[test]
+    fn check_reports_every_mistake_with_its_key() {
+        let text = r#"
+[alerts.sources.alertmanager]
+auth = "bearer"
+
+[[routes]]
+name = "dns"
+match_re = { alertname = "DNS(" }
+severity = "p1"
+sop = "missing.md"
+escalation = "nope"
+suggest = ["failover dns"]
+
+[[escalations]]
+name = "x"
+steps = [{ targets = ["@nobody", "dba"], wait_minutes = 5 }]
+
+[[pagers]]
+name = "pd"
+kind = "pagerduty"
+targets = ["everyone"]
+"#;
+        let err = Settings::check(text, "w.toml", no_env, |_| {
+            Err(std::io::Error::from(std::io::ErrorKind::NotFound))
+        })
+        .unwrap_err();
+        let all = err.to_string();
+        for expected in [
+            "alerts.sources.alertmanager: needs secret_env or secret_file",
+            "routes[0] (dns).match_re.alertname: 'DNS(' is not a regular expression",
+            "routes[0] (dns).severity: unknown severity 'p1'",
+            "routes[0] (dns).sop: cannot read missing.md",
+            "routes[0] (dns).escalation: no policy is called 'nope'",
+            "routes[0] (dns).suggest: 'failover dns' is not a command",
+            "escalations[0] (x).steps[0].targets: @nobody is not in [[contacts]]",
+            "escalations[0] (x).steps[0].targets: 'dba' is not a page target",
+            "pagers[0] (pd): PagerDuty needs its routing key",
+        ] {
+            assert!(all.contains(expected), "missing «{expected}» in:\n{all}");
+        }
+        assert_eq!(err.problems.len(), 9, "{all}");
+        assert!(all.lines().all(|l| l.starts_with("w.toml: ")));
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_and_pagers_reach_teams_members() {
+        let text = r#"
+[[teams]]
+name = "Networking"
+aliases = ["net"]
+[[contacts]]
+handle = "bsparrow"
+name = "Bob Sparrow"
+team = "Networking"
+[alerts.sources.generic]
+auth = "hmac"
+secret_env = "GEN"
+[[pagers]]
+name = "pd-net"
+kind = "pagerduty"
+secret_env = "PD"
+targets = ["!net"]
+"#;
+        let env = |k: &str| match k {
+            "GEN" => Some("s3cret".to_string()),
+            "PD" => Some("routing-key".to_string()),
+            _ => None,
+        };
+        let s = Settings::check(text, "w.toml", env, |_| Ok(String::new())).unwrap();
+        assert!(
+            matches!(&s.sources["generic"], SourceAuth::Hmac { secret, header }
+            if secret.expose() == "s3cret" && header == "X-Warroom-Signature")
+        );
+        assert!(!format!("{s:?}").contains("s3cret"));
+        assert!(!format!("{s:?}").contains("routing-key"));
+        let pd = s.pagers_for(&Target::Person("bsparrow".into()));
+        assert_eq!(pd.len(), 1);
+        assert_eq!(pd[0].url, PAGERDUTY_EVENTS_URL);
+        assert!(s.pagers_for(&Target::Team("Networking".into())).len() == 1);
     }
 
     #[test]

@@ -89,6 +89,30 @@ pub struct AlertFacts {
     pub ends_at: Option<DateTime<Utc>>,
 }
 
+/// The actor of what warroom does by itself: opening an incident for an alert, firing an
+/// escalation step, delivering a page.
+pub const SYSTEM_ACTOR: &str = "warroom";
+
+/// One step of an escalation policy, as copied into the incident when it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationStep {
+    /// `@handle`, `!team` or `everyone`, paged at the same time.
+    pub targets: Vec<String>,
+    /// Minutes to wait for an acknowledgement before the next step.
+    pub wait_minutes: u32,
+}
+
+/// How one attempt to deliver a page ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Failed in a way worth retrying (5xx, 429, timeout, no connection).
+    Failed,
+    /// The pager refused the page (a 4xx other than 429): retrying would not help.
+    Refused,
+}
+
 /// Every fact warroom records. The variant name is the stored event type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -154,6 +178,75 @@ pub enum Event {
         message_id: String,
     },
     AlertReceived(AlertFacts),
+    /// An alert opened this incident for its route's group; later alerts of the group join it.
+    /// Its id derives from the group and how many incidents the group had, so two instances
+    /// opening an incident for the same group at once cannot both succeed.
+    AlertGroupOpened {
+        route: String,
+        group: String,
+    },
+    /// The SOP of the alert's route, posted in the incident channel.
+    SopPosted {
+        route: String,
+        path: String,
+        markdown: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        suggest: Vec<String>,
+    },
+    /// An escalation policy started; its steps are copied so a config change later never
+    /// alters a running escalation.
+    EscalationStarted {
+        policy: String,
+        steps: Vec<EscalationStep>,
+        repeat: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fallback: Vec<String>,
+        reason: String,
+    },
+    /// Someone was paged: by an escalation step, on demand (`/incident page`), or as the
+    /// fallback for a page that could not be delivered.
+    PageRequested {
+        /// Which escalation and which position in its sequence, when a step fired.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        escalation: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sequence: Option<u32>,
+        /// The step's number within its policy, for people.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<u32>,
+        /// `@handle`, `!team` or `everyone`.
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// Fixed per incident, step and target: pagers drop a repeated page with this key.
+        dedup_key: String,
+        /// Why: the policy and step, who asked, or whose page could not be delivered.
+        reason: String,
+    },
+    /// One attempt to hand a page (or its acknowledgement or resolution) to a pager.
+    PageAttempted {
+        dedup_key: String,
+        pager: String,
+        /// `trigger`, `acknowledge` or `resolve`.
+        action: String,
+        attempt: u32,
+        outcome: AttemptOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A pager could not be reached after its retries, or refused the page.
+    PageGaveUp {
+        dedup_key: String,
+        target: String,
+        pager: String,
+        reason: String,
+    },
+    /// Someone acknowledged the incident's pages: escalation stops.
+    Acknowledged {
+        by: String,
+    },
     /// A command that was refused or could not be understood, with the reply given.
     CommandRejected {
         channel: String,
@@ -197,6 +290,13 @@ impl Event {
             Event::MessageDeleted { .. } => "MessageDeleted",
             Event::AlertReceived(_) => "AlertReceived",
             Event::CommandRejected { .. } => "CommandRejected",
+            Event::AlertGroupOpened { .. } => "AlertGroupOpened",
+            Event::SopPosted { .. } => "SopPosted",
+            Event::EscalationStarted { .. } => "EscalationStarted",
+            Event::PageRequested { .. } => "PageRequested",
+            Event::PageAttempted { .. } => "PageAttempted",
+            Event::PageGaveUp { .. } => "PageGaveUp",
+            Event::Acknowledged { .. } => "Acknowledged",
             Event::Imported { .. } => "Imported",
         }
     }

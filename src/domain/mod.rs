@@ -4,7 +4,9 @@
 
 pub mod command;
 pub mod contacts;
+pub mod escalation;
 pub mod event;
 pub mod incident;
 pub mod postmortem;
+pub mod routing;
 pub mod types;

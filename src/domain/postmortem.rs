@@ -5,7 +5,7 @@
 //! Same events in, byte-identical documents out.
 
 use super::contacts::{Directory, Named};
-use super::event::{Attachment, Event, Recorded};
+use super::event::{Attachment, Event, Recorded, SYSTEM_ACTOR};
 use super::types::{ImpactArea, IncidentNumber, IncidentStatus, Severity};
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
@@ -228,7 +228,9 @@ pub fn assemble(
                 channel,
                 ..
             } => {
-                take_part(&r.actor, r);
+                if r.actor != SYSTEM_ACTOR {
+                    take_part(&r.actor, r);
+                }
                 timeline.push(entry(
                     "opened",
                     &r.actor,
@@ -386,6 +388,54 @@ pub fn assemble(
                 e.shown_as = String::new();
                 timeline.push(e);
             }
+            Event::SopPosted { path, suggest, .. } => {
+                let mut text = format!("SOP posted: {path}");
+                if !suggest.is_empty() {
+                    let _ = write!(text, " (suggested: {})", suggest.join(", "));
+                }
+                timeline.push(entry("sop", &r.actor, text));
+            }
+            Event::EscalationStarted { policy, reason, .. } => {
+                timeline.push(entry(
+                    "escalation",
+                    &r.actor,
+                    format!("escalation policy '{policy}' started: {reason}"),
+                ));
+            }
+            Event::PageRequested {
+                target,
+                message,
+                reason,
+                ..
+            } => {
+                if r.actor != SYSTEM_ACTOR {
+                    take_part(&r.actor, r);
+                }
+                let mut text = format!("paged {target} ({reason})");
+                if let Some(message) = message {
+                    let _ = write!(text, ": {message}");
+                }
+                timeline.push(entry("page", &r.actor, text));
+            }
+            Event::PageGaveUp {
+                target,
+                pager,
+                reason,
+                ..
+            } => {
+                timeline.push(entry(
+                    "page",
+                    &r.actor,
+                    format!("could not reach {target} through {pager}: {reason}"),
+                ));
+            }
+            Event::Acknowledged { by } => {
+                take_part(by, r);
+                timeline.push(entry("ack", by, "acknowledged the page".to_string()));
+            }
+            // Bookkeeping: the group binding and each delivery attempt are in the ledger;
+            // the timeline shows the pages and the give-ups people act on.
+            Event::AlertGroupOpened { .. } | Event::PageAttempted { .. } => {}
             Event::CommandRejected { .. } | Event::Imported { .. } => {}
         }
     }
