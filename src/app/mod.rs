@@ -7,6 +7,8 @@
 //! twice adds nothing the second time.
 
 pub mod alerts;
+pub mod intake;
+pub mod paging;
 pub mod projection;
 pub mod replay;
 pub mod transcript;
@@ -103,6 +105,11 @@ pub struct Warroom {
     /// Held while an input is handled, so inputs within one process are decided one at a
     /// time; other processes are caught by the store's expected-version check.
     projection: Mutex<Projection>,
+    /// Woken when an escalation may have become due sooner (an incident opened by an alert,
+    /// an acknowledgement), so the scheduler need not poll.
+    escalation_changed: tokio::sync::Notify,
+    /// Where recorded pages go to be delivered, when a delivery worker runs.
+    page_queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<paging::PageOrder>>,
 }
 
 /// A refusal to show the person and record.
@@ -144,6 +151,8 @@ impl Warroom {
             ledger,
             settings: Arc::new(settings),
             projection: Mutex::new(Projection::default()),
+            escalation_changed: tokio::sync::Notify::new(),
+            page_queue: std::sync::OnceLock::new(),
         };
         {
             let mut projection = app.projection.lock().await;
@@ -337,19 +346,24 @@ impl Warroom {
         input: &Input,
         alerts: &[AlertFacts],
     ) -> anyhow::Result<Outcome> {
-        let number = projection.bound_incident(&input.channel);
-        let pending: Vec<Pending> = alerts
-            .iter()
-            .map(|a| Pending {
-                event: Event::AlertReceived(a.clone()),
-                at: input.at,
-                actor: a.source.clone(),
-            })
-            .collect();
-        if pending.is_empty() {
-            return Ok(Outcome::default());
+        let mut report = intake::IntakeReport::default();
+        for alert in alerts {
+            self.ingest_one(projection, input.at, alert, &mut report)
+                .await?;
         }
-        self.record_facts(number, input, pending).await
+        if !report.opened.is_empty() {
+            self.escalation_changed.notify_one();
+        }
+        Ok(Outcome {
+            reply: (!report.lines.is_empty()).then(|| report.lines.join("\n")),
+            events: report.events,
+            already_recorded: report.recorded == 0 && report.duplicates > 0,
+            incident: report
+                .opened
+                .first()
+                .copied()
+                .or_else(|| report.joined.iter().next().copied()),
+        })
     }
 
     async fn command(
@@ -372,7 +386,25 @@ impl Warroom {
             Ok(ChatCommand::Open { title, severity }) => {
                 self.open(projection, input, title, severity).await
             }
+            Ok(ChatCommand::Page {
+                incident,
+                target,
+                message,
+            }) => match self.target(projection, &input.channel, incident) {
+                Ok(number) => {
+                    self.page_on_demand(projection, input, number, &target, message)
+                        .await
+                }
+                Err(refusal) => Err(refusal.into()),
+            },
             Ok(ChatCommand::Order { incident, order }) => {
+                // An acknowledgement is by whoever sent it.
+                let order = match *order {
+                    IncidentCommand::Acknowledge { .. } => Box::new(IncidentCommand::Acknowledge {
+                        by: input.from.clone(),
+                    }),
+                    other => Box::new(other),
+                };
                 match self.target(projection, &input.channel, incident) {
                     Ok(number) => self
                         .order(projection, input, number, *order)
@@ -489,7 +521,7 @@ impl Warroom {
             ))
             .into());
         }
-        let imports = self.lookback(input).await?;
+        let imports = self.lookback_of(&input.channel, input.at).await?;
         for _ in 0..MAX_OPEN_ATTEMPTS {
             let number = projection.next_number();
             let opened = incident::decide(
@@ -543,11 +575,15 @@ impl Warroom {
         Err(anyhow::anyhow!("could not take an incident number after {MAX_OPEN_ATTEMPTS} attempts; the store is very busy, try again").into())
     }
 
-    /// The channel's messages and alerts from the lookback window before `input.at`, as
+    /// The channel's messages and alerts from the lookback window before `until`, as
     /// imported copies.
-    async fn lookback(&self, input: &Input) -> anyhow::Result<Vec<Pending>> {
-        let stream = channel_stream(&input.channel);
-        let since = input.at - self.settings.lookback;
+    async fn lookback_of(
+        &self,
+        channel: &str,
+        until: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Pending>> {
+        let stream = channel_stream(channel);
+        let since = until - self.settings.lookback;
         // Page back from the channel's newest event until a whole page is older than the
         // window: the cost is the window's size, not the channel's whole history.
         let mut window = Vec::new();
@@ -562,7 +598,7 @@ impl Warroom {
             let done = page.len() < LOOKBACK_PAGE || page.iter().all(|e| e.occurred_at < since);
             window.extend(
                 page.into_iter()
-                    .filter(|e| e.occurred_at >= since && e.occurred_at <= input.at),
+                    .filter(|e| e.occurred_at >= since && e.occurred_at <= until),
             );
             if done {
                 break;
@@ -668,6 +704,7 @@ impl Warroom {
                     format!("{number} closed. `warroom postmortem {number}` prints the post-mortem draft.")
                 }
                 Event::IncidentReopened { .. } => format!("{number} reopened."),
+                Event::Acknowledged { by } => format!("{} acknowledged {number}; its escalation stops.", dir.display(by)),
                 other => format!("{} recorded for {number}.", other.event_type()),
             })
             .collect();

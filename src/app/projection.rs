@@ -2,7 +2,8 @@
 //! bound to which open incident, and where each chat message lives. Rebuilt from the ledger
 //! at start-up and kept current by reading what was appended since.
 
-use crate::domain::event::Event;
+use crate::domain::escalation::Escalations;
+use crate::domain::event::{AlertFacts, AlertStatus, Event, Recorded};
 use crate::domain::types::{IncidentNumber, IncidentStatus, Severity};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +20,23 @@ pub struct IncidentSummary {
     pub opened_by: String,
     /// Events in the incident's stream: a rough measure of how much happened.
     pub events: i64,
+    /// When it last resolved or closed, for the flapping window of its alert group.
+    pub settled_at: Option<DateTime<Utc>>,
+}
+
+/// The last state recorded of one alert (by source and fingerprint).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertState {
+    pub status: AlertStatus,
+    pub starts_at: Option<DateTime<Utc>>,
+    /// State changes recorded so far; names the next change of an alert without `starts_at`.
+    pub changes: u32,
+}
+
+/// The incidents an alert group opened, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupState {
+    pub incidents: Vec<IncidentNumber>,
 }
 
 /// The stream a chat message was recorded in.
@@ -42,6 +60,17 @@ pub struct Projection {
     bound: HashMap<String, IncidentNumber>,
     /// (channel, source message id) → where the message lives.
     messages: HashMap<(String, String), Place>,
+    /// (source, fingerprint) → the alert's last recorded state.
+    alerts: HashMap<(String, String), AlertState>,
+    /// Alert group key → the incidents it opened.
+    groups: HashMap<String, GroupState>,
+    /// Incidents with an escalation that may still page.
+    escalations: BTreeMap<IncidentNumber, Escalations>,
+}
+
+/// The key under which an alert's state is kept.
+pub fn alert_key(alert: &AlertFacts) -> (String, String) {
+    (alert.source.clone(), alert.fingerprint.clone())
 }
 
 /// The stream that holds a channel's messages while no incident is bound to it.
@@ -61,6 +90,9 @@ impl Projection {
     ) {
         self.position = self.position.max(position);
         let incident = IncidentNumber::from_stream_id(stream_id);
+        if let Some(number) = incident {
+            self.follow_escalation(number, position, at, actor, event);
+        }
         if let Some(number) = incident {
             if let Some(summary) = self.incidents.get_mut(&number) {
                 summary.events += 1;
@@ -87,6 +119,7 @@ impl Projection {
                         opened_at: at,
                         opened_by: actor.to_string(),
                         events: 1,
+                        settled_at: None,
                     },
                 );
                 self.bound.insert(channel.clone(), number);
@@ -95,10 +128,16 @@ impl Projection {
                 self.update(number, |s| s.severity = *to);
             }
             (Some(number), Event::IncidentResolved { .. }) => {
-                self.update(number, |s| s.status = IncidentStatus::Resolved);
+                self.update(number, |s| {
+                    s.status = IncidentStatus::Resolved;
+                    s.settled_at = Some(at);
+                });
             }
             (Some(number), Event::IncidentClosed {}) => {
-                self.update(number, |s| s.status = IncidentStatus::Closed);
+                self.update(number, |s| {
+                    s.status = IncidentStatus::Closed;
+                    s.settled_at = Some(at);
+                });
                 if let Some(channel) = self.incidents.get(&number).map(|s| s.channel.clone()) {
                     if self.bound.get(&channel) == Some(&number) {
                         self.bound.remove(&channel);
@@ -106,7 +145,10 @@ impl Projection {
                 }
             }
             (Some(number), Event::IncidentReopened { .. }) => {
-                self.update(number, |s| s.status = IncidentStatus::Open);
+                self.update(number, |s| {
+                    s.status = IncidentStatus::Open;
+                    s.settled_at = None;
+                });
                 if let Some(channel) = self.incidents.get(&number).map(|s| s.channel.clone()) {
                     self.bound.entry(channel).or_insert(number);
                 }
@@ -133,8 +175,78 @@ impl Projection {
                     Place::Channel { position },
                 );
             }
+            (_, Event::AlertReceived(alert)) => {
+                let state = self.alerts.entry(alert_key(alert)).or_insert(AlertState {
+                    status: alert.status,
+                    starts_at: alert.starts_at,
+                    changes: 0,
+                });
+                state.status = alert.status;
+                state.starts_at = alert.starts_at;
+                state.changes += 1;
+            }
+            (Some(number), Event::AlertGroupOpened { group, .. }) => {
+                let state = self.groups.entry(group.clone()).or_default();
+                if !state.incidents.contains(&number) {
+                    state.incidents.push(number);
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Keeps the escalation state of incidents that have one; others cost nothing.
+    fn follow_escalation(
+        &mut self,
+        number: IncidentNumber,
+        position: i64,
+        at: DateTime<Utc>,
+        actor: &str,
+        event: &Event,
+    ) {
+        let relevant = matches!(
+            event.unwrapped(),
+            Event::EscalationStarted { .. }
+                | Event::PageRequested { .. }
+                | Event::Acknowledged { .. }
+                | Event::IncidentResolved { .. }
+                | Event::IncidentClosed {}
+        );
+        if !relevant {
+            return;
+        }
+        if !self.escalations.contains_key(&number)
+            && !matches!(event.unwrapped(), Event::EscalationStarted { .. })
+        {
+            return;
+        }
+        let record = Recorded {
+            event_id: uuid::Uuid::nil(),
+            position,
+            at,
+            actor: actor.to_string(),
+            event: event.clone(),
+        };
+        // Kept when finished: a later escalation of the same incident is numbered after it.
+        self.escalations.entry(number).or_default().apply(&record);
+    }
+
+    /// The last recorded state of an alert.
+    pub fn alert_state(&self, alert: &AlertFacts) -> Option<&AlertState> {
+        self.alerts.get(&alert_key(alert))
+    }
+
+    /// How many incidents a group has opened, and the latest.
+    pub fn group(&self, group: &str) -> Option<&GroupState> {
+        self.groups.get(group)
+    }
+
+    /// Incidents whose escalation may still page, with its state.
+    pub fn escalations(&self) -> impl Iterator<Item = (IncidentNumber, &Escalations)> {
+        self.escalations
+            .iter()
+            .filter(|(_, e)| e.active())
+            .map(|(n, e)| (*n, e))
     }
 
     fn update(&mut self, number: IncidentNumber, change: impl FnOnce(&mut IncidentSummary)) {

@@ -16,6 +16,8 @@ pub struct ReplaySummary {
     pub already_recorded: usize,
     /// Incidents the transcript touched.
     pub incidents: BTreeSet<IncidentNumber>,
+    /// Pages fired by escalations during the replay (recorded, never delivered).
+    pub pages: usize,
 }
 
 /// Checks a transcript and turns its lines into inputs. `identity` names the transcript so
@@ -104,6 +106,12 @@ pub async fn replay(
     let lines = inputs(text, identity, warroom)?;
     let mut summary = ReplaySummary::default();
     for (line, input) in lines {
+        // The transcript's clock drives escalations: steps due by this line fire first.
+        let pages = warroom
+            .fire_due_pages(line.at)
+            .await
+            .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?;
+        summary.pages += pages.len();
         let outcome = warroom
             .handle(input)
             .await
@@ -112,6 +120,12 @@ pub async fn replay(
         summary.events += outcome.events;
         summary.already_recorded += usize::from(outcome.already_recorded);
         summary.incidents.extend(outcome.incident);
+        // Steps due at once (an alert that opened an incident pages straight away).
+        summary.pages += warroom
+            .fire_due_pages(line.at)
+            .await
+            .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?
+            .len();
         on_line(&line, &outcome);
     }
     Ok(summary)

@@ -283,6 +283,36 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[INCIDENT],
     },
     CommandSpec {
+        words: &["incident", "page"],
+        help: "Page a team or a person now, through the pagers that reach them",
+        options: &[
+            OptionSpec {
+                name: "team",
+                required: false,
+                shape: "dba",
+                help: "the team to page (give team or user)",
+            },
+            OptionSpec {
+                name: "user",
+                required: false,
+                shape: "@handle",
+                help: "the person to page (give team or user)",
+            },
+            OptionSpec {
+                name: "message",
+                required: false,
+                shape: "\"…\"",
+                help: "what they should know",
+            },
+            INCIDENT,
+        ],
+    },
+    CommandSpec {
+        words: &["ack"],
+        help: "Acknowledge the incident's pages: its escalation stops",
+        options: &[INCIDENT],
+    },
+    CommandSpec {
         words: &["help"],
         help: "List the commands",
         options: &[],
@@ -301,6 +331,12 @@ pub enum ChatCommand {
     Order {
         incident: Option<IncidentNumber>,
         order: Box<IncidentCommand>,
+    },
+    /// Page a target now (`@handle`, `!team`), with an optional message.
+    Page {
+        incident: Option<IncidentNumber>,
+        target: String,
+        message: Option<String>,
     },
     Timeline {
         incident: Option<IncidentNumber>,
@@ -424,6 +460,20 @@ pub fn interpret(parsed: &ParsedCommand) -> Result<ChatCommand, CommandError> {
         ["incident", "reopen"] => order(IncidentCommand::Reopen {
             reason: get("reason"),
         }),
+        ["incident", "page"] => {
+            let target = match (handle("team"), handle("user")) {
+                (Some(team), None) if !team.is_empty() => format!("!{team}"),
+                (None, Some(user)) if !user.is_empty() => format!("@{user}"),
+                (Some(_), Some(_)) => return Err(invalid("give team or user, not both".into())),
+                _ => return Err(invalid("say whom to page with team: or user:".into())),
+            };
+            Ok(ChatCommand::Page {
+                incident,
+                target,
+                message: get("message").filter(|m| !m.is_empty()),
+            })
+        }
+        ["ack"] => order(IncidentCommand::Acknowledge { by: String::new() }),
         ["incident", "timeline"] => Ok(ChatCommand::Timeline { incident }),
         ["incident", "postmortem"] => Ok(ChatCommand::Postmortem { incident }),
         ["help"] => Ok(ChatCommand::Help),

@@ -50,6 +50,10 @@ pub enum IncidentCommand {
         message_id: String,
     },
     RecordAlert(AlertFacts),
+    /// Stop the escalation: `by` has seen the page and is on it.
+    Acknowledge {
+        by: String,
+    },
 }
 
 /// Why an incident command was refused; every message says what to do instead.
@@ -80,6 +84,13 @@ pub enum IncidentError {
     Empty { field: &'static str },
     #[error("the title is {len} characters long; keep it under {MAX_TITLE_CHARS}")]
     TitleTooLong { len: usize },
+    #[error(
+        "{number} is {status}; there is no page to acknowledge (/incident reopen if it is back)"
+    )]
+    NotOpen {
+        number: IncidentNumber,
+        status: IncidentStatus,
+    },
     #[error("message {message_id} in #{channel} is not part of {number}")]
     UnknownMessage {
         number: IncidentNumber,
@@ -254,6 +265,17 @@ pub fn decide(
             }
         }
         IncidentCommand::RecordAlert(alert) => Event::AlertReceived(alert),
+        IncidentCommand::Acknowledge { by } => {
+            if incident.status != IncidentStatus::Open {
+                return Err(IncidentError::NotOpen {
+                    number,
+                    status: incident.status,
+                });
+            }
+            Event::Acknowledged {
+                by: non_empty("by", &by)?,
+            }
+        }
     };
     Ok(vec![event])
 }

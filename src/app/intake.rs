@@ -1,0 +1,409 @@
+//! Alert intake: deduplicates alerts, routes them, and opens or joins the incident of their
+//! group, so an alert storm becomes one incident and a repeated delivery changes nothing.
+//!
+//! Deduplication is atomic through the store: an alert's event id derives from its source,
+//! fingerprint, status and start (or, without a start, how many state changes it had), and
+//! the store keeps one event per id. Opening an incident for a group carries an
+//! `AlertGroupOpened` whose id derives from the group and how many incidents it opened
+//! before, so when two instances open for the same group at once, one append fails and
+//! that instance joins the other's incident instead.
+
+use super::projection::{channel_stream, Projection};
+use super::{event_id, Pending, Warroom, MAX_OPEN_ATTEMPTS};
+use crate::domain::event::{AlertFacts, AlertStatus, Event, SYSTEM_ACTOR};
+use crate::domain::incident::{self, IncidentCommand};
+use crate::domain::routing::Route;
+use crate::domain::types::{IncidentNumber, IncidentStatus};
+use crate::store::{AppendError, Appended, ExpectedVersion, NewEvent};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+/// Namespace of alert and group event ids (UUID v5).
+const ALERT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x0a1e_47f0_6b2d_4c59_8e11_93d2_c4b7_5e20);
+
+/// What ingesting a batch of alerts did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntakeReport {
+    /// Alerts recorded as a new state.
+    pub recorded: usize,
+    /// Alerts whose state was already recorded (a repeated delivery).
+    pub duplicates: usize,
+    /// Incidents opened by these alerts.
+    pub opened: Vec<IncidentNumber>,
+    /// Incidents these alerts joined.
+    pub joined: BTreeSet<IncidentNumber>,
+    /// Events appended.
+    pub events: usize,
+    /// One line per alert, for the console and the chat.
+    pub lines: Vec<String>,
+}
+
+/// Where an alert goes.
+enum Placement {
+    /// Into the open (or recently settled) incident of its group.
+    Join(IncidentNumber),
+    /// Open a new incident for its group.
+    Open,
+    /// The alerts channel's stream, with why it opened nothing.
+    Channel(Option<String>),
+}
+
+/// The id of an alert's state: the same state delivered twice gets the same id.
+pub fn alert_event_id(alert: &AlertFacts, changes_before: u32) -> Uuid {
+    let when = match alert.starts_at {
+        Some(t) => t.to_rfc3339(),
+        // Without a start time, a state is told apart by how many changes came before it.
+        None => format!("change-{changes_before}"),
+    };
+    Uuid::new_v5(
+        &ALERT_ID_NAMESPACE,
+        format!(
+            "alert\0{}\0{}\0{}\0{when}",
+            alert.source,
+            alert.fingerprint,
+            alert.status.as_str()
+        )
+        .as_bytes(),
+    )
+}
+
+fn group_event_id(group: &str, opened_before: usize) -> Uuid {
+    Uuid::new_v5(
+        &ALERT_ID_NAMESPACE,
+        format!("group\0{group}\0{opened_before}").as_bytes(),
+    )
+}
+
+/// The dedicated channel of an incident an alert opened: `inc-7-application-outage`.
+pub fn incident_channel(number: IncidentNumber, title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() {
+        format!("inc-{}", number.0)
+    } else {
+        format!("inc-{}-{slug}", number.0)
+    }
+}
+
+impl Warroom {
+    /// Records alerts read from a sender's body, received at `at`. Each alert is durable when
+    /// this returns `Ok`; a store failure returns `Err` and the sender should retry.
+    pub async fn ingest_alerts(
+        &self,
+        at: DateTime<Utc>,
+        alerts: &[AlertFacts],
+    ) -> anyhow::Result<IntakeReport> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
+        let mut report = IntakeReport::default();
+        for alert in alerts {
+            self.ingest_one(&mut projection, at, alert, &mut report)
+                .await?;
+        }
+        self.catch_up(&mut projection).await?;
+        drop(projection);
+        if !report.opened.is_empty() {
+            self.escalation_changed.notify_one();
+        }
+        Ok(report)
+    }
+
+    pub(super) async fn ingest_one(
+        &self,
+        projection: &mut Projection,
+        at: DateTime<Utc>,
+        alert: &AlertFacts,
+        report: &mut IntakeReport,
+    ) -> anyhow::Result<()> {
+        let route = self.settings.routes.route(alert);
+        let group = route.group_key(alert);
+        let duplicate = |report: &mut IntakeReport| {
+            report.duplicates += 1;
+            report.lines.push(format!(
+                "{} {}: already recorded",
+                alert.name,
+                alert.status.as_str()
+            ));
+        };
+        for _ in 0..MAX_OPEN_ATTEMPTS {
+            let previous = projection.alert_state(alert).cloned();
+            if let Some(p) = &previous {
+                if p.status == alert.status && p.starts_at == alert.starts_at {
+                    duplicate(report);
+                    return Ok(());
+                }
+            }
+            let alert_id = alert_event_id(alert, previous.as_ref().map_or(0, |p| p.changes));
+            let alert_event = (
+                alert_id,
+                Pending {
+                    event: Event::AlertReceived(alert.clone()),
+                    at: alert_time(alert, at),
+                    actor: alert.source.clone(),
+                },
+            );
+            let (result, line) = match self.place(projection, route, &group, alert, at) {
+                Placement::Join(number) => (
+                    self.append_ids(&number.stream_id(), ExpectedVersion::Any, vec![alert_event])
+                        .await
+                        .map(|a| (a, Some(number), false, 1)),
+                    format!("joined {number}"),
+                ),
+                Placement::Channel(note) => {
+                    let stream = channel_stream(&self.settings.alerts_channel);
+                    (
+                        self.append_ids(&stream, ExpectedVersion::Any, vec![alert_event])
+                            .await
+                            .map(|a| (a, None, false, 1)),
+                        note.unwrap_or_else(|| {
+                            format!("recorded in #{}", self.settings.alerts_channel)
+                        }),
+                    )
+                }
+                Placement::Open => {
+                    let number = projection.next_number();
+                    let (events, line) = self
+                        .opening(projection, number, route, &group, alert, at, alert_event)
+                        .await?;
+                    let count = events.len();
+                    (
+                        self.append_ids(&number.stream_id(), ExpectedVersion::NoStream, events)
+                            .await
+                            .map(|a| (a, Some(number), true, count)),
+                        line,
+                    )
+                }
+            };
+            match result {
+                Ok((appended, _, _, _)) if appended.already_stored => {
+                    duplicate(report);
+                    return Ok(());
+                }
+                Ok((_, incident, opened, count)) => {
+                    report.recorded += 1;
+                    report.events += count;
+                    match (incident, opened) {
+                        (Some(n), true) => report.opened.push(n),
+                        (Some(n), false) => {
+                            report.joined.insert(n);
+                        }
+                        _ => {}
+                    }
+                    report
+                        .lines
+                        .push(format!("{} {}: {line}", alert.name, alert.status.as_str()));
+                    // Learn what was just appended before the next alert of the body.
+                    self.catch_up(projection).await?;
+                    return Ok(());
+                }
+                Err(AppendError::DuplicateEventId { event_id, .. }) if event_id == alert_id => {
+                    // The same state arrived through another instance or an earlier delivery.
+                    duplicate(report);
+                    return Ok(());
+                }
+                Err(AppendError::DuplicateEventId { .. }) | Err(AppendError::Conflict { .. }) => {
+                    // Another writer opened an incident (for this group, or took the number):
+                    // learn about it and decide again.
+                    self.catch_up(projection).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        anyhow::bail!(
+            "could not place alert {} after {MAX_OPEN_ATTEMPTS} attempts; the store is very busy, retry",
+            alert.name
+        )
+    }
+
+    /// Decides where an alert goes from its group's latest incident.
+    fn place(
+        &self,
+        projection: &Projection,
+        route: &Route,
+        group: &str,
+        alert: &AlertFacts,
+        at: DateTime<Utc>,
+    ) -> Placement {
+        let latest = projection
+            .group(group)
+            .and_then(|g| g.incidents.last())
+            .and_then(|n| projection.incident(*n));
+        let firing = alert.status == AlertStatus::Firing;
+        if let Some(incident) = latest {
+            let recent = incident
+                .settled_at
+                .is_none_or(|settled| at - settled <= route.group_window);
+            match incident.status {
+                IncidentStatus::Open => return Placement::Join(incident.number),
+                // A resolved incident takes its group's resolutions, and a firing alert
+                // within the window (flapping) rather than a new incident.
+                IncidentStatus::Resolved if recent || !firing => {
+                    return Placement::Join(incident.number)
+                }
+                IncidentStatus::Closed if recent && firing => {
+                    return Placement::Channel(Some(format!(
+                        "fired again {} min after {} closed; no new incident within the {}-minute window (reopen it with /incident reopen incident:{})",
+                        (at - incident.settled_at.unwrap_or(at)).num_minutes(),
+                        incident.number,
+                        route.group_window.num_minutes(),
+                        incident.number
+                    )))
+                }
+                _ => {}
+            }
+        }
+        if firing && route.auto_open {
+            Placement::Open
+        } else {
+            Placement::Channel(None)
+        }
+    }
+
+    /// The events that open an incident for an alert: the opening, the group binding, the
+    /// alert, the SOP, the escalation, and the alerts channel's lookback window.
+    #[allow(clippy::too_many_arguments)]
+    async fn opening(
+        &self,
+        projection: &Projection,
+        number: IncidentNumber,
+        route: &Route,
+        group: &str,
+        alert: &AlertFacts,
+        at: DateTime<Utc>,
+        alert_event: (Uuid, Pending),
+    ) -> anyhow::Result<(Vec<(Uuid, Pending)>, String)> {
+        let title = route.incident_title(alert);
+        let channel = incident_channel(number, &title);
+        let key = format!("alert-open:{}", alert_event.0);
+        let system = |event: Event| Pending {
+            event,
+            at,
+            actor: SYSTEM_ACTOR.to_string(),
+        };
+        let opened = incident::decide(
+            None,
+            number,
+            IncidentCommand::Open {
+                number,
+                title: title.clone(),
+                severity: route.severity,
+                channel: channel.clone(),
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("route {}: {e}", route.name))?;
+        let opened_before = projection.group(group).map_or(0, |g| g.incidents.len());
+        let mut events: Vec<(Uuid, Pending)> = Vec::new();
+        for e in opened {
+            events.push((event_id(&key, events.len()), system(e)));
+        }
+        events.push((
+            group_event_id(group, opened_before),
+            system(Event::AlertGroupOpened {
+                route: route.name.clone(),
+                group: group.to_string(),
+            }),
+        ));
+        events.push(alert_event);
+        let mut line = format!(
+            "opened {number} “{title}” ({}) in #{channel}",
+            route.severity
+        );
+        if let Some(sop) = &route.sop {
+            events.push((
+                event_id(&key, events.len()),
+                system(Event::SopPosted {
+                    route: route.name.clone(),
+                    path: sop.path.clone(),
+                    markdown: sop.markdown.clone(),
+                    suggest: route.suggest.clone(),
+                }),
+            ));
+            line.push_str(&format!("; SOP {} posted", sop.path));
+        }
+        if let Some(policy) = route
+            .escalation
+            .as_ref()
+            .and_then(|p| self.settings.policies.get(p))
+        {
+            let reason = format!(
+                "{} {} (route {})",
+                alert.name,
+                alert.status.as_str(),
+                route.name
+            );
+            events.push((event_id(&key, events.len()), system(policy.start(&reason))));
+            line.push_str(&format!("; escalation '{}' started", policy.name));
+        }
+        if !route.suggest.is_empty() {
+            line.push_str(&format!("; suggested: {}", route.suggest.join(", ")));
+        }
+        let imports = self
+            .lookback_of(&self.settings.alerts_channel, alert_time(alert, at).min(at))
+            .await?;
+        for p in imports {
+            events.push((event_id(&key, events.len()), p));
+        }
+        Ok((events, line))
+    }
+
+    /// Appends events with ids chosen by the caller.
+    pub(super) async fn append_ids(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<(Uuid, Pending)>,
+    ) -> Result<Appended, AppendError> {
+        let events = events
+            .into_iter()
+            .map(|(id, p)| NewEvent {
+                event_id: id,
+                event_type: p.event.event_type().to_string(),
+                schema_version: crate::domain::event::SCHEMA_VERSION,
+                occurred_at: p.at,
+                actor: p.actor,
+                payload: p.event.to_payload(),
+            })
+            .collect();
+        self.ledger.append(stream, expected, events).await
+    }
+}
+
+/// When an alert's state began in the world: its start when firing, its end when resolved,
+/// else when it arrived.
+fn alert_time(alert: &AlertFacts, received: DateTime<Utc>) -> DateTime<Utc> {
+    match alert.status {
+        AlertStatus::Firing => alert.starts_at,
+        AlertStatus::Resolved => alert.ends_at,
+    }
+    .filter(|t| *t <= received)
+    .unwrap_or(received)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incident_channels_are_slugs_of_the_title() {
+        assert_eq!(
+            incident_channel(IncidentNumber(42), "Application outage"),
+            "inc-42-application-outage"
+        );
+        assert_eq!(
+            incident_channel(IncidentNumber(3), "  DNS: not answering!! "),
+            "inc-3-dns-not-answering"
+        );
+        assert_eq!(incident_channel(IncidentNumber(1), "!!!"), "inc-1");
+    }
+}
