@@ -34,6 +34,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the bot: the HTTP alert intake and the escalation scheduler, until Ctrl-C or
+    /// SIGTERM.
+    Serve {
+        /// Address to listen on; overrides http.listen and WARROOM_LISTEN.
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Replay the seed's application outage into a fresh SQLite store in a temporary
     /// directory and print its post-mortem.
     Demo {
@@ -168,8 +175,40 @@ impl Cli {
                 Ok(0)
             }
             Command::Check => check(self.config.as_deref()),
+            Command::Serve { ref listen } => self.serve(listen.clone()).await,
             Command::Bench(ref args) => crate::bench::run(args).await,
         }
+    }
+
+    async fn serve(&self, listen: Option<String>) -> anyhow::Result<i32> {
+        let settings = Settings::load(self.config.as_deref())?;
+        for warning in &settings.warnings {
+            tracing::warn!("{warning}");
+            eprintln!("warning: {warning}");
+        }
+        let addr = listen.unwrap_or_else(|| settings.listen.clone());
+        let ledger = Ledger::open(&self.db).await?;
+        let warroom = std::sync::Arc::new(Warroom::start(ledger, settings).await?);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}; is another process using it?"))?;
+        let running = crate::serve::start(
+            warroom.clone(),
+            listener,
+            crate::serve::Clock::start(),
+            crate::notify::RetryPolicy::default(),
+        )
+        .await?;
+        eprintln!(
+            "warroom serving alerts on http://{}/v1/alerts/{{alertmanager,grafana,generic}} (store: {}); Discord is off: no bot token is configured",
+            running.addr,
+            warroom.ledger().display_url()
+        );
+        shutdown_signal().await;
+        eprintln!("shutting down: finishing requests in flight");
+        running.stop().await;
+        warroom.ledger().clone().close().await;
+        Ok(0)
     }
 
     async fn warroom(&self) -> anyhow::Result<Warroom> {
@@ -177,6 +216,26 @@ impl Cli {
         let ledger = Ledger::open(&self.db).await?;
         Warroom::start(ledger, settings).await
     }
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// `warroom check`: every mistake with its key, then the warnings; exit 1 on mistakes.

@@ -153,17 +153,10 @@ pub enum SourceAuth {
     Open,
 }
 
-/// The kinds of outside pager.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PagerKind {
-    /// PagerDuty Events API v2; the secret is the routing (integration) key.
-    PagerDuty { routing_key: Secret },
-    /// A JSON POST, HMAC-signed when a secret is set.
-    Webhook { secret: Option<Secret> },
-}
+pub use crate::notify::PagerKind;
 
 /// An outside pager, checked.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PagerSettings {
     pub name: String,
     pub kind: PagerKind,
@@ -172,6 +165,18 @@ pub struct PagerSettings {
     pub targets: Vec<Target>,
     pub timeout: std::time::Duration,
     pub max_attempts: u32,
+}
+
+impl PagerSettings {
+    /// The pager as the notifier sends to it.
+    pub fn pager(&self) -> crate::notify::Pager {
+        crate::notify::Pager {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            kind: self.kind.clone(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 /// PagerDuty's Events API v2 endpoint.
@@ -306,6 +311,34 @@ impl Settings {
                     .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
             },
         )?)
+    }
+
+    /// The pagers a page to `target` goes through: those that reach it directly, else, for
+    /// a team or everyone, those of each person in it.
+    pub fn pagers_reaching(&self, target: &Target) -> Vec<&PagerSettings> {
+        let direct = self.pagers_for(target);
+        if !direct.is_empty() {
+            return direct;
+        }
+        let people: Vec<&Contact> = match target {
+            Target::Person(_) => vec![],
+            Target::Team(team) => self
+                .directory
+                .contacts()
+                .iter()
+                .filter(|c| &c.team == team)
+                .collect(),
+            Target::Everyone => self.directory.contacts().iter().collect(),
+        };
+        let mut found: Vec<&PagerSettings> = Vec::new();
+        for person in people {
+            for pager in self.pagers_for(&Target::Person(person.handle.clone())) {
+                if !found.iter().any(|p| p.name == pager.name) {
+                    found.push(pager);
+                }
+            }
+        }
+        found
     }
 
     /// The pagers that reach a target directly: those naming it, its team, or everyone.

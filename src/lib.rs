@@ -5,5 +5,8 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod http;
+pub mod notify;
 pub mod secret;
+pub mod serve;
 pub mod store;

@@ -109,7 +109,7 @@ pub struct Warroom {
     /// an acknowledgement), so the scheduler need not poll.
     escalation_changed: tokio::sync::Notify,
     /// Where recorded pages go to be delivered, when a delivery worker runs.
-    page_queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<paging::PageOrder>>,
+    page_queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<paging::Delivery>>,
 }
 
 /// A refusal to show the person and record.
@@ -406,10 +406,14 @@ impl Warroom {
                     other => Box::new(other),
                 };
                 match self.target(projection, &input.channel, incident) {
-                    Ok(number) => self
-                        .order(projection, input, number, *order)
-                        .await
-                        .map(|(events, new)| (number, events, self.describe(number, &new))),
+                    Ok(number) => {
+                        self.order(projection, input, number, *order)
+                            .await
+                            .map(|(events, new)| {
+                                self.mirror_to_pagers(number, &new);
+                                (number, events, self.describe(number, &new))
+                            })
+                    }
                     Err(refusal) => Err(refusal.into()),
                 }
             }
@@ -683,6 +687,22 @@ impl Warroom {
             }
         }
         Err(anyhow::anyhow!("{number} kept changing while recording; try again").into())
+    }
+
+    /// Pagers that delivered this incident's pages hear of its acknowledgement and
+    /// resolution, so their own escalations stop too.
+    fn mirror_to_pagers(&self, number: IncidentNumber, events: &[Event]) {
+        for event in events {
+            let action = match event {
+                Event::Acknowledged { .. } => "acknowledge",
+                Event::IncidentResolved { .. } => "resolve",
+                _ => continue,
+            };
+            self.queue(paging::Delivery::Mirror {
+                incident: number,
+                action,
+            });
+        }
     }
 
     fn describe(&self, number: IncidentNumber, events: &[Event]) -> String {

@@ -9,7 +9,7 @@
 use super::projection::Projection;
 use super::{Failure, Input, Pending, Refusal, Warroom};
 use crate::domain::escalation::{dedup_key, DueStep, Target};
-use crate::domain::event::{Event, SYSTEM_ACTOR};
+use crate::domain::event::{AttemptOutcome, Event, SYSTEM_ACTOR};
 use crate::domain::types::{IncidentNumber, Severity};
 use crate::store::{AppendError, ExpectedVersion};
 use chrono::{DateTime, Utc};
@@ -17,6 +17,13 @@ use uuid::Uuid;
 
 /// Namespace of page event ids (UUID v5).
 const PAGE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x9a6e_0c3b_52f4_4d1a_b7e8_1f20_c3d4_e5f6);
+
+fn short_hash(text: &str) -> String {
+    Uuid::new_v5(&PAGE_ID_NAMESPACE, text.as_bytes())
+        .simple()
+        .to_string()[..8]
+        .to_string()
+}
 
 /// A page this instance recorded and must now deliver.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,21 +37,196 @@ pub struct PageOrder {
     pub dedup_key: String,
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// Paged instead when this page cannot be delivered; empty for a fallback page itself.
+    pub fallback: Vec<String>,
+}
+
+/// Work for the delivery worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// Deliver a page that was just recorded.
+    Page(PageOrder),
+    /// Tell the pagers that delivered an incident's pages that it was acknowledged or
+    /// resolved, so their own escalations stop too.
+    Mirror {
+        incident: IncidentNumber,
+        /// `acknowledge` or `resolve`.
+        action: &'static str,
+    },
+}
+
+/// A page that reached a pager, as recorded in the incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredPage {
+    pub dedup_key: String,
+    pub pager: String,
 }
 
 impl Warroom {
     /// Starts handing recorded pages to `queue` (the delivery worker of `warroom serve`).
-    pub fn deliver_pages_to(&self, queue: tokio::sync::mpsc::UnboundedSender<PageOrder>) {
+    pub fn deliver_pages_to(&self, queue: tokio::sync::mpsc::UnboundedSender<Delivery>) {
         let _ = self.page_queue.set(queue);
     }
 
-    fn hand_over(&self, orders: &[PageOrder]) {
+    pub(super) fn hand_over(&self, orders: &[PageOrder]) {
+        for order in orders {
+            self.queue(Delivery::Page(order.clone()));
+        }
+    }
+
+    pub(super) fn queue(&self, delivery: Delivery) {
         if let Some(queue) = self.page_queue.get() {
-            for order in orders {
-                // The worker stops only at shutdown; the page stays recorded either way.
-                let _ = queue.send(order.clone());
+            // The worker stops only at shutdown; what it was asked is recorded either way.
+            let _ = queue.send(delivery);
+        }
+    }
+
+    /// Records one attempt to hand a page (or its acknowledgement or resolution) to a pager.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_page_attempt(
+        &self,
+        incident: IncidentNumber,
+        dedup_key: &str,
+        pager: &str,
+        action: &str,
+        attempt: u32,
+        outcome: AttemptOutcome,
+        status: Option<u16>,
+        error: Option<String>,
+    ) -> anyhow::Result<()> {
+        let event = Event::PageAttempted {
+            dedup_key: dedup_key.to_string(),
+            pager: pager.to_string(),
+            action: action.to_string(),
+            attempt,
+            outcome,
+            status,
+            error,
+        };
+        self.record_system_fact(incident, Uuid::new_v4(), event)
+            .await
+    }
+
+    /// Records that a page could not be delivered through a pager, and pages the fallback
+    /// targets (once per failed page); returns the fallback pages to deliver.
+    pub async fn record_page_gave_up(
+        &self,
+        order: &PageOrder,
+        pager: &str,
+        reason: &str,
+    ) -> anyhow::Result<Vec<PageOrder>> {
+        let gave_up = Event::PageGaveUp {
+            dedup_key: order.dedup_key.clone(),
+            target: order.target.clone(),
+            pager: pager.to_string(),
+            reason: reason.to_string(),
+        };
+        self.record_system_fact(order.incident, Uuid::new_v4(), gave_up)
+            .await?;
+        let mut fallbacks = Vec::new();
+        for (i, target) in order.fallback.iter().enumerate() {
+            let key = dedup_key(
+                &order.incident.to_string(),
+                None,
+                None,
+                target,
+                &format!("fallback-{}", short_hash(&order.dedup_key)),
+            );
+            let reason = format!(
+                "fallback: {} could not be reached through {pager}",
+                order.target
+            );
+            let event = Event::PageRequested {
+                escalation: None,
+                sequence: None,
+                step: None,
+                target: target.clone(),
+                message: order.message.clone(),
+                dedup_key: key.clone(),
+                reason: reason.clone(),
+            };
+            // One fallback per failed page, however many pagers failed it or instances saw it.
+            let id = Uuid::new_v5(
+                &PAGE_ID_NAMESPACE,
+                format!("fallback\0{}\0{i}", order.dedup_key).as_bytes(),
+            );
+            let appended = self
+                .append_ids(
+                    &order.incident.stream_id(),
+                    ExpectedVersion::Any,
+                    vec![(
+                        id,
+                        Pending {
+                            event,
+                            at: Utc::now(),
+                            actor: SYSTEM_ACTOR.to_string(),
+                        },
+                    )],
+                )
+                .await;
+            match appended {
+                Ok(a) if !a.already_stored => fallbacks.push(PageOrder {
+                    target: target.clone(),
+                    dedup_key: key,
+                    reason,
+                    fallback: vec![],
+                    ..order.clone()
+                }),
+                Ok(_) | Err(AppendError::DuplicateEventId { .. }) => {}
+                Err(e) => return Err(e.into()),
             }
         }
+        Ok(fallbacks)
+    }
+
+    /// The pages of an incident that reached a pager (trigger delivered), for mirroring an
+    /// acknowledgement or resolution to the same pagers.
+    pub async fn delivered_pages(
+        &self,
+        incident: IncidentNumber,
+    ) -> anyhow::Result<Vec<DeliveredPage>> {
+        let mut delivered: Vec<DeliveredPage> = Vec::new();
+        for r in self.incident_records(incident).await? {
+            if let Event::PageAttempted {
+                dedup_key,
+                pager,
+                action,
+                outcome: AttemptOutcome::Delivered,
+                ..
+            } = &r.event
+            {
+                let page = DeliveredPage {
+                    dedup_key: dedup_key.clone(),
+                    pager: pager.clone(),
+                };
+                if action == "trigger" && !delivered.contains(&page) {
+                    delivered.push(page);
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    async fn record_system_fact(
+        &self,
+        incident: IncidentNumber,
+        id: Uuid,
+        event: Event,
+    ) -> anyhow::Result<()> {
+        self.append_ids(
+            &incident.stream_id(),
+            ExpectedVersion::Any,
+            vec![(
+                id,
+                Pending {
+                    event,
+                    at: Utc::now(),
+                    actor: SYSTEM_ACTOR.to_string(),
+                },
+            )],
+        )
+        .await?;
+        Ok(())
     }
 
     /// Waits until an escalation may have become due sooner than planned.
@@ -139,6 +321,7 @@ impl Warroom {
                 dedup_key: key,
                 reason,
                 at: now,
+                fallback: step.fallback.clone(),
             });
         }
         match self
@@ -215,6 +398,14 @@ impl Warroom {
             dedup_key: key,
             reason,
             at: input.at,
+            // An on-demand page falls back like the incident's escalation, if it has one.
+            fallback: projection
+                .escalation_of(number)
+                .map(|e| e.fallback())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| *f != target)
+                .collect(),
         };
         let pagers = self
             .settings

@@ -241,6 +241,11 @@ impl Projection {
         self.groups.get(group)
     }
 
+    /// The escalations an incident ever had, finished ones included.
+    pub fn escalation_of(&self, number: IncidentNumber) -> Option<&Escalations> {
+        self.escalations.get(&number)
+    }
+
     /// Incidents whose escalation may still page, with its state.
     pub fn escalations(&self) -> impl Iterator<Item = (IncidentNumber, &Escalations)> {
         self.escalations

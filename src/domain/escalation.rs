@@ -126,6 +126,8 @@ pub struct DueStep {
     pub round: u32,
     pub targets: Vec<String>,
     pub due_at: DateTime<Utc>,
+    /// Paged when one of these pages cannot be delivered.
+    pub fallback: Vec<String>,
 }
 
 /// Where one escalation of an incident stands.
@@ -136,6 +138,7 @@ struct Running {
     started_at: DateTime<Utc>,
     steps: Vec<EscalationStep>,
     repeat: u32,
+    fallback: Vec<String>,
     /// Sequence numbers already fired.
     fired: Vec<u32>,
 }
@@ -165,6 +168,7 @@ impl Escalations {
                 policy,
                 steps,
                 repeat,
+                fallback,
                 ..
             } => {
                 self.stopped = false;
@@ -175,6 +179,7 @@ impl Escalations {
                     started_at: r.at,
                     steps: steps.clone(),
                     repeat: *repeat,
+                    fallback: fallback.clone(),
                     fired: vec![],
                 });
             }
@@ -196,6 +201,14 @@ impl Escalations {
             Event::IncidentResolved { .. } | Event::IncidentClosed {} => self.stopped = true,
             _ => {}
         }
+    }
+
+    /// Who is paged when a page cannot be delivered: the latest escalation's fallback.
+    pub fn fallback(&self) -> Vec<String> {
+        self.running
+            .last()
+            .map(|r| r.fallback.clone())
+            .unwrap_or_default()
     }
 
     /// True while some step has yet to fire and nobody has acknowledged.
@@ -226,6 +239,7 @@ impl Escalations {
                         round: sequence / run.steps.len() as u32 + 1,
                         targets: step.targets.clone(),
                         due_at: at,
+                        fallback: run.fallback.clone(),
                     });
                 }
                 at += chrono::Duration::minutes(step.wait_minutes.into());
