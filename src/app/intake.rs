@@ -39,6 +39,52 @@ pub struct IntakeReport {
     pub lines: Vec<String>,
 }
 
+/// What to do with one alert of a body.
+enum Plan {
+    Duplicate,
+    Append(Box<PlannedAppend>),
+    Open,
+}
+
+struct PlannedAppend {
+    stream: String,
+    event: (Uuid, Pending),
+    incident: Option<IncidentNumber>,
+    line: String,
+}
+
+impl IntakeReport {
+    fn duplicate(&mut self, alert: &AlertFacts) {
+        self.duplicates += 1;
+        self.lines.push(format!(
+            "{} {}: already recorded",
+            alert.name,
+            alert.status.as_str()
+        ));
+    }
+
+    fn recorded_one(
+        &mut self,
+        alert: &AlertFacts,
+        incident: Option<IncidentNumber>,
+        opened: bool,
+        events: usize,
+        line: &str,
+    ) {
+        self.recorded += 1;
+        self.events += events;
+        match (incident, opened) {
+            (Some(n), true) => self.opened.push(n),
+            (Some(n), false) => {
+                self.joined.insert(n);
+            }
+            _ => {}
+        }
+        self.lines
+            .push(format!("{} {}: {line}", alert.name, alert.status.as_str()));
+    }
+}
+
 /// Where an alert goes.
 enum Placement {
     /// Into the open (or recently settled) incident of its group.
@@ -104,19 +150,83 @@ impl Warroom {
         at: DateTime<Utc>,
         alerts: &[AlertFacts],
     ) -> anyhow::Result<IntakeReport> {
-        let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
         let mut report = IntakeReport::default();
-        for alert in alerts {
-            self.ingest_one(&mut projection, at, alert, &mut report)
-                .await?;
+        // Decide under the lock; alerts that open an incident are handled there and then,
+        // so later alerts of the body see the incident and join it.
+        let mut appends = Vec::new();
+        {
+            let mut projection = self.projection.lock().await;
+            self.catch_up(&mut projection).await?;
+            for alert in alerts {
+                match self.plan(&projection, at, alert) {
+                    Plan::Duplicate => report.duplicate(alert),
+                    Plan::Append(append) => appends.push((alert, append)),
+                    Plan::Open => {
+                        self.ingest_one(&mut projection, at, alert, &mut report)
+                            .await?
+                    }
+                }
+            }
         }
-        self.catch_up(&mut projection).await?;
-        drop(projection);
+        // Joins and records are facts: appended concurrently, outside the lock, so the
+        // store's writer commits many requests' alerts together. A stale decision is safe:
+        // the alert's id still makes a repeated state a no-op.
+        let results =
+            futures_util::future::join_all(appends.into_iter().map(|(alert, append)| async move {
+                let result = self
+                    .append_ids(&append.stream, ExpectedVersion::Any, vec![append.event])
+                    .await;
+                (alert, append.incident, append.line, result)
+            }))
+            .await;
+        for (alert, incident, line, result) in results {
+            match result {
+                Ok(appended) if appended.already_stored => report.duplicate(alert),
+                Ok(_) => report.recorded_one(alert, incident, false, 1, &line),
+                Err(AppendError::DuplicateEventId { .. }) => report.duplicate(alert),
+                Err(e) => return Err(e.into()),
+            }
+        }
         if !report.opened.is_empty() {
             self.escalation_changed.notify_one();
         }
         Ok(report)
+    }
+
+    /// Where an alert goes, decided from the projection alone.
+    fn plan(&self, projection: &Projection, at: DateTime<Utc>, alert: &AlertFacts) -> Plan {
+        let previous = projection.alert_state(alert);
+        if let Some(p) = previous {
+            if p.status == alert.status && p.starts_at == alert.starts_at {
+                return Plan::Duplicate;
+            }
+        }
+        let route = self.settings.routes.route(alert);
+        let group = route.group_key(alert);
+        let event = (
+            alert_event_id(alert, previous.map_or(0, |p| p.changes)),
+            Pending {
+                event: Event::AlertReceived(alert.clone()),
+                at: alert_time(alert, at),
+                actor: alert.source.clone(),
+            },
+        );
+        match self.place(projection, route, &group, alert, at) {
+            Placement::Open => Plan::Open,
+            Placement::Join(number) => Plan::Append(Box::new(PlannedAppend {
+                stream: number.stream_id(),
+                event,
+                incident: Some(number),
+                line: format!("joined {number}"),
+            })),
+            Placement::Channel(note) => Plan::Append(Box::new(PlannedAppend {
+                stream: channel_stream(&self.settings.alerts_channel),
+                event,
+                incident: None,
+                line: note
+                    .unwrap_or_else(|| format!("recorded in #{}", self.settings.alerts_channel)),
+            })),
+        }
     }
 
     pub(super) async fn ingest_one(
@@ -128,14 +238,7 @@ impl Warroom {
     ) -> anyhow::Result<()> {
         let route = self.settings.routes.route(alert);
         let group = route.group_key(alert);
-        let duplicate = |report: &mut IntakeReport| {
-            report.duplicates += 1;
-            report.lines.push(format!(
-                "{} {}: already recorded",
-                alert.name,
-                alert.status.as_str()
-            ));
-        };
+        let duplicate = |report: &mut IntakeReport| report.duplicate(alert);
         for _ in 0..MAX_OPEN_ATTEMPTS {
             let previous = projection.alert_state(alert).cloned();
             if let Some(p) = &previous {
@@ -191,18 +294,7 @@ impl Warroom {
                     return Ok(());
                 }
                 Ok((_, incident, opened, count)) => {
-                    report.recorded += 1;
-                    report.events += count;
-                    match (incident, opened) {
-                        (Some(n), true) => report.opened.push(n),
-                        (Some(n), false) => {
-                            report.joined.insert(n);
-                        }
-                        _ => {}
-                    }
-                    report
-                        .lines
-                        .push(format!("{} {}: {line}", alert.name, alert.status.as_str()));
+                    report.recorded_one(alert, incident, opened, count, &line);
                     // Learn what was just appended before the next alert of the body.
                     self.catch_up(projection).await?;
                     return Ok(());
