@@ -440,9 +440,13 @@ impl Warroom {
         if !route.suggest.is_empty() {
             line.push_str(&format!("; suggested: {}", route.suggest.join(", ")));
         }
-        let imports = self
-            .lookback_of(&self.settings.alerts_channel, alert_time(alert, at).min(at))
-            .await?;
+        let until = alert_time(alert, at).min(at);
+        let channel = &self.settings.alerts_channel;
+        let imports = if projection.channel_busy_since(channel, until - self.settings.lookback) {
+            self.lookback_of(channel, until).await?
+        } else {
+            vec![]
+        };
         for p in imports {
             events.push((event_id(&key, events.len()), p));
         }

@@ -253,9 +253,15 @@ impl Warroom {
             .escalations()
             .flat_map(|(n, e)| e.due(now).into_iter().map(move |d| (n, d)))
             .collect();
+        // Steps of different incidents are independent: appended together, committed together.
+        let fired = futures_util::future::join_all(
+            due.iter()
+                .map(|(number, step)| self.fire_step(&projection, *number, step, now)),
+        )
+        .await;
         let mut orders = Vec::new();
-        for (number, step) in due {
-            orders.extend(self.fire_step(&projection, number, &step, now).await?);
+        for result in fired {
+            orders.extend(result?);
         }
         self.catch_up(&mut projection).await?;
         drop(projection);

@@ -66,6 +66,9 @@ pub struct Projection {
     groups: HashMap<String, GroupState>,
     /// Incidents with an escalation that may still page.
     escalations: BTreeMap<IncidentNumber, Escalations>,
+    /// Channel stream → the latest time of its events, so a lookback over a quiet channel
+    /// needs no read.
+    channel_latest: HashMap<String, DateTime<Utc>>,
 }
 
 /// The key under which an alert's state is kept.
@@ -92,6 +95,12 @@ impl Projection {
         let incident = IncidentNumber::from_stream_id(stream_id);
         if let Some(number) = incident {
             self.follow_escalation(number, position, at, actor, event);
+        } else if stream_id.starts_with("channel-") {
+            let latest = self
+                .channel_latest
+                .entry(stream_id.to_string())
+                .or_insert(at);
+            *latest = (*latest).max(at);
         }
         if let Some(number) = incident {
             if let Some(summary) = self.incidents.get_mut(&number) {
@@ -229,6 +238,13 @@ impl Projection {
         };
         // Kept when finished: a later escalation of the same incident is numbered after it.
         self.escalations.entry(number).or_default().apply(&record);
+    }
+
+    /// Whether a channel's stream holds anything that happened at or after `since`.
+    pub fn channel_busy_since(&self, channel: &str, since: DateTime<Utc>) -> bool {
+        self.channel_latest
+            .get(&channel_stream(channel))
+            .is_some_and(|latest| *latest >= since)
     }
 
     /// The last recorded state of an alert.

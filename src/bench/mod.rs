@@ -1,6 +1,8 @@
 //! `warroom bench`: figures for the store and the post-mortem, printed, never asserted.
 //! Targets live in the README; this only measures, on whatever machine it runs.
 
+pub mod ingest;
+
 use crate::app::{event_id, Warroom};
 use crate::config::Settings;
 use crate::domain::contacts::mentions;
@@ -14,7 +16,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Parts to run, comma-separated: append, postmortem, rebuild, demo.
+    /// Parts to run, comma-separated: append, postmortem, rebuild, demo, ingest.
     #[arg(
         long,
         value_delimiter = ',',
@@ -33,6 +35,25 @@ pub struct BenchArgs {
     /// Events in the ledger the projections are rebuilt from.
     #[arg(long, default_value_t = 1_000_000)]
     pub rebuild_events: usize,
+    /// Ingest: distinct alerts sent 100 per request (memory is read after them).
+    #[arg(long, default_value_t = 300_000)]
+    pub ingest_distinct: usize,
+    /// Ingest: alerts sent one per request, per scenario.
+    #[arg(long, default_value_t = 20_000)]
+    pub ingest_single: usize,
+    /// Ingest: alerts per second, each opening an incident, for the alert-to-page figure.
+    #[arg(long, default_value_t = 1_000)]
+    pub ingest_rate: usize,
+    /// Ingest: seconds of the paced alert-to-page run.
+    #[arg(long, default_value_t = 5)]
+    pub ingest_seconds: usize,
+    /// Ingest: the store of the `warroom serve` under load (default a temporary SQLite file).
+    #[arg(long)]
+    pub ingest_db: Option<String>,
+    /// Ingest: Alertmanager binary to run the same load against (default Debian's, if
+    /// installed).
+    #[arg(long)]
+    pub alertmanager: Option<String>,
 }
 
 /// Runs the chosen parts and prints their figures.
@@ -68,6 +89,23 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
     }
     if wants("demo") {
         demo_rss()?;
+    }
+    if wants("ingest") {
+        let alertmanager = args.alertmanager.clone().or_else(|| {
+            let debian = "/usr/bin/prometheus-alertmanager";
+            std::path::Path::new(debian)
+                .exists()
+                .then(|| debian.to_string())
+        });
+        ingest::run(&ingest::IngestOptions {
+            distinct_batched: args.ingest_distinct,
+            single: args.ingest_single,
+            paced_rate: args.ingest_rate,
+            paced_seconds: args.ingest_seconds,
+            db: args.ingest_db.clone(),
+            alertmanager,
+        })
+        .await?;
     }
     Ok(0)
 }

@@ -1,0 +1,504 @@
+//! `warroom bench --parts ingest`: drives `warroom serve` (a child process, so its memory is
+//! its own) over loopback with 16 connections, the way Alertmanager delivers: 1 and 100
+//! alerts per request, distinct and repeated; then paces alerts that each open an incident
+//! and times alert to first page at a webhook pager. When an Alertmanager binary is found,
+//! its own `POST /api/v2/alerts` gets the same load in the same run, for comparison.
+
+use super::{ms, percentile};
+use anyhow::Context;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "bench-token";
+const CONNECTIONS: usize = 16;
+
+/// Options of the ingest part.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Distinct alerts sent in batches of 100 (the memory figure is read after them).
+    pub distinct_batched: usize,
+    /// Alerts sent one per request, per scenario.
+    pub single: usize,
+    /// Alerts per second and seconds of the alert-to-page run.
+    pub paced_rate: usize,
+    pub paced_seconds: usize,
+    /// The store `warroom serve` uses; a temporary SQLite file when `None`.
+    pub db: Option<String>,
+    /// An Alertmanager binary to compare with.
+    pub alertmanager: Option<String>,
+}
+
+/// Stops a child process when dropped.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Resident and peak resident memory of a process, in MB.
+fn memory_mb(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    for _ in 0..300 {
+        if let Ok(r) = client.get(url).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("{url} never answered")
+}
+
+/// Sends `requests` bodies made by `body(i)` over `CONNECTIONS` concurrent connections;
+/// returns the wall time and the sorted request latencies. Any non-2xx answer fails.
+async fn drive(
+    client: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+    requests: usize,
+    body: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync>,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let (client, url, next, body) =
+            (client.clone(), url.to_string(), next.clone(), body.clone());
+        let bearer = bearer.map(str::to_string);
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    return Ok::<_, anyhow::Error>(latencies);
+                }
+                let mut request = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body(i));
+                if let Some(token) = &bearer {
+                    request = request.bearer_auth(token);
+                }
+                let t = Instant::now();
+                let response = request.send().await?;
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                anyhow::ensure!(status.is_success(), "{url} answered {status}: {text}");
+                latencies.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await??);
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    Ok((elapsed, all))
+}
+
+fn webhook_alert(name: &str, instance: &str, summary: &str, fingerprint: &str) -> Value {
+    json!({
+        "status": "firing",
+        "labels": {"alertname": name, "instance": instance, "severity": "critical", "job": "bench"},
+        "annotations": {"summary": summary},
+        "startsAt": "2030-01-01T00:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.bench/graph",
+        "fingerprint": fingerprint,
+    })
+}
+
+fn webhook_body(alerts: Vec<Value>) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "version": "4", "status": "firing", "receiver": "warroom", "groupKey": "{}:{alertname=\"BenchStorm\"}",
+        "truncatedAlerts": 0, "groupLabels": {"alertname": "BenchStorm"}, "commonLabels": {},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager.bench", "alerts": alerts,
+    }))
+    .expect("JSON")
+}
+
+fn am_api_body(alerts: Vec<(String, String)>) -> Vec<u8> {
+    // Alertmanager refuses alerts that start in the future relative to their end.
+    let now = chrono::Utc::now().to_rfc3339();
+    let alerts: Vec<Value> = alerts
+        .into_iter()
+        .map(|(name, instance)| {
+            json!({
+                "labels": {"alertname": name, "instance": instance, "severity": "critical", "job": "bench"},
+                "annotations": {"summary": format!("{instance} is failing")},
+                "startsAt": now,
+                "generatorURL": "http://prometheus.bench/graph",
+            })
+        })
+        .collect();
+    serde_json::to_vec(&alerts).expect("JSON")
+}
+
+/// A scenario: how many requests of how many alerts, distinct or one alert repeated.
+struct Scenario {
+    label: &'static str,
+    requests: usize,
+    per_request: usize,
+    distinct: bool,
+}
+
+fn report(target: &str, s: &Scenario, elapsed: Duration, latencies: &[Duration]) {
+    let alerts = s.requests * s.per_request;
+    println!(
+        "  {target:<12} {:<28} {:>8} alerts  {:>9.0} alerts/s  request p50 {}  p99 {}",
+        s.label,
+        alerts,
+        alerts as f64 / elapsed.as_secs_f64(),
+        ms(percentile(latencies, 0.50)),
+        ms(percentile(latencies, 0.99)),
+    );
+}
+
+/// Runs the ingest benchmark.
+pub async fn run(options: &IngestOptions) -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()?;
+    // The pager: a webhook receiver that notes when each incident's page arrives.
+    let pages: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let receiver_addr = receiver.local_addr()?;
+    {
+        let pages = pages.clone();
+        let app = axum::Router::new().route(
+            "/page",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let pages = pages.clone();
+                async move {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                        if let Some(title) = v["title"].as_str() {
+                            pages
+                                .lock()
+                                .expect("pages lock")
+                                .entry(title.to_string())
+                                .or_insert_with(Instant::now);
+                        }
+                    }
+                    "ok"
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(receiver, app).await;
+        });
+    }
+    let port = free_port()?;
+    let config = work.path().join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[http]
+listen = "127.0.0.1:{port}"
+[alerts]
+max_body_kib = 4096
+[alerts.sources.alertmanager]
+auth = "bearer"
+secret_env = "WARROOM_BENCH_TOKEN"
+[[teams]]
+name = "Bench"
+[[contacts]]
+handle = "oncall"
+name = "On Call"
+team = "Bench"
+# Distinct alerts of one storm: one incident, every alert joins it.
+[[routes]]
+name = "storm"
+match = {{ alertname = "BenchStorm" }}
+title = "Bench alert storm"
+severity = "sev2"
+auto_open = true
+group_by = ["alertname"]
+# Each alert its own incident, paged at once: alert to first page.
+[[routes]]
+name = "page"
+match = {{ alertname = "BenchPage" }}
+severity = "sev1"
+auto_open = true
+escalation = "page-now"
+group_by = ["instance"]
+[[escalations]]
+name = "page-now"
+steps = [{{ targets = ["!Bench"], wait_minutes = 60 }}]
+[[pagers]]
+name = "bench-webhook"
+kind = "webhook"
+url = "http://{receiver_addr}/page"
+targets = ["!Bench"]
+"#
+        ),
+    )?;
+    let db = options
+        .db
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", work.path().join("ingest.db").display()));
+    let exe = std::env::current_exe()?;
+    let child = Command::new(exe)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .arg("--db")
+        .arg(&db)
+        .env("WARROOM_BENCH_TOKEN", TOKEN)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start warroom serve")?;
+    let warroom = ChildGuard(child);
+    let pid = warroom.0.id();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&client, &format!("{base}/healthz")).await?;
+    let url = format!("{base}/v1/alerts/alertmanager");
+    println!(
+        "\ningest: warroom serve (pid {pid}, store {}) over loopback, {CONNECTIONS} connections",
+        if options.db.is_some() {
+            "as given"
+        } else {
+            "temporary SQLite"
+        }
+    );
+    let scenarios = [
+        Scenario {
+            label: "distinct, 1 per request",
+            requests: options.single,
+            per_request: 1,
+            distinct: true,
+        },
+        Scenario {
+            label: "repeated, 1 per request",
+            requests: options.single,
+            per_request: 1,
+            distinct: false,
+        },
+        Scenario {
+            label: "repeated, 100 per request",
+            requests: options.single / 100,
+            per_request: 100,
+            distinct: false,
+        },
+        Scenario {
+            label: "distinct, 100 per request",
+            requests: options.distinct_batched / 100,
+            per_request: 100,
+            distinct: true,
+        },
+    ];
+    let offset = Arc::new(AtomicUsize::new(0));
+    for s in &scenarios {
+        let (per, distinct) = (s.per_request, s.distinct);
+        let base_index = offset.fetch_add(s.requests * per, Ordering::Relaxed);
+        let body: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync> = Arc::new(move |i| {
+            webhook_body(
+                (0..per)
+                    .map(|k| {
+                        let n = if distinct {
+                            base_index + i * per + k
+                        } else {
+                            k
+                        };
+                        let instance = format!("host-{n}");
+                        webhook_alert("BenchStorm", &instance, "bench storm", &format!("{n:016x}"))
+                    })
+                    .collect(),
+            )
+        });
+        let (elapsed, latencies) = drive(&client, &url, Some(TOKEN), s.requests, body).await?;
+        report("warroom", s, elapsed, &latencies);
+    }
+    let (rss, peak) = memory_mb(pid);
+    println!(
+        "  warroom memory after {} distinct alerts: RSS {rss:.1} MB, peak {peak:.1} MB",
+        options.single + options.distinct_batched
+    );
+
+    // Alert to first page, paced: every alert opens an incident (the worst case), then a
+    // storm in which one alert in 20 is new and pages while the rest join an incident.
+    for (every, what) in [
+        (1, "every alert a new incident"),
+        (20, "1 in 20 a new incident"),
+    ] {
+        paced(&client, &url, &pages, options, every, what).await?;
+    }
+    let (rss, peak) = memory_mb(pid);
+    println!("  warroom memory at the end: RSS {rss:.1} MB, peak {peak:.1} MB");
+    drop(warroom);
+
+    if let Some(binary) = &options.alertmanager {
+        alertmanager(&client, binary, &scenarios, work.path()).await?;
+    } else {
+        println!("  (Alertmanager comparison skipped: no binary; pass --alertmanager PATH)");
+    }
+    Ok(())
+}
+
+/// Sends `rate` alerts per second for `seconds`; every `every`-th opens an incident that
+/// pages at once, and the time from sending it to the page reaching the webhook is taken.
+async fn paced(
+    client: &reqwest::Client,
+    url: &str,
+    pages: &Arc<Mutex<HashMap<String, Instant>>>,
+    options: &IngestOptions,
+    every: usize,
+    what: &str,
+) -> anyhow::Result<()> {
+    let total = options.paced_rate * options.paced_seconds;
+    let interval = Duration::from_secs_f64(1.0 / options.paced_rate as f64);
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut sent: Vec<(String, Instant)> = Vec::new();
+    let mut in_flight = Vec::with_capacity(total);
+    let started = Instant::now();
+    for i in 0..total {
+        tokio::time::sleep_until((started + interval * i as u32).into()).await;
+        let body = if i % every == 0 {
+            let id = format!("page-{run}-{i}");
+            sent.push((format!("BenchPage: {id}"), Instant::now()));
+            webhook_body(vec![webhook_alert(
+                "BenchPage",
+                &format!("host-{id}"),
+                &id,
+                &id,
+            )])
+        } else {
+            let id = format!("storm-{run}-{i}");
+            webhook_body(vec![webhook_alert("BenchStorm", &id, "bench storm", &id)])
+        };
+        let (client, url) = (client.clone(), url.to_string());
+        in_flight.push(tokio::spawn(async move {
+            client
+                .post(&url)
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+        }));
+    }
+    for f in in_flight {
+        let response = f.await??;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "paced alert answered {}",
+            response.status()
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let have = {
+            let received = pages.lock().expect("pages lock");
+            sent.iter()
+                .filter(|(t, _)| received.contains_key(t))
+                .count()
+        };
+        if have == sent.len() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let received = pages.lock().expect("pages lock").clone();
+    let mut to_page: Vec<Duration> = sent
+        .iter()
+        .filter_map(|(title, at)| received.get(title).map(|r| r.duration_since(*at)))
+        .collect();
+    to_page.sort();
+    println!(
+        "  warroom alert → first page, {} alerts/s for {} s, {what}: {} of {} paged, p50 {}  p99 {}  max {}",
+        options.paced_rate,
+        options.paced_seconds,
+        to_page.len(),
+        sent.len(),
+        ms(percentile(&to_page, 0.50)),
+        ms(percentile(&to_page, 0.99)),
+        ms(to_page.last().copied().unwrap_or_default()),
+    );
+    Ok(())
+}
+
+/// The same load on Alertmanager's own API, which holds alerts in memory only.
+async fn alertmanager(
+    client: &reqwest::Client,
+    binary: &str,
+    scenarios: &[Scenario],
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let config = dir.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n",
+    )?;
+    let port = free_port()?;
+    let child = Command::new(binary)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", dir.join("am-data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {binary}"))?;
+    let am = ChildGuard(child);
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(client, &format!("{base}/-/ready")).await?;
+    let url = format!("{base}/api/v2/alerts");
+    println!(
+        "  alertmanager: {binary} (pid {}), same load on POST /api/v2/alerts",
+        am.0.id()
+    );
+    let offset = Arc::new(AtomicUsize::new(0));
+    for s in scenarios {
+        let (per, distinct) = (s.per_request, s.distinct);
+        let base_index = offset.fetch_add(s.requests * per, Ordering::Relaxed);
+        let body: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync> = Arc::new(move |i| {
+            am_api_body(
+                (0..per)
+                    .map(|k| {
+                        let n = if distinct {
+                            base_index + i * per + k
+                        } else {
+                            k
+                        };
+                        ("BenchStorm".to_string(), format!("host-{n}"))
+                    })
+                    .collect(),
+            )
+        });
+        let (elapsed, latencies) = drive(client, &url, None, s.requests, body).await?;
+        report("alertmanager", s, elapsed, &latencies);
+    }
+    let (rss, peak) = memory_mb(am.0.id());
+    println!("  alertmanager memory: RSS {rss:.1} MB, peak {peak:.1} MB");
+    Ok(())
+}
