@@ -46,6 +46,9 @@ enum Plan {
     Open,
 }
 
+/// An alert of the body with where it goes.
+type Planned<'a> = (&'a AlertFacts, Box<PlannedAppend>);
+
 struct PlannedAppend {
     stream: String,
     event: (Uuid, Pending),
@@ -168,29 +171,107 @@ impl Warroom {
                 }
             }
         }
-        // Joins and records are facts: appended concurrently, outside the lock, so the
-        // store's writer commits many requests' alerts together. A stale decision is safe:
-        // the alert's id still makes a repeated state a no-op.
-        let results =
-            futures_util::future::join_all(appends.into_iter().map(|(alert, append)| async move {
-                let result = self
-                    .append_ids(&append.stream, ExpectedVersion::Any, vec![append.event])
-                    .await;
-                (alert, append.incident, append.line, result)
-            }))
-            .await;
-        for (alert, incident, line, result) in results {
-            match result {
-                Ok(appended) if appended.already_stored => report.duplicate(alert),
-                Ok(_) => report.recorded_one(alert, incident, false, 1, &line),
-                Err(AppendError::DuplicateEventId { .. }) => report.duplicate(alert),
-                Err(e) => return Err(e.into()),
+        // Joins and records are facts: appended outside the lock, so the store's writer
+        // commits many requests' alerts together. The alerts of a body bound for one stream
+        // go as one append; should any of them be stored already (a partly repeated body),
+        // that append is refused whole and they go one by one. A stale decision is safe: an
+        // alert's id still makes a repeated state a no-op.
+        let mut by_stream: Vec<(String, Vec<Planned>)> = Vec::new();
+        for (alert, append) in appends {
+            match by_stream.iter_mut().find(|(s, _)| *s == append.stream) {
+                Some((_, group)) => group.push((alert, append)),
+                None => by_stream.push((append.stream.clone(), vec![(alert, append)])),
+            }
+        }
+        let results = futures_util::future::join_all(
+            by_stream
+                .into_iter()
+                .map(|(stream, group)| self.append_group(stream, group)),
+        )
+        .await;
+        for group in results {
+            for (alert, incident, line, result) in group {
+                match result {
+                    Ok(true) => report.recorded_one(alert, incident, false, 1, &line),
+                    Ok(false) => report.duplicate(alert),
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         if !report.opened.is_empty() {
             self.escalation_changed.notify_one();
         }
         Ok(report)
+    }
+
+    /// Appends the alerts of one body bound for one stream: together when none is stored yet,
+    /// else one by one. Each result is `Ok(true)` when newly recorded, `Ok(false)` when it
+    /// was a repeat.
+    #[allow(clippy::type_complexity)]
+    async fn append_group<'a>(
+        &self,
+        stream: String,
+        group: Vec<Planned<'a>>,
+    ) -> Vec<(
+        &'a AlertFacts,
+        Option<IncidentNumber>,
+        String,
+        Result<bool, AppendError>,
+    )> {
+        let mut ids = std::collections::HashSet::new();
+        let distinct = group.iter().all(|(_, a)| ids.insert(a.event.0));
+        if group.len() > 1 && distinct {
+            let events = group
+                .iter()
+                .map(|(_, a)| {
+                    (
+                        a.event.0,
+                        Pending {
+                            event: a.event.1.event.clone(),
+                            at: a.event.1.at,
+                            actor: a.event.1.actor.clone(),
+                        },
+                    )
+                })
+                .collect();
+            match self.append_ids(&stream, ExpectedVersion::Any, events).await {
+                Ok(appended) => {
+                    let new = !appended.already_stored;
+                    return group
+                        .into_iter()
+                        .map(|(alert, a)| (alert, a.incident, a.line, Ok(new)))
+                        .collect();
+                }
+                Err(AppendError::Invalid(_)) | Err(AppendError::DuplicateEventId { .. }) => {}
+                Err(e) => {
+                    let message = e.to_string();
+                    return group
+                        .into_iter()
+                        .map(|(alert, a)| {
+                            (
+                                alert,
+                                a.incident,
+                                a.line,
+                                Err(AppendError::Invalid(message.clone())),
+                            )
+                        })
+                        .collect();
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(group.len());
+        for (alert, a) in group {
+            let result = match self
+                .append_ids(&stream, ExpectedVersion::Any, vec![a.event])
+                .await
+            {
+                Ok(appended) => Ok(!appended.already_stored),
+                Err(AppendError::DuplicateEventId { .. }) => Ok(false),
+                Err(e) => Err(e),
+            };
+            out.push((alert, a.incident, a.line, result));
+        }
+        out
     }
 
     /// Where an alert goes, decided from the projection alone.
