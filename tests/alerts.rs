@@ -761,3 +761,41 @@ async fn escalation_steps_fire_on_time_and_resume_after_a_restart() {
     );
     warroom.ledger().clone().close().await;
 }
+
+#[tokio::test]
+async fn a_page_recorded_before_a_crash_is_delivered_after_the_restart() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let (pd, hook) = pagers().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&pd)
+        .await;
+    let text = config(&pd.uri(), &hook.uri(), "");
+    // The step fires and is recorded, then the process dies before delivering it (no
+    // delivery worker runs here).
+    let before = Warroom::start(Ledger::open(&url).await.unwrap(), settings(&text))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let body = am_body("firing", &now.to_rfc3339(), &["dns1"]);
+    let alerts = warroom::app::alerts::read_alerts("alertmanager", &body, "ops").unwrap();
+    before.ingest_alerts(now, &alerts).await.unwrap();
+    let recorded = before.fire_due_pages(now).await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    before.ledger().clone().close().await;
+    drop(before);
+    assert!(pd.received_requests().await.unwrap().is_empty());
+    // Restarted: the worker finds the unfinished page and delivers it, once.
+    let h = Harness::start(&url, &text).await;
+    wait_for(&pd, "the resumed page", |r| !r.is_empty()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let sent = bodies(&pd.received_requests().await.unwrap());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["dedup_key"], recorded[0].dedup_key.as_str());
+    h.stop().await;
+    // Once delivered, a second restart sends nothing more.
+    let h = Harness::start(&url, &text).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(pd.received_requests().await.unwrap().len(), 1);
+    h.stop().await;
+}

@@ -179,6 +179,83 @@ impl Warroom {
         Ok(fallbacks)
     }
 
+    /// Pages of open incidents, recorded since `since` and not acknowledged, that some pager
+    /// has neither delivered, refused nor given up on: left by a stop in the middle of their
+    /// delivery. Each comes with the pagers already done with it.
+    pub async fn unfinished_pages(
+        &self,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(PageOrder, Vec<String>)>> {
+        let open: Vec<(IncidentNumber, String, Severity, Vec<String>)> = {
+            let mut projection = self.projection.lock().await;
+            self.catch_up(&mut projection).await?;
+            projection
+                .incidents()
+                .filter(|i| i.status == crate::domain::types::IncidentStatus::Open)
+                .map(|i| {
+                    let fallback = projection
+                        .escalation_of(i.number)
+                        .map(|e| e.fallback())
+                        .unwrap_or_default();
+                    (i.number, i.title.clone(), i.severity, fallback)
+                })
+                .collect()
+        };
+        let mut unfinished = Vec::new();
+        for (number, title, severity, fallback) in open {
+            let records = self.incident_records(number).await?;
+            let mut requested: Vec<PageOrder> = Vec::new();
+            let mut done: Vec<(String, String)> = Vec::new();
+            for r in &records {
+                match &r.event {
+                    Event::PageRequested {
+                        target,
+                        message,
+                        dedup_key,
+                        reason,
+                        ..
+                    } if r.at >= since => requested.push(PageOrder {
+                        incident: number,
+                        title: title.clone(),
+                        severity,
+                        target: target.clone(),
+                        message: message.clone(),
+                        dedup_key: dedup_key.clone(),
+                        reason: reason.clone(),
+                        at: r.at,
+                        fallback: if reason.starts_with("fallback") {
+                            vec![]
+                        } else {
+                            fallback.clone()
+                        },
+                    }),
+                    Event::PageAttempted {
+                        dedup_key,
+                        pager,
+                        action,
+                        outcome: AttemptOutcome::Delivered | AttemptOutcome::Refused,
+                        ..
+                    } if action == "trigger" => done.push((dedup_key.clone(), pager.clone())),
+                    Event::PageGaveUp {
+                        dedup_key, pager, ..
+                    } => done.push((dedup_key.clone(), pager.clone())),
+                    // Acknowledged: nobody needs the earlier pages any more.
+                    Event::Acknowledged { .. } => requested.clear(),
+                    _ => {}
+                }
+            }
+            for order in requested {
+                let finished = done
+                    .iter()
+                    .filter(|(key, _)| *key == order.dedup_key)
+                    .map(|(_, pager)| pager.clone())
+                    .collect();
+                unfinished.push((order, finished));
+            }
+        }
+        Ok(unfinished)
+    }
+
     /// The pages of an incident that reached a pager (trigger delivered), for mirroring an
     /// acknowledgement or resolution to the same pagers.
     pub async fn delivered_pages(

@@ -14,6 +14,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
+/// How old an unfinished page may be and still be delivered after a restart: an hour-old
+/// page that never went out is better sent late than never, older ones are history.
+const RESUME_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
 /// How long deliveries in flight may finish after shutdown is asked.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -28,6 +32,30 @@ pub fn spawn(
     warroom.deliver_pages_to(queue);
     tokio::spawn(async move {
         let mut running = JoinSet::new();
+        // Pages a previous run recorded but did not finish delivering (it stopped during
+        // their retries) are delivered again; the dedup key keeps a pager from paging twice.
+        match warroom
+            .unfinished_pages(chrono::Utc::now() - RESUME_WINDOW)
+            .await
+        {
+            Ok(unfinished) => {
+                for (order, finished) in unfinished {
+                    for pager in pagers_of(&warroom, &order.target) {
+                        if !finished.contains(&pager.name) {
+                            tracing::info!(incident = %order.incident, pager = %pager.name, "resuming an unfinished page");
+                            running.spawn(deliver(
+                                warroom.clone(),
+                                notifier.clone(),
+                                retry.clone(),
+                                order.clone(),
+                                pager,
+                            ));
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::error!("could not look for unfinished pages: {e:#}"),
+        }
         loop {
             tokio::select! {
                 next = work.recv() => match next {
