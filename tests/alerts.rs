@@ -566,7 +566,8 @@ async fn same_alert_to_two_instances(url: &str) {
         .filter(|e| matches!(e, Event::PageRequested { .. }))
         .count();
     assert_eq!(pages, 1);
-    assert_eq!(pd.received_requests().await.unwrap().len(), 1);
+    let sent = bodies(&pd.received_requests().await.unwrap());
+    assert_eq!(sent.len(), 1, "{sent:#?}");
     a.stop().await;
     b.stop().await;
 }

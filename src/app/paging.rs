@@ -179,12 +179,14 @@ impl Warroom {
         Ok(fallbacks)
     }
 
-    /// Pages of open incidents, recorded since `since` and not acknowledged, that some pager
-    /// has neither delivered, refused nor given up on: left by a stop in the middle of their
-    /// delivery. Each comes with the pagers already done with it.
+    /// Pages of open incidents, recorded between `since` and `until` and not acknowledged,
+    /// that some pager has neither delivered, refused nor given up on: left by a stop in the
+    /// middle of their delivery. Each comes with the pagers already done with it. `until` is
+    /// when the asking worker started: pages recorded later are this run's own.
     pub async fn unfinished_pages(
         &self,
         since: DateTime<Utc>,
+        until: DateTime<Utc>,
     ) -> anyhow::Result<Vec<(PageOrder, Vec<String>)>> {
         let open: Vec<(IncidentNumber, String, Severity, Vec<String>)> = {
             let mut projection = self.projection.lock().await;
@@ -214,7 +216,7 @@ impl Warroom {
                         dedup_key,
                         reason,
                         ..
-                    } if r.at >= since => requested.push(PageOrder {
+                    } if r.at >= since && r.at < until => requested.push(PageOrder {
                         incident: number,
                         title: title.clone(),
                         severity,

@@ -30,12 +30,14 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     let (queue, mut work) = mpsc::unbounded_channel();
     warroom.deliver_pages_to(queue);
+    // From here on, pages recorded by this process come through the queue.
+    let started = chrono::Utc::now();
     tokio::spawn(async move {
         let mut running = JoinSet::new();
         // Pages a previous run recorded but did not finish delivering (it stopped during
         // their retries) are delivered again; the dedup key keeps a pager from paging twice.
         match warroom
-            .unfinished_pages(chrono::Utc::now() - RESUME_WINDOW)
+            .unfinished_pages(started - RESUME_WINDOW, started)
             .await
         {
             Ok(unfinished) => {
