@@ -158,8 +158,9 @@ impl Warroom {
         // so later alerts of the body see the incident and join it.
         let mut appends = Vec::new();
         {
+            // No read here: the follower keeps the projection current as events commit. A
+            // decision on a slightly stale projection is still safe (see the module doc).
             let mut projection = self.projection.lock().await;
-            self.catch_up(&mut projection).await?;
             for alert in alerts {
                 match self.plan(&projection, at, alert) {
                     Plan::Duplicate => report.duplicate(alert),

@@ -104,7 +104,10 @@ pub struct Warroom {
     settings: Arc<Settings>,
     /// Held while an input is handled, so inputs within one process are decided one at a
     /// time; other processes are caught by the store's expected-version check.
-    projection: Mutex<Projection>,
+    projection: Arc<Mutex<Projection>>,
+    /// The task that applies new events to the projection as they commit, so a request
+    /// rarely has to read the ledger to be current; stopped when the application is dropped.
+    follower: tokio::task::AbortHandle,
     /// Woken when an escalation may have become due sooner (an incident opened by an alert,
     /// an acknowledgement), so the scheduler need not poll.
     escalation_changed: tokio::sync::Notify,
@@ -147,10 +150,13 @@ impl From<anyhow::Error> for Failure {
 impl Warroom {
     /// Builds the application on a ledger, rebuilding the projection from it.
     pub async fn start(ledger: Ledger, settings: Settings) -> anyhow::Result<Warroom> {
+        let projection = Arc::new(Mutex::new(Projection::default()));
+        let follower = tokio::spawn(follow(ledger.clone(), projection.clone())).abort_handle();
         let app = Warroom {
             ledger,
             settings: Arc::new(settings),
-            projection: Mutex::new(Projection::default()),
+            projection,
+            follower,
             escalation_changed: tokio::sync::Notify::new(),
             page_queue: std::sync::OnceLock::new(),
         };
@@ -177,22 +183,7 @@ impl Warroom {
                 return Ok(());
             }
             for stored in &batch {
-                match to_recorded(stored) {
-                    Ok(r) => projection.apply(
-                        &stored.stream_id,
-                        stored.position,
-                        r.at,
-                        &r.actor,
-                        &r.event,
-                    ),
-                    Err(e) => {
-                        tracing::warn!(
-                            position = stored.position,
-                            "skipping an event this build cannot read: {e}"
-                        );
-                        projection.position = stored.position;
-                    }
-                }
+                apply_stored(projection, stored, to_recorded(stored));
             }
         }
     }
@@ -786,6 +777,66 @@ impl Warroom {
         let mut projection = self.projection.lock().await;
         self.catch_up(&mut projection).await?;
         Ok(projection.incidents().cloned().collect())
+    }
+}
+
+impl Drop for Warroom {
+    fn drop(&mut self) {
+        self.follower.abort();
+    }
+}
+
+/// Applies one stored event, unless the projection already has it. Both the follower and
+/// `catch_up` apply events in position order from the projection's position, so whatever
+/// either applies next is the one after it.
+fn apply_stored(
+    projection: &mut Projection,
+    stored: &StoredEvent,
+    recorded: anyhow::Result<Recorded>,
+) {
+    if stored.position <= projection.position {
+        return;
+    }
+    match recorded {
+        Ok(r) => projection.apply(&stored.stream_id, stored.position, r.at, &r.actor, &r.event),
+        Err(e) => {
+            tracing::warn!(
+                position = stored.position,
+                "skipping an event this build cannot read: {e}"
+            );
+            projection.position = stored.position;
+        }
+    }
+}
+
+/// Follows the ledger, applying each event to the projection as soon as it commits (here or,
+/// through the store's notifications, in another instance). Reading and parsing happen
+/// outside the projection's lock.
+async fn follow(ledger: Ledger, projection: Arc<Mutex<Projection>>) {
+    loop {
+        let from = projection.lock().await.position;
+        let mut subscription = ledger.subscribe(from);
+        loop {
+            match subscription.next().await {
+                Ok(stored) => {
+                    let recorded = to_recorded(&stored);
+                    let mut projection = projection.lock().await;
+                    if stored.position > projection.position + 1 {
+                        // Someone else applied past us and we missed nothing, or the
+                        // follower is behind: start again from the projection's position.
+                        break;
+                    }
+                    apply_stored(&mut projection, &stored, recorded);
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "the projection follower could not read the ledger (retrying in 1 s): {e}"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
     }
 }
 
