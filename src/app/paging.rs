@@ -6,7 +6,7 @@
 //! the escalation and the step. Every instance computes the same ids, so when several fire
 //! the same step at once the store keeps one append and only its writer delivers.
 
-use super::projection::{IncidentSummary, Projection};
+use super::projection::Projection;
 use super::{Failure, Input, Pending, Refusal, Warroom};
 use crate::domain::escalation::{dedup_key, DueStep, Target};
 use crate::domain::event::{AttemptOutcome, Event, SYSTEM_ACTOR};
@@ -313,10 +313,10 @@ impl Warroom {
         self.escalation_changed.notified().await;
     }
 
-    /// When the next escalation step of any incident falls due, as far as the projection
-    /// knows (the follower keeps it current).
+    /// When the next escalation step of any incident falls due.
     pub async fn next_page_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        let projection = self.projection.lock().await;
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
         Ok(projection
             .escalations()
             .filter_map(|(_, e)| e.next_due_at())
@@ -324,47 +324,40 @@ impl Warroom {
     }
 
     /// Fires every escalation step due at `now` and returns the pages this instance recorded
-    /// (others may have fired some of the same steps first). Decided from the projection
-    /// without a read; appended outside the lock. A step another instance fired that the
-    /// projection has not seen yet is refused by the store (same event ids) and skipped.
+    /// (others may have fired some of the same steps first).
     pub async fn fire_due_pages(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<PageOrder>> {
-        let due: Vec<(IncidentSummary, DueStep)> = {
-            let projection = self.projection.lock().await;
-            projection
-                .escalations()
-                .flat_map(|(n, e)| e.due(now).into_iter().map(move |d| (n, d)))
-                .filter_map(|(n, d)| projection.incident(n).map(|i| (i.clone(), d)))
-                .collect()
-        };
-        if due.is_empty() {
-            return Ok(vec![]);
-        }
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
+        let due: Vec<(IncidentNumber, DueStep)> = projection
+            .escalations()
+            .flat_map(|(n, e)| e.due(now).into_iter().map(move |d| (n, d)))
+            .collect();
         // Steps of different incidents are independent: appended together, committed together.
         let fired = futures_util::future::join_all(
             due.iter()
-                .map(|(incident, step)| self.fire_step(incident, step, now)),
+                .map(|(number, step)| self.fire_step(&projection, *number, step, now)),
         )
         .await;
         let mut orders = Vec::new();
         for result in fired {
             orders.extend(result?);
         }
-        // Learn at once that these steps fired, so the scheduler does not see them due again.
-        {
-            let mut projection = self.projection.lock().await;
-            self.catch_up(&mut projection).await?;
-        }
+        self.catch_up(&mut projection).await?;
+        drop(projection);
         self.hand_over(&orders);
         Ok(orders)
     }
 
     async fn fire_step(
         &self,
-        incident: &IncidentSummary,
+        projection: &Projection,
+        number: IncidentNumber,
         step: &DueStep,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<PageOrder>> {
-        let number = incident.number;
+        let Some(incident) = projection.incident(number) else {
+            return Ok(vec![]);
+        };
         let incident_name = number.to_string();
         let mut events = Vec::new();
         let mut orders = Vec::new();
