@@ -184,7 +184,6 @@ impl Cli {
         let settings = Settings::load(self.config.as_deref())?;
         for warning in &settings.warnings {
             tracing::warn!("{warning}");
-            eprintln!("warning: {warning}");
         }
         let addr = listen.unwrap_or_else(|| settings.listen.clone());
         let ledger = Ledger::open(&self.db).await?;

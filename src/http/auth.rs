@@ -17,7 +17,7 @@ pub fn check(
 ) -> Result<(), String> {
     match auth {
         None => Err(format!(
-            "the {source} endpoint has no credential configured; set alerts.sources.{source} in warroom.toml"
+            "the {source} endpoint has no usable credential: set alerts.sources.{source} in warroom.toml with a secret that is present (`warroom check` says what is missing)"
         )),
         Some(SourceAuth::Open) => Ok(()),
         Some(SourceAuth::Bearer(secret)) => {
