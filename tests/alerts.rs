@@ -800,3 +800,54 @@ async fn a_page_recorded_before_a_crash_is_delivered_after_the_restart() {
     assert_eq!(pd.received_requests().await.unwrap().len(), 1);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_alerts_of_distinct_groups_open_gapless_incidents_at_once() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let (pd, hook) = pagers().await;
+    let extra = r#"
+[[routes]]
+name = "per-host"
+match = { alertname = "HostDown" }
+severity = "sev2"
+auto_open = true
+group_by = ["instance"]
+"#;
+    let h = Arc::new(Harness::start(&url, &config(&pd.uri(), &hook.uri(), extra)).await);
+    // 40 requests at once, each with two alerts of one new host, plus a storm of repeats.
+    let mut posts = Vec::new();
+    for i in 0..40 {
+        let h = h.clone();
+        posts.push(tokio::spawn(async move {
+            let alert = |fp: &str| {
+                json!({"status": "firing", "labels": {"alertname": "HostDown", "instance": format!("host-{i}")},
+                       "startsAt": "2030-01-01T00:00:00Z", "fingerprint": fp})
+            };
+            let body = json!({"alerts": [alert(&format!("a{i}")), alert(&format!("b{i}"))]});
+            h.post_am(&body).await
+        }));
+    }
+    for p in posts {
+        let (status, report) = p.await.unwrap();
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["recorded"], 2, "{report}");
+    }
+    let incidents = h.warroom.incidents().await.unwrap();
+    let numbers: Vec<u64> = incidents.iter().map(|i| i.number.0).collect();
+    assert_eq!(
+        numbers,
+        (1..=40).collect::<Vec<_>>(),
+        "gapless, one per host"
+    );
+    for n in 1..=40 {
+        let alerts = h
+            .incident_events(n)
+            .await
+            .into_iter()
+            .filter(|e| matches!(e, Event::AlertReceived(_)))
+            .count();
+        assert_eq!(alerts, 2, "INC-{n} has both alerts of its host");
+    }
+    let h = Arc::into_inner(h).expect("all posts finished");
+    h.stop().await;
+}

@@ -39,6 +39,23 @@ pub struct IntakeReport {
     pub lines: Vec<String>,
 }
 
+/// An incident an alert of the body opens, its number reserved under the lock.
+struct OpenJob<'a> {
+    alert: &'a AlertFacts,
+    number: IncidentNumber,
+    group: String,
+    /// Incidents the group opened before: names the group event's id.
+    opened_before: usize,
+    /// Whether the alerts channel has anything in the lookback window.
+    lookback: bool,
+    alert_id: Uuid,
+}
+
+enum OpenFailure {
+    Append(AppendError),
+    Other(anyhow::Error),
+}
+
 /// What to do with one alert of a body.
 enum Plan {
     Duplicate,
@@ -154,9 +171,12 @@ impl Warroom {
         alerts: &[AlertFacts],
     ) -> anyhow::Result<IntakeReport> {
         let mut report = IntakeReport::default();
-        // Decide under the lock; alerts that open an incident are handled there and then,
-        // so later alerts of the body see the incident and join it.
+        // Decide under the lock. An alert that opens an incident reserves its number and
+        // marks its group as opening, so the open can commit outside the lock together with
+        // other requests' work; alerts of a group being opened wait until it is, then join.
         let mut appends = Vec::new();
+        let mut opens = Vec::new();
+        let mut deferred = Vec::new();
         {
             // No read here: the follower keeps the projection current as events commit. A
             // decision on a slightly stale projection is still safe (see the module doc).
@@ -166,10 +186,64 @@ impl Warroom {
                     Plan::Duplicate => report.duplicate(alert),
                     Plan::Append(append) => appends.push((alert, append)),
                     Plan::Open => {
-                        self.ingest_one(&mut projection, at, alert, &mut report)
-                            .await?
+                        let route = self.settings.routes.route(alert);
+                        let group = route.group_key(alert);
+                        if !projection.start_opening(&group) {
+                            deferred.push(alert);
+                            continue;
+                        }
+                        let changes = projection.alert_state(alert).map_or(0, |p| p.changes);
+                        opens.push(OpenJob {
+                            alert,
+                            number: projection.reserve_number(),
+                            opened_before: projection
+                                .group(&group)
+                                .map_or(0, |g| g.incidents.len()),
+                            lookback: projection.channel_busy_since(
+                                &self.settings.alerts_channel,
+                                alert_time(alert, at).min(at) - self.settings.lookback,
+                            ),
+                            alert_id: alert_event_id(alert, changes),
+                            group,
+                        });
                     }
                 }
+            }
+        }
+        let opened =
+            futures_util::future::join_all(opens.iter().map(|job| self.open_for(job, at))).await;
+        let mut failure = None;
+        {
+            let mut projection = self.projection.lock().await;
+            let caught_up = self.catch_up(&mut projection).await;
+            for (job, result) in opens.iter().zip(opened) {
+                projection.release_number(job.number);
+                projection.finish_opening(&job.group);
+                match result {
+                    Ok((appended, _)) if appended.already_stored => report.duplicate(job.alert),
+                    Ok((_, (count, line))) => {
+                        report.recorded_one(job.alert, Some(job.number), true, count, &line)
+                    }
+                    Err(OpenFailure::Append(AppendError::DuplicateEventId {
+                        event_id, ..
+                    })) if event_id == job.alert_id => report.duplicate(job.alert),
+                    // Another writer took the number or opened the group: decide again.
+                    Err(OpenFailure::Append(
+                        AppendError::Conflict { .. } | AppendError::DuplicateEventId { .. },
+                    )) => deferred.push(job.alert),
+                    Err(OpenFailure::Append(e)) => failure = Some(anyhow::Error::from(e)),
+                    Err(OpenFailure::Other(e)) => failure = Some(e),
+                }
+            }
+            caught_up?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            // Alerts that waited for an open (or lost a race) go one by one, on a projection
+            // that now knows the incidents just opened.
+            for alert in deferred {
+                self.ingest_one(&mut projection, at, alert, &mut report)
+                    .await?;
             }
         }
         // Joins and records are facts: appended outside the lock, so the store's writer
@@ -275,6 +349,42 @@ impl Warroom {
         out
     }
 
+    /// Builds and appends the opening of one reserved incident.
+    async fn open_for(
+        &self,
+        job: &OpenJob<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<(Appended, (usize, String)), OpenFailure> {
+        let alert = job.alert;
+        let route = self.settings.routes.route(alert);
+        let alert_event = (
+            job.alert_id,
+            Pending {
+                event: Event::AlertReceived(alert.clone()),
+                at: alert_time(alert, at),
+                actor: alert.source.clone(),
+            },
+        );
+        let (events, line) = self
+            .opening(
+                job.opened_before,
+                job.lookback,
+                job.number,
+                route,
+                &job.group,
+                alert,
+                at,
+                alert_event,
+            )
+            .await
+            .map_err(OpenFailure::Other)?;
+        let count = events.len();
+        self.append_ids(&job.number.stream_id(), ExpectedVersion::NoStream, events)
+            .await
+            .map(|a| (a, (count, line)))
+            .map_err(OpenFailure::Append)
+    }
+
     /// Where an alert goes, decided from the projection alone.
     fn plan(&self, projection: &Projection, at: DateTime<Utc>, alert: &AlertFacts) -> Plan {
         let previous = projection.alert_state(alert);
@@ -358,8 +468,22 @@ impl Warroom {
                 }
                 Placement::Open => {
                     let number = projection.next_number();
+                    let opened_before = projection.group(&group).map_or(0, |g| g.incidents.len());
+                    let lookback = projection.channel_busy_since(
+                        &self.settings.alerts_channel,
+                        alert_time(alert, at).min(at) - self.settings.lookback,
+                    );
                     let (events, line) = self
-                        .opening(projection, number, route, &group, alert, at, alert_event)
+                        .opening(
+                            opened_before,
+                            lookback,
+                            number,
+                            route,
+                            &group,
+                            alert,
+                            at,
+                            alert_event,
+                        )
                         .await?;
                     let count = events.len();
                     (
@@ -449,7 +573,8 @@ impl Warroom {
     #[allow(clippy::too_many_arguments)]
     async fn opening(
         &self,
-        projection: &Projection,
+        opened_before: usize,
+        lookback: bool,
         number: IncidentNumber,
         route: &Route,
         group: &str,
@@ -476,7 +601,6 @@ impl Warroom {
             },
         )
         .map_err(|e| anyhow::anyhow!("route {}: {e}", route.name))?;
-        let opened_before = projection.group(group).map_or(0, |g| g.incidents.len());
         let mut events: Vec<(Uuid, Pending)> = Vec::new();
         for e in opened {
             events.push((event_id(&key, events.len()), system(e)));
@@ -523,9 +647,9 @@ impl Warroom {
             line.push_str(&format!("; suggested: {}", route.suggest.join(", ")));
         }
         let until = alert_time(alert, at).min(at);
-        let channel = &self.settings.alerts_channel;
-        let imports = if projection.channel_busy_since(channel, until - self.settings.lookback) {
-            self.lookback_of(channel, until).await?
+        let imports = if lookback {
+            self.lookback_of(&self.settings.alerts_channel, until)
+                .await?
         } else {
             vec![]
         };

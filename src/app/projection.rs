@@ -69,6 +69,15 @@ pub struct Projection {
     /// Channel stream → the latest time of its events, so a lookback over a quiet channel
     /// needs no read.
     channel_latest: HashMap<String, DateTime<Utc>>,
+    /// The highest incident number seen, and the numbers below it that no incident has (an
+    /// open that failed after a later one succeeded): the next open fills them first, so
+    /// numbers stay gapless.
+    max_number: u64,
+    holes: std::collections::BTreeSet<u64>,
+    /// Numbers this process is opening right now, not yet committed.
+    reserved: std::collections::BTreeSet<u64>,
+    /// Alert groups this process is opening an incident for right now.
+    opening: std::collections::HashSet<String>,
 }
 
 /// The key under which an alert's state is kept.
@@ -117,6 +126,11 @@ impl Projection {
                     ..
                 },
             ) => {
+                if number.0 > self.max_number + 1 {
+                    self.holes.extend(self.max_number + 1..number.0);
+                }
+                self.max_number = self.max_number.max(number.0);
+                self.holes.remove(&number.0);
                 self.incidents.insert(
                     number,
                     IncidentSummary {
@@ -276,10 +290,48 @@ impl Projection {
         }
     }
 
-    /// The next free incident number; numbers are gapless because a number is taken only by
-    /// a successful append to its (new) stream.
+    /// The next free incident number: the lowest hole, else the one after the highest number
+    /// seen or reserved. Numbers are gapless because a number is taken only by a successful
+    /// append to its (new) stream, and a hole left by a failed one is filled next.
     pub fn next_number(&self) -> IncidentNumber {
-        IncidentNumber(self.incidents.keys().next_back().map_or(1, |n| n.0 + 1))
+        if let Some(hole) = self.holes.iter().find(|n| !self.reserved.contains(n)) {
+            return IncidentNumber(*hole);
+        }
+        let top = self
+            .reserved
+            .last()
+            .copied()
+            .unwrap_or(0)
+            .max(self.max_number);
+        IncidentNumber(top + 1)
+    }
+
+    /// Takes the next number for an open that will append outside the lock.
+    pub fn reserve_number(&mut self) -> IncidentNumber {
+        let number = self.next_number();
+        self.reserved.insert(number.0);
+        number
+    }
+
+    /// Gives a reserved number back once its append is done, either way.
+    pub fn release_number(&mut self, number: IncidentNumber) {
+        self.reserved.remove(&number.0);
+        if number.0 < self.max_number && !self.incidents.contains_key(&number) {
+            self.holes.insert(number.0);
+        }
+    }
+
+    /// Marks an alert group as being opened by this process; false if it already is.
+    pub fn start_opening(&mut self, group: &str) -> bool {
+        self.opening.insert(group.to_string())
+    }
+
+    pub fn finish_opening(&mut self, group: &str) {
+        self.opening.remove(group);
+    }
+
+    pub fn is_opening(&self, group: &str) -> bool {
+        self.opening.contains(group)
     }
 
     /// The open or resolved incident bound to a channel.
@@ -300,5 +352,45 @@ impl Projection {
         self.messages
             .get(&(channel.to_string(), message_id.to_string()))
             .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn open(p: &mut Projection, n: u64, position: i64) {
+        let event = Event::IncidentOpened {
+            number: IncidentNumber(n),
+            title: format!("incident {n}"),
+            severity: Severity::Sev3,
+            channel: format!("inc-{n}"),
+        };
+        let at = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+        p.apply(&IncidentNumber(n).stream_id(), position, at, "x", &event);
+    }
+
+    #[test]
+    fn numbers_are_reserved_and_holes_are_filled_first() {
+        let mut p = Projection::default();
+        assert_eq!(p.next_number(), IncidentNumber(1));
+        let one = p.reserve_number();
+        let two = p.reserve_number();
+        assert_eq!((one, two), (IncidentNumber(1), IncidentNumber(2)));
+        // 2 commits, 1 fails: 1 becomes a hole and is the next number.
+        open(&mut p, 2, 1);
+        p.release_number(two);
+        p.release_number(one);
+        assert_eq!(p.next_number(), IncidentNumber(1));
+        let again = p.reserve_number();
+        assert_eq!(again, IncidentNumber(1));
+        assert_eq!(p.next_number(), IncidentNumber(3));
+        open(&mut p, 1, 2);
+        p.release_number(again);
+        assert_eq!(p.next_number(), IncidentNumber(3));
+        // Seen from elsewhere: a number skipped by another instance is filled too.
+        open(&mut p, 5, 3);
+        assert_eq!(p.next_number(), IncidentNumber(3));
     }
 }
