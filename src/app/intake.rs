@@ -213,7 +213,7 @@ impl Warroom {
         let opened =
             futures_util::future::join_all(opens.iter().map(|job| self.open_for(job, at))).await;
         let mut failure = None;
-        {
+        if !opens.is_empty() || !deferred.is_empty() {
             let mut projection = self.projection.lock().await;
             let caught_up = self.catch_up(&mut projection).await;
             for (job, result) in opens.iter().zip(opened) {
