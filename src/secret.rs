@@ -2,6 +2,8 @@
 //! file, never printed. `Debug` and `Display` show `[redacted]`, so a secret that ends up
 //! in a log line or an error by mistake still does not leak.
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use std::fmt;
 
 /// A secret value.
@@ -16,6 +18,25 @@ impl Secret {
     /// The value, for the one place that must send or compare it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// `sha256=<hex>`: the HMAC-SHA256 of `body` under this secret, as signed webhooks carry
+    /// it (warroom's own pages, and what alert senders put in their signature header).
+    pub fn sign(&self, body: &[u8]) -> String {
+        let mut mac = self.mac();
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// Whether `signature` (raw bytes) is the HMAC-SHA256 of `body`, compared in constant time.
+    pub fn verifies(&self, body: &[u8], signature: &[u8]) -> bool {
+        let mut mac = self.mac();
+        mac.update(body);
+        mac.verify_slice(signature).is_ok()
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(self.0.as_bytes()).expect("HMAC takes keys of any length")
     }
 }
 

@@ -167,6 +167,23 @@ impl Harness {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A chat message in INC-1's channel, through the same use case as any front end.
+    async fn say(&self, id: &str, from: &str, text: &str) -> warroom::app::Outcome {
+        self.warroom
+            .handle(Input {
+                key: format!("chat:{id}"),
+                at: Utc::now(),
+                from: from.into(),
+                channel: "inc-1-dns-server-not-answering-requests".into(),
+                kind: InputKind::Message {
+                    text: text.into(),
+                    message_id: Some(id.into()),
+                },
+            })
+            .await
+            .unwrap()
+    }
+
     async fn events(&self) -> i64 {
         self.warroom.ledger().head().await.unwrap()
     }
@@ -287,7 +304,7 @@ async fn bad_credentials_get_401_and_nothing_is_recorded() {
         .post(format!("{}/v1/alerts/generic", h.base))
         .header(
             "x-warroom-signature",
-            warroom::http::auth::sign(HMAC_KEY, b"{}"),
+            warroom::secret::Secret::new(HMAC_KEY).sign(b"{}"),
         )
         .body(generic.clone())
         .send()
@@ -305,7 +322,7 @@ async fn bad_credentials_get_401_and_nothing_is_recorded() {
         .post(format!("{}/v1/alerts/generic", h.base))
         .header(
             "x-warroom-signature",
-            warroom::http::auth::sign(HMAC_KEY, &generic),
+            warroom::secret::Secret::new(HMAC_KEY).sign(&generic),
         )
         .body(generic)
         .send()
@@ -366,7 +383,7 @@ async fn oversized_and_malformed_bodies_get_413_and_400_naming_the_problem() {
         .post(format!("{}/v1/alerts/generic", h.base))
         .header(
             "x-warroom-signature",
-            warroom::http::auth::sign(HMAC_KEY, &generic),
+            warroom::secret::Secret::new(HMAC_KEY).sign(&generic),
         )
         .body(generic)
         .send()
@@ -427,20 +444,7 @@ async fn an_alert_opens_one_incident_pages_pagerduty_and_ack_stops_the_escalatio
         .iter()
         .any(|e| matches!(e, Event::SopPosted { suggest, .. } if suggest == &["/failover dns"])));
     // Acknowledged in chat: PagerDuty hears it with the same dedup key.
-    let outcome = h
-        .warroom
-        .handle(Input {
-            key: "chat:ack-1".into(),
-            at: Utc::now(),
-            from: "bsparrow".into(),
-            channel: "inc-1-dns-server-not-answering-requests".into(),
-            kind: InputKind::Message {
-                text: "/ack".into(),
-                message_id: Some("ack-1".into()),
-            },
-        })
-        .await
-        .unwrap();
+    let outcome = h.say("ack-1", "bsparrow", "/ack").await;
     assert!(outcome.reply.unwrap().contains("acknowledged INC-1"));
     wait_for(&pd, "the PagerDuty acknowledge", |r| r.len() >= 2).await;
     let ack = &bodies(&pd.received_requests().await.unwrap())[1];
@@ -506,19 +510,7 @@ async fn an_alert_storm_and_flapping_make_one_incident() {
         .count();
     assert_eq!(alerts, 200);
     // Resolved, then the alert flaps back within the window: it joins INC-1 again.
-    h.warroom
-        .handle(Input {
-            key: "chat:resolve".into(),
-            at: Utc::now(),
-            from: "rpark".into(),
-            channel: "inc-1-dns-server-not-answering-requests".into(),
-            kind: InputKind::Message {
-                text: "/incident resolve".into(),
-                message_id: None,
-            },
-        })
-        .await
-        .unwrap();
+    h.say("resolve", "rpark", "/incident resolve").await;
     let (_, report) = h
         .post_am(&am_body("firing", "2030-01-01T01:00:00Z", &["dns-0-0"]))
         .await;
@@ -656,19 +648,12 @@ async fn failing_pagers_are_retried_then_given_up_and_the_fallback_is_paged() {
         .mount(&hook)
         .await;
     let outcome = h
-        .warroom
-        .handle(Input {
-            key: "chat:page-dba".into(),
-            at: Utc::now(),
-            from: "rpark".into(),
-            channel: "inc-1-dns-server-not-answering-requests".into(),
-            kind: InputKind::Message {
-                text: "/incident page team:dba message:\"is the zone DB up?\"".into(),
-                message_id: Some("p1".into()),
-            },
-        })
-        .await
-        .unwrap();
+        .say(
+            "page-dba",
+            "rpark",
+            "/incident page team:dba message:\"is the zone DB up?\"",
+        )
+        .await;
     assert!(
         outcome
             .reply

@@ -10,7 +10,7 @@
 
 use super::projection::{channel_stream, Projection};
 use super::{event_id, Pending, Warroom, MAX_OPEN_ATTEMPTS};
-use crate::domain::event::{AlertFacts, AlertStatus, Event, SYSTEM_ACTOR};
+use crate::domain::event::{AlertFacts, AlertStatus, Event};
 use crate::domain::incident::{self, IncidentCommand};
 use crate::domain::routing::Route;
 use crate::domain::types::{IncidentNumber, IncidentStatus};
@@ -43,12 +43,7 @@ pub struct IntakeReport {
 struct OpenJob<'a> {
     alert: &'a AlertFacts,
     number: IncidentNumber,
-    group: String,
-    /// Incidents the group opened before: names the group event's id.
-    opened_before: usize,
-    /// Whether the alerts channel has anything in the lookback window.
-    lookback: bool,
-    alert_id: Uuid,
+    plan: OpenPlan,
 }
 
 enum OpenFailure {
@@ -60,7 +55,18 @@ enum OpenFailure {
 enum Plan {
     Duplicate,
     Append(Box<PlannedAppend>),
-    Open,
+    Open(Box<OpenPlan>),
+}
+
+/// What opening an incident for an alert needs, read from the projection when deciding.
+struct OpenPlan {
+    group: String,
+    /// The alert's own event, with its dedup id.
+    alert_event: (Uuid, Pending),
+    /// Incidents the group opened before: names the group event's id.
+    opened_before: usize,
+    /// Whether the alerts channel has anything in the lookback window.
+    lookback: bool,
 }
 
 /// An alert of the body with where it goes.
@@ -185,26 +191,15 @@ impl Warroom {
                 match self.plan(&projection, at, alert) {
                     Plan::Duplicate => report.duplicate(alert),
                     Plan::Append(append) => appends.push((alert, append)),
-                    Plan::Open => {
-                        let route = self.settings.routes.route(alert);
-                        let group = route.group_key(alert);
-                        if !projection.start_opening(&group) {
+                    Plan::Open(plan) => {
+                        if !projection.start_opening(&plan.group) {
                             deferred.push(alert);
                             continue;
                         }
-                        let changes = projection.alert_state(alert).map_or(0, |p| p.changes);
                         opens.push(OpenJob {
                             alert,
                             number: projection.reserve_number(),
-                            opened_before: projection
-                                .group(&group)
-                                .map_or(0, |g| g.incidents.len()),
-                            lookback: projection.channel_busy_since(
-                                &self.settings.alerts_channel,
-                                alert_time(alert, at).min(at) - self.settings.lookback,
-                            ),
-                            alert_id: alert_event_id(alert, changes),
-                            group,
+                            plan: *plan,
                         });
                     }
                 }
@@ -218,7 +213,7 @@ impl Warroom {
             let caught_up = self.catch_up(&mut projection).await;
             for (job, result) in opens.iter().zip(opened) {
                 projection.release_number(job.number);
-                projection.finish_opening(&job.group);
+                projection.finish_opening(&job.plan.group);
                 match result {
                     Ok((appended, _)) if appended.already_stored => report.duplicate(job.alert),
                     Ok((_, (count, line))) => {
@@ -226,7 +221,7 @@ impl Warroom {
                     }
                     Err(OpenFailure::Append(AppendError::DuplicateEventId {
                         event_id, ..
-                    })) if event_id == job.alert_id => report.duplicate(job.alert),
+                    })) if event_id == job.plan.alert_event.0 => report.duplicate(job.alert),
                     // Another writer took the number or opened the group: decide again.
                     Err(OpenFailure::Append(
                         AppendError::Conflict { .. } | AppendError::DuplicateEventId { .. },
@@ -355,27 +350,8 @@ impl Warroom {
         job: &OpenJob<'_>,
         at: DateTime<Utc>,
     ) -> Result<(Appended, (usize, String)), OpenFailure> {
-        let alert = job.alert;
-        let route = self.settings.routes.route(alert);
-        let alert_event = (
-            job.alert_id,
-            Pending {
-                event: Event::AlertReceived(alert.clone()),
-                at: alert_time(alert, at),
-                actor: alert.source.clone(),
-            },
-        );
         let (events, line) = self
-            .opening(
-                job.opened_before,
-                job.lookback,
-                job.number,
-                route,
-                &job.group,
-                alert,
-                at,
-                alert_event,
-            )
+            .opening(job.number, job.alert, at, &job.plan)
             .await
             .map_err(OpenFailure::Other)?;
         let count = events.len();
@@ -404,7 +380,15 @@ impl Warroom {
             },
         );
         match self.place(projection, route, &group, alert, at) {
-            Placement::Open => Plan::Open,
+            Placement::Open => Plan::Open(Box::new(OpenPlan {
+                opened_before: projection.group(&group).map_or(0, |g| g.incidents.len()),
+                lookback: projection.channel_busy_since(
+                    &self.settings.alerts_channel,
+                    alert_time(alert, at).min(at) - self.settings.lookback,
+                ),
+                group,
+                alert_event: event,
+            })),
             Placement::Join(number) => Plan::Append(Box::new(PlannedAppend {
                 stream: number.stream_id(),
                 event,
@@ -421,6 +405,8 @@ impl Warroom {
         }
     }
 
+    /// Places one alert, deciding and appending under the lock: the path of transcripts and
+    /// chat, and of alerts that waited for an open.
     pub(super) async fn ingest_one(
         &self,
         projection: &mut Projection,
@@ -428,70 +414,36 @@ impl Warroom {
         alert: &AlertFacts,
         report: &mut IntakeReport,
     ) -> anyhow::Result<()> {
-        let route = self.settings.routes.route(alert);
-        let group = route.group_key(alert);
         let duplicate = |report: &mut IntakeReport| report.duplicate(alert);
         for _ in 0..MAX_OPEN_ATTEMPTS {
-            let previous = projection.alert_state(alert).cloned();
-            if let Some(p) = &previous {
-                if p.status == alert.status && p.starts_at == alert.starts_at {
+            let (result, line, alert_id) = match self.plan(projection, at, alert) {
+                Plan::Duplicate => {
                     duplicate(report);
                     return Ok(());
                 }
-            }
-            let alert_id = alert_event_id(alert, previous.as_ref().map_or(0, |p| p.changes));
-            let alert_event = (
-                alert_id,
-                Pending {
-                    event: Event::AlertReceived(alert.clone()),
-                    at: alert_time(alert, at),
-                    actor: alert.source.clone(),
-                },
-            );
-            let (result, line) = match self.place(projection, route, &group, alert, at) {
-                Placement::Join(number) => (
-                    self.append_ids(&number.stream_id(), ExpectedVersion::Any, vec![alert_event])
-                        .await
-                        .map(|a| (a, Some(number), false, 1)),
-                    format!("joined {number}"),
-                ),
-                Placement::Channel(note) => {
-                    let stream = channel_stream(&self.settings.alerts_channel);
-                    (
-                        self.append_ids(&stream, ExpectedVersion::Any, vec![alert_event])
-                            .await
-                            .map(|a| (a, None, false, 1)),
-                        note.unwrap_or_else(|| {
-                            format!("recorded in #{}", self.settings.alerts_channel)
-                        }),
-                    )
-                }
-                Placement::Open => {
-                    let number = projection.next_number();
-                    let opened_before = projection.group(&group).map_or(0, |g| g.incidents.len());
-                    let lookback = projection.channel_busy_since(
-                        &self.settings.alerts_channel,
-                        alert_time(alert, at).min(at) - self.settings.lookback,
-                    );
-                    let (events, line) = self
-                        .opening(
-                            opened_before,
-                            lookback,
-                            number,
-                            route,
-                            &group,
-                            alert,
-                            at,
-                            alert_event,
-                        )
-                        .await?;
-                    let count = events.len();
-                    (
-                        self.append_ids(&number.stream_id(), ExpectedVersion::NoStream, events)
-                            .await
-                            .map(|a| (a, Some(number), true, count)),
+                Plan::Append(append) => {
+                    let PlannedAppend {
+                        stream,
+                        event,
+                        incident,
                         line,
-                    )
+                    } = *append;
+                    let alert_id = event.0;
+                    let result = self
+                        .append_ids(&stream, ExpectedVersion::Any, vec![event])
+                        .await
+                        .map(|a| (a, incident, false, 1));
+                    (result, line, alert_id)
+                }
+                Plan::Open(plan) => {
+                    let number = projection.next_number();
+                    let (events, line) = self.opening(number, alert, at, &plan).await?;
+                    let count = events.len();
+                    let result = self
+                        .append_ids(&number.stream_id(), ExpectedVersion::NoStream, events)
+                        .await
+                        .map(|a| (a, Some(number), true, count));
+                    (result, line, plan.alert_event.0)
                 }
             };
             match result {
@@ -570,26 +522,19 @@ impl Warroom {
 
     /// The events that open an incident for an alert: the opening, the group binding, the
     /// alert, the SOP, the escalation, and the alerts channel's lookback window.
-    #[allow(clippy::too_many_arguments)]
     async fn opening(
         &self,
-        opened_before: usize,
-        lookback: bool,
         number: IncidentNumber,
-        route: &Route,
-        group: &str,
         alert: &AlertFacts,
         at: DateTime<Utc>,
-        alert_event: (Uuid, Pending),
+        plan: &OpenPlan,
     ) -> anyhow::Result<(Vec<(Uuid, Pending)>, String)> {
+        let route = self.settings.routes.route(alert);
+        let group = plan.group.as_str();
         let title = route.incident_title(alert);
         let channel = incident_channel(number, &title);
-        let key = format!("alert-open:{}", alert_event.0);
-        let system = |event: Event| Pending {
-            event,
-            at,
-            actor: SYSTEM_ACTOR.to_string(),
-        };
+        let key = format!("alert-open:{}", plan.alert_event.0);
+        let system = |event: Event| Pending::system(event, at);
         let opened = incident::decide(
             None,
             number,
@@ -606,13 +551,13 @@ impl Warroom {
             events.push((event_id(&key, events.len()), system(e)));
         }
         events.push((
-            group_event_id(group, opened_before),
+            group_event_id(group, plan.opened_before),
             system(Event::AlertGroupOpened {
                 route: route.name.clone(),
                 group: group.to_string(),
             }),
         ));
-        events.push(alert_event);
+        events.push((plan.alert_event.0, plan.alert_event.1.clone()));
         let mut line = format!(
             "opened {number} “{title}” ({}) in #{channel}",
             route.severity
@@ -647,7 +592,7 @@ impl Warroom {
             line.push_str(&format!("; suggested: {}", route.suggest.join(", ")));
         }
         let until = alert_time(alert, at).min(at);
-        let imports = if lookback {
+        let imports = if plan.lookback {
             self.lookback_of(&self.settings.alerts_channel, until)
                 .await?
         } else {

@@ -92,10 +92,22 @@ pub struct Outcome {
 }
 
 /// An event to append, with its own time and actor (imported copies keep the original's).
+#[derive(Clone)]
 struct Pending {
     event: Event,
     at: DateTime<Utc>,
     actor: String,
+}
+
+impl Pending {
+    /// What warroom records by itself (opening an incident for an alert, a page), at `at`.
+    fn system(event: Event, at: DateTime<Utc>) -> Pending {
+        Pending {
+            event,
+            at,
+            actor: crate::domain::event::SYSTEM_ACTOR.to_string(),
+        }
+    }
 }
 
 /// The application: the ledger, the settings, and the projection the use cases route by.

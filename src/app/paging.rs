@@ -9,9 +9,9 @@
 use super::projection::Projection;
 use super::{Failure, Input, Pending, Refusal, Warroom};
 use crate::domain::escalation::{dedup_key, DueStep, Target};
-use crate::domain::event::{AttemptOutcome, Event, SYSTEM_ACTOR};
+use crate::domain::event::{AttemptOutcome, Event};
 use crate::domain::types::{IncidentNumber, Severity};
-use crate::store::{AppendError, ExpectedVersion};
+use crate::store::{AppendError, Appended, ExpectedVersion};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -104,7 +104,8 @@ impl Warroom {
             error,
         };
         self.record_system_fact(incident, Uuid::new_v4(), event)
-            .await
+            .await?;
+        Ok(())
     }
 
     /// Records that a page could not be delivered through a pager, and pages the fallback
@@ -150,20 +151,7 @@ impl Warroom {
                 &PAGE_ID_NAMESPACE,
                 format!("fallback\0{}\0{i}", order.dedup_key).as_bytes(),
             );
-            let appended = self
-                .append_ids(
-                    &order.incident.stream_id(),
-                    ExpectedVersion::Any,
-                    vec![(
-                        id,
-                        Pending {
-                            event,
-                            at: Utc::now(),
-                            actor: SYSTEM_ACTOR.to_string(),
-                        },
-                    )],
-                )
-                .await;
+            let appended = self.record_system_fact(order.incident, id, event).await;
             match appended {
                 Ok(a) if !a.already_stored => fallbacks.push(PageOrder {
                     target: target.clone(),
@@ -286,26 +274,19 @@ impl Warroom {
         Ok(delivered)
     }
 
+    /// Appends one event warroom records by itself, now, to an incident.
     async fn record_system_fact(
         &self,
         incident: IncidentNumber,
         id: Uuid,
         event: Event,
-    ) -> anyhow::Result<()> {
+    ) -> Result<Appended, AppendError> {
         self.append_ids(
             &incident.stream_id(),
             ExpectedVersion::Any,
-            vec![(
-                id,
-                Pending {
-                    event,
-                    at: Utc::now(),
-                    actor: SYSTEM_ACTOR.to_string(),
-                },
-            )],
+            vec![(id, Pending::system(event, Utc::now()))],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Waits until an escalation may have become due sooner than planned.
@@ -383,8 +364,8 @@ impl Warroom {
             );
             events.push((
                 id,
-                Pending {
-                    event: Event::PageRequested {
+                Pending::system(
+                    Event::PageRequested {
                         escalation: Some(step.escalation),
                         sequence: Some(step.sequence),
                         step: Some(step.step),
@@ -393,9 +374,8 @@ impl Warroom {
                         dedup_key: key.clone(),
                         reason: reason.clone(),
                     },
-                    at: now,
-                    actor: SYSTEM_ACTOR.to_string(),
-                },
+                    now,
+                ),
             ));
             orders.push(PageOrder {
                 incident: number,

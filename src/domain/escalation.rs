@@ -223,15 +223,14 @@ impl Escalations {
         if self.stopped {
             return vec![];
         }
-        let mut due = Vec::new();
-        for run in &self.running {
-            let mut at = run.started_at;
-            for (sequence, step) in sequence_of(run) {
-                if at > now {
-                    break;
-                }
-                if !run.fired.contains(&sequence) {
-                    due.push(DueStep {
+        let mut due: Vec<DueStep> = self
+            .running
+            .iter()
+            .flat_map(|run| {
+                schedule(run)
+                    .take_while(move |(_, _, at)| *at <= now)
+                    .filter(|(sequence, _, _)| !run.fired.contains(sequence))
+                    .map(move |(sequence, step, at)| DueStep {
                         escalation: run.number,
                         policy: run.policy.clone(),
                         sequence,
@@ -240,11 +239,9 @@ impl Escalations {
                         targets: step.targets.clone(),
                         due_at: at,
                         fallback: run.fallback.clone(),
-                    });
-                }
-                at += chrono::Duration::minutes(step.wait_minutes.into());
-            }
-        }
+                    })
+            })
+            .collect();
         due.sort_by_key(|d| d.due_at);
         due
     }
@@ -257,32 +254,33 @@ impl Escalations {
         self.running
             .iter()
             .filter_map(|run| {
-                let mut at = run.started_at;
-                for (sequence, step) in sequence_of(run) {
-                    if !run.fired.contains(&sequence) {
-                        return Some(at);
-                    }
-                    at += chrono::Duration::minutes(step.wait_minutes.into());
-                }
-                None
+                schedule(run)
+                    .find(|(sequence, _, _)| !run.fired.contains(sequence))
+                    .map(|(_, _, at)| at)
             })
             .min()
     }
 }
 
-fn sequence_of(run: &Running) -> impl Iterator<Item = (u32, &EscalationStep)> {
+/// Every step of an escalation in order (steps × rounds) with the time it falls due: the
+/// start plus the waits of the steps before it.
+fn schedule(run: &Running) -> impl Iterator<Item = (u32, &EscalationStep, DateTime<Utc>)> {
     let rounds = run.repeat as usize + 1;
     run.steps
         .iter()
         .cycle()
         .take(run.steps.len() * rounds)
         .enumerate()
-        .map(|(i, s)| (i as u32, s))
+        .scan(run.started_at, |at, (i, step)| {
+            let due = *at;
+            *at += chrono::Duration::minutes(step.wait_minutes.into());
+            Some((i as u32, step, due))
+        })
 }
 
 fn next_unfired(run: &Running) -> Option<u32> {
-    sequence_of(run)
-        .map(|(s, _)| s)
+    schedule(run)
+        .map(|(s, _, _)| s)
         .find(|s| !run.fired.contains(s))
 }
 

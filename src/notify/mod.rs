@@ -5,13 +5,11 @@
 pub mod worker;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use hmac::{Hmac, Mac};
 use rand::Rng;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -322,7 +320,7 @@ impl Notifier {
                 format!("{}-{}", page.dedup_key, page.action.as_str()),
             );
             if let Some(secret) = secret {
-                request = request.header(SIGNATURE_HEADER, signature(secret, &body));
+                request = request.header(SIGNATURE_HEADER, secret.sign(&body));
             }
         }
         request.body(body).send().await
@@ -375,14 +373,6 @@ pub fn body_for(kind: &PagerKind, page: &Page) -> Value {
             "at": rfc3339(page.at),
         }),
     }
-}
-
-/// `sha256=<hex>`: HMAC-SHA256 of `body` under `secret`, what a webhook receiver verifies.
-pub fn signature(secret: &Secret, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-        .expect("HMAC accepts keys of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -577,6 +567,8 @@ fn truncate_bytes(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
     use std::net::TcpListener;
     use wiremock::matchers::{body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -1008,7 +1000,7 @@ mod tests {
     #[test]
     fn signature_matches_a_known_hmac_sha256_vector() {
         // RFC 4231 test case 2.
-        let sig = signature(&Secret::new("Jefe"), b"what do ya want for nothing?");
+        let sig = Secret::new("Jefe").sign(b"what do ya want for nothing?");
         assert_eq!(
             sig,
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"

@@ -135,6 +135,27 @@ fn outcome_of(attempt: &Attempt) -> (AttemptOutcome, Option<u16>, Option<String>
     }
 }
 
+/// Records one attempt in the incident. Failing to record is logged and the delivery goes
+/// on: the page matters more than its bookkeeping.
+async fn record(
+    warroom: Arc<Warroom>,
+    incident: IncidentNumber,
+    dedup_key: String,
+    pager: String,
+    action: &'static str,
+    attempt: u32,
+    (outcome, status, error): (AttemptOutcome, Option<u16>, Option<String>),
+) {
+    if let Err(e) = warroom
+        .record_page_attempt(
+            incident, &dedup_key, &pager, action, attempt, outcome, status, error,
+        )
+        .await
+    {
+        tracing::error!(%incident, %pager, "could not record a page attempt: {e:#}");
+    }
+}
+
 /// Delivers one page through one pager, recording each attempt; on giving up, records it
 /// and delivers the fallback pages.
 async fn deliver(
@@ -152,17 +173,15 @@ async fn deliver(
     };
     let (last, attempts) = notifier
         .deliver(&pager, &page, &policy, |n, attempt| {
-            let (outcome, status, error) = outcome_of(attempt);
-            let warroom = warroom.clone();
-            let (incident, key, name) = (order.incident, order.dedup_key.clone(), pager.name.clone());
-            async move {
-                if let Err(e) = warroom
-                    .record_page_attempt(incident, &key, &name, "trigger", n, outcome, status, error)
-                    .await
-                {
-                    tracing::error!(%incident, pager = %name, "could not record a page attempt: {e:#}");
-                }
-            }
+            record(
+                warroom.clone(),
+                order.incident,
+                order.dedup_key.clone(),
+                pager.name.clone(),
+                "trigger",
+                n,
+                outcome_of(attempt),
+            )
         })
         .await;
     if last.is_delivered() {
@@ -243,19 +262,15 @@ async fn mirror(
         };
         notifier
             .deliver(&pager, &message, &policy, |n, attempt| {
-                let (outcome, status, error) = outcome_of(attempt);
-                let warroom = warroom.clone();
-                let (key, name) = (page.dedup_key.clone(), pager.name.clone());
-                async move {
-                    if let Err(e) = warroom
-                        .record_page_attempt(
-                            incident, &key, &name, action, n, outcome, status, error,
-                        )
-                        .await
-                    {
-                        tracing::error!(%incident, "could not record a page attempt: {e:#}");
-                    }
-                }
+                record(
+                    warroom.clone(),
+                    incident,
+                    page.dedup_key.clone(),
+                    pager.name.clone(),
+                    action,
+                    n,
+                    outcome_of(attempt),
+                )
             })
             .await;
     }
