@@ -175,9 +175,12 @@ impl Harness {
                 at: Utc::now(),
                 from: from.into(),
                 channel: "inc-1-dns-server-not-answering-requests".into(),
+                caller: Default::default(),
                 kind: InputKind::Message {
                     text: text.into(),
                     message_id: Some(id.into()),
+                    reply_to: None,
+                    attachments: vec![],
                 },
             })
             .await

@@ -240,9 +240,12 @@ async fn the_lookback_reads_a_long_channel_only_as_far_back_as_the_window() {
         at: when,
         from: "svega".into(),
         channel: "ops".into(),
+        caller: Default::default(),
         kind: InputKind::Message {
             text,
             message_id: None,
+            reply_to: None,
+            attachments: vec![],
         },
     };
     // 400 old messages (08:00-08:40), then 300 inside the window (09:01-09:26), then the open.
@@ -377,11 +380,14 @@ async fn edits_and_deletes_keep_the_original_in_the_ledger() {
         at: at(t),
         from: "svega".into(),
         channel: "ops".into(),
+        caller: Default::default(),
         kind,
     };
     let msg = |text: &str, id: &str| InputKind::Message {
         text: text.into(),
         message_id: Some(id.into()),
+        reply_to: None,
+        attachments: vec![],
     };
     app.handle(input("a", "09:00:00", msg("before the incident", "m0")))
         .await
@@ -514,9 +520,12 @@ async fn concurrent_opens_get_gapless_numbers(url: &str) {
                 at: chrono::Utc::now(),
                 from: "rpark".into(),
                 channel: format!("room-{i}"),
+                caller: Default::default(),
                 kind: InputKind::Message {
                     text: format!("/incident open title:\"Outage {i}\""),
                     message_id: None,
+                    reply_to: None,
+                    attachments: vec![],
                 },
             };
             app.handle(input)
@@ -547,4 +556,100 @@ async fn concurrent_opens_get_gapless_numbers_on_postgresql() {
         return;
     };
     concurrent_opens_get_gapless_numbers(&url).await;
+}
+
+#[tokio::test]
+async fn chat_roles_decide_who_may_run_a_command_and_refusals_are_recorded() {
+    use warroom::app::Caller;
+    use warroom::domain::access::Access;
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2021-03-09T{t}Z"))
+            .unwrap()
+            .to_utc()
+    };
+    let chat = |key: &str, t: &str, from: &str, access: Access, text: &str| Input {
+        key: key.into(),
+        at: at(t),
+        from: from.into(),
+        channel: "ops".into(),
+        caller: Caller {
+            access: Some(access),
+            dedicated_channel: true,
+        },
+        kind: InputKind::Message {
+            text: text.into(),
+            message_id: Some(key.into()),
+            reply_to: None,
+            attachments: vec![],
+        },
+    };
+    app.handle(chat(
+        "m1",
+        "09:00:00",
+        "svega",
+        Access::Viewer,
+        "site is slow",
+    ))
+    .await
+    .unwrap();
+    let refused = app
+        .handle(chat(
+            "m2",
+            "09:01:00",
+            "svega",
+            Access::Viewer,
+            "/incident open title:\"DB down\"",
+        ))
+        .await
+        .unwrap();
+    assert!(refused.refused);
+    assert!(
+        refused
+            .reply
+            .as_deref()
+            .unwrap()
+            .contains("needs the responder role"),
+        "{refused:?}"
+    );
+    assert!(app.incidents().await.unwrap().is_empty());
+
+    // A responder opens it: the incident gets a channel of its own, and the lookback of the
+    // channel it was opened in.
+    let opened = app
+        .handle(chat(
+            "m3",
+            "09:02:00",
+            "rpark",
+            Access::Responder,
+            "/incident open title:\"DB down\" severity:sev2",
+        ))
+        .await
+        .unwrap();
+    assert!(!opened.refused);
+    let incidents = app.incidents().await.unwrap();
+    assert_eq!(incidents[0].channel, "inc-1-db-down");
+    // Closing needs sre: refused for the responder, and the refusal is in the incident.
+    let mut close = chat(
+        "m4",
+        "09:03:00",
+        "rpark",
+        Access::Responder,
+        "/incident close incident:INC-1",
+    );
+    close.channel = "inc-1-db-down".into();
+    assert!(app.handle(close).await.unwrap().refused);
+    let records = app.incident_records(IncidentNumber(1)).await.unwrap();
+    assert!(records.iter().any(|r| matches!(&r.event,
+        Event::Imported { event, .. } if matches!(event.as_ref(), Event::MessagePosted(m) if m.text == "site is slow"))));
+    assert!(records.iter().any(|r| matches!(&r.event,
+        Event::CommandRejected { reason, .. } if reason.contains("needs the sre role"))));
+    let mut close = chat("m5", "09:04:00", "ghammer", Access::Sre, "/incident close");
+    close.channel = "inc-1-db-down".into();
+    assert!(!app.handle(close).await.unwrap().refused);
+    assert_eq!(
+        app.incidents().await.unwrap()[0].status,
+        IncidentStatus::Closed
+    );
 }

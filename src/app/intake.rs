@@ -271,6 +271,9 @@ impl Warroom {
         if !report.opened.is_empty() {
             self.escalation_changed.notify_one();
         }
+        for number in &report.opened {
+            self.notify(super::Notice::Opened(*number));
+        }
         Ok(report)
     }
 

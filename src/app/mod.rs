@@ -14,9 +14,10 @@ pub mod replay;
 pub mod transcript;
 
 use crate::config::Settings;
+use crate::domain::access::Access;
 use crate::domain::command::{self, ChatCommand};
 use crate::domain::contacts::mentions;
-use crate::domain::event::{AlertFacts, ChatMessage, Event, Recorded, SCHEMA_VERSION};
+use crate::domain::event::{AlertFacts, Attachment, ChatMessage, Event, Recorded, SCHEMA_VERSION};
 use crate::domain::incident::{self, IncidentCommand, IncidentError};
 use crate::domain::postmortem::{self, PostMortem};
 use crate::domain::types::{IncidentNumber, Severity};
@@ -58,6 +59,28 @@ pub struct Input {
     pub from: String,
     pub channel: String,
     pub kind: InputKind,
+    /// What the front end vouches for about the person.
+    pub caller: Caller,
+}
+
+/// What a front end tells the use cases about who is speaking and how it works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Caller {
+    /// The warroom role the front end granted the person; `None` for the operator's own
+    /// tools (console, transcripts, the CLI), which are trusted.
+    pub access: Option<Access>,
+    /// Whether `/incident open` gives the incident a channel of its own (`inc-42-title`),
+    /// as a chat service that can create channels does, rather than binding the channel the
+    /// command was typed in.
+    pub dedicated_channel: bool,
+}
+
+/// What happened that a chat front end acts on outside the reply: create the incident's
+/// channel, publish the post-mortem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Opened(IncidentNumber),
+    Closed(IncidentNumber),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +89,9 @@ pub enum InputKind {
     Message {
         text: String,
         message_id: Option<String>,
+        /// The source's id of the message this one replies to.
+        reply_to: Option<String>,
+        attachments: Vec<Attachment>,
     },
     Edit {
         message_id: String,
@@ -89,6 +115,8 @@ pub struct Outcome {
     pub already_recorded: bool,
     /// The incident the input went to, if any.
     pub incident: Option<IncidentNumber>,
+    /// True when a command was refused (the reply says why): front ends show it privately.
+    pub refused: bool,
 }
 
 /// An event to append, with its own time and actor (imported copies keep the original's).
@@ -125,6 +153,8 @@ pub struct Warroom {
     escalation_changed: tokio::sync::Notify,
     /// Where recorded pages go to be delivered, when a delivery worker runs.
     page_queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<paging::Delivery>>,
+    /// Where notices go, when a chat front end listens.
+    notices: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Notice>>,
 }
 
 /// A refusal to show the person and record.
@@ -171,12 +201,24 @@ impl Warroom {
             follower,
             escalation_changed: tokio::sync::Notify::new(),
             page_queue: std::sync::OnceLock::new(),
+            notices: std::sync::OnceLock::new(),
         };
         {
             let mut projection = app.projection.lock().await;
             app.catch_up(&mut projection).await?;
         }
         Ok(app)
+    }
+
+    /// Sends notices (an incident opened or closed here) to a chat front end from now on.
+    pub fn send_notices_to(&self, queue: tokio::sync::mpsc::UnboundedSender<Notice>) {
+        let _ = self.notices.set(queue);
+    }
+
+    pub(crate) fn notify(&self, notice: Notice) {
+        if let Some(queue) = self.notices.get() {
+            let _ = queue.send(notice);
+        }
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -214,15 +256,20 @@ impl Warroom {
             InputKind::Message { text, .. } if text.trim_start().starts_with('/') => {
                 self.command(&mut projection, &input, text.trim()).await
             }
-            InputKind::Message { text, message_id } => {
+            InputKind::Message {
+                text,
+                message_id,
+                reply_to,
+                attachments,
+            } => {
                 let message = ChatMessage {
                     channel: input.channel.clone(),
                     message_id: message_id.clone(),
                     author: input.from.clone(),
                     text: text.clone(),
                     mentions: mentions(text),
-                    reply_to: None,
-                    attachments: vec![],
+                    reply_to: reply_to.clone(),
+                    attachments: attachments.clone(),
                 };
                 self.record_message(&mut projection, &input, message).await
             }
@@ -357,6 +404,9 @@ impl Warroom {
         if !report.opened.is_empty() {
             self.escalation_changed.notify_one();
         }
+        for number in &report.opened {
+            self.notify(Notice::Opened(*number));
+        }
         Ok(Outcome {
             reply: (!report.lines.is_empty()).then(|| report.lines.join("\n")),
             events: report.events,
@@ -366,6 +416,7 @@ impl Warroom {
                 .first()
                 .copied()
                 .or_else(|| report.joined.iter().next().copied()),
+            refused: false,
         })
     }
 
@@ -376,8 +427,10 @@ impl Warroom {
         text: &str,
     ) -> anyhow::Result<Outcome> {
         let parsed = command::parse(text).map_err(|e| Refusal(e.to_string()));
-        let interpreted =
-            parsed.and_then(|p| command::interpret(&p).map_err(|e| Refusal(e.to_string())));
+        let interpreted = parsed.and_then(|p| {
+            authorise(&p, input.caller.access)?;
+            command::interpret(&p).map_err(|e| Refusal(e.to_string()))
+        });
         let result = match interpreted {
             Err(refusal) => Err(Failure::Refused(refusal)),
             Ok(ChatCommand::Help) => {
@@ -414,6 +467,11 @@ impl Warroom {
                             .await
                             .map(|(events, new)| {
                                 self.mirror_to_pagers(number, &new);
+                                if events > 0
+                                    && new.iter().any(|e| matches!(e, Event::IncidentClosed {}))
+                                {
+                                    self.notify(Notice::Closed(number));
+                                }
                                 (number, events, self.describe(number, &new))
                             })
                     }
@@ -464,6 +522,7 @@ impl Warroom {
             .await?;
         Ok(Outcome {
             reply: Some(reason),
+            refused: true,
             ..recorded
         })
     }
@@ -480,6 +539,7 @@ impl Warroom {
             Err(Refusal(reason)) => {
                 return Ok(Outcome {
                     reply: Some(reason),
+                    refused: true,
                     ..Outcome::default()
                 })
             }
@@ -517,7 +577,11 @@ impl Warroom {
         title: String,
         severity: Severity,
     ) -> Result<(IncidentNumber, usize, String), Failure> {
-        if let Some(existing) = projection.bound_incident(&input.channel) {
+        let dedicated = input.caller.dedicated_channel;
+        if let Some(existing) = projection
+            .bound_incident(&input.channel)
+            .filter(|_| !dedicated)
+        {
             let title = projection
                 .incident(existing)
                 .map(|s| s.title.clone())
@@ -531,6 +595,11 @@ impl Warroom {
         let imports = self.lookback_of(&input.channel, input.at).await?;
         for _ in 0..MAX_OPEN_ATTEMPTS {
             let number = projection.next_number();
+            let channel = if dedicated {
+                intake::incident_channel(number, &title)
+            } else {
+                input.channel.clone()
+            };
             let opened = incident::decide(
                 None,
                 number,
@@ -538,7 +607,7 @@ impl Warroom {
                     number,
                     title: title.clone(),
                     severity,
-                    channel: input.channel.clone(),
+                    channel: channel.clone(),
                 },
             )?;
             let mut pending: Vec<Pending> =
@@ -559,10 +628,12 @@ impl Warroom {
                 .await
             {
                 Ok(appended) => {
+                    if !appended.already_stored {
+                        self.notify(Notice::Opened(number));
+                    }
                     let mut reply = format!(
-                        "{number} opened: “{}” ({severity}). #{} is bound to it until it closes.",
+                        "{number} opened: “{}” ({severity}). #{channel} is bound to it until it closes.",
                         title.trim(),
-                        input.channel
                     );
                     if imported > 0 {
                         reply.push_str(&format!(
@@ -886,4 +957,20 @@ fn outcome_of(appended: &Appended, count: usize, incident: Option<IncidentNumber
         incident,
         ..Outcome::default()
     }
+}
+
+/// Refuses a command the caller's warroom role does not allow. The operator's own tools
+/// (`access: None`) may do everything; unknown commands are left to `interpret` to explain.
+fn authorise(parsed: &command::ParsedCommand, access: Option<Access>) -> Result<(), Refusal> {
+    let (Some(held), Some(spec)) = (access, command::spec_for(&parsed.words)) else {
+        return Ok(());
+    };
+    if held.allows(spec.needs) {
+        return Ok(());
+    }
+    Err(Refusal(format!(
+        "/{} needs the {} role in warroom and you have {held}; ask whoever runs warroom to grant it (discord.access in warroom.toml)",
+        spec.words.join(" "),
+        spec.needs,
+    )))
 }

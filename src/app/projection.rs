@@ -78,6 +78,13 @@ pub struct Projection {
     reserved: std::collections::BTreeSet<u64>,
     /// Alert groups this process is opening an incident for right now.
     opening: std::collections::HashSet<String>,
+    /// Channel → its id in the chat service, once warroom linked it.
+    chat_ids: HashMap<String, String>,
+    /// Channel → the highest source message id recorded in it (Discord ids grow with time),
+    /// where a chat front end resumes reading history after missing events.
+    latest_message_id: HashMap<String, String>,
+    /// Incidents whose post-mortem was posted in their channel.
+    published: std::collections::HashSet<IncidentNumber>,
 }
 
 /// The key under which an alert's state is kept.
@@ -168,6 +175,8 @@ impl Projection {
                 }
             }
             (Some(number), Event::IncidentReopened { .. }) => {
+                // A reopened incident closes again later and publishes a new draft then.
+                self.published.remove(&number);
                 self.update(number, |s| {
                     s.status = IncidentStatus::Open;
                     s.settled_at = None;
@@ -178,6 +187,14 @@ impl Projection {
             }
             (place, Event::MessagePosted(message)) => {
                 if let Some(id) = &message.message_id {
+                    let latest = self
+                        .latest_message_id
+                        .entry(message.channel.clone())
+                        .or_insert_with(|| id.clone());
+                    // Numeric ids of different lengths order by length first.
+                    if (id.len(), id.as_str()) > (latest.len(), latest.as_str()) {
+                        *latest = id.clone();
+                    }
                     let place = place
                         .map(Place::Incident)
                         .unwrap_or(Place::Channel { position });
@@ -208,6 +225,18 @@ impl Projection {
                 state.starts_at = alert.starts_at;
                 state.changes += 1;
             }
+            (
+                _,
+                Event::ChatChannelLinked {
+                    channel, chat_id, ..
+                },
+            ) => {
+                self.chat_ids.insert(channel.clone(), chat_id.clone());
+            }
+            (Some(number), Event::PostmortemPublished { .. }) => {
+                self.published.insert(number);
+            }
+
             (Some(number), Event::AlertGroupOpened { group, .. }) => {
                 let state = self.groups.entry(group.clone()).or_default();
                 if !state.incidents.contains(&number) {
@@ -252,6 +281,29 @@ impl Projection {
         };
         // Kept when finished: a later escalation of the same incident is numbered after it.
         self.escalations.entry(number).or_default().apply(&record);
+    }
+
+    /// The chat service's id of a channel warroom linked.
+    pub fn chat_id(&self, channel: &str) -> Option<&str> {
+        self.chat_ids.get(channel).map(String::as_str)
+    }
+
+    /// The channel linked to a chat service's channel id.
+    pub fn channel_of_chat_id(&self, chat_id: &str) -> Option<&str> {
+        self.chat_ids
+            .iter()
+            .find(|(_, id)| id.as_str() == chat_id)
+            .map(|(channel, _)| channel.as_str())
+    }
+
+    /// The highest source message id recorded in a channel.
+    pub fn latest_message_id(&self, channel: &str) -> Option<&str> {
+        self.latest_message_id.get(channel).map(String::as_str)
+    }
+
+    /// Whether the incident's post-mortem was posted in its channel.
+    pub fn published(&self, number: IncidentNumber) -> bool {
+        self.published.contains(&number)
     }
 
     /// Whether a channel's stream holds anything that happened at or after `since`.

@@ -3,7 +3,7 @@
 
 use super::alerts::read_alerts;
 use super::transcript::{self, TranscriptEntry, TranscriptError, TranscriptLine};
-use super::{Input, InputKind, Outcome, Warroom};
+use super::{Caller, Input, InputKind, Outcome, Warroom};
 use crate::domain::types::IncidentNumber;
 use std::collections::BTreeSet;
 
@@ -45,6 +45,8 @@ pub fn inputs(
                 InputKind::Message {
                     text: text.clone(),
                     message_id: id.clone(),
+                    reply_to: None,
+                    attachments: vec![],
                 },
             ),
             TranscriptEntry::Edit {
@@ -90,6 +92,7 @@ pub fn inputs(
             from,
             channel,
             kind,
+            caller: Caller::default(),
         };
         out.push((line, input));
     }

@@ -5,6 +5,7 @@
 //! `interpret` checks the words and options against the command table and builds a typed
 //! command. Both give errors that end with the usage line, so a person can retry at once.
 
+use super::access::Access;
 use super::incident::IncidentCommand;
 use super::types::{ImpactArea, IncidentNumber, Severity};
 use chrono::NaiveDate;
@@ -34,6 +35,33 @@ pub enum SyntaxError {
     StrayWord(String),
     #[error("'{0}' has no option name before ':'")]
     NoName(String),
+}
+
+impl ParsedCommand {
+    /// The command in console syntax, quoting values as `parse` reads them back: how a
+    /// command given as typed options (a Discord slash command) takes the same path as one
+    /// typed in the console.
+    pub fn to_console_text(&self) -> String {
+        let mut text = format!("/{}", self.words.join(" "));
+        for (name, value) in &self.options {
+            text.push(' ');
+            text.push_str(name);
+            text.push(':');
+            if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '"') {
+                text.push('"');
+                for c in value.chars() {
+                    if matches!(c, '"' | '\\') {
+                        text.push('\\');
+                    }
+                    text.push(c);
+                }
+                text.push('"');
+            } else {
+                text.push_str(value);
+            }
+        }
+        text
+    }
 }
 
 /// Checks the syntax of a console command.
@@ -122,6 +150,8 @@ pub struct CommandSpec {
     pub words: &'static [&'static str],
     pub help: &'static str,
     pub options: &'static [OptionSpec],
+    /// The least warroom role a chat user must hold to run it.
+    pub needs: Access,
 }
 
 impl CommandSpec {
@@ -172,6 +202,7 @@ pub const COMMANDS: &[CommandSpec] = &[
                 help: "how bad it is (default sev3)",
             },
         ],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["incident", "severity"],
@@ -185,6 +216,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
             INCIDENT,
         ],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["incident", "role"],
@@ -204,11 +236,13 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
             INCIDENT,
         ],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["incident", "update"],
         help: "Post a status update",
         options: &[TEXT, INCIDENT],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["incident", "impact"],
@@ -223,11 +257,13 @@ pub const COMMANDS: &[CommandSpec] = &[
             TEXT,
             INCIDENT,
         ],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["incident", "resolution"],
         help: "Note what resolved the incident",
         options: &[TEXT, INCIDENT],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["incident", "action"],
@@ -248,16 +284,19 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
             INCIDENT,
         ],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["incident", "resolve"],
         help: "Mark the incident resolved",
         options: &[INCIDENT],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["incident", "close"],
         help: "Close the incident (resolving it first) and draft the post-mortem",
         options: &[INCIDENT],
+        needs: Access::Sre,
     },
     CommandSpec {
         words: &["incident", "reopen"],
@@ -271,16 +310,19 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
             INCIDENT,
         ],
+        needs: Access::Sre,
     },
     CommandSpec {
         words: &["incident", "timeline"],
         help: "Show the incident's timeline so far",
         options: &[INCIDENT],
+        needs: Access::Viewer,
     },
     CommandSpec {
         words: &["incident", "postmortem"],
         help: "Show the post-mortem draft",
         options: &[INCIDENT],
+        needs: Access::Viewer,
     },
     CommandSpec {
         words: &["incident", "page"],
@@ -306,16 +348,19 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
             INCIDENT,
         ],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["ack"],
         help: "Acknowledge the incident's pages: its escalation stops",
         options: &[INCIDENT],
+        needs: Access::Responder,
     },
     CommandSpec {
         words: &["help"],
         help: "List the commands",
         options: &[],
+        needs: Access::Viewer,
     },
 ];
 
@@ -359,24 +404,23 @@ pub enum CommandError {
 /// The severity an incident gets when `/incident open` names none.
 pub const DEFAULT_SEVERITY: Severity = Severity::Sev3;
 
+/// The table's entry for a command's words, if there is one.
+pub fn spec_for(words: &[String]) -> Option<&'static CommandSpec> {
+    COMMANDS
+        .iter()
+        .find(|s| s.words.iter().copied().eq(words.iter().map(String::as_str)))
+}
+
 /// Checks a parsed command against the table and builds the typed command.
 pub fn interpret(parsed: &ParsedCommand) -> Result<ChatCommand, CommandError> {
-    let spec = COMMANDS
-        .iter()
-        .find(|s| {
-            s.words
-                .iter()
-                .copied()
-                .eq(parsed.words.iter().map(String::as_str))
-        })
-        .ok_or_else(|| CommandError::Unknown {
-            given: parsed.words.join(" "),
-            known: COMMANDS
-                .iter()
-                .map(|s| format!("/{}", s.words.join(" ")))
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+    let spec = spec_for(&parsed.words).ok_or_else(|| CommandError::Unknown {
+        given: parsed.words.join(" "),
+        known: COMMANDS
+            .iter()
+            .map(|s| format!("/{}", s.words.join(" ")))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
     let invalid = |problem: String| CommandError::Invalid {
         problem,
         usage: spec.usage(),
@@ -506,6 +550,24 @@ mod tests {
         assert_eq!(parsed.options["incident"], "INC-2");
         let parsed = parse("/incident action text:x owner:@ghammer due:2021-03-23").unwrap();
         assert_eq!(parsed.options["owner"], "@ghammer");
+    }
+
+    #[test]
+    fn console_text_reads_back_as_the_same_command() {
+        let mut options = BTreeMap::new();
+        options.insert("title".to_string(), r#"DB "primary" \ down"#.to_string());
+        options.insert("severity".to_string(), "sev1".to_string());
+        options.insert("reason".to_string(), String::new());
+        let command = ParsedCommand {
+            words: vec!["incident".into(), "open".into()],
+            options,
+        };
+        let text = command.to_console_text();
+        assert_eq!(
+            text,
+            r#"/incident open reason:"" severity:sev1 title:"DB \"primary\" \\ down""#
+        );
+        assert_eq!(parse(&text).unwrap(), command);
     }
 
     #[test]

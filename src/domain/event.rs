@@ -247,6 +247,24 @@ pub enum Event {
     Acknowledged {
         by: String,
     },
+    /// The incident's channel exists in a chat service: warroom created it (or found it) and
+    /// posts there from now on.
+    ChatChannelLinked {
+        channel: String,
+        /// `discord`.
+        service: String,
+        /// The service's id of the channel (a Discord channel or thread id).
+        chat_id: String,
+    },
+    /// The post-mortem draft was posted in the incident's channel as a file.
+    PostmortemPublished {
+        channel: String,
+        file: String,
+        /// SHA-256 of the file as posted, so the posted copy can be checked against the ledger.
+        sha256: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chat_message_id: Option<String>,
+    },
     /// A command that was refused or could not be understood, with the reply given.
     CommandRejected {
         channel: String,
@@ -298,6 +316,8 @@ impl Event {
             Event::PageGaveUp { .. } => "PageGaveUp",
             Event::Acknowledged { .. } => "Acknowledged",
             Event::Imported { .. } => "Imported",
+            Event::ChatChannelLinked { .. } => "ChatChannelLinked",
+            Event::PostmortemPublished { .. } => "PostmortemPublished",
         }
     }
 

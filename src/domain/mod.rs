@@ -2,6 +2,7 @@
 //! console command syntax and the post-mortem. Nothing here does IO or knows about tokio,
 //! sqlx or any chat service; the clock and the ids come in as arguments.
 
+pub mod access;
 pub mod command;
 pub mod contacts;
 pub mod escalation;

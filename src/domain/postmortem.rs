@@ -436,6 +436,9 @@ pub fn assemble(
             // Bookkeeping: the group binding and each delivery attempt are in the ledger;
             // the timeline shows the pages and the give-ups people act on.
             Event::AlertGroupOpened { .. } | Event::PageAttempted { .. } => {}
+            // The chat channel link and the posted draft itself: the draft must read the same
+            // before and after it is posted.
+            Event::ChatChannelLinked { .. } | Event::PostmortemPublished { .. } => {}
             Event::CommandRejected { .. } | Event::Imported { .. } => {}
         }
     }
