@@ -191,21 +191,33 @@ impl Cli {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("cannot listen on {addr}; is another process using it?"))?;
-        let running = crate::serve::start(
+        let discord = crate::discord::start(warroom.clone()).await?;
+        let running = crate::serve::start_with_discord(
             warroom.clone(),
             listener,
             crate::serve::Clock::start(),
             crate::notify::RetryPolicy::default(),
+            discord.as_ref().map(|d| d.bot.clone()),
         )
         .await?;
+        let discord_state = match &discord {
+            Some(d) if d.bot.serves_interactions() => {
+                "Discord is on (gateway, and interactions at /discord/interactions)"
+            }
+            Some(_) => "Discord is on (gateway; set discord.public_key to also serve /discord/interactions)",
+            None => "Discord is off: no bot token is configured (WARROOM_DISCORD_TOKEN or discord.token_file)",
+        };
         eprintln!(
-            "warroom serving alerts on http://{}/v1/alerts/{{alertmanager,grafana,generic}} (store: {}); Discord is off: no bot token is configured",
+            "warroom serving alerts on http://{}/v1/alerts/{{alertmanager,grafana,generic}} (store: {}); {discord_state}",
             running.addr,
             warroom.ledger().display_url()
         );
         shutdown_signal().await;
         eprintln!("shutting down: finishing requests in flight");
         running.stop().await;
+        if let Some(discord) = discord {
+            discord.stop().await;
+        }
         warroom.ledger().clone().close().await;
         Ok(0)
     }

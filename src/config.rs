@@ -40,6 +40,44 @@ pub struct ConfigFile {
     /// Outside pagers and whom each reaches.
     #[serde(default)]
     pub pagers: Vec<PagerFile>,
+    #[serde(default)]
+    pub discord: DiscordSection,
+}
+
+/// The Discord front end as written. Discord is on when a bot token is given.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordSection {
+    /// File holding the bot token (else `WARROOM_DISCORD_TOKEN`).
+    pub token_file: Option<String>,
+    /// The guild (server) warroom works in, as its numeric id.
+    pub guild_id: Option<String>,
+    /// The application's public key (hex), for `POST /discord/interactions`; also
+    /// `WARROOM_DISCORD_PUBLIC_KEY`.
+    pub public_key: Option<String>,
+    /// Base URL of Discord's REST API; another base URL sends every REST call there (a
+    /// proxy, or a fake Discord in tests).
+    pub api_url: Option<String>,
+    /// Name of the category incident channels are created under (created when missing).
+    pub category: Option<String>,
+    /// `channel` (a text channel per incident, the default) or `thread` (a thread in the
+    /// announcement channel).
+    pub incident_channels: Option<String>,
+    /// Where alerts that open no incident and shift news are posted; default the alerts
+    /// channel.
+    pub announce_channel: Option<String>,
+    /// Channels recorded besides incident channels; default the chat's default channel and
+    /// the alerts channel.
+    pub watch_channels: Option<Vec<String>>,
+    /// The warroom role of members no `access` entry names: `viewer` (default), `responder`,
+    /// `sre`, or `none` (they may run no command; what they say is still recorded).
+    pub default_access: Option<String>,
+    /// Discord user id → contact handle, so messages are credited to the contact.
+    #[serde(default)]
+    pub users: BTreeMap<String, String>,
+    /// warroom role → Discord members holding it, as `user:ID` or `role:ID`.
+    #[serde(default)]
+    pub access: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -179,6 +217,46 @@ impl PagerSettings {
     }
 }
 
+/// Discord's REST API.
+pub const DISCORD_API_URL: &str = "https://discord.com";
+
+/// The Discord front end, checked.
+#[derive(Debug, Clone)]
+pub struct DiscordSettings {
+    /// The bot token; Discord is off without one.
+    pub token: Option<Secret>,
+    pub guild_id: Option<u64>,
+    /// The application's Ed25519 public key in hex, for the interactions endpoint.
+    pub public_key: Option<String>,
+    pub api_url: String,
+    pub category: String,
+    /// Incidents get a thread in the announcement channel rather than a channel of their own.
+    pub threads: bool,
+    pub announce_channel: String,
+    pub watch_channels: Vec<String>,
+    /// The role of members no `access` entry names.
+    pub default_access: crate::domain::access::Access,
+    /// Discord user id → contact handle.
+    pub users: BTreeMap<u64, String>,
+    /// Discord user id → warroom role.
+    pub user_access: BTreeMap<u64, crate::domain::access::Access>,
+    /// Discord role id → warroom role.
+    pub role_access: BTreeMap<u64, crate::domain::access::Access>,
+}
+
+impl DiscordSettings {
+    /// The highest warroom role a member holds through their user id, their roles or the
+    /// default.
+    pub fn access_of(&self, user: u64, roles: &[u64]) -> crate::domain::access::Access {
+        self.user_access
+            .get(&user)
+            .into_iter()
+            .chain(roles.iter().filter_map(|r| self.role_access.get(r)))
+            .copied()
+            .fold(self.default_access, std::cmp::max)
+    }
+}
+
 /// PagerDuty's Events API v2 endpoint.
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
@@ -197,6 +275,7 @@ pub struct Settings {
     pub routes: Routes,
     pub policies: BTreeMap<String, Policy>,
     pub pagers: Vec<PagerSettings>,
+    pub discord: DiscordSettings,
     /// What works but deserves attention (a switched-off source), for `warroom check` and
     /// the log at start-up.
     pub warnings: Vec<String>,
@@ -606,12 +685,22 @@ fn build(
                 }
             },
             "webhook" => PagerKind::Webhook { secret: value },
+            "discord" => PagerKind::Chat,
             other => {
-                problems.push(format!("{key}.kind = '{other}': use pagerduty or webhook"));
+                problems.push(format!(
+                    "{key}.kind = '{other}': use pagerduty, webhook or discord"
+                ));
                 continue;
             }
         };
         let url = match (&kind, &p.url) {
+            (PagerKind::Chat, Some(_)) => {
+                problems.push(format!(
+                    "{key}.url: a discord pager posts through the bot; remove url"
+                ));
+                continue;
+            }
+            (PagerKind::Chat, None) => "discord:".to_string(),
             (_, Some(url)) => url.clone(),
             (PagerKind::PagerDuty { .. }, None) => PAGERDUTY_EVENTS_URL.to_string(),
             (PagerKind::Webhook { .. }, None) => {
@@ -621,7 +710,7 @@ fn build(
                 continue;
             }
         };
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
+        if !(url.starts_with("https://") || url.starts_with("http://") || url == "discord:") {
             problems.push(format!(
                 "{key}.url = '{url}': use an http:// or https:// URL"
             ));
@@ -641,7 +730,17 @@ fn build(
             max_attempts: p.max_attempts.unwrap_or(5).max(1),
         });
     }
+    let discord = read_discord(
+        file_config.discord,
+        &default_channel,
+        &alerts_channel,
+        &directory,
+        env,
+        file,
+        problems,
+    );
     Some(Settings {
+        discord,
         timezone,
         default_channel,
         lookback: chrono::Duration::minutes(lookback_minutes.into()),
@@ -655,6 +754,156 @@ fn build(
         pagers,
         warnings,
     })
+}
+
+fn read_discord(
+    d: DiscordSection,
+    default_channel: &str,
+    alerts_channel: &str,
+    directory: &Directory,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &dyn Fn(&str) -> std::io::Result<String>,
+    problems: &mut Vec<String>,
+) -> DiscordSettings {
+    use crate::domain::access::Access;
+    let snowflake = |key: &str, value: &str, problems: &mut Vec<String>| -> Option<u64> {
+        let parsed = value.trim().parse::<u64>().ok().filter(|v| *v > 0);
+        if parsed.is_none() {
+            problems.push(format!(
+                "{key} = '{value}' is not a Discord id; copy it with Developer Mode on (a number like 123456789012345678)"
+            ));
+        }
+        parsed
+    };
+    let token = match (env("WARROOM_DISCORD_TOKEN"), &d.token_file) {
+        (Some(t), _) if !t.trim().is_empty() => Some(Secret::new(t.trim())),
+        (_, Some(path)) => match file(path) {
+            Ok(t) if !t.trim().is_empty() => Some(Secret::new(t.trim())),
+            Ok(_) => {
+                problems.push(format!("discord.token_file: {path} is empty"));
+                None
+            }
+            Err(e) => {
+                problems.push(format!("discord.token_file: cannot read {path}: {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
+    let guild_id = env("WARROOM_DISCORD_GUILD_ID")
+        .or(d.guild_id)
+        .and_then(|g| snowflake("discord.guild_id", &g, problems));
+    if token.is_some() && guild_id.is_none() {
+        problems.push(
+            "discord.guild_id: a bot token is given, so name the guild (server) warroom works in"
+                .into(),
+        );
+    }
+    let public_key = env("WARROOM_DISCORD_PUBLIC_KEY").or(d.public_key);
+    if let Some(key) = &public_key {
+        if key.len() != 64 || hex::decode(key).is_err() {
+            problems.push(
+                "discord.public_key: use the application's public key as shown in the Developer Portal (64 hex digits)"
+                    .into(),
+            );
+        }
+    }
+    let api_url = env("WARROOM_DISCORD_API_URL")
+        .or(d.api_url)
+        .unwrap_or_else(|| DISCORD_API_URL.to_string())
+        .trim_end_matches('/')
+        .to_string();
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+        problems.push(format!(
+            "discord.api_url = '{api_url}': use an http:// or https:// URL"
+        ));
+    }
+    let threads = match d.incident_channels.as_deref().unwrap_or("channel") {
+        "channel" => false,
+        "thread" => true,
+        other => {
+            problems.push(format!(
+                "discord.incident_channels = '{other}': use channel or thread"
+            ));
+            false
+        }
+    };
+    let announce_channel = channel_name(
+        d.announce_channel
+            .or_else(|| Some(alerts_channel.to_string())),
+        "discord.announce_channel",
+        problems,
+    );
+    let watch_channels = d
+        .watch_channels
+        .unwrap_or_else(|| vec![default_channel.to_string(), alerts_channel.to_string()])
+        .into_iter()
+        .map(|c| channel_name(Some(c), "discord.watch_channels", problems))
+        .collect();
+    let default_access = d
+        .default_access
+        .as_deref()
+        .unwrap_or("viewer")
+        .parse::<Access>()
+        .unwrap_or_else(|e| {
+            problems.push(format!("discord.default_access: {e}"));
+            Access::Guest
+        });
+    let mut users = BTreeMap::new();
+    for (id, handle) in &d.users {
+        let key = format!("discord.users.\"{id}\"");
+        let Some(id) = snowflake(&key, id, problems) else {
+            continue;
+        };
+        match directory.person(handle) {
+            Some(contact) => {
+                users.insert(id, contact.handle.clone());
+            }
+            None => problems.push(format!(
+                "{key} = '{handle}': no contact has that handle; add it to [[contacts]]"
+            )),
+        }
+    }
+    let mut user_access = BTreeMap::new();
+    let mut role_access = BTreeMap::new();
+    for (role, members) in &d.access {
+        let key = format!("discord.access.{role}");
+        let access = match role.parse::<Access>() {
+            Ok(a) => a,
+            Err(e) => {
+                problems.push(format!("{key}: {e}"));
+                continue;
+            }
+        };
+        for member in members {
+            let (map, id) = match member.split_once(':') {
+                Some(("user", id)) => (&mut user_access, id),
+                Some(("role", id)) => (&mut role_access, id),
+                _ => {
+                    problems.push(format!("{key}: '{member}' is neither user:ID nor role:ID"));
+                    continue;
+                }
+            };
+            if let Some(id) = snowflake(&key, id, problems) {
+                let held: &mut Access = map.entry(id).or_insert(access);
+                *held = (*held).max(access);
+            }
+        }
+    }
+    DiscordSettings {
+        token,
+        guild_id,
+        public_key,
+        api_url,
+        category: d.category.unwrap_or_else(|| "Incidents".into()),
+        threads,
+        announce_channel,
+        watch_channels,
+        default_access,
+        users,
+        user_access,
+        role_access,
+    }
 }
 
 fn read_route(

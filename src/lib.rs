@@ -4,6 +4,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod discord;
 pub mod domain;
 pub mod http;
 pub mod notify;

@@ -61,16 +61,32 @@ pub async fn start(
     clock: Clock,
     retry: crate::notify::RetryPolicy,
 ) -> anyhow::Result<Running> {
+    start_with_discord(warroom, listener, clock, retry, None).await
+}
+
+/// [`start`], with the Discord front end (when it runs) serving `POST /discord/interactions`
+/// and delivering the pages of `discord` pagers.
+pub async fn start_with_discord(
+    warroom: Arc<Warroom>,
+    listener: tokio::net::TcpListener,
+    clock: Clock,
+    retry: crate::notify::RetryPolicy,
+    discord: Option<Arc<crate::discord::Bot>>,
+) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
+    let mut notifier = crate::notify::Notifier::new();
+    if let Some(bot) = &discord {
+        notifier = notifier.with_chat(Arc::new(crate::discord::DiscordPager::new(bot.clone())));
+    }
     tasks.push(crate::notify::worker::spawn(
         warroom.clone(),
-        crate::notify::Notifier::new(),
+        notifier,
         retry,
         stopped.clone(),
     ));
-    let router = crate::http::router(warroom.clone());
+    let router = crate::http::router_with_discord(warroom.clone(), discord);
     let mut http_stop = stopped.clone();
     tasks.push(tokio::spawn(async move {
         let server = axum::serve(listener, router).with_graceful_shutdown(async move {

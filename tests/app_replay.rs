@@ -577,6 +577,7 @@ async fn chat_roles_decide_who_may_run_a_command_and_refusals_are_recorded() {
         caller: Caller {
             access: Some(access),
             dedicated_channel: true,
+            plain_text: false,
         },
         kind: InputKind::Message {
             text: text.into(),

@@ -7,6 +7,7 @@
 //! twice adds nothing the second time.
 
 pub mod alerts;
+pub mod chat;
 pub mod intake;
 pub mod paging;
 pub mod projection;
@@ -73,6 +74,10 @@ pub struct Caller {
     /// as a chat service that can create channels does, rather than binding the channel the
     /// command was typed in.
     pub dedicated_channel: bool,
+    /// Whether messages are always plain text, never commands: a chat service with its own
+    /// command path (Discord's slash commands) records "/incident close" typed in a message
+    /// as what was said, not as an order.
+    pub plain_text: bool,
 }
 
 /// What happened that a chat front end acts on outside the reply: create the incident's
@@ -253,7 +258,9 @@ impl Warroom {
             });
         }
         let outcome = match &input.kind {
-            InputKind::Message { text, .. } if text.trim_start().starts_with('/') => {
+            InputKind::Message { text, .. }
+                if !input.caller.plain_text && text.trim_start().starts_with('/') =>
+            {
                 self.command(&mut projection, &input, text.trim()).await
             }
             InputKind::Message {

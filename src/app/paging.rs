@@ -275,7 +275,7 @@ impl Warroom {
     }
 
     /// Appends one event warroom records by itself, now, to an incident.
-    async fn record_system_fact(
+    pub(super) async fn record_system_fact(
         &self,
         incident: IncidentNumber,
         id: Uuid,

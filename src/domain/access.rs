@@ -14,6 +14,8 @@ use super::types::UnknownWord;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Access {
+    /// Holds no warroom role: what they say is recorded, but they may run no command.
+    Guest,
     /// May read: timelines, post-mortem drafts, help.
     Viewer,
     /// May work an incident: open it, post updates, page, acknowledge, resolve.
@@ -23,10 +25,16 @@ pub enum Access {
 }
 
 impl Access {
-    pub const ALL: [Access; 3] = [Access::Viewer, Access::Responder, Access::Sre];
+    pub const ALL: [Access; 4] = [
+        Access::Guest,
+        Access::Viewer,
+        Access::Responder,
+        Access::Sre,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Access::Guest => "guest",
             Access::Viewer => "viewer",
             Access::Responder => "responder",
             Access::Sre => "sre",
@@ -49,13 +57,14 @@ impl FromStr for Access {
     type Err = UnknownWord;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
+            "guest" | "none" => Ok(Access::Guest),
             "viewer" => Ok(Access::Viewer),
             "responder" => Ok(Access::Responder),
             "sre" => Ok(Access::Sre),
             _ => Err(UnknownWord {
                 what: "warroom role",
                 given: s.to_string(),
-                expected: "viewer, responder or sre",
+                expected: "guest (none), viewer, responder or sre",
             }),
         }
     }

@@ -22,12 +22,52 @@ use std::sync::Arc;
 
 /// Builds the router over an application.
 pub fn router(warroom: Arc<Warroom>) -> Router {
+    router_with_discord(warroom, None)
+}
+
+/// The router, with Discord's interactions endpoint answered by the bot when it runs.
+pub fn router_with_discord(
+    warroom: Arc<Warroom>,
+    discord: Option<Arc<crate::discord::Bot>>,
+) -> Router {
     let limit = warroom.settings().max_alert_body_bytes;
+    let interactions = Router::new()
+        .route("/discord/interactions", post(discord_interaction))
+        .with_state(discord);
     Router::new()
         .route("/v1/alerts/{source}", post(receive_alerts))
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(warroom)
+        .merge(interactions)
+}
+
+/// `POST /discord/interactions`: Discord's outgoing webhook for slash commands and
+/// buttons. The bot checks the Ed25519 signature over the raw body before anything else.
+async fn discord_interaction(
+    State(discord): State<Option<Arc<crate::discord::Bot>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(bot) = discord else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Discord is off: give warroom a bot token (WARROOM_DISCORD_TOKEN) and discord.public_key",
+        );
+    };
+    let (status, answer) = bot
+        .answer_http(
+            header("x-signature-ed25519"),
+            header("x-signature-timestamp"),
+            &body,
+        )
+        .await;
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        Json(answer),
+    )
+        .into_response()
 }
 
 /// A JSON error: what was wrong and what to do.

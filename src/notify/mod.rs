@@ -97,6 +97,16 @@ pub enum PagerKind {
         /// HMAC key shared with the receiver.
         secret: Option<Secret>,
     },
+    /// The chat front end (Discord): a mention in the incident's channel and a direct
+    /// message. Delivered through the [`ChatPager`] the notifier was given.
+    Chat,
+}
+
+/// A chat front end that can page people itself (Discord: mention and DM).
+#[async_trait::async_trait]
+pub trait ChatPager: Send + Sync + fmt::Debug {
+    /// One attempt at delivering a page, classified like an HTTP pager's.
+    async fn page(&self, page: &Page) -> Attempt;
 }
 
 impl PagerKind {
@@ -105,6 +115,7 @@ impl PagerKind {
         match self {
             PagerKind::PagerDuty { routing_key } => Some(routing_key),
             PagerKind::Webhook { secret } => secret.as_ref(),
+            PagerKind::Chat => None,
         }
     }
 }
@@ -212,6 +223,8 @@ impl RetryPolicy {
 #[derive(Debug, Clone)]
 pub struct Notifier {
     client: reqwest::Client,
+    /// Delivers pages of `PagerKind::Chat` pagers, when a chat front end runs.
+    chat: Option<std::sync::Arc<dyn ChatPager>>,
 }
 
 impl Default for Notifier {
@@ -232,26 +245,42 @@ impl Notifier {
             // Only fails if the TLS backend cannot initialise, which is a broken build, not
             // a condition to handle at run time.
             .expect("building the HTTP client for pagers");
-        Notifier { client }
+        Notifier { client, chat: None }
     }
 
     /// A notifier over a client the caller built (proxies, extra roots, ...).
     pub fn with_client(client: reqwest::Client) -> Notifier {
-        Notifier { client }
+        Notifier { client, chat: None }
+    }
+
+    /// Pages of chat pagers go through `chat` from now on.
+    pub fn with_chat(mut self, chat: std::sync::Arc<dyn ChatPager>) -> Notifier {
+        self.chat = Some(chat);
+        self
     }
 
     /// One attempt: build the body for the pager's kind, POST it with the pager's timeout,
     /// classify the outcome.
     pub async fn attempt(&self, pager: &Pager, page: &Page) -> Attempt {
         let secret = pager.kind.secret();
-        let outcome = self.send(pager, page).await;
-        let attempt = match outcome {
-            Ok(response) => classify(response, secret).await,
-            Err(err) => Attempt::Retryable {
-                status: None,
-                error: redact(describe_error(err, pager.timeout), secret),
-                retry_after: None,
-            },
+        let attempt = if let PagerKind::Chat = pager.kind {
+            match &self.chat {
+                Some(chat) => chat.page(page).await,
+                None => Attempt::Retryable {
+                    status: None,
+                    error: "Discord is off (no bot token), so this pager cannot page".into(),
+                    retry_after: None,
+                },
+            }
+        } else {
+            match self.send(pager, page).await {
+                Ok(response) => classify(response, secret).await,
+                Err(err) => Attempt::Retryable {
+                    status: None,
+                    error: redact(describe_error(err, pager.timeout), secret),
+                    retry_after: None,
+                },
+            }
         };
         // Name, incident and dedup key identify the page; the body (with the routing key)
         // is never logged.
@@ -360,7 +389,8 @@ pub fn body_for(kind: &PagerKind, page: &Page) -> Value {
                 },
             })
         }
-        PagerKind::Webhook { .. } => json!({
+        // A chat pager posts text, not JSON; this is what it is told, for the docs and logs.
+        PagerKind::Webhook { .. } | PagerKind::Chat => json!({
             "version": 1,
             "dedup_key": page.dedup_key,
             "action": page.action.as_str(),

@@ -1,0 +1,144 @@
+//! What a chat front end asks of the ledger beyond handling inputs: which chat channel an
+//! incident lives in, where to resume reading a channel's history, and the facts it records
+//! itself (a channel linked, a post-mortem posted).
+
+use super::projection::IncidentSummary;
+use super::{event_id, Warroom};
+use crate::domain::event::Event;
+use crate::domain::types::{IncidentNumber, IncidentStatus};
+
+/// The SOP an alert's route attached to an incident, for the channel header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachedSop {
+    pub path: String,
+    pub markdown: String,
+    pub suggest: Vec<String>,
+}
+
+impl Warroom {
+    /// One incident's summary, current.
+    pub async fn incident(
+        &self,
+        number: IncidentNumber,
+    ) -> anyhow::Result<Option<IncidentSummary>> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
+        Ok(projection.incident(number).cloned())
+    }
+
+    /// Incidents that are not closed.
+    pub async fn open_incidents(&self) -> anyhow::Result<Vec<IncidentSummary>> {
+        Ok(self
+            .incidents()
+            .await?
+            .into_iter()
+            .filter(|s| s.status != IncidentStatus::Closed)
+            .collect())
+    }
+
+    /// The chat service's id of a channel warroom linked.
+    pub async fn chat_id(&self, channel: &str) -> Option<String> {
+        self.projection
+            .lock()
+            .await
+            .chat_id(channel)
+            .map(String::from)
+    }
+
+    /// The channel linked to a chat service's channel id.
+    pub async fn channel_of_chat_id(&self, chat_id: &str) -> Option<String> {
+        self.projection
+            .lock()
+            .await
+            .channel_of_chat_id(chat_id)
+            .map(String::from)
+    }
+
+    /// Whether a channel is, or was, an incident's channel.
+    pub async fn is_incident_channel(&self, channel: &str) -> bool {
+        let projection = self.projection.lock().await;
+        projection.bound_incident(channel).is_some() || projection.chat_id(channel).is_some()
+    }
+
+    /// The highest source message id recorded in a channel.
+    pub async fn latest_message_id(&self, channel: &str) -> Option<String> {
+        self.projection
+            .lock()
+            .await
+            .latest_message_id(channel)
+            .map(String::from)
+    }
+
+    /// Whether the incident's post-mortem was posted since it last closed.
+    pub async fn postmortem_published(&self, number: IncidentNumber) -> bool {
+        self.projection.lock().await.published(number)
+    }
+
+    /// The SOP attached to an incident by its alert route, if any.
+    pub async fn attached_sop(
+        &self,
+        number: IncidentNumber,
+    ) -> anyhow::Result<Option<AttachedSop>> {
+        Ok(self
+            .incident_records(number)
+            .await?
+            .into_iter()
+            .find_map(|r| match r.event {
+                Event::SopPosted {
+                    path,
+                    markdown,
+                    suggest,
+                    ..
+                } => Some(AttachedSop {
+                    path,
+                    markdown,
+                    suggest,
+                }),
+                _ => None,
+            }))
+    }
+
+    /// Records that the incident's channel exists in a chat service. The event id derives
+    /// from the channel, so one channel is linked once however often this is called.
+    pub async fn link_chat_channel(
+        &self,
+        number: IncidentNumber,
+        channel: &str,
+        service: &str,
+        chat_id: &str,
+    ) -> anyhow::Result<()> {
+        let event = Event::ChatChannelLinked {
+            channel: channel.to_string(),
+            service: service.to_string(),
+            chat_id: chat_id.to_string(),
+        };
+        self.record_fact_once(number, &format!("chat-link:{service}:{channel}"), event)
+            .await
+    }
+
+    /// Records that the post-mortem draft was posted in the incident's channel.
+    pub async fn record_postmortem_published(
+        &self,
+        number: IncidentNumber,
+        event: Event,
+        key: &str,
+    ) -> anyhow::Result<()> {
+        self.record_fact_once(number, key, event).await
+    }
+
+    /// Appends a fact warroom itself observed to an incident's stream, once per key: a
+    /// second call with the same key, even with other content, changes nothing.
+    async fn record_fact_once(
+        &self,
+        number: IncidentNumber,
+        key: &str,
+        event: Event,
+    ) -> anyhow::Result<()> {
+        let id = event_id(key, 0);
+        if !self.ledger.contains_event(id).await? {
+            self.record_system_fact(number, id, event).await?;
+        }
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await
+    }
+}

@@ -1,0 +1,247 @@
+//! An incident's place in Discord: its channel (or thread) with a header and the SOP, and
+//! the post-mortem draft posted there as a file when it closes.
+
+use super::{Bot, MESSAGE_LIMIT};
+use crate::domain::event::Event;
+use crate::domain::postmortem::{minutes_in_words, render_markdown, PostMortem};
+use crate::domain::types::IncidentNumber;
+use serenity::all::{
+    ButtonStyle, ChannelId, ChannelType, CreateActionRow, CreateAttachment, CreateButton,
+    CreateChannel, CreateMessage, CreateThread,
+};
+use sha2::{Digest, Sha256};
+
+/// Custom ids of the buttons warroom puts on its messages: `ack:7`, `postmortem:7`.
+pub const ACK_BUTTON: &str = "ack";
+pub const POSTMORTEM_BUTTON: &str = "postmortem";
+
+/// The buttons under an incident's header and pages.
+pub(super) fn incident_buttons(number: IncidentNumber) -> Vec<CreateActionRow> {
+    vec![CreateActionRow::Buttons(vec![
+        CreateButton::new(format!("{ACK_BUTTON}:{}", number.0))
+            .label("Acknowledge")
+            .style(ButtonStyle::Primary),
+        CreateButton::new(format!("{POSTMORTEM_BUTTON}:{}", number.0))
+            .label("Post-mortem draft")
+            .style(ButtonStyle::Secondary),
+    ])]
+}
+
+/// The file name the post-mortem is posted as: `postmortem-INC-7.md`.
+pub fn postmortem_file_name(number: IncidentNumber) -> String {
+    format!("postmortem-{number}.md")
+}
+
+/// Cuts a text to fit one Discord message, saying so.
+pub(super) fn fit(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let note = "\n… (cut here; the ledger has it whole)";
+    let mut cut: String = text.chars().take(limit - note.chars().count()).collect();
+    cut.push_str(note);
+    cut
+}
+
+impl Bot {
+    /// The incident's Discord channel: linked already, found by name, or created under the
+    /// incident category (or as a thread of the announcement channel) with its header.
+    pub(super) async fn ensure_incident_channel(
+        &self,
+        number: IncidentNumber,
+    ) -> anyhow::Result<Option<ChannelId>> {
+        let _one_at_a_time = self.creating.lock().await;
+        let Some(incident) = self.warroom.incident(number).await? else {
+            return Ok(None);
+        };
+        if let Some(id) = self.warroom.chat_id(&incident.channel).await {
+            return Ok(id.parse().ok().map(ChannelId::new));
+        }
+        let channels = self.guild.channels(&self.http).await?;
+        let existing = channels
+            .values()
+            .find(|c| c.name == incident.channel && c.kind == ChannelType::Text)
+            .map(|c| c.id);
+        let id = match existing {
+            Some(id) => id,
+            None if self.settings.threads => {
+                let parent = channels
+                    .values()
+                    .find(|c| c.name == self.settings.announce_channel)
+                    .map(|c| c.id)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "cannot open a thread for {number}: there is no #{} (discord.announce_channel)",
+                            self.settings.announce_channel
+                        )
+                    })?;
+                parent
+                    .create_thread(
+                        &self.http,
+                        CreateThread::new(incident.channel.clone()).kind(ChannelType::PublicThread),
+                    )
+                    .await?
+                    .id
+            }
+            None => {
+                let category = match channels.values().find(|c| {
+                    c.kind == ChannelType::Category
+                        && c.name.eq_ignore_ascii_case(&self.settings.category)
+                }) {
+                    Some(c) => c.id,
+                    None => {
+                        self.guild
+                            .create_channel(
+                                &self.http,
+                                CreateChannel::new(self.settings.category.clone())
+                                    .kind(ChannelType::Category),
+                            )
+                            .await?
+                            .id
+                    }
+                };
+                self.guild
+                    .create_channel(
+                        &self.http,
+                        CreateChannel::new(incident.channel.clone())
+                            .kind(ChannelType::Text)
+                            .category(category)
+                            .topic(format!("{number}: {}", incident.title)),
+                    )
+                    .await?
+                    .id
+            }
+        };
+        self.remember(id, &incident.channel);
+        self.warroom
+            .link_chat_channel(number, &incident.channel, "discord", &id.to_string())
+            .await?;
+        self.post_header(number, id).await?;
+        Ok(Some(id))
+    }
+
+    /// The header: title, severity, commander, how to work the incident, then the SOP when
+    /// the incident came from an alert.
+    async fn post_header(&self, number: IncidentNumber, channel: ChannelId) -> anyhow::Result<()> {
+        let Some(incident) = self.warroom.incident(number).await? else {
+            return Ok(());
+        };
+        let records = self.warroom.incident_records(number).await?;
+        let commander = records.iter().rev().find_map(|r| match &r.event {
+            Event::RoleAssigned { role, handle, .. }
+                if *role == crate::domain::types::Role::Commander =>
+            {
+                Some(handle.clone())
+            }
+            _ => None,
+        });
+        let directory = &self.warroom.settings().directory;
+        let tz = self.warroom.settings().timezone;
+        let header = format!(
+            "**{number} · {}**\nSeverity: **{}** · Commander: {} · Opened by {} at {}\n\
+             Everything said here is recorded in the incident's ledger, edits and deletes too. \
+             `/incident update`, `/incident page`, `/ack`, `/incident close` work in this channel.",
+            incident.title,
+            incident.severity,
+            commander
+                .map(|c| directory.display(&c))
+                .unwrap_or_else(|| "none yet (`/incident role role:commander user:@you`)".into()),
+            directory.display(&incident.opened_by),
+            incident
+                .opened_at
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M %Z"),
+        );
+        channel
+            .send_message(
+                &self.http,
+                CreateMessage::new()
+                    .content(fit(&header, MESSAGE_LIMIT))
+                    .components(incident_buttons(number)),
+            )
+            .await?;
+        if let Some(sop) = self.warroom.attached_sop(number).await? {
+            let mut text = format!("**SOP** ({})\n{}", sop.path, sop.markdown.trim());
+            if !sop.suggest.is_empty() {
+                text.push_str(&format!("\n\nSuggested: `{}`", sop.suggest.join("`, `")));
+            }
+            channel
+                .send_message(
+                    &self.http,
+                    CreateMessage::new().content(fit(&text, MESSAGE_LIMIT)),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Posts the post-mortem draft in the incident's channel as `postmortem-INC-7.md` with a
+    /// short summary, then records that it was published (with the file's SHA-256).
+    pub(super) async fn publish_postmortem(&self, number: IncidentNumber) -> anyhow::Result<()> {
+        if self.warroom.postmortem_published(number).await {
+            return Ok(());
+        }
+        let Some(channel) = self.ensure_incident_channel(number).await? else {
+            return Ok(());
+        };
+        let document = self.warroom.postmortem(number).await?;
+        let markdown = render_markdown(&document);
+        let file = postmortem_file_name(number);
+        let posted = channel
+            .send_message(
+                &self.http,
+                CreateMessage::new()
+                    .content(fit(&summary(number, &document), MESSAGE_LIMIT))
+                    .add_file(CreateAttachment::bytes(markdown.as_bytes(), file.clone()))
+                    .components(vec![CreateActionRow::Buttons(vec![CreateButton::new(
+                        format!("{POSTMORTEM_BUTTON}:{}", number.0),
+                    )
+                    .label("Regenerate post-mortem")
+                    .style(ButtonStyle::Secondary)])]),
+            )
+            .await?;
+        let sha256 = hex::encode(Sha256::digest(markdown.as_bytes()));
+        let closes = self
+            .warroom
+            .incident_records(number)
+            .await?
+            .iter()
+            .filter(|r| matches!(r.event, Event::IncidentClosed {}))
+            .count();
+        self.warroom
+            .record_postmortem_published(
+                number,
+                Event::PostmortemPublished {
+                    channel: self
+                        .warroom
+                        .incident(number)
+                        .await?
+                        .map(|i| i.channel)
+                        .unwrap_or_default(),
+                    file,
+                    sha256,
+                    chat_message_id: Some(posted.id.to_string()),
+                },
+                // Once per close: a reopened and closed again incident is posted again.
+                &format!("postmortem-published:{number}:{closes}"),
+            )
+            .await
+    }
+}
+
+/// The few lines posted with the post-mortem file.
+pub(super) fn summary(number: IncidentNumber, document: &PostMortem) -> String {
+    let lasted = document
+        .duration_minutes
+        .map(|m| format!("It lasted {}.", minutes_in_words(m)))
+        .unwrap_or_else(|| "It was never marked resolved.".into());
+    format!(
+        "**{number} closed** · {} · {}\n{lasted} {} timeline entries, {} stakeholders, {} follow-up actions.\n\
+         The post-mortem draft is attached (the same as `warroom postmortem {number}`); edit it, then share it.",
+        document.title,
+        document.severity,
+        document.timeline.len(),
+        document.stakeholders.len(),
+        document.action_plan.len(),
+    )
+}

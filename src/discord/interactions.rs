@@ -1,0 +1,451 @@
+//! Slash commands, buttons and autocomplete, answered by one function whichever way they
+//! arrive: over the gateway (answered through REST) or at `POST /discord/interactions`
+//! (answered in the HTTP response, after the Ed25519 signature is checked).
+//!
+//! Discord wants an answer within three seconds. Most commands take milliseconds; one that
+//! takes longer (creating a channel on a slow day) is answered "thinking…" at once and its
+//! reply edited in when it is ready.
+
+use super::channels::{fit, postmortem_file_name, ACK_BUTTON, POSTMORTEM_BUTTON};
+use super::{commands, explain, utc, Bot, MESSAGE_LIMIT};
+use crate::app::{Caller, Input, InputKind};
+use crate::domain::command::ParsedCommand;
+use crate::domain::types::IncidentNumber;
+use serenity::all::{
+    CommandInteraction, ComponentInteraction, CreateAttachment, CreateAutocompleteResponse,
+    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
+    Interaction, InteractionId, Member, User,
+};
+use serenity::builder::Builder;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an answer may take before Discord is told "thinking…"; Discord's own limit is
+/// three seconds, including the way there and back.
+const ANSWER_WINDOW: Duration = Duration::from_millis(2200);
+
+/// Most autocomplete choices Discord shows.
+const MAX_CHOICES: usize = 25;
+
+/// What to answer an interaction with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Reply {
+        text: String,
+        /// Seen only by the person (refusals).
+        ephemeral: bool,
+        /// A file to attach: (name, contents).
+        file: Option<(String, Vec<u8>)>,
+    },
+    /// Autocomplete choices: (shown name, value).
+    Choices(Vec<(String, String)>),
+    Pong,
+}
+
+impl Answer {
+    fn private(text: impl Into<String>) -> Answer {
+        Answer::Reply {
+            text: text.into(),
+            ephemeral: true,
+            file: None,
+        }
+    }
+
+    /// A reply too long for one message goes out as a file with its first line.
+    fn reply(text: String, ephemeral: bool, file_name: &str) -> Answer {
+        if text.chars().count() <= MESSAGE_LIMIT {
+            return Answer::Reply {
+                text,
+                ephemeral,
+                file: None,
+            };
+        }
+        let first = text.lines().next().unwrap_or_default();
+        Answer::Reply {
+            text: fit(
+                &format!("{first}\n(the whole text is attached)"),
+                MESSAGE_LIMIT,
+            ),
+            ephemeral,
+            file: Some((file_name.to_string(), text.into_bytes())),
+        }
+    }
+
+    fn response(&self) -> CreateInteractionResponse {
+        match self {
+            Answer::Reply {
+                text,
+                ephemeral,
+                file,
+            } => {
+                let mut message = CreateInteractionResponseMessage::new()
+                    .content(text.clone())
+                    .ephemeral(*ephemeral);
+                if let Some((name, bytes)) = file {
+                    message =
+                        message.add_file(CreateAttachment::bytes(bytes.clone(), name.clone()));
+                }
+                CreateInteractionResponse::Message(message)
+            }
+            Answer::Choices(choices) => {
+                let mut response = CreateAutocompleteResponse::new();
+                for (name, value) in choices {
+                    response = response.add_string_choice(name.clone(), value.clone());
+                }
+                CreateInteractionResponse::Autocomplete(response)
+            }
+            Answer::Pong => CreateInteractionResponse::Pong,
+        }
+    }
+
+    fn is_ephemeral(&self) -> bool {
+        matches!(
+            self,
+            Answer::Reply {
+                ephemeral: true,
+                ..
+            }
+        )
+    }
+
+    fn edit(&self) -> EditInteractionResponse {
+        match self {
+            Answer::Reply { text, file, .. } => {
+                let mut edit = EditInteractionResponse::new().content(text.clone());
+                if let Some((name, bytes)) = file {
+                    edit =
+                        edit.new_attachment(CreateAttachment::bytes(bytes.clone(), name.clone()));
+                }
+                edit
+            }
+            _ => EditInteractionResponse::new(),
+        }
+    }
+}
+
+impl Bot {
+    /// Answers an interaction that came over the gateway.
+    pub(super) async fn answer_gateway(self: Arc<Self>, interaction: Interaction) {
+        let Some((id, token)) = identity(&interaction) else {
+            return;
+        };
+        let bot = self.clone();
+        let mut work = tokio::spawn(async move { bot.answer(&interaction).await });
+        let result = match tokio::time::timeout(ANSWER_WINDOW, &mut work).await {
+            Ok(Ok(answer)) => answer.response().execute(&self.http, (id, &token)).await,
+            Ok(Err(e)) => {
+                tracing::error!("Discord: answering an interaction failed: {e}");
+                return;
+            }
+            Err(_) => {
+                let defer =
+                    CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
+                if let Err(e) = defer.execute(&self.http, (id, &token)).await {
+                    tracing::error!("Discord: cannot defer an answer: {}", explain(&e.into()));
+                }
+                match work.await {
+                    Ok(answer) => answer.edit().execute(&self.http, &token).await.map(|_| ()),
+                    Err(e) => {
+                        tracing::error!("Discord: answering an interaction failed: {e}");
+                        return;
+                    }
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(
+                "Discord: cannot answer an interaction: {}",
+                explain(&e.into())
+            );
+        }
+    }
+
+    /// Answers `POST /discord/interactions`: (HTTP status, JSON body). The signature is
+    /// checked before anything else; 401 when it is missing or wrong.
+    pub async fn answer_http(
+        self: &Arc<Self>,
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+        body: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let error = |status: u16, message: &str| (status, serde_json::json!({ "error": message }));
+        let Some(verifier) = &self.verifier else {
+            return error(
+                404,
+                "the interactions endpoint is off; set discord.public_key (or WARROOM_DISCORD_PUBLIC_KEY) to the application's public key",
+            );
+        };
+        let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
+            return error(401, "missing X-Signature-Ed25519 or X-Signature-Timestamp");
+        };
+        if verifier.verify(signature, timestamp, body).is_err() {
+            return error(401, "bad request signature");
+        }
+        let interaction: Interaction = match serde_json::from_slice(body) {
+            Ok(i) => i,
+            Err(e) => return error(400, &format!("not an interaction Discord sends: {e}")),
+        };
+        if let Interaction::Ping(_) = interaction {
+            return (200, serde_json::json!({ "type": 1 }));
+        }
+        if let Some(app) = application_of(&interaction) {
+            if self.http.application_id().is_none() {
+                self.http.set_application_id(app);
+            }
+        }
+        let Some((_, token)) = identity(&interaction) else {
+            return error(400, "this kind of interaction is not handled");
+        };
+        let bot = self.clone();
+        let mut work = tokio::spawn(async move { bot.answer(&interaction).await });
+        let deferred = match tokio::time::timeout(ANSWER_WINDOW, &mut work).await {
+            // A file cannot travel in the JSON answer: it goes in the edit.
+            Ok(Ok(answer)) if !matches!(answer, Answer::Reply { file: Some(_), .. }) => {
+                return (
+                    200,
+                    serde_json::to_value(answer.response()).unwrap_or_default(),
+                );
+            }
+            Ok(Ok(answer)) => {
+                let ephemeral = answer.is_ephemeral();
+                let http = self.http.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = answer.edit().execute(&http, &token).await {
+                        tracing::error!("Discord: cannot send an answer: {}", explain(&e.into()));
+                    }
+                });
+                ephemeral
+            }
+            Ok(Err(e)) => return error(500, &format!("answering failed: {e}")),
+            Err(_) => {
+                let http = self.http.clone();
+                tokio::spawn(async move {
+                    if let Ok(answer) = work.await {
+                        if let Err(e) = answer.edit().execute(&http, &token).await {
+                            tracing::error!(
+                                "Discord: cannot send an answer: {}",
+                                explain(&e.into())
+                            );
+                        }
+                    }
+                });
+                false
+            }
+        };
+        let defer = CreateInteractionResponse::Defer(
+            CreateInteractionResponseMessage::new().ephemeral(deferred),
+        );
+        (200, serde_json::to_value(defer).unwrap_or_default())
+    }
+
+    /// The answer to an interaction, whichever way it came.
+    pub async fn answer(&self, interaction: &Interaction) -> Answer {
+        let result = match interaction {
+            Interaction::Ping(_) => return Answer::Pong,
+            Interaction::Command(command) => self.answer_command(command).await,
+            Interaction::Component(click) => self.answer_click(click).await,
+            Interaction::Autocomplete(command) => return self.choices(command).await,
+            _ => return Answer::private("warroom does not handle this kind of interaction."),
+        };
+        result.unwrap_or_else(|e| {
+            tracing::error!("Discord: {}", explain(&e));
+            Answer::private(
+                "warroom could not record that (the store did not answer); nothing was lost, try again in a moment.",
+            )
+        })
+    }
+
+    async fn answer_command(&self, command: &CommandInteraction) -> anyhow::Result<Answer> {
+        let Some(member) = command.member.as_deref() else {
+            return Ok(Answer::private(
+                "warroom works in its server's channels, not in direct messages.",
+            ));
+        };
+        let parsed = commands::parsed(&command.data);
+        if parsed.words == ["incident", "open"] {
+            // The window before the open joins the incident; read it from Discord in case
+            // the channel is not watched or the bot was away.
+            if let Some(channel) = self.channel_name(command.channel_id).await? {
+                if let Err(e) = self.read_lookback(command.channel_id, &channel).await {
+                    tracing::warn!(
+                        "Discord: cannot read the lookback window of #{channel}: {}",
+                        explain(&e)
+                    );
+                }
+            }
+        }
+        self.run(
+            &parsed,
+            command.id,
+            command.channel_id,
+            member,
+            &command.user,
+        )
+        .await
+    }
+
+    async fn answer_click(&self, click: &ComponentInteraction) -> anyhow::Result<Answer> {
+        let Some(member) = click.member.as_ref() else {
+            return Ok(Answer::private(
+                "warroom buttons work in its server's channels.",
+            ));
+        };
+        let (kind, number) = click
+            .data
+            .custom_id
+            .split_once(':')
+            .unwrap_or((click.data.custom_id.as_str(), ""));
+        let Ok(number) = number.parse::<u64>().map(IncidentNumber) else {
+            return Ok(Answer::private("This button is not warroom's any more."));
+        };
+        let words = match kind {
+            ACK_BUTTON => vec!["ack".to_string()],
+            POSTMORTEM_BUTTON => vec!["incident".to_string(), "postmortem".to_string()],
+            _ => return Ok(Answer::private("This button is not warroom's any more.")),
+        };
+        let parsed = ParsedCommand {
+            words,
+            options: [("incident".to_string(), number.to_string())].into(),
+        };
+        self.run(&parsed, click.id, click.channel_id, member, &click.user)
+            .await
+    }
+
+    /// Runs a command as the console would, as the member, and words the reply.
+    async fn run(
+        &self,
+        parsed: &ParsedCommand,
+        id: InteractionId,
+        channel_id: serenity::all::ChannelId,
+        member: &Member,
+        user: &User,
+    ) -> anyhow::Result<Answer> {
+        let roles: Vec<u64> = member.roles.iter().map(|r| r.get()).collect();
+        let access = self.settings.access_of(user.id.get(), &roles);
+        let channel = self
+            .channel_name(channel_id)
+            .await?
+            .unwrap_or_else(|| "direct-messages".into());
+        let input = Input {
+            key: format!("discord:interaction:{id}"),
+            at: utc(id.created_at()),
+            from: self.author(user),
+            channel,
+            caller: Caller {
+                access: Some(access),
+                dedicated_channel: true,
+                plain_text: false,
+            },
+            kind: InputKind::Message {
+                text: parsed.to_console_text(),
+                message_id: None,
+                reply_to: None,
+                attachments: vec![],
+            },
+        };
+        let outcome = self.warroom.handle(input).await?;
+        if outcome.already_recorded {
+            return Ok(Answer::private("That was already recorded."));
+        }
+        let mut text = outcome.reply.unwrap_or_else(|| "Recorded.".into());
+        if parsed.words == ["incident", "open"] && !outcome.refused {
+            if let Some(number) = outcome.incident {
+                match self.ensure_incident_channel(number).await {
+                    Ok(Some(created)) => text.push_str(&format!(" Work it in <#{created}>.")),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!("Discord: {number}: {}", explain(&e));
+                        text.push_str(
+                            " Its Discord channel could not be created yet (see the bot's log); warroom retries when it reconnects.",
+                        );
+                    }
+                }
+            }
+        }
+        let file_name = match (parsed.words.get(1).map(String::as_str), outcome.incident) {
+            (Some("postmortem"), Some(number)) => postmortem_file_name(number),
+            (Some("timeline"), Some(number)) => format!("timeline-{number}.md"),
+            _ => "reply.md".to_string(),
+        };
+        if parsed.words.get(1).map(String::as_str) == Some("postmortem") && !outcome.refused {
+            // The draft always travels as the file people download and edit.
+            let first = format!(
+                "Post-mortem draft of {} as of now.",
+                outcome.incident.map(|n| n.to_string()).unwrap_or_default()
+            );
+            return Ok(Answer::Reply {
+                text: first,
+                ephemeral: false,
+                file: Some((file_name, text.into_bytes())),
+            });
+        }
+        Ok(Answer::reply(text, outcome.refused, &file_name))
+    }
+
+    /// Autocomplete: open incidents, contacts or teams matching what was typed.
+    async fn choices(&self, command: &CommandInteraction) -> Answer {
+        let Some(focused) = command.data.autocomplete() else {
+            return Answer::Choices(vec![]);
+        };
+        let typed = focused.value.to_lowercase();
+        let matches = |text: &str| text.to_lowercase().contains(&typed);
+        let directory = &self.warroom.settings().directory;
+        let choices: Vec<(String, String)> = match focused.name {
+            "incident" => self
+                .warroom
+                .open_incidents()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .rev()
+                .map(|i| (format!("{} · {}", i.number, i.title), i.number.to_string()))
+                .filter(|(shown, _)| matches(shown))
+                .collect(),
+            "user" | "owner" => directory
+                .contacts()
+                .iter()
+                .map(|c| {
+                    (
+                        format!("{} (@{}, {})", c.name, c.handle, c.team),
+                        c.handle.clone(),
+                    )
+                })
+                .filter(|(shown, _)| matches(shown))
+                .collect(),
+            "team" => directory
+                .teams()
+                .iter()
+                .map(|t| {
+                    let alias = t.aliases.first().cloned().unwrap_or_else(|| t.name.clone());
+                    (t.name.clone(), alias)
+                })
+                .filter(|(shown, value)| matches(shown) || matches(value))
+                .collect(),
+            _ => vec![],
+        };
+        Answer::Choices(
+            choices
+                .into_iter()
+                .take(MAX_CHOICES)
+                .map(|(shown, value)| (fit(&shown, 100), value))
+                .collect(),
+        )
+    }
+}
+
+/// The id and token an answer goes to.
+fn identity(interaction: &Interaction) -> Option<(InteractionId, String)> {
+    match interaction {
+        Interaction::Command(c) | Interaction::Autocomplete(c) => Some((c.id, c.token.clone())),
+        Interaction::Component(c) => Some((c.id, c.token.clone())),
+        _ => None,
+    }
+}
+
+fn application_of(interaction: &Interaction) -> Option<serenity::all::ApplicationId> {
+    match interaction {
+        Interaction::Command(c) | Interaction::Autocomplete(c) => Some(c.application_id),
+        Interaction::Component(c) => Some(c.application_id),
+        _ => None,
+    }
+}

@@ -1,0 +1,259 @@
+//! Messages, edits and deletes from Discord become inputs keyed by their Discord ids; after
+//! a fresh session, what was said meanwhile is read back from each channel's history.
+
+use super::{utc, Bot};
+use crate::app::{Caller, Input, InputKind};
+use crate::domain::event::Attachment;
+use chrono::{DateTime, Utc};
+use serenity::all::{
+    Channel, ChannelId, GetMessages, Message, MessageId, MessageUpdateEvent, User,
+};
+
+/// Messages per history page: Discord's maximum.
+const HISTORY_PAGE: u8 = 100;
+
+/// Discord's epoch (2015-01-01) in Unix milliseconds, for ids made from times.
+const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+
+/// The smallest message id Discord could give a message sent at `at`.
+pub(super) fn snowflake_at(at: DateTime<Utc>) -> MessageId {
+    let ms = (at.timestamp_millis() - DISCORD_EPOCH_MS).max(1) as u64;
+    MessageId::new(ms << 22)
+}
+
+impl Bot {
+    /// The warroom name of a Discord channel (its Discord name, which is what incident
+    /// channels are created with); `None` for a DM. Learnt once per channel.
+    pub(super) async fn channel_name(&self, id: ChannelId) -> anyhow::Result<Option<String>> {
+        if let Some(name) = self.names.lock().expect("names lock").get(&id) {
+            return Ok(Some(name.clone()));
+        }
+        let name = match self.warroom.channel_of_chat_id(&id.to_string()).await {
+            Some(name) => Some(name),
+            None => match id.to_channel(&self.http).await? {
+                Channel::Guild(channel) => Some(channel.name),
+                _ => None,
+            },
+        };
+        if let Some(name) = &name {
+            self.remember(id, name);
+        }
+        Ok(name)
+    }
+
+    pub(super) fn remember(&self, id: ChannelId, name: &str) {
+        self.names
+            .lock()
+            .expect("names lock")
+            .insert(id, name.to_string());
+    }
+
+    /// Whether what is said in a channel is recorded: incident channels and watched ones.
+    async fn records(&self, channel: &str) -> bool {
+        self.settings.watch_channels.iter().any(|c| c == channel)
+            || self.warroom.is_incident_channel(channel).await
+    }
+
+    /// How a person is named in the ledger: their contact handle when config maps their
+    /// Discord id, else their Discord name marked as such (so nobody passes for a contact).
+    pub(super) fn author(&self, user: &User) -> String {
+        match self.settings.users.get(&user.id.get()) {
+            Some(handle) => handle.clone(),
+            None => format!(
+                "{} (Discord)",
+                user.global_name.as_deref().unwrap_or(&user.name)
+            ),
+        }
+    }
+
+    fn caller(&self) -> Caller {
+        Caller {
+            // Messages are not commands here, so no role is needed to be recorded.
+            access: None,
+            dedicated_channel: true,
+            plain_text: true,
+        }
+    }
+
+    fn is_own(&self, user: &User) -> bool {
+        self.bot_user.get() == Some(&user.id)
+    }
+
+    /// Records a message, unless it is the bot's own or in a channel warroom does not watch.
+    pub(super) async fn record_message(&self, message: &Message) -> anyhow::Result<()> {
+        if self.is_own(&message.author) {
+            return Ok(());
+        }
+        let Some(channel) = self.channel_name(message.channel_id).await? else {
+            return Ok(());
+        };
+        if !self.records(&channel).await {
+            return Ok(());
+        }
+        self.record_in(&channel, message).await
+    }
+
+    async fn record_in(&self, channel: &str, message: &Message) -> anyhow::Result<()> {
+        let input = Input {
+            key: format!("discord:message:{}", message.id),
+            at: utc(message.timestamp),
+            from: self.author(&message.author),
+            channel: channel.to_string(),
+            caller: self.caller(),
+            kind: InputKind::Message {
+                text: message.content.clone(),
+                message_id: Some(message.id.to_string()),
+                reply_to: message
+                    .message_reference
+                    .as_ref()
+                    .and_then(|r| r.message_id)
+                    .map(|id| id.to_string()),
+                attachments: message
+                    .attachments
+                    .iter()
+                    .map(|a| Attachment {
+                        name: a.filename.clone(),
+                        url: a.url.clone(),
+                        size: a.size.into(),
+                    })
+                    .collect(),
+            },
+        };
+        self.warroom.handle(input).await?;
+        Ok(())
+    }
+
+    /// Records an edit with the text before (from the ledger) and after.
+    pub(super) async fn record_edit(&self, event: &MessageUpdateEvent) -> anyhow::Result<()> {
+        // Discord also sends updates for embeds unfurling: only a new text is an edit.
+        let Some(text) = &event.content else {
+            return Ok(());
+        };
+        if event.author.as_ref().is_some_and(|a| self.is_own(a)) {
+            return Ok(());
+        }
+        let Some(channel) = self.channel_name(event.channel_id).await? else {
+            return Ok(());
+        };
+        if !self.records(&channel).await {
+            return Ok(());
+        }
+        let at = event.edited_timestamp.map(utc).unwrap_or_else(Utc::now);
+        let from = event
+            .author
+            .as_ref()
+            .map(|a| self.author(a))
+            .unwrap_or_else(|| "unknown (Discord)".into());
+        let input = Input {
+            key: format!("discord:edit:{}:{}", event.id, at.timestamp_millis()),
+            at,
+            from,
+            channel,
+            caller: self.caller(),
+            kind: InputKind::Edit {
+                message_id: event.id.to_string(),
+                text: text.clone(),
+            },
+        };
+        self.warroom.handle(input).await?;
+        Ok(())
+    }
+
+    /// Records a delete as a marker; the original stays in the ledger.
+    pub(super) async fn record_delete(
+        &self,
+        channel_id: ChannelId,
+        message: MessageId,
+    ) -> anyhow::Result<()> {
+        let Some(channel) = self.channel_name(channel_id).await? else {
+            return Ok(());
+        };
+        if !self.records(&channel).await {
+            return Ok(());
+        }
+        let input = Input {
+            key: format!("discord:delete:{message}"),
+            // Discord does not say when; the gateway delivers deletes as they happen.
+            at: Utc::now(),
+            from: "unknown (Discord)".into(),
+            channel,
+            caller: self.caller(),
+            kind: InputKind::Delete {
+                message_id: message.to_string(),
+            },
+        };
+        self.warroom.handle(input).await?;
+        Ok(())
+    }
+
+    /// Reads each open incident channel's history after the last message recorded there
+    /// (or since the incident opened) and records what the gateway did not deliver: after a
+    /// fresh session Discord does not replay missed events.
+    pub(super) async fn backfill(&self) -> anyhow::Result<()> {
+        for incident in self.warroom.open_incidents().await? {
+            let Some(chat_id) = self.warroom.chat_id(&incident.channel).await else {
+                continue;
+            };
+            let Ok(id) = chat_id.parse::<u64>() else {
+                continue;
+            };
+            let after = match self.warroom.latest_message_id(&incident.channel).await {
+                Some(latest) => latest.parse().map(MessageId::new).ok(),
+                None => None,
+            }
+            .unwrap_or_else(|| snowflake_at(incident.opened_at));
+            let recorded = self
+                .read_history(ChannelId::new(id), &incident.channel, after)
+                .await?;
+            if recorded > 0 {
+                tracing::info!(
+                    incident = %incident.number,
+                    recorded,
+                    "recorded messages Discord did not deliver while the bot was away"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a channel's messages after `after`, oldest first; returns how many were read.
+    pub(super) async fn read_history(
+        &self,
+        id: ChannelId,
+        channel: &str,
+        mut after: MessageId,
+    ) -> anyhow::Result<usize> {
+        let mut read = 0;
+        loop {
+            let mut page = id
+                .messages(
+                    &self.http,
+                    GetMessages::new().after(after).limit(HISTORY_PAGE),
+                )
+                .await?;
+            page.sort_by_key(|m| m.id);
+            let Some(last) = page.last().map(|m| m.id) else {
+                return Ok(read);
+            };
+            for message in &page {
+                if !self.is_own(&message.author) {
+                    self.record_in(channel, message).await?;
+                }
+            }
+            read += page.len();
+            if page.len() < usize::from(HISTORY_PAGE) {
+                return Ok(read);
+            }
+            after = last;
+        }
+    }
+
+    /// Records the lookback window of a channel through its history before an incident is
+    /// opened from it, so the window joins the incident even when the channel is not
+    /// watched or the bot was away.
+    pub(super) async fn read_lookback(&self, id: ChannelId, channel: &str) -> anyhow::Result<()> {
+        let since = Utc::now() - self.warroom.settings().lookback;
+        self.read_history(id, channel, snowflake_at(since)).await?;
+        Ok(())
+    }
+}
