@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(open["options"][0]["name"], "title");
         assert_eq!(open["options"][0]["required"], true);
         for command in commands.as_array().unwrap() {
-            assert!(command["description"].as_str().unwrap().len() <= 100);
+            assert!(command["description"].as_str().unwrap().chars().count() <= 100);
         }
     }
 }
