@@ -37,6 +37,9 @@ pub struct IntakeReport {
     pub events: usize,
     /// One line per alert, for the console and the chat.
     pub lines: Vec<String>,
+    /// Alerts recorded in the alerts channel, in no incident: a chat front end announces
+    /// them with a way to open an incident.
+    pub unplaced: Vec<AlertFacts>,
 }
 
 /// An incident an alert of the body opens, its number reserved under the lock.
@@ -104,7 +107,7 @@ impl IntakeReport {
             (Some(n), false) => {
                 self.joined.insert(n);
             }
-            _ => {}
+            (None, _) => self.unplaced.push(alert.clone()),
         }
         self.lines
             .push(format!("{} {}: {line}", alert.name, alert.status.as_str()));
@@ -169,6 +172,22 @@ pub fn incident_channel(number: IncidentNumber, title: &str) -> String {
 }
 
 impl Warroom {
+    /// Tells a chat front end about incidents the alerts opened and alerts left in the
+    /// alerts channel.
+    pub(super) fn announce(&self, report: &IntakeReport) {
+        for number in &report.opened {
+            self.notify(super::Notice::Opened(*number));
+        }
+        for alert in &report.unplaced {
+            let route = self.settings.routes.route(alert);
+            self.notify(super::Notice::Alert {
+                title: route.incident_title(alert),
+                severity: route.severity,
+                alert: Box::new(alert.clone()),
+            });
+        }
+    }
+
     /// Records alerts read from a sender's body, received at `at`. Each alert is durable when
     /// this returns `Ok`; a store failure returns `Err` and the sender should retry.
     pub async fn ingest_alerts(
@@ -271,9 +290,7 @@ impl Warroom {
         if !report.opened.is_empty() {
             self.escalation_changed.notify_one();
         }
-        for number in &report.opened {
-            self.notify(super::Notice::Opened(*number));
-        }
+        self.announce(&report);
         Ok(report)
     }
 

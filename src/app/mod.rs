@@ -81,11 +81,18 @@ pub struct Caller {
 }
 
 /// What happened that a chat front end acts on outside the reply: create the incident's
-/// channel, publish the post-mortem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// channel, publish the post-mortem, announce an alert that opened nothing.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     Opened(IncidentNumber),
     Closed(IncidentNumber),
+    /// An alert recorded in the alerts channel, in no incident; `title` and `severity` are
+    /// what its route would open an incident with.
+    Alert {
+        alert: Box<AlertFacts>,
+        title: String,
+        severity: Severity,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -411,9 +418,7 @@ impl Warroom {
         if !report.opened.is_empty() {
             self.escalation_changed.notify_one();
         }
-        for number in &report.opened {
-            self.notify(Notice::Opened(*number));
-        }
+        self.announce(&report);
         Ok(Outcome {
             reply: (!report.lines.is_empty()).then(|| report.lines.join("\n")),
             events: report.events,

@@ -2,18 +2,24 @@
 //! the post-mortem draft posted there as a file when it closes.
 
 use super::{Bot, MESSAGE_LIMIT};
-use crate::domain::event::Event;
+use crate::domain::event::{AlertFacts, AlertStatus, Event};
 use crate::domain::postmortem::{minutes_in_words, render_markdown, PostMortem};
 use crate::domain::types::IncidentNumber;
+use crate::domain::types::Severity;
 use serenity::all::{
     ButtonStyle, ChannelId, ChannelType, CreateActionRow, CreateAttachment, CreateButton,
     CreateChannel, CreateMessage, CreateThread,
 };
 use sha2::{Digest, Sha256};
 
-/// Custom ids of the buttons warroom puts on its messages: `ack:7`, `postmortem:7`.
+/// Custom ids of the buttons warroom puts on its messages: `ack:7`, `postmortem:7`, and
+/// `open:sev2:DNS server not answering` under an alert that opened nothing.
 pub const ACK_BUTTON: &str = "ack";
 pub const POSTMORTEM_BUTTON: &str = "postmortem";
+pub const OPEN_BUTTON: &str = "open";
+
+/// Discord's longest button custom id.
+const CUSTOM_ID_LIMIT: usize = 100;
 
 /// The buttons under an incident's header and pages.
 pub(super) fn incident_buttons(number: IncidentNumber) -> Vec<CreateActionRow> {
@@ -44,6 +50,55 @@ pub(super) fn fit(text: &str, limit: usize) -> String {
 }
 
 impl Bot {
+    /// The id of a guild channel by its name.
+    async fn channel_named(&self, name: &str) -> anyhow::Result<Option<ChannelId>> {
+        let channels = self.guild.channels(&self.http).await?;
+        Ok(channels
+            .values()
+            .find(|c| c.name == name && c.kind == ChannelType::Text)
+            .map(|c| {
+                self.remember(c.id, &c.name);
+                c.id
+            }))
+    }
+
+    /// Posts an alert that opened no incident in the announcement channel; a firing one gets
+    /// an Open incident button that opens it with its route's title and severity.
+    pub(super) async fn announce_alert(
+        &self,
+        alert: &AlertFacts,
+        title: &str,
+        severity: Severity,
+    ) -> anyhow::Result<()> {
+        let Some(channel) = self.channel_named(&self.settings.announce_channel).await? else {
+            anyhow::bail!(
+                "there is no #{} to announce alerts in (discord.announce_channel)",
+                self.settings.announce_channel
+            );
+        };
+        let mut text = match alert.status {
+            AlertStatus::Firing => format!("🔔 **{}** is firing", alert.name),
+            AlertStatus::Resolved => format!("✅ **{}** resolved", alert.name),
+        };
+        if let Some(summary) = &alert.summary {
+            text.push_str(&format!(": {summary}"));
+        }
+        let mut message = CreateMessage::new().content(fit(&text, MESSAGE_LIMIT));
+        if alert.status == AlertStatus::Firing {
+            let custom_id: String = format!("{OPEN_BUTTON}:{severity}:{title}")
+                .chars()
+                .take(CUSTOM_ID_LIMIT)
+                .collect();
+            message = message.components(vec![CreateActionRow::Buttons(vec![CreateButton::new(
+                custom_id,
+            )
+            .label("Open incident")
+            .style(ButtonStyle::Danger)])]);
+        }
+        channel.send_message(&self.http, message).await?;
+        Ok(())
+    }
+
     /// The incident's Discord channel: linked already, found by name, or created under the
     /// incident category (or as a thread of the announcement channel) with its header.
     pub(super) async fn ensure_incident_channel(

@@ -6,7 +6,7 @@
 //! takes longer (creating a channel on a slow day) is answered "thinking…" at once and its
 //! reply edited in when it is ready.
 
-use super::channels::{fit, postmortem_file_name, ACK_BUTTON, POSTMORTEM_BUTTON};
+use super::channels::{fit, postmortem_file_name, ACK_BUTTON, OPEN_BUTTON, POSTMORTEM_BUTTON};
 use super::{commands, explain, utc, Bot, MESSAGE_LIMIT};
 use crate::app::{Caller, Input, InputKind};
 use crate::domain::command::ParsedCommand;
@@ -290,12 +290,28 @@ impl Bot {
                 "warroom buttons work in its server's channels.",
             ));
         };
-        let (kind, number) = click
+        let (kind, rest) = click
             .data
             .custom_id
             .split_once(':')
             .unwrap_or((click.data.custom_id.as_str(), ""));
-        let Ok(number) = number.parse::<u64>().map(IncidentNumber) else {
+        if kind == OPEN_BUTTON {
+            // `/incident open` with no options: the alert's route names title and severity.
+            let (severity, title) = rest.split_once(':').unwrap_or(("", rest));
+            let parsed = ParsedCommand {
+                words: vec!["incident".into(), "open".into()],
+                options: [
+                    ("title".to_string(), title.to_string()),
+                    ("severity".to_string(), severity.to_string()),
+                ]
+                .into(),
+            };
+            self.before_open(click.channel_id).await?;
+            return self
+                .run(&parsed, click.id, click.channel_id, member, &click.user)
+                .await;
+        }
+        let Ok(number) = rest.parse::<u64>().map(IncidentNumber) else {
             return Ok(Answer::private("This button is not warroom's any more."));
         };
         let words = match kind {
@@ -309,6 +325,21 @@ impl Bot {
         };
         self.run(&parsed, click.id, click.channel_id, member, &click.user)
             .await
+    }
+
+    /// The window before an open joins the incident: read it from Discord first, in case
+    /// the channel is not watched or the bot was away. Failing to read it does not stop the
+    /// open.
+    async fn before_open(&self, channel_id: serenity::all::ChannelId) -> anyhow::Result<()> {
+        if let Some(channel) = self.channel_name(channel_id).await? {
+            if let Err(e) = self.read_lookback(channel_id, &channel).await {
+                tracing::warn!(
+                    "Discord: cannot read the lookback window of #{channel}: {}",
+                    explain(&e)
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Runs a command as the console would, as the member, and words the reply.

@@ -179,6 +179,11 @@ impl Bot {
         let result = match notice {
             Notice::Opened(number) => self.ensure_incident_channel(number).await.map(|_| ()),
             Notice::Closed(number) => self.publish_postmortem(number).await,
+            Notice::Alert {
+                alert,
+                title,
+                severity,
+            } => self.announce_alert(&alert, &title, severity).await,
         };
         if let Err(e) = result {
             tracing::error!("Discord: {}", explain(&e));
