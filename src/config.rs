@@ -834,12 +834,13 @@ fn read_discord(
         "discord.announce_channel",
         problems,
     );
-    let watch_channels = d
+    let mut watch_channels: Vec<String> = d
         .watch_channels
         .unwrap_or_else(|| vec![default_channel.to_string(), alerts_channel.to_string()])
         .into_iter()
         .map(|c| channel_name(Some(c), "discord.watch_channels", problems))
         .collect();
+    watch_channels.dedup();
     let default_access = d
         .default_access
         .as_deref()
@@ -1166,5 +1167,65 @@ targets = ["!net"]
         let s = Settings::from_toml("timezone = \"UTC\"", "x.toml", env).unwrap();
         assert_eq!(s.timezone, chrono_tz::Europe::Madrid);
         assert_eq!(s.lookback, chrono::Duration::minutes(45));
+    }
+
+    #[test]
+    fn discord_maps_users_to_contacts_and_members_to_warroom_roles() {
+        use crate::domain::access::Access;
+        let text = r#"
+[[teams]]
+name = "SRE"
+[[contacts]]
+handle = "rpark"
+name = "R Park"
+team = "SRE"
+[discord]
+guild_id = "42"
+default_access = "none"
+[discord.users]
+"1001" = "rpark"
+[discord.access]
+sre = ["user:1001"]
+responder = ["role:77", "user:1001"]
+"#;
+        let env = |k: &str| (k == "WARROOM_DISCORD_TOKEN").then(|| "t0ken".to_string());
+        let s = Settings::from_toml(text, "x.toml", env).unwrap();
+        let d = &s.discord;
+        assert_eq!(d.token.as_ref().map(|t| t.expose()), Some("t0ken"));
+        assert_eq!(d.guild_id, Some(42));
+        assert_eq!(d.users.get(&1001).map(String::as_str), Some("rpark"));
+        // The highest of user and roles wins; the default applies to everyone else.
+        assert_eq!(d.access_of(1001, &[]), Access::Sre);
+        assert_eq!(d.access_of(5, &[77]), Access::Responder);
+        assert_eq!(d.access_of(5, &[]), Access::Guest);
+        assert_eq!(d.watch_channels, ["ops"]);
+
+        let bad = r#"
+[discord]
+incident_channels = "forum"
+public_key = "xyz"
+default_access = "admin"
+[discord.users]
+"abc" = "nobody"
+"7" = "nobody"
+[discord.access]
+owner = ["user:1"]
+sre = ["group:1"]
+"#;
+        let err = Settings::from_toml(bad, "x.toml", env)
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "discord.guild_id: a bot token is given",
+            "discord.incident_channels = 'forum': use channel or thread",
+            "discord.public_key: use the application's public key",
+            "discord.default_access: unknown warroom role",
+            "discord.users.\"abc\" = 'abc' is not a Discord id",
+            "discord.users.\"7\" = 'nobody': no contact has that handle",
+            "discord.access.owner: unknown warroom role",
+            "discord.access.sre: 'group:1' is neither user:ID nor role:ID",
+        ] {
+            assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+        }
     }
 }
