@@ -1,0 +1,707 @@
+//! The Discord front end end to end against a local fake Discord (wiremock REST through
+//! `discord.api_url`, a small websocket gateway): the seed's outage through Discord, message
+//! recording and deduplication, authorisation, backfill after a fresh session, the
+//! interactions endpoint and paging by mention and DM.
+
+mod common;
+mod support;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use support::fake_discord::{fixtures, FakeDiscord, FakeMessage};
+use warroom::app::{event_id, Input, InputKind, Warroom};
+use warroom::config::Settings;
+use warroom::domain::access::Access;
+use warroom::domain::event::Event;
+use warroom::domain::postmortem::render_markdown;
+use warroom::domain::types::IncidentNumber;
+use warroom::secret::Secret;
+use warroom::store::Ledger;
+
+const BOT: u64 = 900_000_000_000_000_001;
+const GUILD: u64 = 800_000_000_000_000_001;
+const APP: u64 = 700_000_000_000_000_001;
+const OPS: u64 = 500_000_000_000_000_001;
+/// A Discord user no config entry names: a viewer by default.
+const STRANGER: u64 = 1999;
+
+/// warroom and its Discord front end, pointed at a fake Discord.
+struct Harness {
+    fake: FakeDiscord,
+    warroom: Arc<Warroom>,
+    discord: Option<warroom::discord::Discord>,
+    /// Contact handle → Discord user id.
+    ids: HashMap<String, u64>,
+    /// Distinguishes ids made for the same second.
+    seq: std::sync::atomic::AtomicU64,
+    _dir: tempfile::TempDir,
+}
+
+/// The seed's contacts as Discord users 1001…; rpark is `sre`, everyone else `responder`.
+fn settings_for(fake: &FakeDiscord, ids: &mut HashMap<String, u64>) -> Settings {
+    let mut settings = Settings::example().unwrap();
+    let d = &mut settings.discord;
+    d.token = Some(Secret::new("fake-bot-token"));
+    d.guild_id = Some(GUILD);
+    d.api_url = fake.api_url();
+    for (i, contact) in settings.directory.contacts().iter().enumerate() {
+        let id = 1001 + i as u64;
+        ids.insert(contact.handle.clone(), id);
+        d.users.insert(id, contact.handle.clone());
+        let access = if contact.handle == "rpark" {
+            Access::Sre
+        } else {
+            Access::Responder
+        };
+        d.user_access.insert(id, access);
+    }
+    settings
+}
+
+async fn harness_with(change: impl FnOnce(&mut Settings)) -> Harness {
+    let fake = FakeDiscord::start(BOT, GUILD, APP).await;
+    fake.add_channel(OPS, "ops", 0, None);
+    let mut ids = HashMap::new();
+    let mut settings = settings_for(&fake, &mut ids);
+    change(&mut settings);
+    let (dir, url) = common::fresh_sqlite_url();
+    let warroom = Arc::new(
+        Warroom::start(Ledger::open(&url).await.unwrap(), settings)
+            .await
+            .unwrap(),
+    );
+    let discord = warroom::discord::start(warroom.clone())
+        .await
+        .unwrap()
+        .expect("a token is configured, so Discord is on");
+    fake.wait_ready(1, Duration::from_secs(20)).await;
+    let harness = Harness {
+        fake,
+        warroom,
+        discord: Some(discord),
+        ids,
+        seq: std::sync::atomic::AtomicU64::new(1),
+        _dir: dir,
+    };
+    harness
+        .until("the slash commands are registered", || async {
+            harness.fake.registered_commands().is_some()
+        })
+        .await;
+    harness
+}
+
+async fn harness() -> Harness {
+    harness_with(|_| {}).await
+}
+
+impl Harness {
+    /// Polls until `check` holds, for at most 20 s.
+    async fn until<F, Fut>(&self, what: &str, check: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !check().await {
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "timed out waiting until {what}; requests nothing answered: {:?}",
+                    self.fake.unexpected_requests()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn recorded(&self, key: &str) -> bool {
+        self.warroom
+            .ledger()
+            .contains_event(event_id(key, 0))
+            .await
+            .unwrap()
+    }
+
+    fn id_at(&self, at: DateTime<Utc>) -> u64 {
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        fixtures::snowflake_at(at, seq % 4096)
+    }
+
+    fn user(&self, handle: &str) -> u64 {
+        let directory = &self.warroom.settings().directory;
+        let handle = directory
+            .person(handle)
+            .map_or(handle, |c| c.handle.as_str());
+        *self.ids.get(handle).unwrap_or(&STRANGER)
+    }
+
+    fn channel_id(&self, name: &str) -> u64 {
+        self.fake
+            .channels()
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no channel #{name} in the fake Discord"))
+            .id
+    }
+
+    /// A message said in a channel; waits until it is recorded. Returns its id.
+    async fn say(&self, channel: u64, from: &str, text: &str, at: DateTime<Utc>) -> u64 {
+        let id = self.id_at(at);
+        let data = fixtures::message(id, channel, GUILD, self.user(from), from, text, at);
+        self.fake.dispatch("MESSAGE_CREATE", data).await;
+        let key = format!("discord:message:{id}");
+        self.until(&format!("message {id} is recorded"), || self.recorded(&key))
+            .await;
+        id
+    }
+
+    /// A slash command written in console syntax, sent as Discord sends it; returns the
+    /// body of the bot's answer.
+    async fn command(&self, channel: u64, from: &str, text: &str, at: DateTime<Utc>) -> Value {
+        let parsed = warroom::domain::command::parse(text).unwrap();
+        let options: Vec<(&str, Value)> = parsed
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), Value::String(v.clone())))
+            .collect();
+        let id = self.id_at(at);
+        let user = self.user(from);
+        let data = fixtures::slash_command(
+            id,
+            &format!("token-{id}"),
+            APP,
+            GUILD,
+            channel,
+            user,
+            from,
+            &[],
+            &parsed.words[0],
+            parsed.words.get(1).map(String::as_str),
+            &options,
+        );
+        self.interact(data).await
+    }
+
+    /// Dispatches an interaction and waits for the bot's answer to it.
+    async fn interact(&self, data: Value) -> Value {
+        let before = self.fake.interaction_callbacks().len();
+        self.fake.dispatch("INTERACTION_CREATE", data).await;
+        self.until("the interaction is answered", || async {
+            self.fake.interaction_callbacks().len() > before
+        })
+        .await;
+        self.fake.interaction_callbacks()[before].clone()
+    }
+
+    async fn edit(&self, channel: u64, id: u64, from: &str, text: &str, at: DateTime<Utc>) {
+        let data = fixtures::message_update(id, channel, GUILD, self.user(from), from, text, at);
+        self.fake.dispatch("MESSAGE_UPDATE", data).await;
+        let key = format!("discord:edit:{id}:{}", at.timestamp_millis());
+        self.until("the edit is recorded", || self.recorded(&key))
+            .await;
+    }
+
+    async fn delete(&self, channel: u64, id: u64) {
+        self.fake
+            .dispatch(
+                "MESSAGE_DELETE",
+                fixtures::message_delete(id, channel, GUILD),
+            )
+            .await;
+        let key = format!("discord:delete:{id}");
+        self.until("the delete is recorded", || self.recorded(&key))
+            .await;
+    }
+
+    async fn records(&self, number: u64) -> Vec<warroom::domain::event::Recorded> {
+        self.warroom
+            .incident_records(IncidentNumber(number))
+            .await
+            .unwrap()
+    }
+
+    fn file_in(&self, channel: u64, name: &str) -> Option<(FakeMessage, Vec<u8>)> {
+        self.fake.messages_in(channel).into_iter().find_map(|m| {
+            let bytes = m
+                .attachments
+                .iter()
+                .find(|f| f.filename == name)
+                .map(|f| f.bytes.clone());
+            bytes.map(|b| (m, b))
+        })
+    }
+
+    async fn stop(mut self) {
+        if let Some(discord) = self.discord.take() {
+            discord.stop().await;
+        }
+    }
+}
+
+fn ephemeral(answer: &Value) -> bool {
+    answer["data"]["flags"].as_u64().unwrap_or(0) & 64 != 0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_outage_runs_end_to_end_through_discord() {
+    let h = harness().await;
+    let lines =
+        warroom::app::replay::inputs(warroom::cli::DEMO_OUTAGE, "demo", &h.warroom).unwrap();
+    // Transcript message ids → the Discord ids they got.
+    let mut discord_ids: HashMap<String, u64> = HashMap::new();
+    let mut duplicate_checked = false;
+    for (line, input) in lines {
+        let Input {
+            at,
+            from,
+            channel,
+            kind,
+            ..
+        } = input;
+        match kind {
+            InputKind::Alerts(_) => {
+                // Alerts come over HTTP, not Discord; the same use case either way.
+                h.warroom
+                    .handle(Input {
+                        key: format!("alert-line-{}", line.line),
+                        at,
+                        from,
+                        channel,
+                        kind,
+                        caller: Default::default(),
+                    })
+                    .await
+                    .unwrap();
+                h.until("the incident's channel exists", || async {
+                    h.fake
+                        .channels()
+                        .iter()
+                        .any(|c| c.name == "inc-1-application-outage")
+                })
+                .await;
+            }
+            InputKind::Message {
+                text, message_id, ..
+            } if text.starts_with('/') => {
+                let _ = message_id;
+                let answer = h.command(h.channel_id(&channel), &from, &text, at).await;
+                assert!(!ephemeral(&answer), "{text} was refused: {answer}");
+            }
+            InputKind::Message {
+                text, message_id, ..
+            } => {
+                let channel_id = h.channel_id(&channel);
+                let id = h.say(channel_id, &from, &text, at).await;
+                if let Some(m) = message_id {
+                    discord_ids.insert(m, id);
+                }
+                if !duplicate_checked && channel.starts_with("inc-1") {
+                    // Discord delivers the same MESSAGE_CREATE again: stored once.
+                    let data =
+                        fixtures::message(id, channel_id, GUILD, h.user(&from), &from, &text, at);
+                    h.fake.dispatch("MESSAGE_CREATE", data.clone()).await;
+                    h.say(channel_id, "svega", "(marker after a redelivery)", at)
+                        .await;
+                    let copies = h
+                        .records(1)
+                        .await
+                        .iter()
+                        .filter(|r| matches!(&r.event, Event::MessagePosted(m) if m.message_id == Some(id.to_string())))
+                        .count();
+                    assert_eq!(copies, 1, "a redelivered message is stored once");
+                    duplicate_checked = true;
+                }
+            }
+            InputKind::Edit { message_id, text } => {
+                let id = discord_ids[&message_id];
+                h.edit(h.channel_id(&channel), id, &from, &text, at).await;
+            }
+            InputKind::Delete { message_id } => {
+                let id = discord_ids[&message_id];
+                h.delete(h.channel_id(&channel), id).await;
+            }
+        }
+        if line.line == 30 {
+            // Something said and taken back, so the run has a delete as well as the edit.
+            let channel = h.channel_id("inc-1-application-outage");
+            let id = h.say(channel, "gtree", "wrong channel, sorry", at).await;
+            h.delete(channel, id).await;
+        }
+    }
+    assert!(duplicate_checked);
+
+    let channel = h.channel_id("inc-1-application-outage");
+    let created = h
+        .fake
+        .channels()
+        .into_iter()
+        .find(|c| c.id == channel)
+        .unwrap();
+    let category = h
+        .fake
+        .channels()
+        .into_iter()
+        .find(|c| c.kind == 4 && c.name == "Incidents")
+        .expect("the incident category was created");
+    assert_eq!(created.parent_id, Some(category.id));
+    let posted = h.fake.messages_in(channel);
+    assert!(
+        posted[0].content.contains("INC-1 · Application outage"),
+        "header: {}",
+        posted[0].content
+    );
+    assert!(posted.iter().any(|m| m.content.starts_with("**SOP**")));
+
+    // The post-mortem was uploaded on close, and it is what `warroom postmortem` prints.
+    h.until("the post-mortem is posted", || async {
+        h.file_in(channel, "postmortem-INC-1.md").is_some()
+    })
+    .await;
+    let (message, bytes) = h.file_in(channel, "postmortem-INC-1.md").unwrap();
+    let printed = render_markdown(&h.warroom.postmortem(IncidentNumber(1)).await.unwrap());
+    assert_eq!(String::from_utf8(bytes).unwrap(), printed);
+    assert!(
+        message.content.contains("INC-1 closed"),
+        "{}",
+        message.content
+    );
+    assert!(
+        printed.contains("App is still not responding."),
+        "the edit is in it"
+    );
+    h.until("the publication is recorded", || async {
+        h.records(1)
+            .await
+            .iter()
+            .any(|r| matches!(&r.event, Event::PostmortemPublished { file, .. } if file == "postmortem-INC-1.md"))
+    })
+    .await;
+    let records = h.records(1).await;
+    assert!(records
+        .iter()
+        .any(|r| matches!(&r.event, Event::MessageDeleted { .. })));
+    assert!(records.iter().any(|r| matches!(
+        &r.event,
+        Event::MessageEdited {
+            before: Some(_),
+            ..
+        }
+    )));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_by_interaction_creates_the_channel_and_refusals_are_ephemeral_and_recorded() {
+    let h = harness().await;
+    let now = Utc::now();
+    // Said in #ops before the open, while the bot was away: only Discord's history has it.
+    let earlier = h.id_at(now - chrono::Duration::minutes(5));
+    h.fake.add_history(
+        OPS,
+        fixtures::message(
+            earlier,
+            OPS,
+            GUILD,
+            h.user("svega"),
+            "svega",
+            "checkout is failing",
+            now - chrono::Duration::minutes(5),
+        ),
+    );
+    // A member without a mapping is a viewer: may not open.
+    let refused = h
+        .command(
+            OPS,
+            "stranger",
+            "/incident open title:\"Checkout down\" severity:sev2",
+            now,
+        )
+        .await;
+    assert!(ephemeral(&refused), "{refused}");
+    assert!(refused["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("needs the responder role"));
+    assert!(h.warroom.incidents().await.unwrap().is_empty());
+
+    let opened = h
+        .command(
+            OPS,
+            "rpark",
+            "/incident open title:\"Checkout down\" severity:sev2",
+            now,
+        )
+        .await;
+    assert!(!ephemeral(&opened), "{opened}");
+    let channel = h.channel_id("inc-1-checkout-down");
+    assert!(opened["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("<#{channel}>")));
+    let header = &h.fake.messages_in(channel)[0];
+    assert!(header.content.contains("INC-1 · Checkout down"));
+    assert!(header.content.contains("sev2"));
+    assert!(header.components.to_string().contains("ack:1"));
+    let records = h.records(1).await;
+    assert!(
+        records.iter().any(|r| matches!(&r.event, Event::Imported { event, .. }
+            if matches!(event.as_ref(), Event::MessagePosted(m) if m.text == "checkout is failing"))),
+        "the lookback window came from Discord's history"
+    );
+
+    // A responder may not close (sre only): refused privately, and the refusal is recorded.
+    let closing = h
+        .command(
+            channel,
+            "gtree",
+            "/incident close",
+            now + chrono::Duration::minutes(1),
+        )
+        .await;
+    assert!(ephemeral(&closing));
+    let records = h.records(1).await;
+    assert!(records.iter().any(|r| matches!(&r.event, Event::CommandRejected { reason, .. } if reason.contains("needs the sre role"))));
+    // Autocomplete offers open incidents.
+    let id = h.id_at(now);
+    let choices = h
+        .interact(fixtures::autocomplete(
+            id,
+            &format!("token-{id}"),
+            APP,
+            GUILD,
+            channel,
+            h.user("rpark"),
+            "rpark",
+            &[],
+            "incident",
+            Some("update"),
+            &[("text", json!("x")), ("incident", json!("INC"))],
+            "incident",
+        ))
+        .await;
+    assert_eq!(choices["type"], 8, "{choices}");
+    assert_eq!(choices["data"]["choices"][0]["value"], "INC-1");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_missed_while_the_session_was_lost_are_read_back_from_history() {
+    let h = harness().await;
+    let now = Utc::now();
+    h.command(OPS, "rpark", "/incident open title:\"Disk full\"", now)
+        .await;
+    let channel = h.channel_id("inc-1-disk-full");
+    let before = h.say(channel, "ghammer", "log mount at 97%", now).await;
+    // Discord invalidates the session; what is said meanwhile is never dispatched.
+    h.fake.invalidate_session().await;
+    let missed_at = now + chrono::Duration::seconds(30);
+    let missed = h.id_at(missed_at);
+    let message = fixtures::message(
+        missed,
+        channel,
+        GUILD,
+        h.user("khouse"),
+        "khouse",
+        "rotated the logs",
+        missed_at,
+    );
+    h.fake
+        .dispatch_while_disconnected("MESSAGE_CREATE", message.clone())
+        .await;
+    h.fake.add_history(channel, message);
+    h.fake.wait_ready(2, Duration::from_secs(30)).await;
+    assert_eq!(h.fake.identifies(), 2, "a fresh session was identified");
+    let key = format!("discord:message:{missed}");
+    h.until("the missed message is backfilled", || h.recorded(&key))
+        .await;
+    let texts: Vec<String> = h
+        .records(1)
+        .await
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::MessagePosted(m) => Some(m.text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["log mount at 97%", "rotated the logs"]);
+    let _ = before;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_interactions_endpoint_checks_signatures_and_answers_like_the_gateway() {
+    let signer = fixtures::InteractionSigner::new([7; 32]);
+    let key = signer.public_key_hex();
+    let h = harness_with(|s| s.discord.public_key = Some(key.clone())).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bot = h.discord.as_ref().unwrap().bot.clone();
+    let running = warroom::serve::start_with_discord(
+        h.warroom.clone(),
+        listener,
+        warroom::serve::Clock::start(),
+        warroom::notify::RetryPolicy::default(),
+        Some(bot),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}/discord/interactions", running.addr);
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>, headers: Vec<(&'static str, String)>| {
+        let mut request = client.post(&url).body(body);
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        request.send()
+    };
+    let now = Utc::now();
+    let id = h.id_at(now);
+    let command = serde_json::to_vec(&fixtures::slash_command(
+        id,
+        "http-token",
+        APP,
+        GUILD,
+        OPS,
+        h.user("rpark"),
+        "rpark",
+        &[],
+        "incident",
+        Some("open"),
+        &[("title", json!("Payments down"))],
+    ))
+    .unwrap();
+    let ts = now.timestamp().to_string();
+    // No signature, a wrong one, a signature of other bytes: 401 and nothing recorded.
+    let head = h.warroom.ledger().head().await.unwrap();
+    assert_eq!(post(command.clone(), vec![]).await.unwrap().status(), 401);
+    let wrong = vec![
+        ("X-Signature-Ed25519", "00".repeat(64)),
+        ("X-Signature-Timestamp", ts.clone()),
+    ];
+    assert_eq!(post(command.clone(), wrong).await.unwrap().status(), 401);
+    let other: Vec<(&'static str, String)> = signer.headers(&ts, b"{}").into();
+    assert_eq!(post(command.clone(), other).await.unwrap().status(), 401);
+    assert_eq!(h.warroom.ledger().head().await.unwrap(), head);
+
+    let ping = serde_json::to_vec(&fixtures::ping(APP)).unwrap();
+    let response = post(ping.clone(), signer.headers(&ts, &ping).into())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"type": 1}));
+
+    let response = post(command.clone(), signer.headers(&ts, &command).into())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert!(answer["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("INC-1 opened"));
+    assert_eq!(h.warroom.incidents().await.unwrap().len(), 1);
+    running.stop().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discord_pager_mentions_and_direct_messages_and_the_button_acknowledges() {
+    let h = harness_with(|s| {
+        s.pagers.push(warroom::config::PagerSettings {
+            name: "discord".into(),
+            kind: warroom::config::PagerKind::Chat,
+            url: "discord:".into(),
+            targets: vec![warroom::domain::escalation::Target::Everyone],
+            timeout: Duration::from_secs(5),
+            max_attempts: 3,
+        })
+    })
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = warroom::serve::start_with_discord(
+        h.warroom.clone(),
+        listener,
+        warroom::serve::Clock::start(),
+        warroom::notify::RetryPolicy::default(),
+        Some(h.discord.as_ref().unwrap().bot.clone()),
+    )
+    .await
+    .unwrap();
+    let now = Utc::now();
+    h.command(OPS, "rpark", "/incident open title:\"DB slow\"", now)
+        .await;
+    let channel = h.channel_id("inc-1-db-slow");
+    h.command(
+        channel,
+        "rpark",
+        "/incident page team:dba message:\"replica lag\"",
+        now,
+    )
+    .await;
+    let khouse = h.user("khouse");
+    h.until("the page is posted with a mention", || async {
+        h.fake.messages_in(channel).iter().any(|m| {
+            m.content.contains(&format!("<@{khouse}>")) && m.content.contains("replica lag")
+        })
+    })
+    .await;
+    h.until("khouse gets a DM", || async {
+        h.fake.dm_channels().iter().any(|(user, _)| *user == khouse)
+    })
+    .await;
+    let dm = h
+        .fake
+        .dm_channels()
+        .into_iter()
+        .find(|(u, _)| *u == khouse)
+        .unwrap()
+        .1;
+    h.until("the DM is sent", || async {
+        !h.fake.messages_in(dm).is_empty()
+    })
+    .await;
+    let page = h
+        .fake
+        .messages_in(channel)
+        .into_iter()
+        .find(|m| m.content.contains("replica lag"))
+        .unwrap();
+    // khouse presses Acknowledge under the page.
+    let id = h.id_at(now);
+    let message = fixtures::message(
+        page.id,
+        channel,
+        GUILD,
+        BOT,
+        "warroom-bot",
+        &page.content,
+        now,
+    );
+    let answer = h
+        .interact(fixtures::button_click(
+            id,
+            &format!("token-{id}"),
+            APP,
+            GUILD,
+            channel,
+            khouse,
+            "khouse",
+            &[],
+            "ack:1",
+            message,
+        ))
+        .await;
+    assert!(!ephemeral(&answer), "{answer}");
+    let records = h.records(1).await;
+    assert!(records
+        .iter()
+        .any(|r| matches!(&r.event, Event::Acknowledged { by } if by == "khouse")));
+    assert!(records
+        .iter()
+        .any(|r| matches!(&r.event, Event::PageAttempted { pager, .. } if pager == "discord")));
+    running.stop().await;
+    h.stop().await;
+}
