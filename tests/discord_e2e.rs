@@ -185,6 +185,30 @@ impl Harness {
         self.interact(data).await
     }
 
+    /// Presses the Confirm button of a confirmation answer, as `from`; returns the answer.
+    async fn confirm(&self, asked: &Value, channel: u64, from: &str, at: DateTime<Utc>) -> Value {
+        let custom_id = asked["data"]["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not a confirmation: {asked}"))
+            .to_string();
+        assert!(custom_id.starts_with("confirm:"), "{custom_id}");
+        let id = self.id_at(at);
+        let message = fixtures::message(id, channel, GUILD, BOT, "warroom-bot", "confirm?", at);
+        self.interact(fixtures::button_click(
+            id,
+            &format!("token-{id}"),
+            APP,
+            GUILD,
+            channel,
+            self.user(from),
+            from,
+            &[],
+            &custom_id,
+            message,
+        ))
+        .await
+    }
+
     /// Dispatches an interaction and waits for the bot's answer to it.
     async fn interact(&self, data: Value) -> Value {
         let before = self.fake.interaction_callbacks().len();
@@ -283,11 +307,19 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
                 })
                 .await;
             }
-            InputKind::Message {
-                text, message_id, ..
-            } if text.starts_with('/') => {
-                let _ = message_id;
-                let answer = h.command(h.channel_id(&channel), &from, &text, at).await;
+            InputKind::Message { text, .. } if text.starts_with('/') => {
+                let channel = h.channel_id(&channel);
+                let mut answer = h.command(channel, &from, &text, at).await;
+                if text == "/incident close" {
+                    // Closing is confirmed with a button, by whoever asked.
+                    assert!(ephemeral(&answer), "{answer}");
+                    let other = h.confirm(&answer, channel, "gtree", at).await;
+                    assert!(other["data"]["content"]
+                        .as_str()
+                        .unwrap()
+                        .contains("Only the person who asked"));
+                    answer = h.confirm(&answer, channel, &from, at).await;
+                }
                 assert!(!ephemeral(&answer), "{text} was refused: {answer}");
             }
             InputKind::Message {
@@ -703,5 +735,178 @@ async fn a_discord_pager_mentions_and_direct_messages_and_the_button_acknowledge
         .iter()
         .any(|r| matches!(&r.event, Event::PageAttempted { pager, .. } if pager == "discord")));
     running.stop().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_replies_alert_buttons_and_discord_errors() {
+    let h = harness().await;
+    let now = Utc::now();
+    // Discord refuses to create the channel (the bot lacks Manage Channels): the incident is
+    // recorded anyway and the reply says what happened. (Two refusals: the command and the
+    // notice of the open both try.)
+    h.fake.fail_next(
+        "POST",
+        &format!("/api/v10/guilds/{GUILD}/channels"),
+        403,
+        json!({"message": "Missing Permissions", "code": 50013}),
+    );
+    h.fake.fail_next(
+        "POST",
+        &format!("/api/v10/guilds/{GUILD}/channels"),
+        403,
+        json!({"message": "Missing Permissions", "code": 50013}),
+    );
+    let opened = h
+        .command(OPS, "rpark", "/incident open title:\"Search down\"", now)
+        .await;
+    let reply = opened["data"]["content"].as_str().unwrap();
+    assert!(reply.contains("INC-1 opened"), "{reply}");
+    assert!(reply.contains("could not be created yet"), "{reply}");
+    assert_eq!(h.warroom.incidents().await.unwrap().len(), 1);
+    // At the next connection the channel is made.
+    h.fake.invalidate_session().await;
+    h.fake.wait_ready(2, Duration::from_secs(30)).await;
+    h.until("the channel is made after reconnecting", || async {
+        h.fake
+            .channels()
+            .iter()
+            .any(|c| c.name == "inc-1-search-down")
+    })
+    .await;
+
+    // An alert no route opens an incident for is announced with an Open incident button.
+    let body = json!({"name": "DiskLatencyHigh", "status": "firing", "summary": "p99 write latency 900 ms", "dedup_key": "disk-1"});
+    let alerts = warroom::app::alerts::read_alerts("generic", &body, "ops").unwrap();
+    h.warroom
+        .handle(Input {
+            key: "alert-1".into(),
+            at: now - chrono::Duration::minutes(1),
+            from: "generic".into(),
+            channel: "ops".into(),
+            kind: InputKind::Alerts(alerts),
+            caller: Default::default(),
+        })
+        .await
+        .unwrap();
+    h.until("the alert is announced", || async {
+        h.fake.messages_in(OPS).iter().any(|m| {
+            m.content.contains("DiskLatencyHigh") && m.components.to_string().contains("open:sev4:")
+        })
+    })
+    .await;
+    let announced = h
+        .fake
+        .messages_in(OPS)
+        .into_iter()
+        .find(|m| m.content.contains("DiskLatencyHigh"))
+        .unwrap();
+    let custom_id = announced.components[0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = h.id_at(now);
+    let message = fixtures::message(
+        announced.id,
+        OPS,
+        GUILD,
+        BOT,
+        "warroom-bot",
+        &announced.content,
+        now,
+    );
+    let answer = h
+        .interact(fixtures::button_click(
+            id,
+            &format!("token-{id}"),
+            APP,
+            GUILD,
+            OPS,
+            h.user("ghammer"),
+            "ghammer",
+            &[],
+            &custom_id,
+            message,
+        ))
+        .await;
+    assert!(
+        answer["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("INC-2 opened"),
+        "{answer}"
+    );
+    let incident = h
+        .warroom
+        .incident(IncidentNumber(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(incident.title, "DiskLatencyHigh: p99 write latency 900 ms");
+    assert_eq!(incident.severity.to_string(), "sev4");
+    let records = h.records(2).await;
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(&r.event, Event::Imported { event, .. }
+            if matches!(event.as_ref(), Event::AlertReceived(a) if a.name == "DiskLatencyHigh"))),
+        "the alert joined the incident through the lookback window"
+    );
+
+    // A message with a file, replying to another: both are kept.
+    let channel = h.channel_id("inc-2-disklatencyhigh-p99-write-latency-900-ms");
+    let first = h.say(channel, "ghammer", "iostat attached", now).await;
+    let id = h.id_at(now);
+    let data = fixtures::with_reply_to(
+        fixtures::with_attachment(
+            fixtures::message(
+                id,
+                channel,
+                GUILD,
+                h.user("khouse"),
+                "khouse",
+                "see the graph",
+                now,
+            ),
+            77,
+            "latency.png",
+            20480,
+            "https://cdn.discordapp.com/attachments/1/77/latency.png",
+        ),
+        first,
+    );
+    h.fake.dispatch("MESSAGE_CREATE", data).await;
+    let key = format!("discord:message:{id}");
+    h.until("the reply is recorded", || h.recorded(&key)).await;
+    let message = h
+        .records(2)
+        .await
+        .into_iter()
+        .find_map(|r| match r.event {
+            Event::MessagePosted(m) if m.text == "see the graph" => Some(m),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(message.author, "khouse");
+    assert_eq!(message.reply_to, Some(first.to_string()));
+    assert_eq!(message.attachments.len(), 1);
+    assert_eq!(message.attachments[0].name, "latency.png");
+    assert_eq!(message.attachments[0].size, 20480);
+    // Someone no config entry names is kept with their Discord name, marked as such.
+    h.say(channel, "visitor", "is this related to the deploy?", now)
+        .await;
+    let authors: Vec<String> = h
+        .records(2)
+        .await
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::MessagePosted(m) => Some(m.author),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        authors.contains(&"visitor (Discord)".to_string()),
+        "{authors:?}"
+    );
     h.stop().await;
 }

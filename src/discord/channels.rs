@@ -17,9 +17,12 @@ use sha2::{Digest, Sha256};
 pub const ACK_BUTTON: &str = "ack";
 pub const POSTMORTEM_BUTTON: &str = "postmortem";
 pub const OPEN_BUTTON: &str = "open";
+/// `confirm:<user id>:<command in console syntax>` and `cancel`, under a confirmation.
+pub const CONFIRM_BUTTON: &str = "confirm";
+pub const CANCEL_BUTTON: &str = "cancel";
 
 /// Discord's longest button custom id.
-const CUSTOM_ID_LIMIT: usize = 100;
+pub const CUSTOM_ID_LIMIT: usize = 100;
 
 /// The buttons under an incident's header and pages.
 pub(super) fn incident_buttons(number: IncidentNumber) -> Vec<CreateActionRow> {

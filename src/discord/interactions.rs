@@ -6,15 +6,19 @@
 //! takes longer (creating a channel on a slow day) is answered "thinking…" at once and its
 //! reply edited in when it is ready.
 
-use super::channels::{fit, postmortem_file_name, ACK_BUTTON, OPEN_BUTTON, POSTMORTEM_BUTTON};
+use super::channels::{
+    fit, postmortem_file_name, ACK_BUTTON, CANCEL_BUTTON, CONFIRM_BUTTON, CUSTOM_ID_LIMIT,
+    OPEN_BUTTON, POSTMORTEM_BUTTON,
+};
 use super::{commands, explain, utc, Bot, MESSAGE_LIMIT};
 use crate::app::{Caller, Input, InputKind};
 use crate::domain::command::ParsedCommand;
 use crate::domain::types::IncidentNumber;
 use serenity::all::{
-    CommandInteraction, ComponentInteraction, CreateAttachment, CreateAutocompleteResponse,
-    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
-    Interaction, InteractionId, Member, User,
+    ButtonStyle, CommandInteraction, ComponentInteraction, CreateActionRow, CreateAttachment,
+    CreateAutocompleteResponse, CreateButton, CreateInteractionResponse,
+    CreateInteractionResponseMessage, EditInteractionResponse, Interaction, InteractionId, Member,
+    User,
 };
 use serenity::builder::Builder;
 use std::sync::Arc;
@@ -36,6 +40,11 @@ pub enum Answer {
         ephemeral: bool,
         /// A file to attach: (name, contents).
         file: Option<(String, Vec<u8>)>,
+    },
+    /// Asks the person to confirm a command with a button whose custom id carries it.
+    Confirm {
+        question: String,
+        custom_id: String,
     },
     /// Autocomplete choices: (shown name, value).
     Choices(Vec<(String, String)>),
@@ -87,6 +96,22 @@ impl Answer {
                 }
                 CreateInteractionResponse::Message(message)
             }
+            Answer::Confirm {
+                question,
+                custom_id,
+            } => CreateInteractionResponse::Message(
+                CreateInteractionResponseMessage::new()
+                    .content(question.clone())
+                    .ephemeral(true)
+                    .components(vec![CreateActionRow::Buttons(vec![
+                        CreateButton::new(custom_id.clone())
+                            .label("Confirm")
+                            .style(ButtonStyle::Danger),
+                        CreateButton::new(CANCEL_BUTTON)
+                            .label("Cancel")
+                            .style(ButtonStyle::Secondary),
+                    ])]),
+            ),
             Answer::Choices(choices) => {
                 let mut response = CreateAutocompleteResponse::new();
                 for (name, value) in choices {
@@ -118,6 +143,9 @@ impl Answer {
                 }
                 edit
             }
+            Answer::Confirm { question, .. } => EditInteractionResponse::new().content(format!(
+                "{question}\n(answer again: the confirmation took too long to show)"
+            )),
             _ => EditInteractionResponse::new(),
         }
     }
@@ -262,6 +290,9 @@ impl Bot {
             ));
         };
         let parsed = commands::parsed(&command.data);
+        if let Some(question) = self.confirmation(&parsed, member, &command.user) {
+            return Ok(question);
+        }
         if parsed.words == ["incident", "open"] {
             // The window before the open joins the incident; read it from Discord in case
             // the channel is not watched or the bot was away.
@@ -295,6 +326,24 @@ impl Bot {
             .custom_id
             .split_once(':')
             .unwrap_or((click.data.custom_id.as_str(), ""));
+        if kind == CANCEL_BUTTON {
+            return Ok(Answer::private("Cancelled; nothing was done."));
+        }
+        if kind == CONFIRM_BUTTON {
+            let (asker, text) = rest.split_once(':').unwrap_or(("", rest));
+            if asker != click.user.id.to_string() {
+                return Ok(Answer::private(
+                    "Only the person who asked can confirm; run the command yourself if you mean it.",
+                ));
+            }
+            let parsed = match crate::domain::command::parse(text) {
+                Ok(parsed) => parsed,
+                Err(_) => return Ok(Answer::private("This button is not warroom's any more.")),
+            };
+            return self
+                .run(&parsed, click.id, click.channel_id, member, &click.user)
+                .await;
+        }
         if kind == OPEN_BUTTON {
             // `/incident open` with no options: the alert's route names title and severity.
             let (severity, title) = rest.split_once(':').unwrap_or(("", rest));
@@ -325,6 +374,33 @@ impl Bot {
         };
         self.run(&parsed, click.id, click.channel_id, member, &click.user)
             .await
+    }
+
+    /// A question with a Confirm button, when the command is one a chat user confirms and
+    /// they may run it at all (a refusal needs no confirmation: it is answered at once).
+    fn confirmation(&self, parsed: &ParsedCommand, member: &Member, user: &User) -> Option<Answer> {
+        let spec = crate::domain::command::spec_for(&parsed.words)?;
+        let roles: Vec<u64> = member.roles.iter().map(|r| r.get()).collect();
+        if !spec.confirm
+            || !self
+                .settings
+                .access_of(user.id.get(), &roles)
+                .allows(spec.needs)
+        {
+            return None;
+        }
+        let text = parsed.to_console_text();
+        let custom_id = format!("{CONFIRM_BUTTON}:{}:{text}", user.id);
+        if custom_id.chars().count() > CUSTOM_ID_LIMIT {
+            // Discord cannot carry it in a button; the command is short in practice.
+            return Some(Answer::private(format!(
+                "`{text}` is too long to confirm with a button; shorten its options."
+            )));
+        }
+        Some(Answer::Confirm {
+            question: format!("Run `{text}`? This cannot be undone with one command."),
+            custom_id,
+        })
     }
 
     /// The window before an open joins the incident: read it from Discord first, in case

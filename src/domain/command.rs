@@ -152,6 +152,9 @@ pub struct CommandSpec {
     pub options: &'static [OptionSpec],
     /// The least warroom role a chat user must hold to run it.
     pub needs: Access,
+    /// Whether a chat user confirms it (a button) before it runs: what cannot be taken back
+    /// with one command. The operator's console and transcripts run it at once.
+    pub confirm: bool,
 }
 
 impl CommandSpec {
@@ -203,6 +206,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
         ],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "severity"],
@@ -217,6 +221,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             INCIDENT,
         ],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "role"],
@@ -237,12 +242,14 @@ pub const COMMANDS: &[CommandSpec] = &[
             INCIDENT,
         ],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "update"],
         help: "Post a status update",
         options: &[TEXT, INCIDENT],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "impact"],
@@ -258,12 +265,14 @@ pub const COMMANDS: &[CommandSpec] = &[
             INCIDENT,
         ],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "resolution"],
         help: "Note what resolved the incident",
         options: &[TEXT, INCIDENT],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "action"],
@@ -285,18 +294,21 @@ pub const COMMANDS: &[CommandSpec] = &[
             INCIDENT,
         ],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "resolve"],
         help: "Mark the incident resolved",
         options: &[INCIDENT],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "close"],
         help: "Close the incident (resolving it first) and draft the post-mortem",
         options: &[INCIDENT],
         needs: Access::Sre,
+        confirm: true,
     },
     CommandSpec {
         words: &["incident", "reopen"],
@@ -311,18 +323,21 @@ pub const COMMANDS: &[CommandSpec] = &[
             INCIDENT,
         ],
         needs: Access::Sre,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "timeline"],
         help: "Show the incident's timeline so far",
         options: &[INCIDENT],
         needs: Access::Viewer,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "postmortem"],
         help: "Show the post-mortem draft",
         options: &[INCIDENT],
         needs: Access::Viewer,
+        confirm: false,
     },
     CommandSpec {
         words: &["incident", "page"],
@@ -349,18 +364,21 @@ pub const COMMANDS: &[CommandSpec] = &[
             INCIDENT,
         ],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["ack"],
         help: "Acknowledge the incident's pages: its escalation stops",
         options: &[INCIDENT],
         needs: Access::Responder,
+        confirm: false,
     },
     CommandSpec {
         words: &["help"],
         help: "List the commands",
         options: &[],
         needs: Access::Viewer,
+        confirm: false,
     },
 ];
 
