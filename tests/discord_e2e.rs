@@ -422,6 +422,40 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
             ..
         }
     )));
+    // The Post-mortem draft button gives the current draft as a file, to a viewer too.
+    let id = h.id_at(Utc::now());
+    let message = fixtures::message(
+        message.id,
+        channel,
+        GUILD,
+        BOT,
+        "warroom-bot",
+        "closed",
+        Utc::now(),
+    );
+    let before = h.fake.messages_in(channel).len();
+    let answer = h
+        .interact(fixtures::button_click(
+            id,
+            &format!("token-{id}"),
+            APP,
+            GUILD,
+            channel,
+            STRANGER,
+            "visitor",
+            &[],
+            "postmortem:1",
+            message,
+        ))
+        .await;
+    assert!(!ephemeral(&answer), "{answer}");
+    let regenerated = &h.fake.messages_in(channel)[before..];
+    let file = regenerated
+        .iter()
+        .flat_map(|m| m.attachments.iter())
+        .find(|f| f.filename == "postmortem-INC-1.md")
+        .expect("the draft is attached to the answer");
+    assert_eq!(String::from_utf8(file.bytes.clone()).unwrap(), printed);
     h.stop().await;
 }
 
@@ -908,5 +942,31 @@ async fn attachments_replies_alert_buttons_and_discord_errors() {
         authors.contains(&"visitor (Discord)".to_string()),
         "{authors:?}"
     );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_threads_an_incident_gets_a_thread_in_the_announcement_channel() {
+    let h = harness_with(|s| s.discord.threads = true).await;
+    let now = Utc::now();
+    h.command(OPS, "rpark", "/incident open title:\"Queue stuck\"", now)
+        .await;
+    let thread = h
+        .fake
+        .channels()
+        .into_iter()
+        .find(|c| c.name == "inc-1-queue-stuck")
+        .expect("a thread was made");
+    assert_eq!(thread.kind, 11);
+    assert_eq!(thread.parent_id, Some(OPS));
+    assert!(h.fake.messages_in(thread.id)[0]
+        .content
+        .contains("INC-1 · Queue stuck"));
+    h.say(thread.id, "gtree", "consumer lag is 2 hours", now)
+        .await;
+    let recorded = h.records(1).await.into_iter().any(|r| {
+        matches!(&r.event, Event::MessagePosted(m) if m.text == "consumer lag is 2 hours" && m.channel == "inc-1-queue-stuck")
+    });
+    assert!(recorded, "what is said in the thread is the incident's");
     h.stop().await;
 }
