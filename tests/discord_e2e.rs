@@ -192,8 +192,23 @@ impl Harness {
             .unwrap_or_else(|| panic!("not a confirmation: {asked}"))
             .to_string();
         assert!(custom_id.starts_with("confirm:"), "{custom_id}");
+        let under = self.id_at(at);
+        self.click(channel, from, &custom_id, (under, "confirm?"), at)
+            .await
+    }
+
+    /// `from` presses the button `custom_id` under the bot's message `under` (id, text);
+    /// returns the answer.
+    async fn click(
+        &self,
+        channel: u64,
+        from: &str,
+        custom_id: &str,
+        under: (u64, &str),
+        at: DateTime<Utc>,
+    ) -> Value {
+        let message = fixtures::message(under.0, channel, GUILD, BOT, "warroom-bot", under.1, at);
         let id = self.id_at(at);
-        let message = fixtures::message(id, channel, GUILD, BOT, "warroom-bot", "confirm?", at);
         self.interact(fixtures::button_click(
             id,
             &format!("token-{id}"),
@@ -203,7 +218,7 @@ impl Harness {
             self.user(from),
             from,
             &[],
-            &custom_id,
+            custom_id,
             message,
         ))
         .await
@@ -423,30 +438,10 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
         }
     )));
     // The Post-mortem draft button gives the current draft as a file, to a viewer too.
-    let id = h.id_at(Utc::now());
-    let message = fixtures::message(
-        message.id,
-        channel,
-        GUILD,
-        BOT,
-        "warroom-bot",
-        "closed",
-        Utc::now(),
-    );
+    let under = (message.id, "closed");
     let before = h.fake.messages_in(channel).len();
     let answer = h
-        .interact(fixtures::button_click(
-            id,
-            &format!("token-{id}"),
-            APP,
-            GUILD,
-            channel,
-            STRANGER,
-            "visitor",
-            &[],
-            "postmortem:1",
-            message,
-        ))
+        .click(channel, "visitor", "postmortem:1", under, Utc::now())
         .await;
     assert!(!ephemeral(&answer), "{answer}");
     let regenerated = &h.fake.messages_in(channel)[before..];
@@ -736,30 +731,8 @@ async fn a_discord_pager_mentions_and_direct_messages_and_the_button_acknowledge
         .find(|m| m.content.contains("replica lag"))
         .unwrap();
     // khouse presses Acknowledge under the page.
-    let id = h.id_at(now);
-    let message = fixtures::message(
-        page.id,
-        channel,
-        GUILD,
-        BOT,
-        "warroom-bot",
-        &page.content,
-        now,
-    );
-    let answer = h
-        .interact(fixtures::button_click(
-            id,
-            &format!("token-{id}"),
-            APP,
-            GUILD,
-            channel,
-            khouse,
-            "khouse",
-            &[],
-            "ack:1",
-            message,
-        ))
-        .await;
+    let under = (page.id, page.content.as_str());
+    let answer = h.click(channel, "khouse", "ack:1", under, now).await;
     assert!(!ephemeral(&answer), "{answer}");
     let records = h.records(1).await;
     assert!(records
@@ -839,30 +812,8 @@ async fn attachments_replies_alert_buttons_and_discord_errors() {
         .as_str()
         .unwrap()
         .to_string();
-    let id = h.id_at(now);
-    let message = fixtures::message(
-        announced.id,
-        OPS,
-        GUILD,
-        BOT,
-        "warroom-bot",
-        &announced.content,
-        now,
-    );
-    let answer = h
-        .interact(fixtures::button_click(
-            id,
-            &format!("token-{id}"),
-            APP,
-            GUILD,
-            OPS,
-            h.user("ghammer"),
-            "ghammer",
-            &[],
-            &custom_id,
-            message,
-        ))
-        .await;
+    let under = (announced.id, announced.content.as_str());
+    let answer = h.click(OPS, "ghammer", &custom_id, under, now).await;
     assert!(
         answer["data"]["content"]
             .as_str()
