@@ -37,6 +37,8 @@ struct Harness {
     ids: HashMap<String, u64>,
     /// Distinguishes ids made for the same second.
     seq: std::sync::atomic::AtomicU64,
+    /// The store, for the CLI.
+    url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -84,6 +86,7 @@ async fn harness_with(change: impl FnOnce(&mut Settings)) -> Harness {
         discord: Some(discord),
         ids,
         seq: std::sync::atomic::AtomicU64::new(1),
+        url,
         _dir: dir,
     };
     harness
@@ -409,7 +412,22 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
     .await;
     let (message, bytes) = h.file_in(channel, "postmortem-INC-1.md").unwrap();
     let printed = render_markdown(&h.warroom.postmortem(IncidentNumber(1)).await.unwrap());
-    assert_eq!(String::from_utf8(bytes).unwrap(), printed);
+    assert_eq!(String::from_utf8(bytes.clone()).unwrap(), printed);
+    // Byte for byte what `warroom postmortem` prints from the same store.
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["postmortem", "INC-1", "--db", &h.url, "--config"])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/warroom.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert_eq!(
+        cli.stdout, bytes,
+        "the uploaded file is what warroom postmortem prints"
+    );
     assert!(
         message.content.contains("INC-1 closed"),
         "{}",
