@@ -856,6 +856,35 @@ async fn attachments_replies_alert_buttons_and_discord_errors() {
         "the alert joined the incident through the lookback window"
     );
 
+    // A storm of alerts nothing opens an incident for: a few posts and a count, not one
+    // post per alert.
+    let before = h.fake.messages_in(OPS).len();
+    let storm: Vec<Value> = (0..30)
+        .map(|i| json!({"status": "firing", "labels": {"alertname": format!("Probe{}", i % 3), "instance": format!("host-{i}")}}))
+        .collect();
+    let body = json!({"version": "4", "status": "firing", "alerts": storm});
+    let alerts = warroom::app::alerts::read_alerts("alertmanager", &body, "ops").unwrap();
+    h.warroom
+        .handle(Input {
+            key: "storm".into(),
+            at: now,
+            from: "alertmanager".into(),
+            channel: "ops".into(),
+            kind: InputKind::Alerts(alerts),
+            caller: Default::default(),
+        })
+        .await
+        .unwrap();
+    h.until("the storm is summed up", || async {
+        h.fake
+            .messages_in(OPS)
+            .iter()
+            .any(|m| m.content.contains("more alert changes"))
+    })
+    .await;
+    let posted = h.fake.messages_in(OPS).len() - before;
+    assert!(posted <= 12, "{posted} posts for 30 alerts");
+
     // A message with a file, replying to another: both are kept.
     let channel = h.channel_id("inc-2-disklatencyhigh-p99-write-latency-900-ms");
     let first = h.say(channel, "ghammer", "iostat attached", now).await;

@@ -102,6 +102,33 @@ impl Bot {
         Ok(())
     }
 
+    /// One line for the alerts of a storm beyond those announced one by one.
+    pub(super) async fn announce_more(&self, alerts: &[String]) -> anyhow::Result<()> {
+        let Some(channel) = self.channel_named(&self.settings.announce_channel).await? else {
+            return Ok(());
+        };
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for alert in alerts {
+            *counts.entry(alert.as_str()).or_default() += 1;
+        }
+        let list: Vec<String> = counts
+            .iter()
+            .map(|(alert, n)| format!("{alert} ×{n}"))
+            .collect();
+        let text = format!(
+            "…and {} more alert changes, recorded in the ledger: {}",
+            alerts.len(),
+            list.join(", ")
+        );
+        channel
+            .send_message(
+                &self.http,
+                CreateMessage::new().content(fit(&text, MESSAGE_LIMIT)),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The incident's Discord channel: linked already, found by name, or created under the
     /// incident category (or as a thread of the announcement channel) with its header.
     pub(super) async fn ensure_incident_channel(

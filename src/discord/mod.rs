@@ -155,8 +155,14 @@ pub async fn start(warroom: Arc<Warroom>) -> anyhow::Result<Option<Discord>> {
     let mut tasks = Vec::new();
     let worker_bot = bot.clone();
     tasks.push(tokio::spawn(async move {
-        while let Some(notice) = notice_queue.recv().await {
-            worker_bot.act_on(notice).await;
+        while let Some(first) = notice_queue.recv().await {
+            // Take whatever else is waiting too, so an alert storm becomes a few messages
+            // and a count rather than thousands of posts.
+            let mut batch = vec![first];
+            while let Ok(next) = notice_queue.try_recv() {
+                batch.push(next);
+            }
+            worker_bot.act_on_all(batch).await;
         }
     }));
     let shard_manager = client.shard_manager.clone();
@@ -172,7 +178,32 @@ pub async fn start(warroom: Arc<Warroom>) -> anyhow::Result<Option<Discord>> {
     }))
 }
 
+/// Alerts announced one by one from one batch of notices; the rest are counted.
+const ANNOUNCED_PER_BATCH: usize = 5;
+
 impl Bot {
+    /// Acts on a batch of notices in order, announcing at most a few alerts of it one by one
+    /// and the others in one line.
+    async fn act_on_all(&self, batch: Vec<Notice>) {
+        let mut announced = 0;
+        let mut unannounced: Vec<String> = Vec::new();
+        for notice in batch {
+            if let Notice::Alert { alert, .. } = &notice {
+                if announced == ANNOUNCED_PER_BATCH {
+                    unannounced.push(format!("{} {}", alert.name, alert.status.as_str()));
+                    continue;
+                }
+                announced += 1;
+            }
+            self.act_on(notice).await;
+        }
+        if !unannounced.is_empty() {
+            if let Err(e) = self.announce_more(&unannounced).await {
+                tracing::error!("Discord: {}", explain(&e));
+            }
+        }
+    }
+
     /// What a notice asks of Discord; failures are logged in plain words and retried at the
     /// next READY (the ledger holds the fact either way).
     async fn act_on(&self, notice: Notice) {
