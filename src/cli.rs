@@ -262,13 +262,20 @@ fn check(config: Option<&Path>) -> anyhow::Result<i32> {
                 println!("warning: {warning}");
             }
             println!(
-                "{}: OK: {} contacts in {} teams, {} routes and a default, {} escalation policies, {} pagers, alert sources: {}",
+                "{}: OK: {} contacts in {} teams, {} routes and a default, {} escalation policies, {} pagers, {} runbooks ({}), alert sources: {}",
                 path.display(),
                 settings.directory.contacts().len(),
                 settings.directory.teams().len(),
                 settings.routes.routes.len(),
                 settings.policies.len(),
                 settings.pagers.len(),
+                settings.runbooks.len(),
+                settings
+                    .runbooks
+                    .iter()
+                    .map(|r| r.command_text())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if settings.sources.is_empty() {
                     "none".to_string()
                 } else {

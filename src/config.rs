@@ -42,6 +42,16 @@ pub struct ConfigFile {
     pub pagers: Vec<PagerFile>,
     #[serde(default)]
     pub discord: DiscordSection,
+    #[serde(default)]
+    pub runbooks: RunbooksSection,
+}
+
+/// Where the runbook command files are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunbooksSection {
+    /// Directory of `*.toml` runbook files, relative to the config file; default `commands`.
+    pub dir: Option<String>,
 }
 
 /// The Discord front end as written. Discord is on when a bot token is given.
@@ -276,6 +286,11 @@ pub struct Settings {
     pub policies: BTreeMap<String, Policy>,
     pub pagers: Vec<PagerSettings>,
     pub discord: DiscordSettings,
+    /// Runbook commands, checked, by command path; empty until read (`load` reads the
+    /// configured directory, `example` the shipped files).
+    pub runbooks: Vec<crate::domain::runbook::Runbook>,
+    /// The runbook directory as configured (relative to the config file).
+    pub runbooks_dir: Option<String>,
     /// What works but deserves attention (a switched-off source), for `warroom check` and
     /// the log at start-up.
     pub warnings: Vec<String>,
@@ -308,6 +323,22 @@ const EXAMPLE_SOPS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The runbooks shipped in `commands/`, built in so the demo runs from anywhere.
+const EXAMPLE_RUNBOOKS: &[(&str, &str)] = &[
+    (
+        "commands/cleanup-logs.toml",
+        include_str!("../commands/cleanup-logs.toml"),
+    ),
+    (
+        "commands/failover-dns.toml",
+        include_str!("../commands/failover-dns.toml"),
+    ),
+    (
+        "commands/restart-app.toml",
+        include_str!("../commands/restart-app.toml"),
+    ),
+];
+
 /// The alert sources warroom reads.
 pub const ALERT_SOURCES: &[&str] = &["alertmanager", "grafana", "generic"];
 
@@ -329,19 +360,98 @@ impl Settings {
             None => None,
         };
         let Some(path) = path else {
-            return Ok(Settings::from_toml("", "defaults", |k| {
-                std::env::var(k).ok()
-            })?);
+            let mut settings = Settings::from_toml("", "defaults", |k| std::env::var(k).ok())?;
+            settings.read_runbook_dir(Path::new(""), "defaults")?;
+            return Ok(settings);
         };
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(Settings::check(
+        let mut settings = Settings::check(
             &text,
             &path.display().to_string(),
             |k| std::env::var(k).ok(),
             |f| std::fs::read_to_string(base.join(f)),
-        )?)
+        )?;
+        settings.read_runbook_dir(&base, &path.display().to_string())?;
+        Ok(settings)
+    }
+
+    /// Reads every `*.toml` of the runbook directory (relative to `base`). A missing
+    /// directory that was not configured means no runbooks; one that was is a mistake.
+    fn read_runbook_dir(&mut self, base: &Path, origin: &str) -> Result<(), ConfigProblems> {
+        let configured = self.runbooks_dir.clone();
+        let dir = base.join(configured.as_deref().unwrap_or("commands"));
+        let fail = |problem: String| ConfigProblems {
+            origin: origin.to_string(),
+            problems: vec![problem],
+        };
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(_) if configured.is_none() => return Ok(()),
+            Err(e) => {
+                return Err(fail(format!(
+                    "runbooks.dir: cannot read {}: {e}",
+                    dir.display()
+                )))
+            }
+        };
+        let mut files = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+                files.push((path.display().to_string(), text));
+            }
+        }
+        files.sort();
+        self.add_runbooks(files, origin)
+    }
+
+    /// Checks runbook files and keeps them: every mistake of every file, then what only the
+    /// set shows (two files with one command, an approving team nobody is in).
+    pub fn add_runbooks(
+        &mut self,
+        files: Vec<(String, String)>,
+        origin: &str,
+    ) -> Result<(), ConfigProblems> {
+        use crate::domain::runbook::{Approver, Runbook};
+        let mut problems = Vec::new();
+        let mut runbooks: Vec<Runbook> = Vec::new();
+        for (file, text) in &files {
+            match Runbook::parse(file, text) {
+                Ok(runbook) => {
+                    if let Some(other) = runbooks.iter().find(|r| r.command == runbook.command) {
+                        problems.push(format!(
+                            "{file}: command: {} is also defined in {}",
+                            runbook.command_text(),
+                            other.file
+                        ));
+                    }
+                    if let Some(Approver::Team(team)) = &runbook.approval {
+                        if !self.directory.teams().iter().any(|t| {
+                            t.name.eq_ignore_ascii_case(team)
+                                || t.aliases.iter().any(|a| a.eq_ignore_ascii_case(team))
+                        }) {
+                            problems.push(format!(
+                                "{file}: approval.team: no team '{team}' in [[teams]]; add it or name another"
+                            ));
+                        }
+                    }
+                    runbooks.push(runbook);
+                }
+                Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigProblems {
+                origin: origin.to_string(),
+                problems,
+            });
+        }
+        self.runbooks = runbooks;
+        Ok(())
     }
 
     /// Parses and checks a configuration text whose files (SOPs, secrets) are read from
@@ -376,8 +486,19 @@ impl Settings {
         }
     }
 
-    /// The shipped example configuration with the environment's overrides.
+    /// The shipped example configuration with the environment's overrides, and the shipped
+    /// runbooks.
     pub fn example() -> anyhow::Result<Settings> {
+        let mut settings = Settings::example_without_runbooks()?;
+        let files = EXAMPLE_RUNBOOKS
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.to_string()))
+            .collect();
+        settings.add_runbooks(files, "commands/")?;
+        Ok(settings)
+    }
+
+    fn example_without_runbooks() -> anyhow::Result<Settings> {
         Ok(Settings::check(
             EXAMPLE_CONFIG,
             "deploy/warroom.toml",
@@ -740,6 +861,8 @@ fn build(
         problems,
     );
     Some(Settings {
+        runbooks: Vec::new(),
+        runbooks_dir: file_config.runbooks.dir.clone(),
         discord,
         timezone,
         default_channel,

@@ -218,3 +218,43 @@ async fn verify_names_the_position_of_a_row_edited_in_sql() {
         "{stdout}"
     );
 }
+
+#[test]
+fn check_names_the_runbook_file_line_and_field_of_each_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("commands")).unwrap();
+    std::fs::write(
+        dir.path().join("commands/good.toml"),
+        "command = \"restart app\"\ndescription = \"Restart\"\nroles = [\"responder\"]\n[[steps]]\nid = \"go\"\nprogram = \"systemctl\"\nargs = [\"restart\", \"app\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("warroom.toml"), "").unwrap();
+    let ok = warroom(dir.path(), &["check", "--config", "warroom.toml"]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("1 runbooks (/restart app)"),
+        "{}",
+        text(&ok.stdout)
+    );
+
+    std::fs::write(
+        dir.path().join("commands/bad.toml"),
+        "command = \"flush cache\"\ndescription = \"Flush\"\nroles = [\"sre\"]\n\n[[steps]]\nid = \"go\"\nprogram = \"tool\"\nargs = [\"{size}\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("commands/unapproved.toml"),
+        "command = \"purge queue\"\ndescription = \"Purge\"\nroles = [\"sre\"]\napproval = { team = \"Nobody\" }\n[[steps]]\nid = \"go\"\nprogram = \"tool\"\n",
+    )
+    .unwrap();
+    let bad = warroom(dir.path(), &["check", "--config", "warroom.toml"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let out = text(&bad.stdout) + &text(&bad.stderr);
+    assert!(
+        out.contains(
+            "commands/bad.toml:8: steps[0].args: {size} is neither a parameter nor a capture"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("approval.team: no team 'Nobody'"), "{out}");
+}

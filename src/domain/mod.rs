@@ -10,4 +10,5 @@ pub mod event;
 pub mod incident;
 pub mod postmortem;
 pub mod routing;
+pub mod runbook;
 pub mod types;
