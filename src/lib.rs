@@ -1,5 +1,6 @@
 //! warroom: an event-sourced ChatOps incident bot.
 
+pub mod agent;
 pub mod app;
 pub mod bench;
 pub mod cli;

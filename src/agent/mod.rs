@@ -1,0 +1,3 @@
+//! The `warroom agent` side: what runs on a host and carries out runbook steps there.
+
+pub mod exec;
