@@ -437,6 +437,16 @@ impl Settings {
                             problems.push(format!(
                                 "{file}: approval.team: no team '{team}' in [[teams]]; add it or name another"
                             ));
+                        } else if !self
+                            .directory
+                            .contacts()
+                            .iter()
+                            .any(|c| c.team.eq_ignore_ascii_case(team))
+                        {
+                            self.warnings.push(format!(
+                                "{file}: approval.team: nobody is in {team}, so nobody can approve {}; add a contact to it",
+                                runbook.command_text()
+                            ));
                         }
                     }
                     runbooks.push(runbook);

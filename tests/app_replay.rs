@@ -654,3 +654,180 @@ async fn chat_roles_decide_who_may_run_a_command_and_refusals_are_recorded() {
         IncidentStatus::Closed
     );
 }
+
+#[tokio::test]
+async fn runbook_runs_are_confirmed_by_the_requester_and_approved_by_someone_else() {
+    use warroom::app::Caller;
+    use warroom::domain::access::Access;
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2021-03-09T{t}Z"))
+            .unwrap()
+            .to_utc()
+    };
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let say = |from: &str, t: &str, text: &str, access: Option<Access>| Input {
+        key: format!(
+            "line-{}",
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ),
+        at: at(t),
+        from: from.into(),
+        channel: "ops".into(),
+        caller: Caller {
+            access,
+            ..Caller::default()
+        },
+        kind: InputKind::Message {
+            text: text.into(),
+            message_id: None,
+            reply_to: None,
+            attachments: vec![],
+        },
+    };
+    let reply = |o: warroom::app::Outcome| (o.refused, o.reply.unwrap_or_default());
+    app.handle(say(
+        "rpark",
+        "09:00:00",
+        "/incident open title:\"App down\"",
+        None,
+    ))
+    .await
+    .unwrap();
+
+    // Parameters are checked whole; a refusal says why and is recorded.
+    let (refused, why) = reply(
+        app.handle(say(
+            "rpark",
+            "09:01:00",
+            "/restart app service:\"x; rm -rf /\"",
+            None,
+        ))
+        .await
+        .unwrap(),
+    );
+    assert!(
+        refused && why.contains("service: the value does not match"),
+        "{why}"
+    );
+    // The runbook's role: /failover dns needs sre.
+    let (refused, why) = reply(
+        app.handle(say(
+            "gtree",
+            "09:01:30",
+            "/failover dns",
+            Some(Access::Responder),
+        ))
+        .await
+        .unwrap(),
+    );
+    assert!(
+        refused && why.contains("/failover dns needs the sre role"),
+        "{why}"
+    );
+
+    let (refused, why) = reply(
+        app.handle(say(
+            "rpark",
+            "09:02:00",
+            "/restart app service:exoticplant-api",
+            None,
+        ))
+        .await
+        .unwrap(),
+    );
+    assert!(
+        !refused
+            && why.contains("/restart app is run 1 of INC-1")
+            && why.contains("Reply `confirm`"),
+        "{why}"
+    );
+    // Someone else saying confirm is just a message.
+    let (_, other) = reply(
+        app.handle(say("gtree", "09:02:30", "confirm", None))
+            .await
+            .unwrap(),
+    );
+    assert!(other.is_empty(), "{other}");
+    let (_, confirmed) = reply(
+        app.handle(say("rpark", "09:03:00", "Confirm", None))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        confirmed.contains("Run 1 confirmed. Run 1 is queued"),
+        "{confirmed}"
+    );
+
+    // /cleanup logs needs Compliance's approval, never the requester's own.
+    let (_, asked) = reply(
+        app.handle(say("ghammer", "09:04:00", "/cleanup logs days:14", None))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        asked.contains("needs approval by someone in Compliance: /approve run:2"),
+        "{asked}"
+    );
+    let (refused, why) = reply(
+        app.handle(say("ghammer", "09:04:30", "/approve run:2", None))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        refused && why.contains("approval must come from someone else"),
+        "{why}"
+    );
+    let (refused, why) = reply(
+        app.handle(say("svega", "09:05:00", "/approve", None))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        refused && why.contains("needs approval by someone in Compliance; you are not"),
+        "{why}"
+    );
+    let (_, confirmed) = reply(
+        app.handle(say("ghammer", "09:05:30", "/confirm", None))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        confirmed, "Run 2 confirmed.",
+        "not queued before the approval"
+    );
+    let (refused, approved) = reply(
+        app.handle(say("mlopez", "09:06:00", "/approve run:2", None))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        !refused && approved.contains("Run 2 approved by mlopez. Run 2 is queued"),
+        "{approved}"
+    );
+
+    let records = app.incident_records(IncidentNumber(1)).await.unwrap();
+    let runs = warroom::domain::run::runs(&records);
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].params["service"], "exoticplant-api");
+    assert_eq!(runs[1].params["days"], "14");
+    assert_eq!(
+        runs[1].params["dir"], "/var/log/exoticplant",
+        "defaults fill the rest"
+    );
+    assert!(runs
+        .iter()
+        .all(|r| matches!(r.state, warroom::domain::run::RunState::Queued { .. })));
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| matches!(&r.event, Event::CommandRejected { .. }))
+            .count(),
+        4
+    );
+    let md = render_markdown(&app.postmortem(IncidentNumber(1)).await.unwrap());
+    assert!(md.contains("Glenn Hammer (@ghammer) asked for run 2: /cleanup logs days:14 dir:/var/log/exoticplant keep_days:90 (waits for their confirmation and approval by someone in Compliance)"), "{md}");
+    assert!(md.contains("Maya Lopez (@mlopez) approved run 2"), "{md}");
+    assert!(md.contains("@warroom run 2 queued for an agent"), "{md}");
+}

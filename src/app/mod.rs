@@ -12,6 +12,7 @@ pub mod intake;
 pub mod paging;
 pub mod projection;
 pub mod replay;
+pub mod runbooks;
 pub mod transcript;
 
 use crate::config::Settings;
@@ -285,7 +286,16 @@ impl Warroom {
                     reply_to: reply_to.clone(),
                     attachments: attachments.clone(),
                 };
-                self.record_message(&mut projection, &input, message).await
+                let recorded = self.record_message(&mut projection, &input, message).await;
+                // Replying `confirm` confirms the speaker's waiting runbook run.
+                match recorded {
+                    Ok(outcome) if !outcome.already_recorded => {
+                        self.catch_up(&mut projection).await?;
+                        let reply = self.confirm_by_reply(&projection, &input, text).await;
+                        Ok(Outcome { reply, ..outcome })
+                    }
+                    other => other,
+                }
             }
             InputKind::Edit { message_id, text } => {
                 self.edit_or_delete(&mut projection, &input, message_id, Some(text.clone()))
@@ -439,6 +449,12 @@ impl Warroom {
         text: &str,
     ) -> anyhow::Result<Outcome> {
         let parsed = command::parse(text).map_err(|e| Refusal(e.to_string()));
+        if let Ok(p) = &parsed {
+            if let Some(runbook) = self.runbook_for(&p.words) {
+                let result = self.request_run(projection, input, p, runbook).await;
+                return self.conclude(projection, input, text, result).await;
+            }
+        }
         let interpreted = parsed.and_then(|p| {
             authorise(&p, input.caller.access)?;
             command::interpret(&p).map_err(|e| Refusal(e.to_string()))
@@ -500,7 +516,36 @@ impl Warroom {
                     .show(projection, input, incident, postmortem::render_markdown)
                     .await;
             }
+            Ok(ChatCommand::ConfirmRun { incident, run }) => {
+                match self.target(projection, &input.channel, incident) {
+                    Ok(number) => {
+                        self.decide_run(input, number, runbooks::RunOrder::Confirm(run))
+                            .await
+                    }
+                    Err(refusal) => Err(refusal.into()),
+                }
+            }
+            Ok(ChatCommand::ApproveRun { incident, run }) => {
+                match self.target(projection, &input.channel, incident) {
+                    Ok(number) => {
+                        self.decide_run(input, number, runbooks::RunOrder::Approve(run))
+                            .await
+                    }
+                    Err(refusal) => Err(refusal.into()),
+                }
+            }
         };
+        self.conclude(projection, input, text, result).await
+    }
+
+    /// The outcome of a decided command: its reply, or the refusal recorded.
+    async fn conclude(
+        &self,
+        projection: &Projection,
+        input: &Input,
+        text: &str,
+        result: Result<(IncidentNumber, usize, String), Failure>,
+    ) -> anyhow::Result<Outcome> {
         match result {
             Ok((number, events, reply)) => Ok(Outcome {
                 reply: Some(reply),

@@ -155,8 +155,8 @@ mod tests {
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["ack", "help", "incident"]);
-        let incident = &commands[2];
+        assert_eq!(names, ["ack", "approve", "confirm", "help", "incident"]);
+        let incident = &commands[4];
         let subcommands: Vec<&str> = incident["options"]
             .as_array()
             .unwrap()

@@ -179,6 +179,12 @@ const INCIDENT: OptionSpec = OptionSpec {
     shape: "INC-N",
     help: "the incident, when not the one bound to this channel",
 };
+const RUN: OptionSpec = OptionSpec {
+    name: "run",
+    required: false,
+    shape: "N",
+    help: "the run's number in the incident, when not the one waiting",
+};
 const TEXT: OptionSpec = OptionSpec {
     name: "text",
     required: true,
@@ -374,6 +380,20 @@ pub const COMMANDS: &[CommandSpec] = &[
         confirm: false,
     },
     CommandSpec {
+        words: &["confirm"],
+        help: "Confirm the runbook run you asked for (or reply confirm)",
+        options: &[RUN, INCIDENT],
+        needs: Access::Viewer,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["approve"],
+        help: "Approve someone else's runbook run that needs a second person",
+        options: &[RUN, INCIDENT],
+        needs: Access::Viewer,
+        confirm: false,
+    },
+    CommandSpec {
         words: &["help"],
         help: "List the commands",
         options: &[],
@@ -406,6 +426,15 @@ pub enum ChatCommand {
     },
     Postmortem {
         incident: Option<IncidentNumber>,
+    },
+    /// Confirm or approve a runbook run (the one waiting when no number is given).
+    ConfirmRun {
+        incident: Option<IncidentNumber>,
+        run: Option<u32>,
+    },
+    ApproveRun {
+        incident: Option<IncidentNumber>,
+        run: Option<u32>,
     },
     Help,
 }
@@ -538,6 +567,20 @@ pub fn interpret(parsed: &ParsedCommand) -> Result<ChatCommand, CommandError> {
         ["ack"] => order(IncidentCommand::Acknowledge { by: String::new() }),
         ["incident", "timeline"] => Ok(ChatCommand::Timeline { incident }),
         ["incident", "postmortem"] => Ok(ChatCommand::Postmortem { incident }),
+        ["confirm"] | ["approve"] => {
+            let run = get("run")
+                .map(|v| {
+                    v.trim_start_matches('#')
+                        .parse::<u32>()
+                        .map_err(|_| invalid(format!("run:{v} is not a run number; write run:2")))
+                })
+                .transpose()?;
+            Ok(if spec.words == ["confirm"] {
+                ChatCommand::ConfirmRun { incident, run }
+            } else {
+                ChatCommand::ApproveRun { incident, run }
+            })
+        }
         ["help"] => Ok(ChatCommand::Help),
         other => unreachable!("command {other:?} is in the table but not interpreted"),
     }

@@ -265,6 +265,74 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         chat_message_id: Option<String>,
     },
+    /// Someone asked for a runbook run in the incident (`/failover dns`), with checked
+    /// parameters. The actor is the requester.
+    RunbookRequested {
+        /// 1, 2, … within the incident.
+        run: u32,
+        /// `/failover dns`
+        command: String,
+        /// The runbook's file name without `.toml`: what agents know it by.
+        runbook: String,
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        /// Whether the requester must confirm before it runs.
+        confirm: bool,
+        /// Who must approve it, in words, when a second person must.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval: Option<String>,
+        idempotent: bool,
+    },
+    RunbookConfirmed {
+        run: u32,
+    },
+    RunbookApproved {
+        run: u32,
+        by: String,
+    },
+    /// Ready for an agent with these labels until `expires_at`.
+    RunbookQueued {
+        run: u32,
+        #[serde(default)]
+        agents: BTreeMap<String, String>,
+        expires_at: DateTime<Utc>,
+    },
+    /// An agent took the run; it holds it while it sends heartbeats.
+    RunbookClaimed {
+        run: u32,
+        agent: String,
+    },
+    RunbookStepStarted {
+        run: u32,
+        step: String,
+        attempt: u32,
+        program: String,
+        args: Vec<String>,
+    },
+    /// Output lines of a step, already redacted by the agent.
+    RunbookOutput {
+        run: u32,
+        step: String,
+        lines: Vec<String>,
+    },
+    RunbookStepFinished {
+        run: u32,
+        step: String,
+        attempt: u32,
+        /// The exit code, when the program exited by itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<i32>,
+        succeeded: bool,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        captured: BTreeMap<String, String>,
+    },
+    /// `succeeded`, `failed`, `timed_out`, `lost` (the agent stopped answering) or `refused`
+    /// (by the agent), with what the run says.
+    RunbookFinished {
+        run: u32,
+        outcome: String,
+        message: String,
+    },
     /// A command that was refused or could not be understood, with the reply given.
     CommandRejected {
         channel: String,
@@ -318,6 +386,15 @@ impl Event {
             Event::Imported { .. } => "Imported",
             Event::ChatChannelLinked { .. } => "ChatChannelLinked",
             Event::PostmortemPublished { .. } => "PostmortemPublished",
+            Event::RunbookRequested { .. } => "RunbookRequested",
+            Event::RunbookConfirmed { .. } => "RunbookConfirmed",
+            Event::RunbookApproved { .. } => "RunbookApproved",
+            Event::RunbookQueued { .. } => "RunbookQueued",
+            Event::RunbookClaimed { .. } => "RunbookClaimed",
+            Event::RunbookStepStarted { .. } => "RunbookStepStarted",
+            Event::RunbookOutput { .. } => "RunbookOutput",
+            Event::RunbookStepFinished { .. } => "RunbookStepFinished",
+            Event::RunbookFinished { .. } => "RunbookFinished",
         }
     }
 

@@ -10,5 +10,6 @@ pub mod event;
 pub mod incident;
 pub mod postmortem;
 pub mod routing;
+pub mod run;
 pub mod runbook;
 pub mod types;

@@ -204,6 +204,8 @@ pub fn assemble(
         }
     };
 
+    // Run number → (command, requester, approver), for the Resolution lines of runs.
+    let mut asked: HashMap<u32, (String, String, Option<String>)> = HashMap::new();
     for r in &ordered {
         let entry = |kind: &'static str, author: &str, text: String| {
             let who = resolve(author);
@@ -436,6 +438,117 @@ pub fn assemble(
             // Bookkeeping: the group binding and each delivery attempt are in the ledger;
             // the timeline shows the pages and the give-ups people act on.
             Event::AlertGroupOpened { .. } | Event::PageAttempted { .. } => {}
+            Event::RunbookRequested {
+                run,
+                command,
+                params,
+                confirm,
+                approval,
+                ..
+            } => {
+                take_part(&r.actor, r);
+                asked.insert(*run, (command.clone(), r.actor.clone(), None));
+                let mut text = format!("asked for run {run}: {command}");
+                for (name, value) in params {
+                    text.push_str(&format!(" {name}:{value}"));
+                }
+                let mut waits = Vec::new();
+                if *confirm {
+                    waits.push("their confirmation".to_string());
+                }
+                if let Some(approver) = approval {
+                    waits.push(format!("approval by {approver}"));
+                }
+                if !waits.is_empty() {
+                    text.push_str(&format!(" (waits for {})", waits.join(" and ")));
+                }
+                timeline.push(entry("runbook", &r.actor, text));
+            }
+            Event::RunbookConfirmed { run } => {
+                timeline.push(entry("runbook", &r.actor, format!("confirmed run {run}")));
+            }
+            Event::RunbookApproved { run, by } => {
+                take_part(by, r);
+                if let Some(a) = asked.get_mut(run) {
+                    a.2 = Some(by.clone());
+                }
+                timeline.push(entry("runbook", by, format!("approved run {run}")));
+            }
+            Event::RunbookQueued { run, .. } => {
+                timeline.push(entry(
+                    "runbook",
+                    &r.actor,
+                    format!("run {run} queued for an agent"),
+                ));
+            }
+            Event::RunbookClaimed { run, agent } => {
+                timeline.push(entry(
+                    "runbook",
+                    &r.actor,
+                    format!("agent {agent} started run {run}"),
+                ));
+            }
+            Event::RunbookStepStarted {
+                run,
+                step,
+                attempt,
+                program,
+                args,
+            } => {
+                let again = if *attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
+                timeline.push(entry(
+                    "runbook",
+                    &r.actor,
+                    format!("run {run} step {step}{again}: {program} {}", args.join(" ")),
+                ));
+            }
+            Event::RunbookStepFinished {
+                run,
+                step,
+                exit,
+                succeeded,
+                ..
+            } => {
+                let how = if *succeeded { "succeeded" } else { "failed" };
+                let code = exit.map(|c| format!(" (exit {c})")).unwrap_or_default();
+                timeline.push(entry(
+                    "runbook",
+                    &r.actor,
+                    format!("run {run} step {step} {how}{code}"),
+                ));
+            }
+            // Output is in the ledger; the timeline shows what each step did.
+            Event::RunbookOutput { .. } => {}
+            Event::RunbookFinished {
+                run,
+                outcome,
+                message,
+            } => {
+                timeline.push(entry(
+                    "runbook",
+                    &r.actor,
+                    format!("run {run} {}: {message}", outcome.replace('_', " ")),
+                ));
+                if let Some((command, requester, approver)) = asked.get(run) {
+                    let approved = approver
+                        .as_ref()
+                        .map(|a| format!(", approved by {}", directory.display(a)))
+                        .unwrap_or_default();
+                    resolution.push(Note {
+                        text: format!(
+                            "{command} (run {run}, asked by {}{approved}) {}: {message}",
+                            directory.display(requester),
+                            outcome.replace('_', " ")
+                        ),
+                        author: canonical(requester),
+                        event_id: r.event_id,
+                    });
+                }
+            }
             // The chat channel link and the posted draft itself: the draft must read the same
             // before and after it is posted.
             Event::ChatChannelLinked { .. } | Event::PostmortemPublished { .. } => {}
