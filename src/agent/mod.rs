@@ -1,3 +1,4 @@
 //! The `warroom agent` side: what runs on a host and carries out runbook steps there.
 
 pub mod exec;
+pub mod runner;

@@ -1,0 +1,212 @@
+//! Carries out one runbook run on the host: each step through the executor, with its
+//! retries and timeout, its captures judged by the runbook, and the transitions the runbook
+//! declares, reporting every step as it starts and ends so the incident's timeline follows.
+
+use super::exec::{self, Ended, Invocation};
+use crate::domain::runbook::{render, Next, Runbook};
+use regex::Regex;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// What the site maps program names to, and the environment and limits steps run with.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Program name in runbooks → path on this host (`dnstool` → `/usr/local/bin/dnsTool`).
+    /// A name not listed is looked up in `PATH` of `env`.
+    pub programs: BTreeMap<String, String>,
+    /// The whole environment of every step (at least `PATH`).
+    pub env: Vec<(String, String)>,
+    /// Output kept per step, in bytes.
+    pub output_limit: usize,
+    /// Patterns removed from every output line before it leaves the host.
+    pub redact: Vec<Regex>,
+}
+
+/// What the runner reports as the run goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    StepStarted {
+        step: String,
+        attempt: u32,
+        program: String,
+        args: Vec<String>,
+    },
+    Output {
+        step: String,
+        lines: Vec<String>,
+    },
+    StepFinished {
+        step: String,
+        attempt: u32,
+        exit: Option<i32>,
+        succeeded: bool,
+        captured: BTreeMap<String, String>,
+    },
+    Finished {
+        /// `succeeded`, `failed` or `timed_out`.
+        outcome: String,
+        message: String,
+    },
+}
+
+/// Runs a runbook with checked parameters; `report` sees every report in order and may
+/// be slow (it sends them to the server). Returns the final report.
+pub async fn run_runbook<F, Fut>(
+    runbook: &Runbook,
+    params: &BTreeMap<String, String>,
+    site: &Site,
+    mut report: F,
+) -> Report
+where
+    F: FnMut(Report) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let deadline = Instant::now() + Duration::from_secs(runbook.timeout_seconds);
+    let mut values = params.clone();
+    let Some(mut index) = (!runbook.steps.is_empty()).then_some(0) else {
+        return finish(&mut report, "failed", "the runbook has no steps".into()).await;
+    };
+    loop {
+        let step = &runbook.steps[index];
+        let mut attempt = 0;
+        let succeeded = loop {
+            attempt += 1;
+            let args = match step.arguments(&values) {
+                Ok(args) => args,
+                Err(missing) => {
+                    // A capture an earlier step did not make: the step cannot run.
+                    report(Report::StepFinished {
+                        step: step.id.clone(),
+                        attempt,
+                        exit: None,
+                        succeeded: false,
+                        captured: BTreeMap::new(),
+                    })
+                    .await;
+                    let message = format!("step {} could not run: {missing}", step.id);
+                    return finish(&mut report, "failed", message).await;
+                }
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return timed_out(&mut report, runbook).await;
+            }
+            report(Report::StepStarted {
+                step: step.id.clone(),
+                attempt,
+                program: step.program.clone(),
+                // The arguments leave the host too: the same patterns are removed from them.
+                args: args.iter().map(|a| redacted(a, &site.redact)).collect(),
+            })
+            .await;
+            let invocation = Invocation {
+                program: site
+                    .programs
+                    .get(&step.program)
+                    .cloned()
+                    .unwrap_or_else(|| step.program.clone()),
+                args,
+                env: site.env.clone(),
+                cwd: None,
+                timeout: Duration::from_secs(step.timeout_seconds).min(left),
+                output_limit: site.output_limit,
+                redact: site.redact.clone(),
+            };
+            let execution = exec::run(&invocation, |_, _| {}).await;
+            let lines: Vec<String> = execution.lines.iter().map(|(_, l)| l.clone()).collect();
+            if !lines.is_empty() {
+                report(Report::Output {
+                    step: step.id.clone(),
+                    lines: lines.clone(),
+                })
+                .await;
+            }
+            let exit = match &execution.ended {
+                Ended::Exited { code } => Some(*code),
+                _ => None,
+            };
+            let (ok, captured) = step.judge(exit, &lines.join("\n"));
+            report(Report::StepFinished {
+                step: step.id.clone(),
+                attempt,
+                exit,
+                succeeded: ok,
+                captured: captured.clone(),
+            })
+            .await;
+            if let Ended::NotStarted { error } = &execution.ended {
+                let message = format!("step {} could not start {}: {error}", step.id, step.program);
+                return finish(&mut report, "failed", message).await;
+            }
+            if ok {
+                values.extend(captured);
+                break true;
+            }
+            if Instant::now() >= deadline {
+                return timed_out(&mut report, runbook).await;
+            }
+            if attempt > step.retries {
+                break false;
+            }
+            let pause = Duration::from_secs(step.retry_delay_seconds)
+                .min(deadline.saturating_duration_since(Instant::now()));
+            tokio::time::sleep(pause).await;
+        };
+        let (next, outcome_template) = if succeeded {
+            (step.on_success, &step.success_outcome)
+        } else {
+            (step.on_failure, &step.failure_outcome)
+        };
+        match next {
+            Next::Step(j) => index = j,
+            Next::Succeed | Next::Fail => {
+                let outcome = if next == Next::Succeed {
+                    "succeeded"
+                } else {
+                    "failed"
+                };
+                let message = match outcome_template {
+                    Some(template) => render(template, &values)
+                        .unwrap_or_else(|_| template.replace(['{', '}'], "")),
+                    None if next == Next::Succeed => {
+                        format!("{} succeeded", runbook.command_text())
+                    }
+                    None => format!("{} failed at step {}", runbook.command_text(), step.id),
+                };
+                return finish(&mut report, outcome, message).await;
+            }
+        }
+    }
+}
+
+fn redacted(text: &str, patterns: &[Regex]) -> String {
+    patterns.iter().fold(text.to_string(), |text, pattern| {
+        pattern.replace_all(&text, "[redacted]").into_owned()
+    })
+}
+
+async fn finish<F, Fut>(report: &mut F, outcome: &str, message: String) -> Report
+where
+    F: FnMut(Report) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let last = Report::Finished {
+        outcome: outcome.to_string(),
+        message,
+    };
+    report(last.clone()).await;
+    last
+}
+
+async fn timed_out<F, Fut>(report: &mut F, runbook: &Runbook) -> Report
+where
+    F: FnMut(Report) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let message = format!(
+        "{} ran past its {} s limit and was stopped",
+        runbook.command_text(),
+        runbook.timeout_seconds
+    );
+    finish(report, "timed_out", message).await
+}

@@ -1,0 +1,309 @@
+//! Runbooks as an agent runs them: every branch of the seed's DNS failover against a fake
+//! dnsTool, a run past its limit, redaction, and hostile parameters that are refused or
+//! arrive as one inert argument, never executed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use warroom::agent::runner::{run_runbook, Report, Site};
+use warroom::config::Settings;
+use warroom::domain::runbook::Runbook;
+
+fn fakes() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes")
+}
+
+fn shipped(command: &str) -> Runbook {
+    Settings::example()
+        .unwrap()
+        .runbooks
+        .into_iter()
+        .find(|r| r.command_text() == command)
+        .unwrap()
+}
+
+/// A site where `dnstool` is the fake, its state in `state`.
+fn dns_site(state: &Path) -> Site {
+    Site {
+        programs: BTreeMap::from([(
+            "dnstool".to_string(),
+            fakes().join("dnstool").display().to_string(),
+        )]),
+        env: vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("FAKE_DNS".into(), state.display().to_string()),
+        ],
+        output_limit: 64 * 1024,
+        redact: vec![regex::Regex::new(r"token=\S+").unwrap()],
+    }
+}
+
+/// Runs the shipped DNS failover with the fake in the given state; returns the reports and
+/// the dnsTool calls.
+async fn failover(setup: &[&str]) -> (Vec<Report>, Vec<String>, String) {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("active"), "dns1\n").unwrap();
+    for flag in setup {
+        std::fs::write(state.path().join(flag), "").unwrap();
+    }
+    let mut reports = Vec::new();
+    run_runbook(
+        &shipped("/failover dns"),
+        &BTreeMap::new(),
+        &dns_site(state.path()),
+        |r| {
+            reports.push(r);
+            async {}
+        },
+    )
+    .await;
+    let calls = std::fs::read_to_string(state.path().join("calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    let active = std::fs::read_to_string(state.path().join("active"))
+        .unwrap()
+        .trim()
+        .to_string();
+    (reports, calls, active)
+}
+
+fn finished(reports: &[Report]) -> (String, String) {
+    match reports.last() {
+        Some(Report::Finished { outcome, message }) => (outcome.clone(), message.clone()),
+        other => panic!("the run did not finish: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_answering_active_server_is_shut_down_then_failed_over() {
+    let (reports, calls, active) = failover(&[]).await;
+    assert_eq!(
+        calls,
+        [
+            "-q active_server",
+            "-a shutdown -s dns1",
+            "-a failover -s dns2",
+            "-q active_server"
+        ]
+    );
+    assert_eq!(active, "dns2");
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "succeeded");
+    assert_eq!(
+        message,
+        "dns2 is now the active DNS server (was dns1). Engage Networking to bring dns1 back as the standby."
+    );
+    let started: Vec<(String, Vec<String>)> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::StepStarted { step, args, .. } => Some((step.clone(), args.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        started[1],
+        (
+            "shutdown".into(),
+            vec!["-a".into(), "shutdown".into(), "-s".into(), "dns1".into()]
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_failed_shutdown_fails_over_with_the_force_flag() {
+    let (reports, calls, active) = failover(&["unreachable"]).await;
+    assert_eq!(
+        calls,
+        [
+            "-q active_server",
+            "-a shutdown -s dns1",
+            "-a failover -s dns2 -f",
+            "-q active_server"
+        ]
+    );
+    assert_eq!(active, "dns2");
+    assert_eq!(finished(&reports).0, "succeeded");
+    assert!(reports.iter().any(|r| matches!(r, Report::StepFinished { step, succeeded: false, exit: Some(1), .. } if step == "shutdown")));
+}
+
+#[tokio::test]
+async fn a_failed_query_changes_nothing_and_says_so() {
+    let (reports, calls, active) = failover(&["query-fails"]).await;
+    assert_eq!(calls, ["-q active_server"]);
+    assert_eq!(active, "dns1");
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "failed");
+    assert!(
+        message.starts_with("dnsTool could not say which server is active; nothing was changed"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn failed_failovers_end_the_run_with_what_to_do() {
+    let (reports, _, active) = failover(&["unreachable", "force-fails"]).await;
+    assert_eq!(active, "dns1");
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "failed");
+    assert_eq!(message, "dns1 could not be shut down and the forced failover to dns2 failed. Engage Networking now.");
+    let (reports, _, _) = failover(&["failover-fails"]).await;
+    assert_eq!(
+        finished(&reports).1,
+        "The failover to dns2 failed after dns1 was shut down: DNS may be down. Engage Networking now."
+    );
+}
+
+fn inline(text: &str) -> Runbook {
+    Runbook::parse("commands/test.toml", text).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[tokio::test]
+async fn a_run_past_its_limit_is_stopped_and_output_is_redacted() {
+    let runbook = inline(
+        r#"command = "hang"
+description = "d"
+roles = ["sre"]
+timeout_seconds = 1
+[[steps]]
+id = "talk"
+program = "sh"
+args = ["-c", "echo token=hunter2 ok; echo done"]
+[[steps]]
+id = "hang"
+program = "sleep"
+args = ["30"]
+"#,
+    );
+    let state = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let mut reports = Vec::new();
+    run_runbook(&runbook, &BTreeMap::new(), &dns_site(state.path()), |r| {
+        reports.push(r);
+        async {}
+    })
+    .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(finished(&reports).0, "timed_out");
+    let output: Vec<&String> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Output { lines, .. } => Some(lines),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(output, ["[redacted] ok", "done"]);
+    assert!(!format!("{reports:?}").contains("hunter2"));
+}
+
+/// 200+ hostile values: refused by a parameter's pattern, or, where a pattern allows them,
+/// delivered as exactly one argument and never run.
+#[tokio::test]
+async fn hostile_parameters_are_refused_or_arrive_as_one_inert_argument() {
+    let trap = tempfile::tempdir().unwrap();
+    let pwned = trap.path().join("pwned");
+    let p = pwned.display();
+    let mut payloads: Vec<String> = Vec::new();
+    for template in [
+        "; touch {p}",
+        "&& touch {p}",
+        "| touch {p}",
+        "$(touch {p})",
+        "`touch {p}`",
+        "\ntouch {p}",
+        "x\ntouch {p}",
+        "' ; touch {p} ; '",
+        "\" ; touch {p} ; \"",
+        "> {p}",
+        "--force",
+        "-rf /",
+        "${{IFS}}touch${{IFS}}{p}",
+        "$(printf touch) {p}",
+        "a b c",
+        "*",
+        "~root",
+        "../../etc/passwd",
+        "\\; touch {p}",
+        "%s%s%n",
+    ] {
+        let payload = template.replace("{p}", &p.to_string());
+        for prefix in ["", "dns1", "x ", "0", " ", "\t", "é", "-", "'", "\""] {
+            payloads.push(format!("{prefix}{payload}"));
+        }
+    }
+    payloads.push("a".repeat(100_000));
+    assert!(payloads.len() >= 200);
+
+    // A real runbook's pattern refuses every one of them.
+    let restart = Settings::example()
+        .unwrap()
+        .runbooks
+        .into_iter()
+        .find(|r| r.command_text() == "/restart app")
+        .unwrap();
+    let mut refused = 0;
+    for payload in &payloads {
+        let given = BTreeMap::from([("service".to_string(), payload.clone())]);
+        match restart.bind(&given) {
+            Err(_) => refused += 1,
+            // What gets through is a plain unit name (it goes after `--` anyway).
+            Ok(values) => assert!(
+                values["service"]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "@._-".contains(c)),
+                "accepted {payload:?}"
+            ),
+        }
+    }
+    assert!(refused > 190, "{refused} refused");
+
+    // A runbook that lets anything through still runs nothing: each value is one argument.
+    let open = inline(&format!(
+        r#"command = "echo back"
+description = "d"
+roles = ["sre"]
+[[params]]
+name = "value"
+pattern = '(?s).*'
+required = true
+[[steps]]
+id = "echo"
+program = "{}"
+args = ["{{value}}"]
+"#,
+        fakes().join("args").display()
+    ));
+    let site = dns_site(trap.path());
+    for payload in &payloads {
+        let Ok(values) = open.bind(&BTreeMap::from([("value".to_string(), payload.clone())]))
+        else {
+            // Refused for starting with '-': also never run.
+            assert!(payload.starts_with('-'), "refused {payload:?}");
+            continue;
+        };
+        let mut lines = Vec::new();
+        run_runbook(
+            &open,
+            &values,
+            &Site {
+                output_limit: 1 << 20,
+                ..site.clone()
+            },
+            |r| {
+                if let Report::Output { lines: l, .. } = r {
+                    lines.extend(l);
+                }
+                async {}
+            },
+        )
+        .await;
+        let received = lines.join("\n");
+        assert_eq!(
+            received,
+            format!("[{payload}]"),
+            "the program got something else for {payload:?}"
+        );
+    }
+    assert!(!pwned.exists(), "a payload was executed");
+}
