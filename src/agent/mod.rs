@@ -1,4 +1,5 @@
 //! The `warroom agent` side: what runs on a host and carries out runbook steps there.
 
 pub mod exec;
+pub mod protocol;
 pub mod runner;
