@@ -44,6 +44,29 @@ pub struct ConfigFile {
     pub discord: DiscordSection,
     #[serde(default)]
     pub runbooks: RunbooksSection,
+    /// Agents allowed to connect, each by the SHA-256 of its token.
+    #[serde(default)]
+    pub agents: Vec<AgentFile>,
+}
+
+/// An agent as written: its token is never in the file, only its hash.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentFile {
+    pub name: String,
+    /// `sha256sum` of the agent's token, in hex.
+    pub token_sha256: String,
+    /// Labels that decide which runbooks it may run (`role = "dns"`, `host = "dns1"`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// An agent allowed to connect, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSettings {
+    pub name: String,
+    pub token_sha256: [u8; 32],
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Where the runbook command files are.
@@ -291,6 +314,7 @@ pub struct Settings {
     pub runbooks: Vec<crate::domain::runbook::Runbook>,
     /// The runbook directory as configured (relative to the config file).
     pub runbooks_dir: Option<String>,
+    pub agents: Vec<AgentSettings>,
     /// What works but deserves attention (a switched-off source), for `warroom check` and
     /// the log at start-up.
     pub warnings: Vec<String>,
@@ -870,7 +894,30 @@ fn build(
         file,
         problems,
     );
+    let mut agents: Vec<AgentSettings> = Vec::new();
+    for (i, a) in file_config.agents.iter().enumerate() {
+        let key = format!("agents[{i}] ({})", a.name);
+        let hash = hex::decode(a.token_sha256.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok());
+        match hash {
+            Some(token_sha256) => {
+                if agents.iter().any(|o| o.name == a.name) {
+                    problems.push(format!("{key}.name: another agent is called '{}'", a.name));
+                }
+                agents.push(AgentSettings {
+                    name: a.name.clone(),
+                    token_sha256,
+                    labels: a.labels.clone(),
+                })
+            }
+            None => problems.push(format!(
+                "{key}.token_sha256: give the SHA-256 of the agent's token in hex (`printf %s \"$TOKEN\" | sha256sum`)"
+            )),
+        }
+    }
     Some(Settings {
+        agents,
         runbooks: Vec::new(),
         runbooks_dir: file_config.runbooks.dir.clone(),
         discord,

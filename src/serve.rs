@@ -96,6 +96,11 @@ pub async fn start_with_discord(
             tracing::error!("the HTTP server stopped: {e}");
         }
     }));
+    tasks.push(tokio::spawn(sweep_jobs(
+        warroom.clone(),
+        clock,
+        stopped.clone(),
+    )));
     tasks.push(tokio::spawn(schedule_escalations(
         warroom.clone(),
         clock,
@@ -106,6 +111,24 @@ pub async fn start_with_discord(
         shutdown,
         tasks,
     })
+}
+
+/// How often runs are checked for silent agents and queued runs nobody took.
+const SWEEP: Duration = Duration::from_secs(2);
+
+/// Declares runs lost when their agent falls silent, and stale when nobody took them.
+async fn sweep_jobs(warroom: Arc<Warroom>, clock: Clock, mut stopped: watch::Receiver<bool>) {
+    loop {
+        match warroom.sweep_jobs(clock.now()).await {
+            Ok(0) => {}
+            Ok(ended) => tracing::warn!(ended, "runbook runs ended: lost or not taken in time"),
+            Err(e) => tracing::error!("could not check runbook runs (retrying): {e:#}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SWEEP) => {}
+            _ = stopped.changed() => return,
+        }
+    }
 }
 
 /// Fires escalation steps when they fall due, sleeping until the next one, a change, or

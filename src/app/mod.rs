@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod chat;
 pub mod intake;
+pub mod jobs;
 pub mod paging;
 pub mod projection;
 pub mod replay;

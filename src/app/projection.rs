@@ -39,6 +39,28 @@ pub struct GroupState {
     pub incidents: Vec<IncidentNumber>,
 }
 
+/// A runbook run waiting for an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedRun {
+    pub runbook: String,
+    pub params: BTreeMap<String, String>,
+    /// Labels an agent must carry.
+    pub agents: BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A runbook run an agent claimed and has not finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningRun {
+    pub agent: String,
+    pub nonce: String,
+    /// When the agent last said anything about it.
+    pub last_seen: DateTime<Utc>,
+    /// The step it last started.
+    pub step: Option<String>,
+    pub idempotent: bool,
+}
+
 /// The stream a chat message was recorded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
@@ -85,6 +107,12 @@ pub struct Projection {
     latest_message_id: HashMap<String, String>,
     /// Incidents whose post-mortem was posted in their channel.
     published: std::collections::HashSet<IncidentNumber>,
+    /// Runs asked for, by (incident, run): the runbook, its parameters, whether idempotent.
+    asked_runs: HashMap<(IncidentNumber, u32), (String, BTreeMap<String, String>, bool)>,
+    /// Runs waiting for an agent, oldest first.
+    pub queued_runs: BTreeMap<(IncidentNumber, u32), QueuedRun>,
+    /// Runs an agent is carrying out.
+    pub running_runs: BTreeMap<(IncidentNumber, u32), RunningRun>,
 }
 
 /// The key under which an alert's state is kept.
@@ -224,6 +252,78 @@ impl Projection {
                 state.status = alert.status;
                 state.starts_at = alert.starts_at;
                 state.changes += 1;
+            }
+            (
+                Some(number),
+                Event::RunbookRequested {
+                    run,
+                    runbook,
+                    params,
+                    idempotent,
+                    ..
+                },
+            ) => {
+                self.asked_runs.insert(
+                    (number, *run),
+                    (runbook.clone(), params.clone(), *idempotent),
+                );
+            }
+            (
+                Some(number),
+                Event::RunbookQueued {
+                    run,
+                    agents,
+                    expires_at,
+                },
+            ) => {
+                if let Some((runbook, params, _)) = self.asked_runs.get(&(number, *run)) {
+                    self.queued_runs.insert(
+                        (number, *run),
+                        QueuedRun {
+                            runbook: runbook.clone(),
+                            params: params.clone(),
+                            agents: agents.clone(),
+                            expires_at: *expires_at,
+                        },
+                    );
+                }
+            }
+            (Some(number), Event::RunbookClaimed { run, agent, nonce }) => {
+                self.queued_runs.remove(&(number, *run));
+                let idempotent = self
+                    .asked_runs
+                    .get(&(number, *run))
+                    .is_some_and(|(_, _, i)| *i);
+                self.running_runs.insert(
+                    (number, *run),
+                    RunningRun {
+                        agent: agent.clone(),
+                        nonce: nonce.clone(),
+                        last_seen: at,
+                        step: None,
+                        idempotent,
+                    },
+                );
+            }
+            (
+                Some(number),
+                Event::RunbookHeartbeat { run }
+                | Event::RunbookOutput { run, .. }
+                | Event::RunbookStepFinished { run, .. },
+            ) => {
+                if let Some(running) = self.running_runs.get_mut(&(number, *run)) {
+                    running.last_seen = running.last_seen.max(at);
+                }
+            }
+            (Some(number), Event::RunbookStepStarted { run, step, .. }) => {
+                if let Some(running) = self.running_runs.get_mut(&(number, *run)) {
+                    running.last_seen = running.last_seen.max(at);
+                    running.step = Some(step.clone());
+                }
+            }
+            (Some(number), Event::RunbookFinished { run, .. }) => {
+                self.queued_runs.remove(&(number, *run));
+                self.running_runs.remove(&(number, *run));
             }
             (
                 _,

@@ -301,6 +301,12 @@ pub enum Event {
     RunbookClaimed {
         run: u32,
         agent: String,
+        /// Fresh per claim; the agent's reports carry it.
+        nonce: String,
+    },
+    /// The agent running it is still there.
+    RunbookHeartbeat {
+        run: u32,
     },
     RunbookStepStarted {
         run: u32,
@@ -391,6 +397,7 @@ impl Event {
             Event::RunbookApproved { .. } => "RunbookApproved",
             Event::RunbookQueued { .. } => "RunbookQueued",
             Event::RunbookClaimed { .. } => "RunbookClaimed",
+            Event::RunbookHeartbeat { .. } => "RunbookHeartbeat",
             Event::RunbookStepStarted { .. } => "RunbookStepStarted",
             Event::RunbookOutput { .. } => "RunbookOutput",
             Event::RunbookStepFinished { .. } => "RunbookStepFinished",

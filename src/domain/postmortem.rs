@@ -481,7 +481,8 @@ pub fn assemble(
                     format!("run {run} queued for an agent"),
                 ));
             }
-            Event::RunbookClaimed { run, agent } => {
+            Event::RunbookHeartbeat { .. } => {}
+            Event::RunbookClaimed { run, agent, .. } => {
                 timeline.push(entry(
                     "runbook",
                     &r.actor,

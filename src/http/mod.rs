@@ -5,6 +5,7 @@
 //! the alerts are durably appended, and 503 when the store cannot take them, so the sender
 //! keeps retrying rather than losing an alert.
 
+pub mod agents;
 pub mod auth;
 
 use crate::app::alerts::read_alerts;
@@ -36,6 +37,11 @@ pub fn router_with_discord(
         .with_state(discord);
     Router::new()
         .route("/v1/alerts/{source}", post(receive_alerts))
+        .route("/v1/agent/poll", post(agents::poll))
+        .route(
+            "/v1/agent/jobs/{incident}/{run}/reports",
+            post(agents::report),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(warroom)

@@ -1,0 +1,285 @@
+//! Runbook runs as jobs for agents: which queued run an agent may take, claiming it once
+//! (however many instances are asked at once), recording what the agent reports, and
+//! declaring runs lost when their agent falls silent or stale when no agent took them.
+
+use super::{event_id, Pending, Warroom};
+use crate::agent::protocol::{AgentReport, Job};
+use crate::config::AgentSettings;
+use crate::domain::event::Event;
+use crate::domain::types::IncidentNumber;
+use crate::store::{AppendError, ExpectedVersion, NewEvent};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// How often an agent says it is still working on a job.
+pub const HEARTBEAT_SECONDS: u64 = 10;
+/// Missed beats after which a running job is lost.
+const MISSED_BEATS: i64 = 3;
+
+/// Why a report was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("run {run} of {incident} is not this agent's, or is over")]
+    NotYours { incident: IncidentNumber, run: u32 },
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+impl Warroom {
+    /// The agent a bearer token belongs to: its SHA-256 compared with each configured hash
+    /// in constant time.
+    pub fn agent_by_token(&self, token: &str) -> Option<&AgentSettings> {
+        let hash = Sha256::digest(token.as_bytes());
+        let mut found = None;
+        for agent in &self.settings.agents {
+            if bool::from(agent.token_sha256.ct_eq(hash.as_slice())) {
+                found = Some(agent);
+            }
+        }
+        found
+    }
+
+    /// Claims the oldest queued run this agent may take: one whose runbook it has and whose
+    /// required labels it carries. `None` when there is none now.
+    pub async fn claim_job(
+        &self,
+        agent: &AgentSettings,
+        runbooks: &[String],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Job>> {
+        let candidates: Vec<_> = {
+            let mut projection = self.projection.lock().await;
+            self.catch_up(&mut projection).await?;
+            projection
+                .queued_runs
+                .iter()
+                .filter(|(_, q)| q.expires_at > now && runbooks.contains(&q.runbook))
+                .filter(|(_, q)| q.agents.iter().all(|(k, v)| agent.labels.get(k) == Some(v)))
+                .map(|(key, q)| (*key, q.clone()))
+                .collect()
+        };
+        for ((number, run), queued) in candidates {
+            let nonce = uuid::Uuid::new_v4().to_string();
+            let event = Event::RunbookClaimed {
+                run,
+                agent: agent.name.clone(),
+                nonce: nonce.clone(),
+            };
+            // One claim per run: its id is fixed, so a second claimer's append is refused
+            // (different content under the same id) or finds it stored.
+            let claim = NewEvent {
+                event_id: event_id(&format!("claim:{number}:{run}"), 0),
+                event_type: event.event_type().to_string(),
+                schema_version: crate::domain::event::SCHEMA_VERSION,
+                occurred_at: now,
+                actor: agent.name.clone(),
+                payload: event.to_payload(),
+            };
+            match self
+                .ledger
+                .append(&number.stream_id(), ExpectedVersion::Any, vec![claim])
+                .await
+            {
+                Ok(appended) if !appended.already_stored => {
+                    self.caught_up().await?;
+                    return Ok(Some(Job {
+                        incident: number.0,
+                        run,
+                        runbook: queued.runbook,
+                        params: queued.params,
+                        nonce,
+                        expires_at: queued.expires_at,
+                        heartbeat_seconds: HEARTBEAT_SECONDS,
+                    }));
+                }
+                // Another agent, here or on another instance, got it first.
+                Ok(_) | Err(AppendError::DuplicateEventId { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records an agent's report about a job it holds.
+    pub async fn record_report(
+        &self,
+        agent: &AgentSettings,
+        number: IncidentNumber,
+        run: u32,
+        nonce: &str,
+        report: AgentReport,
+        now: DateTime<Utc>,
+    ) -> Result<(), ReportError> {
+        {
+            let mut projection = self.projection.lock().await;
+            self.catch_up(&mut projection).await?;
+            let holds = projection
+                .running_runs
+                .get(&(number, run))
+                .is_some_and(|r| r.agent == agent.name && r.nonce == nonce);
+            if !holds {
+                return Err(ReportError::NotYours {
+                    incident: number,
+                    run,
+                });
+            }
+        }
+        let event = match report {
+            AgentReport::StepStarted {
+                step,
+                attempt,
+                program,
+                args,
+            } => Event::RunbookStepStarted {
+                run,
+                step,
+                attempt,
+                program,
+                args,
+            },
+            AgentReport::Output { step, lines } => Event::RunbookOutput { run, step, lines },
+            AgentReport::StepFinished {
+                step,
+                attempt,
+                exit,
+                succeeded,
+                captured,
+            } => Event::RunbookStepFinished {
+                run,
+                step,
+                attempt,
+                exit,
+                succeeded,
+                captured,
+            },
+            AgentReport::Heartbeat => Event::RunbookHeartbeat { run },
+            AgentReport::Finished { outcome, message } => {
+                let outcome = match outcome.as_str() {
+                    "succeeded" | "failed" | "timed_out" => outcome,
+                    _ => "failed".to_string(),
+                };
+                Event::RunbookFinished {
+                    run,
+                    outcome,
+                    message,
+                }
+            }
+            AgentReport::Refused { reason } => Event::RunbookFinished {
+                run,
+                outcome: "refused".into(),
+                message: format!("agent {} refused it: {reason}", agent.name),
+            },
+        };
+        let pending = Pending {
+            event,
+            at: now,
+            actor: agent.name.clone(),
+        };
+        self.append(
+            &number.stream_id(),
+            ExpectedVersion::Any,
+            &format!("agent-report:{}", uuid::Uuid::new_v4()),
+            vec![pending],
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+        self.caught_up().await?;
+        Ok(())
+    }
+
+    /// Ends runs whose agent stopped answering (lost: never started again by itself when
+    /// the runbook is not idempotent) and queued runs no agent took in time (stale).
+    pub async fn sweep_jobs(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let (lost, stale) = {
+            let mut projection = self.projection.lock().await;
+            self.catch_up(&mut projection).await?;
+            let silence = chrono::Duration::seconds(HEARTBEAT_SECONDS as i64 * MISSED_BEATS);
+            let lost: Vec<_> = projection
+                .running_runs
+                .iter()
+                .filter(|(_, r)| r.last_seen + silence < now)
+                .map(|(k, r)| (*k, r.clone()))
+                .collect();
+            let stale: Vec<_> = projection
+                .queued_runs
+                .iter()
+                .filter(|(_, q)| q.expires_at <= now)
+                .map(|(k, q)| (*k, q.clone()))
+                .collect();
+            (lost, stale)
+        };
+        let mut ended = 0;
+        for ((number, run), running) in lost {
+            let during = running
+                .step
+                .map(|s| format!(" during step {s}"))
+                .unwrap_or_default();
+            let again = if running.idempotent {
+                "it may be run again safely: ask for it again"
+            } else {
+                "it is not run again by itself (the runbook is not idempotent): check the host before asking again"
+            };
+            let event = Event::RunbookFinished {
+                run,
+                outcome: "lost".into(),
+                message: format!("agent {} stopped answering{during}; {again}", running.agent),
+            };
+            ended += self
+                .end_once(number, &format!("lost:{number}:{run}"), event, now)
+                .await?;
+        }
+        for ((number, run), queued) in stale {
+            let labels: Vec<String> = queued
+                .agents
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let event = Event::RunbookFinished {
+                run,
+                outcome: "refused".into(),
+                message: format!(
+                    "no agent took it in time; is an agent with the {} runbook{} connected?",
+                    queued.runbook,
+                    if labels.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and {}", labels.join(", "))
+                    }
+                ),
+            };
+            ended += self
+                .end_once(number, &format!("stale:{number}:{run}"), event, now)
+                .await?;
+        }
+        Ok(ended)
+    }
+
+    async fn end_once(
+        &self,
+        number: IncidentNumber,
+        key: &str,
+        event: Event,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        let appended = self
+            .append(
+                &number.stream_id(),
+                ExpectedVersion::Any,
+                key,
+                vec![Pending::system(event, now)],
+            )
+            .await;
+        self.caught_up().await?;
+        match appended {
+            Ok(a) if !a.already_stored => Ok(1),
+            Ok(_) | Err(AppendError::DuplicateEventId { .. }) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn caught_up(&self) -> anyhow::Result<()> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await
+    }
+}

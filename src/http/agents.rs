@@ -1,0 +1,108 @@
+//! The agents' door: `POST /v1/agent/poll` (long-poll for a job) and
+//! `POST /v1/agent/jobs/{incident}/{run}/reports`. Agents connect out to us; each is known
+//! by its token, of which the configuration holds only the SHA-256.
+
+use super::error;
+use crate::agent::protocol::{Poll, ReportBody};
+use crate::app::jobs::ReportError;
+use crate::app::Warroom;
+use crate::config::AgentSettings;
+use crate::domain::types::IncidentNumber;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest a poll is held open.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// How often a held poll looks for a job.
+const POLL_STEP: Duration = Duration::from_millis(100);
+
+fn agent<'a>(warroom: &'a Warroom, headers: &HeaderMap) -> Result<&'a AgentSettings, Response> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    token
+        .and_then(|t| warroom.agent_by_token(t.trim()))
+        .ok_or_else(|| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                "unknown agent token; give the agent a token whose SHA-256 is in [[agents]] of warroom.toml",
+            )
+        })
+}
+
+pub async fn poll(
+    State(warroom): State<Arc<Warroom>>,
+    headers: HeaderMap,
+    Json(poll): Json<Poll>,
+) -> Response {
+    let agent = match agent(&warroom, &headers) {
+        Ok(a) => a.clone(),
+        Err(refused) => return refused,
+    };
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(poll.wait_seconds).min(MAX_WAIT);
+    loop {
+        match warroom
+            .claim_job(&agent, &poll.runbooks, chrono::Utc::now())
+            .await
+        {
+            Ok(Some(job)) => {
+                tracing::info!(agent = %agent.name, incident = job.incident, run = job.run, runbook = %job.runbook, "job claimed");
+                return (StatusCode::OK, Json(job)).into_response();
+            }
+            Ok(None) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(POLL_STEP).await;
+            }
+            Ok(None) => return StatusCode::NO_CONTENT.into_response(),
+            Err(e) => {
+                tracing::error!("could not look for jobs: {e:#}");
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is unavailable; poll again shortly",
+                );
+            }
+        }
+    }
+}
+
+pub async fn report(
+    State(warroom): State<Arc<Warroom>>,
+    Path((incident, run)): Path<(u64, u32)>,
+    headers: HeaderMap,
+    Json(body): Json<ReportBody>,
+) -> Response {
+    let agent = match agent(&warroom, &headers) {
+        Ok(a) => a.clone(),
+        Err(refused) => return refused,
+    };
+    match warroom
+        .record_report(
+            &agent,
+            IncidentNumber(incident),
+            run,
+            &body.nonce,
+            body.report,
+            chrono::Utc::now(),
+        )
+        .await
+    {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "recorded": true })),
+        )
+            .into_response(),
+        Err(e @ ReportError::NotYours { .. }) => error(StatusCode::CONFLICT, e.to_string()),
+        Err(ReportError::Store(e)) => {
+            tracing::error!("could not record an agent report: {e:#}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store is unavailable; send the report again",
+            )
+        }
+    }
+}
