@@ -39,6 +39,14 @@ pub struct GroupState {
     pub incidents: Vec<IncidentNumber>,
 }
 
+/// What a run was asked with: its runbook, parameters, and whether it is idempotent.
+#[derive(Debug, Clone, PartialEq)]
+struct AskedRun {
+    runbook: String,
+    params: BTreeMap<String, String>,
+    idempotent: bool,
+}
+
 /// A runbook run waiting for an agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedRun {
@@ -108,7 +116,7 @@ pub struct Projection {
     /// Incidents whose post-mortem was posted in their channel.
     published: std::collections::HashSet<IncidentNumber>,
     /// Runs asked for, by (incident, run): the runbook, its parameters, whether idempotent.
-    asked_runs: HashMap<(IncidentNumber, u32), (String, BTreeMap<String, String>, bool)>,
+    asked_runs: HashMap<(IncidentNumber, u32), AskedRun>,
     /// Runs waiting for an agent, oldest first.
     pub queued_runs: BTreeMap<(IncidentNumber, u32), QueuedRun>,
     /// Runs an agent is carrying out.
@@ -276,12 +284,12 @@ impl Projection {
                     expires_at,
                 },
             ) => {
-                if let Some((runbook, params, _)) = self.asked_runs.get(&(number, *run)) {
+                if let Some(asked) = self.asked_runs.get(&(number, *run)) {
                     self.queued_runs.insert(
                         (number, *run),
                         QueuedRun {
-                            runbook: runbook.clone(),
-                            params: params.clone(),
+                            runbook: asked.runbook.clone(),
+                            params: asked.params.clone(),
                             agents: agents.clone(),
                             expires_at: *expires_at,
                         },
@@ -293,7 +301,7 @@ impl Projection {
                 let idempotent = self
                     .asked_runs
                     .get(&(number, *run))
-                    .is_some_and(|(_, _, i)| *i);
+                    .is_some_and(|asked| asked.idempotent);
                 self.running_runs.insert(
                     (number, *run),
                     RunningRun {

@@ -20,19 +20,20 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 /// How often a held poll looks for a job.
 const POLL_STEP: Duration = Duration::from_millis(100);
 
-fn agent<'a>(warroom: &'a Warroom, headers: &HeaderMap) -> Result<&'a AgentSettings, Response> {
-    let token = headers
+/// The agent whose bearer token the request carries.
+fn agent<'a>(warroom: &'a Warroom, headers: &HeaderMap) -> Option<&'a AgentSettings> {
+    headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    token
+        .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|t| warroom.agent_by_token(t.trim()))
-        .ok_or_else(|| {
-            error(
-                StatusCode::UNAUTHORIZED,
-                "unknown agent token; give the agent a token whose SHA-256 is in [[agents]] of warroom.toml",
-            )
-        })
+}
+
+fn unknown_agent() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "unknown agent token; give the agent a token whose SHA-256 is in [[agents]] of warroom.toml",
+    )
 }
 
 pub async fn poll(
@@ -40,9 +41,8 @@ pub async fn poll(
     headers: HeaderMap,
     Json(poll): Json<Poll>,
 ) -> Response {
-    let agent = match agent(&warroom, &headers) {
-        Ok(a) => a.clone(),
-        Err(refused) => return refused,
+    let Some(agent) = agent(&warroom, &headers).cloned() else {
+        return unknown_agent();
     };
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(poll.wait_seconds).min(MAX_WAIT);
@@ -76,9 +76,8 @@ pub async fn report(
     headers: HeaderMap,
     Json(body): Json<ReportBody>,
 ) -> Response {
-    let agent = match agent(&warroom, &headers) {
-        Ok(a) => a.clone(),
-        Err(refused) => return refused,
+    let Some(agent) = agent(&warroom, &headers).cloned() else {
+        return unknown_agent();
     };
     match warroom
         .record_report(
