@@ -273,7 +273,11 @@ impl Projection {
             ) => {
                 self.asked_runs.insert(
                     (number, *run),
-                    (runbook.clone(), params.clone(), *idempotent),
+                    AskedRun {
+                        runbook: runbook.clone(),
+                        params: params.clone(),
+                        idempotent: *idempotent,
+                    },
                 );
             }
             (
