@@ -968,3 +968,52 @@ async fn with_threads_an_incident_gets_a_thread_in_the_announcement_channel() {
     assert!(recorded, "what is said in the thread is the incident's");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runbook_commands_are_slash_commands_with_confirm_and_approve_buttons() {
+    let h = harness().await;
+    let registered = h.fake.registered_commands().unwrap().to_string();
+    assert!(registered.contains("\"failover\"") && registered.contains("\"cleanup\""));
+    let now = Utc::now();
+    h.command(OPS, "rpark", "/incident open title:\"Disk full\"", now)
+        .await;
+    let channel = h.channel_id("inc-1-disk-full");
+    let asked = h
+        .command(channel, "ghammer", "/cleanup logs days:14", now)
+        .await;
+    let buttons = asked["data"]["components"][0]["components"].to_string();
+    assert!(
+        buttons.contains("runconfirm:1:1") && buttons.contains("runapprove:1:1"),
+        "{asked}"
+    );
+    // The requester cannot approve their own run; Compliance can.
+    let own = h
+        .click(channel, "ghammer", "runapprove:1:1", (1, "asked"), now)
+        .await;
+    assert!(ephemeral(&own), "{own}");
+    assert!(own["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("approval must come from someone else"));
+    let confirmed = h
+        .click(channel, "ghammer", "runconfirm:1:1", (1, "asked"), now)
+        .await;
+    assert!(
+        confirmed["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Run 1 confirmed."),
+        "{confirmed}"
+    );
+    let approved = h
+        .click(channel, "mlopez", "runapprove:1:1", (1, "asked"), now)
+        .await;
+    assert!(
+        approved["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Run 1 approved by mlopez. Run 1 is queued"),
+        "{approved}"
+    );
+    h.stop().await;
+}

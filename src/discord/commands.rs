@@ -7,6 +7,7 @@
 //! autocomplete.
 
 use crate::domain::command::{CommandSpec, OptionSpec, ParsedCommand, COMMANDS};
+use crate::domain::runbook::Runbook;
 use serenity::all::{
     CommandData, CommandDataOption, CommandDataOptionValue, CommandOptionType, CreateCommand,
     CreateCommandOption,
@@ -19,13 +20,14 @@ const DESCRIPTION_LIMIT: usize = 100;
 /// Options whose values come from warroom's state, offered as the person types.
 pub const AUTOCOMPLETED: &[&str] = &["incident", "user", "owner", "team"];
 
-/// The guild commands, built from the command table.
-pub fn guild_commands() -> Vec<CreateCommand> {
+/// The guild commands: the command table's, then one per runbook (`/failover dns`, its
+/// parameters as options, choices where the runbook lists them).
+pub fn guild_commands(runbooks: &[Runbook]) -> Vec<CreateCommand> {
     let mut groups: BTreeMap<&str, Vec<&CommandSpec>> = BTreeMap::new();
     for spec in COMMANDS {
         groups.entry(spec.words[0]).or_default().push(spec);
     }
-    groups
+    let mut commands: Vec<CreateCommand> = groups
         .into_iter()
         .map(|(name, specs)| match specs.as_slice() {
             [single] if single.words.len() == 1 => specs_options(
@@ -58,8 +60,79 @@ pub fn guild_commands() -> Vec<CreateCommand> {
                 command
             }
         })
-        .collect()
+        .collect();
+    let mut runbook_groups: BTreeMap<&str, Vec<&Runbook>> = BTreeMap::new();
+    for runbook in runbooks {
+        runbook_groups
+            .entry(runbook.command[0].as_str())
+            .or_default()
+            .push(runbook);
+    }
+    for (name, books) in runbook_groups {
+        let mut command = CreateCommand::new(name).dm_permission(false);
+        match books.as_slice() {
+            [single] if single.command.len() == 1 => {
+                command = command.description(describe(&single.description));
+                for option in runbook_options(single) {
+                    command = command.add_option(option);
+                }
+            }
+            _ => {
+                let names: Vec<&str> = books
+                    .iter()
+                    .filter_map(|b| b.command.get(1).map(String::as_str))
+                    .collect();
+                command = command.description(describe(&format!("Runbooks: {}", names.join(", "))));
+                for book in books.iter().filter(|b| b.command.len() == 2) {
+                    let mut sub = CreateCommandOption::new(
+                        CommandOptionType::SubCommand,
+                        book.command[1].clone(),
+                        describe(&book.description),
+                    );
+                    for option in runbook_options(book) {
+                        sub = sub.add_sub_option(option);
+                    }
+                    command = command.add_option(sub);
+                }
+            }
+        }
+        commands.push(command);
+    }
+    commands
 }
+
+/// A runbook's parameters as options (required first, as Discord wants), then `incident`.
+fn runbook_options(runbook: &Runbook) -> Vec<CreateCommandOption> {
+    let mut params: Vec<_> = runbook.params.iter().collect();
+    params.sort_by_key(|p| !(p.required && p.default.is_none()));
+    let mut options: Vec<CreateCommandOption> = params
+        .into_iter()
+        .map(|p| {
+            let help = if p.help.is_empty() {
+                p.name.as_str()
+            } else {
+                p.help.as_str()
+            };
+            let mut option =
+                CreateCommandOption::new(CommandOptionType::String, p.name.clone(), describe(help))
+                    .required(p.required && p.default.is_none());
+            for choice in p.choices.iter().take(25) {
+                option = option.add_string_choice(choice.clone(), choice.clone());
+            }
+            option
+        })
+        .collect();
+    options.push(option_of(&INCIDENT_OPTION));
+    options
+}
+
+/// The `incident` option every runbook command takes.
+const INCIDENT_OPTION: OptionSpec = OptionSpec {
+    name: "incident",
+    required: false,
+    shape: "INC-N",
+    help: "the incident, when not the one bound to this channel",
+};
 
 fn specs_options(mut command: CreateCommand, options: &[OptionSpec]) -> CreateCommand {
     for option in options {
@@ -148,14 +221,28 @@ mod tests {
 
     #[test]
     fn every_command_of_the_table_is_registered_with_its_choices() {
-        let commands = serde_json::to_value(guild_commands()).unwrap();
+        let runbooks = crate::config::Settings::example().unwrap().runbooks;
+        let commands = serde_json::to_value(guild_commands(&runbooks)).unwrap();
         let names: Vec<&str> = commands
             .as_array()
             .unwrap()
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["ack", "approve", "confirm", "help", "incident"]);
+        assert_eq!(
+            names,
+            ["ack", "approve", "confirm", "help", "incident", "cleanup", "failover", "restart"]
+        );
+        let failover = &commands[6];
+        assert_eq!(failover["options"][0]["name"], "dns");
+        let cleanup = &commands[5]["options"][0];
+        let dir = cleanup["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == "dir")
+            .unwrap();
+        assert_eq!(dir["choices"][0]["value"], "/var/log/exoticplant");
         let incident = &commands[4];
         let subcommands: Vec<&str> = incident["options"]
             .as_array()

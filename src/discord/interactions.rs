@@ -24,6 +24,10 @@ use serenity::builder::Builder;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Buttons under a runbook run waiting for its requester or an approver: `runconfirm:7:2`.
+const RUN_CONFIRM_BUTTON: &str = "runconfirm";
+const RUN_APPROVE_BUTTON: &str = "runapprove";
+
 /// How long an answer may take before Discord is told "thinking…"; Discord's own limit is
 /// three seconds, including the way there and back.
 const ANSWER_WINDOW: Duration = Duration::from_millis(2200);
@@ -45,6 +49,11 @@ pub enum Answer {
     Confirm {
         question: String,
         custom_id: String,
+    },
+    /// A public reply with buttons: (custom id, label).
+    WithButtons {
+        text: String,
+        buttons: Vec<(String, String)>,
     },
     /// Autocomplete choices: (shown name, value).
     Choices(Vec<(String, String)>),
@@ -112,6 +121,20 @@ impl Answer {
                             .style(ButtonStyle::Secondary),
                     ])]),
             ),
+            Answer::WithButtons { text, buttons } => CreateInteractionResponse::Message(
+                CreateInteractionResponseMessage::new()
+                    .content(text.clone())
+                    .components(vec![CreateActionRow::Buttons(
+                        buttons
+                            .iter()
+                            .map(|(id, label)| {
+                                CreateButton::new(id.clone())
+                                    .label(label.clone())
+                                    .style(ButtonStyle::Primary)
+                            })
+                            .collect(),
+                    )]),
+            ),
             Answer::Choices(choices) => {
                 let mut response = CreateAutocompleteResponse::new();
                 for (name, value) in choices {
@@ -142,6 +165,9 @@ impl Answer {
                         edit.new_attachment(CreateAttachment::bytes(bytes.clone(), name.clone()));
                 }
                 edit
+            }
+            Answer::WithButtons { text, .. } => {
+                EditInteractionResponse::new().content(text.clone())
             }
             Answer::Confirm { question, .. } => EditInteractionResponse::new().content(format!(
                 "{question}\n(answer again: the confirmation took too long to show)"
@@ -326,6 +352,26 @@ impl Bot {
             .custom_id
             .split_once(':')
             .unwrap_or((click.data.custom_id.as_str(), ""));
+        if kind == RUN_CONFIRM_BUTTON || kind == RUN_APPROVE_BUTTON {
+            // `runconfirm:7:2` → `/confirm run:2 incident:INC-7`
+            let (incident, run) = rest.split_once(':').unwrap_or((rest, ""));
+            let parsed = ParsedCommand {
+                words: vec![if kind == RUN_CONFIRM_BUTTON {
+                    "confirm"
+                } else {
+                    "approve"
+                }
+                .to_string()],
+                options: [
+                    ("incident".to_string(), format!("INC-{incident}")),
+                    ("run".to_string(), run.to_string()),
+                ]
+                .into(),
+            };
+            return self
+                .run(&parsed, click.id, click.channel_id, member, &click.user)
+                .await;
+        }
         if kind == CANCEL_BUTTON {
             return Ok(Answer::private("Cancelled; nothing was done."));
         }
@@ -469,6 +515,14 @@ impl Bot {
                 }
             }
         }
+        if let (Some(number), false) = (outcome.incident, outcome.refused) {
+            if let Some(buttons) = self.run_buttons(parsed, number, &self.author(user)).await? {
+                return Ok(Answer::WithButtons {
+                    text: fit(&text, MESSAGE_LIMIT),
+                    buttons,
+                });
+            }
+        }
         let file_name = match (parsed.words.get(1).map(String::as_str), outcome.incident) {
             (Some("postmortem"), Some(number)) => postmortem_file_name(number),
             (Some("timeline"), Some(number)) => format!("timeline-{number}.md"),
@@ -487,6 +541,41 @@ impl Bot {
             });
         }
         Ok(Answer::reply(text, outcome.refused, &file_name))
+    }
+
+    /// Confirm and Approve buttons under a runbook run the person just asked for, while it
+    /// waits for them.
+    async fn run_buttons(
+        &self,
+        parsed: &ParsedCommand,
+        number: IncidentNumber,
+        requester: &str,
+    ) -> anyhow::Result<Option<Vec<(String, String)>>> {
+        if self.warroom.runbook_for(&parsed.words).is_none() {
+            return Ok(None);
+        }
+        let records = self.warroom.incident_records(number).await?;
+        let Some(run) = crate::domain::run::runs(&records)
+            .into_iter()
+            .rev()
+            .find(|r| r.requested_by == requester)
+        else {
+            return Ok(None);
+        };
+        let mut buttons = Vec::new();
+        if run.state == crate::domain::run::RunState::AwaitingConfirmation {
+            buttons.push((
+                format!("{RUN_CONFIRM_BUTTON}:{}:{}", number.0, run.number),
+                format!("Confirm run {}", run.number),
+            ));
+        }
+        if run.approval.is_some() && run.approved_by.is_none() {
+            buttons.push((
+                format!("{RUN_APPROVE_BUTTON}:{}:{}", number.0, run.number),
+                format!("Approve run {}", run.number),
+            ));
+        }
+        Ok((!buttons.is_empty()).then_some(buttons))
     }
 
     /// Autocomplete: open incidents, contacts or teams matching what was typed.

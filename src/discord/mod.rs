@@ -233,7 +233,10 @@ impl Bot {
         );
         if let Err(e) = self
             .guild
-            .set_commands(&self.http, commands::guild_commands())
+            .set_commands(
+                &self.http,
+                commands::guild_commands(&self.warroom.settings().runbooks),
+            )
             .await
         {
             tracing::error!(
