@@ -118,6 +118,8 @@ pub struct DiscordSection {
 pub struct HttpSection {
     /// Address `warroom serve` listens on, e.g. `0.0.0.0:8080`.
     pub listen: Option<String>,
+    /// SHA-256 (hex) of the token `POST /v1/console` accepts; the console is off without it.
+    pub console_token_sha256: Option<String>,
 }
 
 /// A route as written. `name` and the matchers are absent in `[default_route]`.
@@ -315,6 +317,8 @@ pub struct Settings {
     /// The runbook directory as configured (relative to the config file).
     pub runbooks_dir: Option<String>,
     pub agents: Vec<AgentSettings>,
+    /// SHA-256 of the HTTP console's token; `None`: the console is off.
+    pub console_token_sha256: Option<[u8; 32]>,
     /// What works but deserves attention (a switched-off source), for `warroom check` and
     /// the log at start-up.
     pub warnings: Vec<String>,
@@ -916,7 +920,23 @@ fn build(
             )),
         }
     }
+    let console_token_sha256 = match &file_config.http.console_token_sha256 {
+        None => None,
+        Some(hex_hash) => {
+            let hash = hex::decode(hex_hash.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok());
+            if hash.is_none() {
+                problems.push(
+                    "http.console_token_sha256: give the SHA-256 of the console token in hex (`printf %s \"$TOKEN\" | sha256sum`)"
+                        .into(),
+                );
+            }
+            hash
+        }
+    };
     Some(Settings {
+        console_token_sha256,
         agents,
         runbooks: Vec::new(),
         runbooks_dir: file_config.runbooks.dir.clone(),

@@ -21,6 +21,7 @@ use warroom::store::Ledger;
 
 const DNS_TOKEN: &str = "agent-dns-1-token";
 const APP_TOKEN: &str = "agent-app-1-token";
+const CONSOLE_TOKEN: &str = "console-token";
 
 fn agent(name: &str, token: &str, role: &str) -> AgentSettings {
     AgentSettings {
@@ -44,6 +45,7 @@ async fn server() -> Server {
         agent("dns-1", DNS_TOKEN, "dns"),
         agent("app-1", APP_TOKEN, "app"),
     ];
+    settings.console_token_sha256 = Some(Sha256::digest(CONSOLE_TOKEN.as_bytes()).into());
     let (dir, url) = common::fresh_sqlite_url();
     let warroom = Arc::new(
         Warroom::start(Ledger::open(&url).await.unwrap(), settings)
@@ -314,5 +316,66 @@ async fn a_silent_agent_loses_its_run_and_a_run_nobody_takes_goes_stale() {
     let (outcome, message) = finished(&s.records().await, 2).unwrap();
     assert_eq!(outcome, "refused");
     assert!(message.contains("no agent took it in time; is an agent with the restart-app runbook and role=app connected?"), "{message}");
+    s.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_console_runs_transcript_lines_and_answers_with_the_replies() {
+    let s = server().await;
+    let post = |token: &'static str, body: String| {
+        s.client
+            .post(format!("{}/v1/console?identity=drill-1", s.url))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+    };
+    // Lines said just now: a queued run expires ten minutes after it is queued.
+    let at = |s: i64| (Utc::now() + chrono::Duration::seconds(s)).to_rfc3339();
+    let lines = [
+        serde_json::json!({"at": at(-60), "from": "rpark", "text": "/incident open title:\"DNS down\" severity:sev2"}),
+        serde_json::json!({"at": at(-30), "from": "rpark", "text": "/failover dns"}),
+        serde_json::json!({"at": at(-10), "from": "rpark", "text": "confirm"}),
+    ]
+    .map(|l| l.to_string())
+    .join("\n");
+    assert_eq!(post("wrong", lines.clone()).await.unwrap().status(), 401);
+    let answer: serde_json::Value = post(CONSOLE_TOKEN, lines.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["lines"], 3);
+    let replies = answer["replies"].as_array().unwrap();
+    assert!(replies[1]["reply"]
+        .as_str()
+        .unwrap()
+        .contains("/failover dns is run 1 of INC-1"));
+    assert!(replies[2]["reply"]
+        .as_str()
+        .unwrap()
+        .contains("queued for an agent"));
+    // The same lines under the same identity are recorded once.
+    let again: serde_json::Value = post(CONSOLE_TOKEN, lines)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["events"], 0);
+    // A bad line is refused whole, naming it.
+    let bad = post(
+        CONSOLE_TOKEN,
+        "{\"at\": \"yesterday\", \"from\": \"x\", \"text\": \"y\"}".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("line 1"));
+    assert_eq!(
+        s.poll(DNS_TOKEN, &["failover-dns"], 0).await.status(),
+        200,
+        "the run is queued for the agent"
+    );
     s.running.stop().await;
 }

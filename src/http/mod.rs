@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod auth;
+pub mod console;
 
 use crate::app::alerts::read_alerts;
 use crate::app::Warroom;
@@ -38,6 +39,7 @@ pub fn router_with_discord(
     Router::new()
         .route("/v1/alerts/{source}", post(receive_alerts))
         .route("/v1/agent/poll", post(agents::poll))
+        .route("/v1/console", post(console::run))
         .route(
             "/v1/agent/jobs/{incident}/{run}/reports",
             post(agents::report),

@@ -1,0 +1,92 @@
+//! `POST /v1/console`: drives a running server without Discord. The body is transcript
+//! lines (JSON Lines, the same shape `warroom replay` reads), run through the same use cases
+//! as any chat; the replies come back in the response. For scripted drills, other chat front
+//! ends and `warroom replay FILE --server URL`.
+
+use super::error;
+use crate::app::replay::replay;
+use crate::app::transcript::TranscriptError;
+use crate::app::Warroom;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+#[derive(Deserialize)]
+pub struct ConsoleQuery {
+    /// Names the transcript: lines sent again under the same identity are not recorded
+    /// twice. Without one, every request is new.
+    identity: Option<String>,
+}
+
+pub async fn run(
+    State(warroom): State<Arc<Warroom>>,
+    Query(query): Query<ConsoleQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(expected) = warroom.settings().console_token_sha256 else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the HTTP console is off; set http.console_token_sha256 to the SHA-256 of a token",
+        );
+    };
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let hash = Sha256::digest(token.trim().as_bytes());
+    if token.is_empty() || !bool::from(expected.ct_eq(hash.as_slice())) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong console token");
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the body is not UTF-8 text; send JSON Lines",
+        );
+    };
+    let identity = match query.identity {
+        Some(i) if !i.trim().is_empty() => format!("console:{}", i.trim()),
+        _ => format!("console:{}", uuid::Uuid::new_v4()),
+    };
+    let mut replies = Vec::new();
+    let result = replay(&warroom, text, &identity, |line, outcome| {
+        replies.push(json!({
+            "line": line.line,
+            "at": line.at,
+            "reply": outcome.reply,
+            "refused": outcome.refused,
+            "incident": outcome.incident.map(|n| n.to_string()),
+            "already_recorded": outcome.already_recorded,
+        }))
+    })
+    .await;
+    match result {
+        Ok(summary) => (
+            StatusCode::OK,
+            Json(json!({
+                "lines": summary.lines,
+                "events": summary.events,
+                "replies": replies,
+            })),
+        )
+            .into_response(),
+        Err(e) => match e.downcast_ref::<TranscriptError>() {
+            Some(bad) => error(StatusCode::BAD_REQUEST, bad.to_string()),
+            None => {
+                tracing::error!("the console could not record: {e:#}");
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{e:#}; the lines before it were recorded, send the rest again"),
+                )
+            }
+        },
+    }
+}
