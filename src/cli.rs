@@ -75,6 +75,16 @@ pub enum Command {
     Check,
     /// Measure the store and the post-mortem (see README for the figures).
     Bench(crate::bench::BenchArgs),
+    /// Run runbooks on this host for `warroom serve`: connects out to the server (never
+    /// listens), takes one job at a time, until Ctrl-C or SIGTERM.
+    Agent {
+        /// The agent's configuration file, e.g. /etc/warroom/agent.toml.
+        // The same id as the global --config, so clap keeps one flag: `warroom agent
+        // --config agent.toml` and `warroom --config agent.toml agent` both land here, and
+        // WARROOM_AGENT_CONFIG wins over WARROOM_CONFIG.
+        #[arg(long, env = "WARROOM_AGENT_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -177,6 +187,7 @@ impl Cli {
             Command::Check => check(self.config.as_deref()),
             Command::Serve { ref listen } => self.serve(listen.clone()).await,
             Command::Bench(ref args) => crate::bench::run(args).await,
+            Command::Agent { ref config } => agent(config.as_deref()).await,
         }
     }
 
@@ -247,6 +258,50 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `warroom agent`: checks agent.toml (every mistake, exit 1), then runs the agent until a
+/// signal; the report being sent when it comes is sent first.
+async fn agent(config: Option<&Path>) -> anyhow::Result<i32> {
+    use crate::agent::config::AgentConfig;
+    let Some(path) = config else {
+        bail!("no agent configuration: pass --config agent.toml or set WARROOM_AGENT_CONFIG");
+    };
+    let config = match AgentConfig::load(path, |k| std::env::var(k).ok()) {
+        Ok(config) => config,
+        Err(problems) => {
+            for p in &problems.problems {
+                println!("{}: {p}", problems.origin);
+            }
+            println!(
+                "{} mistake(s); fix them and start `warroom agent` again",
+                problems.problems.len()
+            );
+            return Ok(1);
+        }
+    };
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
+    eprintln!(
+        "warroom agent {}: polling {} for jobs (it connects out only and listens on no port); runbooks: {}",
+        config.name,
+        config.server,
+        config.runbook_names().join(", ")
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut running = tokio::spawn(crate::agent::client::run_agent(config, stopped));
+    tokio::select! {
+        ended = &mut running => {
+            ended.context("the agent's task failed")??;
+            return Ok(0);
+        }
+        _ = shutdown_signal() => {}
+    }
+    eprintln!("stopping: sending the report in flight, if any");
+    let _ = stop.send(true);
+    running.await.context("the agent's task failed")??;
+    Ok(0)
 }
 
 /// `warroom check`: every mistake with its key, then the warnings; exit 1 on mistakes.
