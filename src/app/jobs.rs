@@ -27,6 +27,12 @@ pub enum ReportError {
 }
 
 impl Warroom {
+    /// Waits until a run is queued by this instance (runs queued by other instances are
+    /// found by looking again).
+    pub async fn job_queued(&self) {
+        self.job_queued.notified().await;
+    }
+
     /// The agent a bearer token belongs to: its SHA-256 compared with each configured hash
     /// in constant time.
     pub fn agent_by_token(&self, token: &str) -> Option<&AgentSettings> {

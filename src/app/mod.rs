@@ -165,6 +165,8 @@ pub struct Warroom {
     /// Woken when an escalation may have become due sooner (an incident opened by an alert,
     /// an acknowledgement), so the scheduler need not poll.
     escalation_changed: tokio::sync::Notify,
+    /// Woken when a runbook run is queued here, so agents' held polls take it at once.
+    job_queued: tokio::sync::Notify,
     /// Where recorded pages go to be delivered, when a delivery worker runs.
     page_queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<paging::Delivery>>,
     /// Where notices go, when a chat front end listens.
@@ -214,6 +216,7 @@ impl Warroom {
             projection,
             follower,
             escalation_changed: tokio::sync::Notify::new(),
+            job_queued: tokio::sync::Notify::new(),
             page_queue: std::sync::OnceLock::new(),
             notices: std::sync::OnceLock::new(),
         };

@@ -149,6 +149,12 @@ impl Warroom {
                 .await
             {
                 Ok(appended) => {
+                    if events
+                        .iter()
+                        .any(|e| matches!(e, Event::RunbookQueued { .. }))
+                    {
+                        self.job_queued.notify_waiters();
+                    }
                     let count = if appended.already_stored {
                         0
                     } else {

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 /// The longest a poll is held open.
 const MAX_WAIT: Duration = Duration::from_secs(30);
-/// How often a held poll looks for a job.
-const POLL_STEP: Duration = Duration::from_millis(100);
+/// How often a held poll looks for a job queued by another instance.
+const POLL_STEP: Duration = Duration::from_millis(500);
 
 /// The agent whose bearer token the request carries.
 fn agent<'a>(warroom: &'a Warroom, headers: &HeaderMap) -> Option<&'a AgentSettings> {
@@ -56,7 +56,12 @@ pub async fn poll(
                 return (StatusCode::OK, Json(job)).into_response();
             }
             Ok(None) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(POLL_STEP).await;
+                // Woken at once by a run queued here; other instances' runs are found at
+                // the next look.
+                tokio::select! {
+                    _ = warroom.job_queued() => {}
+                    _ = tokio::time::sleep(POLL_STEP) => {}
+                }
             }
             Ok(None) => return StatusCode::NO_CONTENT.into_response(),
             Err(e) => {
