@@ -53,6 +53,10 @@ pub enum Command {
         /// Print only the summary, not each command's reply.
         #[arg(long, short)]
         quiet: bool,
+        /// Send the lines to a running `warroom serve` (its HTTP console) instead of the
+        /// store; the token comes from WARROOM_CONSOLE_TOKEN.
+        #[arg(long)]
+        server: Option<String>,
     },
     /// List the incidents.
     Incidents,
@@ -98,10 +102,17 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<i32> {
         match self.command {
             Command::Demo { format } => demo(self.config.as_deref(), format).await,
-            Command::Replay { ref file, quiet } => {
+            Command::Replay {
+                ref file,
+                quiet,
+                ref server,
+            } => {
                 let text = std::fs::read_to_string(file)
                     .with_context(|| format!("cannot read the transcript {}", file.display()))?;
                 let identity = transcript_identity(file);
+                if let Some(server) = server {
+                    return replay_on_server(server, &text, &identity, quiet).await;
+                }
                 let warroom = self.warroom().await?;
                 let summary = replay_text(&warroom, &text, &identity, !quiet)
                     .await
@@ -372,6 +383,48 @@ async fn demo(config: Option<&Path>, format: Format) -> anyhow::Result<i32> {
     };
     print!("{}", render(&warroom.postmortem(number).await?, format));
     warroom.ledger().clone().close().await;
+    Ok(0)
+}
+
+/// `warroom replay FILE --server URL`: the lines go to the server's HTTP console, the
+/// replies come back.
+async fn replay_on_server(
+    server: &str,
+    text: &str,
+    identity: &str,
+    quiet: bool,
+) -> anyhow::Result<i32> {
+    let token = std::env::var("WARROOM_CONSOLE_TOKEN").map_err(|_| {
+        anyhow::anyhow!("set WARROOM_CONSOLE_TOKEN to the console token of {server} (its SHA-256 is http.console_token_sha256 there)")
+    })?;
+    let url = format!("{}/v1/console", server.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .query(&[("identity", identity)])
+        .bearer_auth(token.trim())
+        .body(text.to_string())
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}; is warroom serve running there?"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!(
+            "{url} answered {status}: {}",
+            body["error"].as_str().unwrap_or("no reason given")
+        );
+    }
+    if !quiet {
+        for reply in body["replies"].as_array().into_iter().flatten() {
+            if let Some(text) = reply["reply"].as_str() {
+                println!("line {}: {text}", reply["line"]);
+            }
+        }
+    }
+    eprintln!(
+        "sent {} lines to {server}: {} events recorded",
+        body["lines"], body["events"]
+    );
     Ok(0)
 }
 

@@ -377,5 +377,30 @@ async fn the_http_console_runs_transcript_lines_and_answers_with_the_replies() {
         200,
         "the run is queued for the agent"
     );
+
+    // `warroom replay FILE --server URL` goes through the same door.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("drill.jsonl");
+    std::fs::write(
+        &file,
+        serde_json::json!({"at": at(0), "from": "rpark", "text": "/incident update text:\"failover done\" incident:INC-1"}).to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["replay", "--server", &s.url])
+        .arg(&file)
+        .env("WARROOM_CONSOLE_TOKEN", CONSOLE_TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("line 1: Status update recorded for INC-1."),
+        "{printed}"
+    );
     s.running.stop().await;
 }
