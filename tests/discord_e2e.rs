@@ -971,7 +971,12 @@ async fn with_threads_an_incident_gets_a_thread_in_the_announcement_channel() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runbook_commands_are_slash_commands_with_confirm_and_approve_buttons() {
-    let h = harness().await;
+    let agent = warroom::config::AgentSettings {
+        name: "app-1".into(),
+        token_sha256: [0; 32],
+        labels: [("role".to_string(), "app".to_string())].into(),
+    };
+    let h = harness_with(|s| s.agents = vec![agent.clone()]).await;
     let registered = h.fake.registered_commands().unwrap().to_string();
     assert!(registered.contains("\"failover\"") && registered.contains("\"cleanup\""));
     let now = Utc::now();
@@ -1015,5 +1020,32 @@ async fn runbook_commands_are_slash_commands_with_confirm_and_approve_buttons() 
             .contains("Run 1 approved by mlopez. Run 1 is queued"),
         "{approved}"
     );
+    // The run's progress is said in the incident's channel: taken, then lost when the agent
+    // falls silent.
+    let job = h
+        .warroom
+        .claim_job(&agent, &["cleanup-logs".to_string()], Utc::now())
+        .await
+        .unwrap()
+        .expect("the queued run is offered");
+    assert_eq!(job.run, 1);
+    h.until("the claim is said in the channel", || async {
+        h.fake
+            .messages_in(channel)
+            .iter()
+            .any(|m| m.content == "Agent app-1 started run 1 (cleanup-logs).")
+    })
+    .await;
+    h.warroom
+        .sweep_jobs(Utc::now() + chrono::Duration::seconds(31))
+        .await
+        .unwrap();
+    h.until("the loss is said in the channel", || async {
+        h.fake.messages_in(channel).iter().any(|m| {
+            m.content
+                .starts_with("Run 1 lost: agent app-1 stopped answering")
+        })
+    })
+    .await;
     h.stop().await;
 }

@@ -89,6 +89,13 @@ impl Warroom {
             {
                 Ok(appended) if !appended.already_stored => {
                     self.caught_up().await?;
+                    self.notify(super::Notice::Run {
+                        incident: number,
+                        text: format!(
+                            "Agent {} started run {run} ({}).",
+                            agent.name, queued.runbook
+                        ),
+                    });
                     return Ok(Some(Job {
                         incident: number.0,
                         run,
@@ -177,6 +184,25 @@ impl Warroom {
                 message: format!("agent {} refused it: {reason}", agent.name),
             },
         };
+        let said = match &event {
+            Event::RunbookStepFinished {
+                step,
+                succeeded,
+                exit,
+                ..
+            } => Some(format!(
+                "Run {run} step {step} {}{}.",
+                if *succeeded { "succeeded" } else { "failed" },
+                exit.map(|c| format!(" (exit {c})")).unwrap_or_default()
+            )),
+            Event::RunbookFinished {
+                outcome, message, ..
+            } => Some(format!(
+                "Run {run} {}: {message}",
+                outcome.replace('_', " ")
+            )),
+            _ => None,
+        };
         let pending = Pending {
             event,
             at: now,
@@ -191,6 +217,12 @@ impl Warroom {
         .await
         .map_err(anyhow::Error::from)?;
         self.caught_up().await?;
+        if let Some(text) = said {
+            self.notify(super::Notice::Run {
+                incident: number,
+                text,
+            });
+        }
         Ok(())
     }
 
@@ -268,6 +300,14 @@ impl Warroom {
         event: Event,
         now: DateTime<Utc>,
     ) -> anyhow::Result<usize> {
+        let said = match &event {
+            Event::RunbookFinished {
+                run,
+                outcome,
+                message,
+            } => format!("Run {run} {outcome}: {message}"),
+            _ => String::new(),
+        };
         let appended = self
             .append(
                 &number.stream_id(),
@@ -278,7 +318,13 @@ impl Warroom {
             .await;
         self.caught_up().await?;
         match appended {
-            Ok(a) if !a.already_stored => Ok(1),
+            Ok(a) if !a.already_stored => {
+                self.notify(super::Notice::Run {
+                    incident: number,
+                    text: said,
+                });
+                Ok(1)
+            }
             Ok(_) | Err(AppendError::DuplicateEventId { .. }) => Ok(0),
             Err(e) => Err(e.into()),
         }

@@ -95,6 +95,12 @@ pub enum Notice {
         title: String,
         severity: Severity,
     },
+    /// A runbook run moved on (claimed, a step ended, finished, lost): said in the
+    /// incident's channel.
+    Run {
+        incident: IncidentNumber,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

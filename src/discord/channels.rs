@@ -102,6 +102,23 @@ impl Bot {
         Ok(())
     }
 
+    /// Says something in the incident's channel (a runbook run's progress).
+    pub(super) async fn say_in_incident(
+        &self,
+        number: IncidentNumber,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        if let Some(channel) = self.ensure_incident_channel(number).await? {
+            channel
+                .send_message(
+                    &self.http,
+                    CreateMessage::new().content(fit(text, MESSAGE_LIMIT)),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// One line for the alerts of a storm beyond those announced one by one.
     pub(super) async fn announce_more(&self, alerts: &[String]) -> anyhow::Result<()> {
         let Some(channel) = self.channel_named(&self.settings.announce_channel).await? else {

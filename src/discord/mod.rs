@@ -215,6 +215,7 @@ impl Bot {
                 title,
                 severity,
             } => self.announce_alert(&alert, &title, severity).await,
+            Notice::Run { incident, text } => self.say_in_incident(incident, &text).await,
         };
         if let Err(e) = result {
             tracing::error!("Discord: {}", explain(&e));
