@@ -211,7 +211,7 @@ async fn a_failover_is_claimed_once_run_by_the_agent_and_reported_step_by_step()
     })
     .await;
     for r in reports {
-        assert_eq!(s.report(DNS_TOKEN, &job, &job.nonce, r.into()).await, 200);
+        assert_eq!(s.report(DNS_TOKEN, &job, &job.nonce, r).await, 200);
     }
     // The run is over: further reports are refused.
     assert_eq!(

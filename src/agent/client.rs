@@ -349,10 +349,7 @@ impl JobSink<'_> {
         }
         self.in_flight.store(true, Ordering::SeqCst);
         let mut stop = self.stop.clone();
-        let delivered = self
-            .server
-            .deliver(self.job, &AgentReport::from(report), &mut stop)
-            .await;
+        let delivered = self.server.deliver(self.job, &report, &mut stop).await;
         self.in_flight.store(false, Ordering::SeqCst);
         if delivered == Delivered::Gone && !self.gone.swap(true, Ordering::SeqCst) {
             tracing::warn!(

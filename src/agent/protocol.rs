@@ -86,37 +86,3 @@ pub enum AgentReport {
         reason: String,
     },
 }
-
-impl From<super::runner::Report> for AgentReport {
-    fn from(report: super::runner::Report) -> AgentReport {
-        use super::runner::Report;
-        match report {
-            Report::StepStarted {
-                step,
-                attempt,
-                program,
-                args,
-            } => AgentReport::StepStarted {
-                step,
-                attempt,
-                program,
-                args,
-            },
-            Report::Output { step, lines } => AgentReport::Output { step, lines },
-            Report::StepFinished {
-                step,
-                attempt,
-                exit,
-                succeeded,
-                captured,
-            } => AgentReport::StepFinished {
-                step,
-                attempt,
-                exit,
-                succeeded,
-                captured,
-            },
-            Report::Finished { outcome, message } => AgentReport::Finished { outcome, message },
-        }
-    }
-}

@@ -22,32 +22,9 @@ pub struct Site {
     pub redact: Vec<Regex>,
 }
 
-/// What the runner reports as the run goes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Report {
-    StepStarted {
-        step: String,
-        attempt: u32,
-        program: String,
-        args: Vec<String>,
-    },
-    Output {
-        step: String,
-        lines: Vec<String>,
-    },
-    StepFinished {
-        step: String,
-        attempt: u32,
-        exit: Option<i32>,
-        succeeded: bool,
-        captured: BTreeMap<String, String>,
-    },
-    Finished {
-        /// `succeeded`, `failed` or `timed_out`.
-        outcome: String,
-        message: String,
-    },
-}
+/// What the runner reports as the run goes: the protocol's reports (it never sends
+/// `Heartbeat` or `Refused`; the client does).
+pub use super::protocol::AgentReport as Report;
 
 /// Runs a runbook with checked parameters; `report` sees every report in order and may
 /// be slow (it sends them to the server). Returns the final report.

@@ -109,13 +109,19 @@ impl Bot {
         text: &str,
     ) -> anyhow::Result<()> {
         if let Some(channel) = self.ensure_incident_channel(number).await? {
-            channel
-                .send_message(
-                    &self.http,
-                    CreateMessage::new().content(fit(text, MESSAGE_LIMIT)),
-                )
-                .await?;
+            self.post(channel, text).await?;
         }
+        Ok(())
+    }
+
+    /// Posts a text (cut to fit) in a channel.
+    async fn post(&self, channel: ChannelId, text: &str) -> anyhow::Result<()> {
+        channel
+            .send_message(
+                &self.http,
+                CreateMessage::new().content(fit(text, MESSAGE_LIMIT)),
+            )
+            .await?;
         Ok(())
     }
 
@@ -137,13 +143,7 @@ impl Bot {
             alerts.len(),
             list.join(", ")
         );
-        channel
-            .send_message(
-                &self.http,
-                CreateMessage::new().content(fit(&text, MESSAGE_LIMIT)),
-            )
-            .await?;
-        Ok(())
+        self.post(channel, &text).await
     }
 
     /// The incident's Discord channel: linked already, found by name, or created under the
@@ -267,12 +267,7 @@ impl Bot {
             if !sop.suggest.is_empty() {
                 text.push_str(&format!("\n\nSuggested: `{}`", sop.suggest.join("`, `")));
             }
-            channel
-                .send_message(
-                    &self.http,
-                    CreateMessage::new().content(fit(&text, MESSAGE_LIMIT)),
-                )
-                .await?;
+            self.post(channel, &text).await?;
         }
         Ok(())
     }
