@@ -1049,3 +1049,82 @@ async fn runbook_commands_are_slash_commands_with_confirm_and_approve_buttons() 
     .await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runbook_the_alert_route_suggests_is_a_button_under_the_sop() {
+    let h = harness().await;
+    let now = Utc::now();
+    let body = json!({"version": "4", "status": "firing", "alerts": [
+        {"status": "firing", "labels": {"alertname": "DNSNotAnswering", "instance": "dns1"},
+         "annotations": {"summary": "dns1 does not answer"}, "startsAt": now.to_rfc3339()}
+    ]});
+    let alerts = warroom::app::alerts::read_alerts("alertmanager", &body, "ops").unwrap();
+    h.warroom
+        .handle(Input {
+            key: "dns-alert".into(),
+            at: now,
+            from: "alertmanager".into(),
+            channel: "ops".into(),
+            kind: InputKind::Alerts(alerts),
+            caller: Default::default(),
+        })
+        .await
+        .unwrap();
+    h.until("the SOP is posted", || async {
+        h.fake
+            .channels()
+            .iter()
+            .any(|c| c.name == "inc-1-dns-server-not-answering-requests")
+            && h.fake
+                .messages_in(h.channel_id("inc-1-dns-server-not-answering-requests"))
+                .iter()
+                .any(|m| m.content.starts_with("**SOP**"))
+    })
+    .await;
+    let channel = h.channel_id("inc-1-dns-server-not-answering-requests");
+    let sop = h
+        .fake
+        .messages_in(channel)
+        .into_iter()
+        .find(|m| m.content.starts_with("**SOP**"))
+        .unwrap();
+    assert_eq!(
+        sop.components[0]["components"][0]["custom_id"],
+        "suggest:1:failover dns"
+    );
+    assert_eq!(
+        sop.components[0]["components"][0]["label"],
+        "Run /failover dns"
+    );
+    // A responder may not run it (sre only); the on-call SRE may, and confirms it.
+    let refused = h
+        .click(
+            channel,
+            "gtree",
+            "suggest:1:failover dns",
+            (sop.id, sop.content.as_str()),
+            now,
+        )
+        .await;
+    assert!(ephemeral(&refused), "{refused}");
+    let asked = h
+        .click(
+            channel,
+            "rpark",
+            "suggest:1:failover dns",
+            (sop.id, sop.content.as_str()),
+            now,
+        )
+        .await;
+    assert!(
+        asked["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("/failover dns is run 1 of INC-1"),
+        "{asked}"
+    );
+    assert!(asked["data"]["components"]
+        .to_string()
+        .contains("runconfirm:1:1"));
+    h.stop().await;
+}

@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 pub const ACK_BUTTON: &str = "ack";
 pub const POSTMORTEM_BUTTON: &str = "postmortem";
 pub const OPEN_BUTTON: &str = "open";
+/// `suggest:7:failover dns`: a runbook an alert's route suggests, for incident 7.
+pub const SUGGEST_BUTTON: &str = "suggest";
 /// `confirm:<user id>:<command in console syntax>` and `cancel`, under a confirmation.
 pub const CONFIRM_BUTTON: &str = "confirm";
 pub const CANCEL_BUTTON: &str = "cancel";
@@ -267,7 +269,32 @@ impl Bot {
             if !sop.suggest.is_empty() {
                 text.push_str(&format!("\n\nSuggested: `{}`", sop.suggest.join("`, `")));
             }
-            self.post(channel, &text).await?;
+            // A suggested command that is a runbook gets a button that asks for a run (with
+            // its defaults) in this incident; it is then confirmed like any other.
+            let buttons: Vec<CreateButton> = sop
+                .suggest
+                .iter()
+                .filter_map(|command| {
+                    let words: Vec<String> = command
+                        .trim_start_matches('/')
+                        .split_whitespace()
+                        .map(str::to_lowercase)
+                        .collect();
+                    self.warroom.runbook_for(&words)?;
+                    let custom_id = format!("{SUGGEST_BUTTON}:{}:{}", number.0, words.join(" "));
+                    (custom_id.len() <= CUSTOM_ID_LIMIT).then(|| {
+                        CreateButton::new(custom_id)
+                            .label(format!("Run /{}", words.join(" ")))
+                            .style(ButtonStyle::Primary)
+                    })
+                })
+                .take(5)
+                .collect();
+            let mut message = CreateMessage::new().content(fit(&text, MESSAGE_LIMIT));
+            if !buttons.is_empty() {
+                message = message.components(vec![CreateActionRow::Buttons(buttons)]);
+            }
+            channel.send_message(&self.http, message).await?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 
 use super::channels::{
     fit, postmortem_file_name, ACK_BUTTON, CANCEL_BUTTON, CONFIRM_BUTTON, CUSTOM_ID_LIMIT,
-    OPEN_BUTTON, POSTMORTEM_BUTTON,
+    OPEN_BUTTON, POSTMORTEM_BUTTON, SUGGEST_BUTTON,
 };
 use super::{commands, explain, utc, Bot, MESSAGE_LIMIT};
 use crate::app::{Caller, Input, InputKind};
@@ -367,6 +367,17 @@ impl Bot {
                     ("run".to_string(), run.to_string()),
                 ]
                 .into(),
+            };
+            return self
+                .run(&parsed, click.id, click.channel_id, member, &click.user)
+                .await;
+        }
+        if kind == SUGGEST_BUTTON {
+            // `suggest:7:failover dns` → `/failover dns incident:INC-7`
+            let (incident, command) = rest.split_once(':').unwrap_or((rest, ""));
+            let parsed = ParsedCommand {
+                words: command.split_whitespace().map(String::from).collect(),
+                options: [("incident".to_string(), format!("INC-{incident}"))].into(),
             };
             return self
                 .run(&parsed, click.id, click.channel_id, member, &click.user)
