@@ -20,6 +20,8 @@ use toml::Spanned;
 
 /// Longest description Discord shows for a command.
 const DESCRIPTION_LIMIT: usize = 100;
+/// Longest command word and parameter name: Discord's limit for command and option names.
+const NAME_LIMIT: usize = 32;
 /// How long a run may take when its file says nothing.
 const DEFAULT_TIMEOUT_SECONDS: u64 = 300;
 /// Words chat commands of warroom itself use: a runbook may not take them.
@@ -289,12 +291,16 @@ impl Runbook {
             w.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         };
-        if command.is_empty() || command.len() > 2 || !command.iter().all(word_ok) {
+        if command.is_empty()
+            || command.len() > 2
+            || !command.iter().all(word_ok)
+            || command.iter().any(|w| w.len() > NAME_LIMIT)
+        {
             fail(
                 command_line,
                 "command",
                 format!(
-                    "'{}' is not a command; use one or two lowercase words, e.g. \"failover dns\"",
+                    "'{}' is not a command; use one or two lowercase words of up to 32 characters, e.g. \"failover dns\"",
                     raw.command.get_ref()
                 ),
             );
@@ -322,12 +328,12 @@ impl Runbook {
             let key = format!("params[{i}]");
             let line = line_of(p.name.span());
             let name = p.name.get_ref().clone();
-            if !is_name(&name) {
+            if !is_name(&name) || name.len() > NAME_LIMIT {
                 fail(
                     line,
                     &format!("{key}.name"),
                     format!(
-                        "'{name}' is not a parameter name; use lowercase letters, digits and _"
+                        "'{name}' is not a parameter name; use up to 32 lowercase letters, digits and _"
                     ),
                 );
             }
@@ -833,6 +839,17 @@ captures = { v = 'no group' }
         )
         .unwrap_err();
         assert!(unknown[0].to_string().contains("shell"), "{unknown:?}");
+    }
+
+    #[test]
+    fn names_fit_in_discord() {
+        let long = "a".repeat(33);
+        let text = format!(
+            "command = \"{long}\"\ndescription = \"d\"\nroles = [\"sre\"]\n[[params]]\nname = \"{long}\"\npattern = \"x\"\n[[steps]]\nid = \"s\"\nprogram = \"p\"\n"
+        );
+        let errors = Runbook::parse("commands/long.toml", &text).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["command", "params[0].name"], "{errors:?}");
     }
 
     #[test]
