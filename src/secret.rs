@@ -40,6 +40,17 @@ impl Secret {
     }
 }
 
+/// Whether a presented token is the one whose SHA-256 the configuration holds (agents, the
+/// HTTP console: the server keeps only the hash). Compared in constant time.
+pub fn token_matches(token: &str, sha256: &[u8; 32]) -> bool {
+    use sha2::Digest;
+    let hash = Sha256::digest(token.as_bytes());
+    bool::from(subtle::ConstantTimeEq::ct_eq(
+        hash.as_slice(),
+        sha256.as_slice(),
+    ))
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")

@@ -161,6 +161,22 @@ impl Harness {
         id
     }
 
+    /// Alerts as their sender posts them (the HTTP intake's use case), announced in #ops.
+    async fn alerts(&self, key: &str, at: DateTime<Utc>, source: &str, body: &Value) {
+        let alerts = warroom::app::alerts::read_alerts(source, body, "ops").unwrap();
+        self.warroom
+            .handle(Input {
+                key: key.into(),
+                at,
+                from: source.into(),
+                channel: "ops".into(),
+                kind: InputKind::Alerts(alerts),
+                caller: Default::default(),
+            })
+            .await
+            .unwrap();
+    }
+
     /// A slash command written in console syntax, sent as Discord sends it; returns the
     /// body of the bot's answer.
     async fn command(&self, channel: u64, from: &str, text: &str, at: DateTime<Utc>) -> Value {
@@ -802,18 +818,13 @@ async fn attachments_replies_alert_buttons_and_discord_errors() {
 
     // An alert no route opens an incident for is announced with an Open incident button.
     let body = json!({"name": "DiskLatencyHigh", "status": "firing", "summary": "p99 write latency 900 ms", "dedup_key": "disk-1"});
-    let alerts = warroom::app::alerts::read_alerts("generic", &body, "ops").unwrap();
-    h.warroom
-        .handle(Input {
-            key: "alert-1".into(),
-            at: now - chrono::Duration::minutes(1),
-            from: "generic".into(),
-            channel: "ops".into(),
-            kind: InputKind::Alerts(alerts),
-            caller: Default::default(),
-        })
-        .await
-        .unwrap();
+    h.alerts(
+        "alert-1",
+        now - chrono::Duration::minutes(1),
+        "generic",
+        &body,
+    )
+    .await;
     h.until("the alert is announced", || async {
         h.fake.messages_in(OPS).iter().any(|m| {
             m.content.contains("DiskLatencyHigh") && m.components.to_string().contains("open:sev4:")
@@ -863,18 +874,7 @@ async fn attachments_replies_alert_buttons_and_discord_errors() {
         .map(|i| json!({"status": "firing", "labels": {"alertname": format!("Probe{}", i % 3), "instance": format!("host-{i}")}}))
         .collect();
     let body = json!({"version": "4", "status": "firing", "alerts": storm});
-    let alerts = warroom::app::alerts::read_alerts("alertmanager", &body, "ops").unwrap();
-    h.warroom
-        .handle(Input {
-            key: "storm".into(),
-            at: now,
-            from: "alertmanager".into(),
-            channel: "ops".into(),
-            kind: InputKind::Alerts(alerts),
-            caller: Default::default(),
-        })
-        .await
-        .unwrap();
+    h.alerts("storm", now, "alertmanager", &body).await;
     h.until("the storm is summed up", || async {
         h.fake
             .messages_in(OPS)
@@ -1058,18 +1058,7 @@ async fn a_runbook_the_alert_route_suggests_is_a_button_under_the_sop() {
         {"status": "firing", "labels": {"alertname": "DNSNotAnswering", "instance": "dns1"},
          "annotations": {"summary": "dns1 does not answer"}, "startsAt": now.to_rfc3339()}
     ]});
-    let alerts = warroom::app::alerts::read_alerts("alertmanager", &body, "ops").unwrap();
-    h.warroom
-        .handle(Input {
-            key: "dns-alert".into(),
-            at: now,
-            from: "alertmanager".into(),
-            channel: "ops".into(),
-            kind: InputKind::Alerts(alerts),
-            caller: Default::default(),
-        })
-        .await
-        .unwrap();
+    h.alerts("dns-alert", now, "alertmanager", &body).await;
     h.until("the SOP is posted", || async {
         h.fake
             .channels()

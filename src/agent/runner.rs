@@ -40,9 +40,10 @@ where
 {
     let deadline = Instant::now() + Duration::from_secs(runbook.timeout_seconds);
     let mut values = params.clone();
-    let Some(mut index) = (!runbook.steps.is_empty()).then_some(0) else {
+    if runbook.steps.is_empty() {
         return finish(&mut report, "failed", "the runbook has no steps".into()).await;
-    };
+    }
+    let mut index = 0;
     loop {
         let step = &runbook.steps[index];
         let mut attempt = 0;

@@ -21,8 +21,7 @@ impl Warroom {
         &self,
         number: IncidentNumber,
     ) -> anyhow::Result<Option<IncidentSummary>> {
-        let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
+        let projection = self.current().await?;
         Ok(projection.incident(number).cloned())
     }
 
@@ -138,7 +137,6 @@ impl Warroom {
         if !self.ledger.contains_event(id).await? {
             self.record_system_fact(number, id, event).await?;
         }
-        let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await
+        self.refresh().await
     }
 }

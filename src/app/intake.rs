@@ -38,8 +38,11 @@ pub struct IntakeReport {
     /// One line per alert, for the console and the chat.
     pub lines: Vec<String>,
     /// Alerts recorded in the alerts channel, in no incident: a chat front end announces
-    /// them with a way to open an incident.
+    /// them with a way to open an incident. Kept only when one listens (`announcing`).
     pub unplaced: Vec<AlertFacts>,
+    /// Whether to keep `unplaced`: copying every such alert costs the intake for nothing
+    /// when no chat front end runs.
+    announcing: bool,
 }
 
 /// An incident an alert of the body opens, its number reserved under the lock.
@@ -107,7 +110,8 @@ impl IntakeReport {
             (Some(n), false) => {
                 self.joined.insert(n);
             }
-            (None, _) => self.unplaced.push(alert.clone()),
+            (None, _) if self.announcing => self.unplaced.push(alert.clone()),
+            (None, _) => {}
         }
         self.lines
             .push(format!("{} {}: {line}", alert.name, alert.status.as_str()));
@@ -172,6 +176,14 @@ pub fn incident_channel(number: IncidentNumber, title: &str) -> String {
 }
 
 impl Warroom {
+    /// An empty report, keeping unplaced alerts when a chat front end listens.
+    pub(super) fn new_report(&self) -> IntakeReport {
+        IntakeReport {
+            announcing: self.notices.get().is_some(),
+            ..IntakeReport::default()
+        }
+    }
+
     /// Tells a chat front end about incidents the alerts opened and alerts left in the
     /// alerts channel.
     pub(super) fn announce(&self, report: &IntakeReport) {
@@ -195,7 +207,7 @@ impl Warroom {
         at: DateTime<Utc>,
         alerts: &[AlertFacts],
     ) -> anyhow::Result<IntakeReport> {
-        let mut report = IntakeReport::default();
+        let mut report = self.new_report();
         // Decide under the lock. An alert that opens an incident reserves its number and
         // marks its group as opening, so the open can commit outside the lock together with
         // other requests' work; alerts of a group being opened wait until it is, then join.

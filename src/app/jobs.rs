@@ -9,8 +9,6 @@ use crate::domain::event::Event;
 use crate::domain::types::IncidentNumber;
 use crate::store::{AppendError, ExpectedVersion, NewEvent};
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// How often an agent says it is still working on a job.
 pub const HEARTBEAT_SECONDS: u64 = 10;
@@ -36,10 +34,10 @@ impl Warroom {
     /// The agent a bearer token belongs to: its SHA-256 compared with each configured hash
     /// in constant time.
     pub fn agent_by_token(&self, token: &str) -> Option<&AgentSettings> {
-        let hash = Sha256::digest(token.as_bytes());
+        // Every entry is compared, so the time taken does not say which one matched.
         let mut found = None;
         for agent in &self.settings.agents {
-            if bool::from(agent.token_sha256.ct_eq(hash.as_slice())) {
+            if crate::secret::token_matches(token, &agent.token_sha256) {
                 found = Some(agent);
             }
         }
@@ -55,8 +53,7 @@ impl Warroom {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Job>> {
         let candidates: Vec<_> = {
-            let mut projection = self.projection.lock().await;
-            self.catch_up(&mut projection).await?;
+            let projection = self.current().await?;
             projection
                 .queued_runs
                 .iter()
@@ -88,7 +85,7 @@ impl Warroom {
                 .await
             {
                 Ok(appended) if !appended.already_stored => {
-                    self.caught_up().await?;
+                    self.refresh().await?;
                     self.notify(super::Notice::Run {
                         incident: number,
                         text: format!(
@@ -125,8 +122,7 @@ impl Warroom {
         now: DateTime<Utc>,
     ) -> Result<(), ReportError> {
         {
-            let mut projection = self.projection.lock().await;
-            self.catch_up(&mut projection).await?;
+            let projection = self.current().await?;
             let holds = projection
                 .running_runs
                 .get(&(number, run))
@@ -216,7 +212,7 @@ impl Warroom {
         )
         .await
         .map_err(anyhow::Error::from)?;
-        self.caught_up().await?;
+        self.refresh().await?;
         if let Some(text) = said {
             self.notify(super::Notice::Run {
                 incident: number,
@@ -230,8 +226,7 @@ impl Warroom {
     /// the runbook is not idempotent) and queued runs no agent took in time (stale).
     pub async fn sweep_jobs(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let (lost, stale) = {
-            let mut projection = self.projection.lock().await;
-            self.catch_up(&mut projection).await?;
+            let projection = self.current().await?;
             let silence = chrono::Duration::seconds(HEARTBEAT_SECONDS as i64 * MISSED_BEATS);
             let lost: Vec<_> = projection
                 .running_runs
@@ -316,7 +311,7 @@ impl Warroom {
                 vec![Pending::system(event, now)],
             )
             .await;
-        self.caught_up().await?;
+        self.refresh().await?;
         match appended {
             Ok(a) if !a.already_stored => {
                 self.notify(super::Notice::Run {
@@ -328,10 +323,5 @@ impl Warroom {
             Ok(_) | Err(AppendError::DuplicateEventId { .. }) => Ok(0),
             Err(e) => Err(e.into()),
         }
-    }
-
-    async fn caught_up(&self) -> anyhow::Result<()> {
-        let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await
     }
 }

@@ -252,6 +252,19 @@ impl Warroom {
         &self.settings
     }
 
+    /// The projection, locked and caught up with everything appended so far.
+    async fn current(&self) -> anyhow::Result<tokio::sync::MutexGuard<'_, Projection>> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
+        Ok(projection)
+    }
+
+    /// Brings the projection up to date, so what was just appended is visible to the next
+    /// decision.
+    async fn refresh(&self) -> anyhow::Result<()> {
+        self.current().await.map(drop)
+    }
+
     /// Applies everything appended since the projection's position, by anyone.
     async fn catch_up(&self, projection: &mut Projection) -> anyhow::Result<()> {
         loop {
@@ -300,7 +313,6 @@ impl Warroom {
                 // Replying `confirm` confirms the speaker's waiting runbook run.
                 match recorded {
                     Ok(outcome) if !outcome.already_recorded => {
-                        self.catch_up(&mut projection).await?;
                         let reply = self.confirm_by_reply(&projection, &input, text).await;
                         Ok(Outcome { reply, ..outcome })
                     }
@@ -430,7 +442,7 @@ impl Warroom {
         input: &Input,
         alerts: &[AlertFacts],
     ) -> anyhow::Result<Outcome> {
-        let mut report = intake::IntakeReport::default();
+        let mut report = self.new_report();
         for alert in alerts {
             self.ingest_one(projection, input.at, alert, &mut report)
                 .await?;
@@ -1029,15 +1041,19 @@ fn outcome_of(appended: &Appended, count: usize, incident: Option<IncidentNumber
 /// Refuses a command the caller's warroom role does not allow. The operator's own tools
 /// (`access: None`) may do everything; unknown commands are left to `interpret` to explain.
 fn authorise(parsed: &command::ParsedCommand, access: Option<Access>) -> Result<(), Refusal> {
-    let (Some(held), Some(spec)) = (access, command::spec_for(&parsed.words)) else {
-        return Ok(());
-    };
-    if held.allows(spec.needs) {
-        return Ok(());
+    match command::spec_for(&parsed.words) {
+        Some(spec) => allowed(access, spec.needs, &format!("/{}", spec.words.join(" "))),
+        None => Ok(()),
     }
-    Err(Refusal(format!(
-        "/{} needs the {} role in warroom and you have {held}; ask whoever runs warroom to grant it (discord.access in warroom.toml)",
-        spec.words.join(" "),
-        spec.needs,
-    )))
+}
+
+/// Refuses `command` when the caller's role is below `needs`; the operator's own tools
+/// (`access: None`) may do everything.
+fn allowed(access: Option<Access>, needs: Access, command: &str) -> Result<(), Refusal> {
+    match access {
+        Some(held) if !held.allows(needs) => Err(Refusal(format!(
+            "{command} needs the {needs} role in warroom and you have {held}; ask whoever runs warroom to grant it (discord.access in warroom.toml)"
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -223,13 +223,18 @@ impl Projection {
             }
             (place, Event::MessagePosted(message)) => {
                 if let Some(id) = &message.message_id {
-                    let latest = self
-                        .latest_message_id
-                        .entry(message.channel.clone())
-                        .or_insert_with(|| id.clone());
                     // Numeric ids of different lengths order by length first.
-                    if (id.len(), id.as_str()) > (latest.len(), latest.as_str()) {
-                        *latest = id.clone();
+                    match self.latest_message_id.get_mut(&message.channel) {
+                        Some(latest)
+                            if (id.len(), id.as_str()) > (latest.len(), latest.as_str()) =>
+                        {
+                            latest.clone_from(id)
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.latest_message_id
+                                .insert(message.channel.clone(), id.clone());
+                        }
                     }
                     let place = place
                         .map(Place::Incident)

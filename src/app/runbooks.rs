@@ -50,16 +50,7 @@ impl Warroom {
         parsed: &ParsedCommand,
         runbook: &Runbook,
     ) -> Result<(IncidentNumber, usize, String), Failure> {
-        if let Some(held) = input.caller.access {
-            if !held.allows(runbook.needs) {
-                return Err(Refusal(format!(
-                    "{} needs the {} role in warroom and you have {held}; ask whoever runs warroom to grant it (discord.access in warroom.toml)",
-                    runbook.command_text(),
-                    runbook.needs
-                ))
-                .into());
-            }
-        }
+        super::allowed(input.caller.access, runbook.needs, &runbook.command_text())?;
         let mut given = parsed.options.clone();
         let named = given
             .remove("incident")

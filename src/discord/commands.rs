@@ -6,7 +6,7 @@
 //! (`sev1|sev2|sev3|sev4`) get those as choices; incidents, people and teams are offered by
 //! autocomplete.
 
-use crate::domain::command::{CommandSpec, OptionSpec, ParsedCommand, COMMANDS};
+use crate::domain::command::{CommandSpec, OptionSpec, ParsedCommand, COMMANDS, INCIDENT};
 use crate::domain::runbook::Runbook;
 use serenity::all::{
     CommandData, CommandDataOption, CommandDataOptionValue, CommandOptionType, CreateCommand,
@@ -122,17 +122,9 @@ fn runbook_options(runbook: &Runbook) -> Vec<CreateCommandOption> {
             option
         })
         .collect();
-    options.push(option_of(&INCIDENT_OPTION));
+    options.push(option_of(&INCIDENT));
     options
 }
-
-/// The `incident` option every runbook command takes.
-const INCIDENT_OPTION: OptionSpec = OptionSpec {
-    name: "incident",
-    required: false,
-    shape: "INC-N",
-    help: "the incident, when not the one bound to this channel",
-};
 
 fn specs_options(mut command: CreateCommand, options: &[OptionSpec]) -> CreateCommand {
     for option in options {

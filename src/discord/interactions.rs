@@ -214,6 +214,30 @@ impl Bot {
         }
     }
 
+    /// Edits the deferred answer with `answer` once it is ready.
+    fn edit_later(
+        &self,
+        token: String,
+        answer: impl std::future::Future<Output = Result<Answer, tokio::task::JoinError>>
+            + Send
+            + 'static,
+    ) {
+        let http = self.http.clone();
+        tokio::spawn(async move {
+            if let Ok(answer) = answer.await {
+                if let Err(e) = answer.edit().execute(&http, &token).await {
+                    tracing::error!("Discord: cannot send an answer: {}", explain(&e.into()));
+                }
+            }
+        });
+    }
+
+    /// The warroom role a member holds, by their user id and Discord roles.
+    fn access_of(&self, member: &Member, user: &User) -> crate::domain::access::Access {
+        let roles: Vec<u64> = member.roles.iter().map(|r| r.get()).collect();
+        self.settings.access_of(user.id.get(), &roles)
+    }
+
     /// Answers `POST /discord/interactions`: (HTTP status, JSON body). The signature is
     /// checked before anything else; 401 when it is missing or wrong.
     pub async fn answer_http(
@@ -262,27 +286,12 @@ impl Bot {
             }
             Ok(Ok(answer)) => {
                 let ephemeral = answer.is_ephemeral();
-                let http = self.http.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = answer.edit().execute(&http, &token).await {
-                        tracing::error!("Discord: cannot send an answer: {}", explain(&e.into()));
-                    }
-                });
+                self.edit_later(token, async move { Ok(answer) });
                 ephemeral
             }
             Ok(Err(e)) => return error(500, &format!("answering failed: {e}")),
             Err(_) => {
-                let http = self.http.clone();
-                tokio::spawn(async move {
-                    if let Ok(answer) = work.await {
-                        if let Err(e) = answer.edit().execute(&http, &token).await {
-                            tracing::error!(
-                                "Discord: cannot send an answer: {}",
-                                explain(&e.into())
-                            );
-                        }
-                    }
-                });
+                self.edit_later(token, work);
                 false
             }
         };
@@ -437,13 +446,7 @@ impl Bot {
     /// they may run it at all (a refusal needs no confirmation: it is answered at once).
     fn confirmation(&self, parsed: &ParsedCommand, member: &Member, user: &User) -> Option<Answer> {
         let spec = crate::domain::command::spec_for(&parsed.words)?;
-        let roles: Vec<u64> = member.roles.iter().map(|r| r.get()).collect();
-        if !spec.confirm
-            || !self
-                .settings
-                .access_of(user.id.get(), &roles)
-                .allows(spec.needs)
-        {
+        if !spec.confirm || !self.access_of(member, user).allows(spec.needs) {
             return None;
         }
         let text = parsed.to_console_text();
@@ -484,8 +487,7 @@ impl Bot {
         member: &Member,
         user: &User,
     ) -> anyhow::Result<Answer> {
-        let roles: Vec<u64> = member.roles.iter().map(|r| r.get()).collect();
-        let access = self.settings.access_of(user.id.get(), &roles);
+        let access = self.access_of(member, user);
         let channel = self
             .channel_name(channel_id)
             .await?

@@ -173,7 +173,8 @@ impl CommandSpec {
     }
 }
 
-const INCIDENT: OptionSpec = OptionSpec {
+/// The `incident:INC-N` option of commands that address an incident (runbooks too).
+pub const INCIDENT: OptionSpec = OptionSpec {
     name: "incident",
     required: false,
     shape: "INC-N",

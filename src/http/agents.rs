@@ -22,11 +22,7 @@ const POLL_STEP: Duration = Duration::from_millis(500);
 
 /// The agent whose bearer token the request carries.
 fn agent<'a>(warroom: &'a Warroom, headers: &HeaderMap) -> Option<&'a AgentSettings> {
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|t| warroom.agent_by_token(t.trim()))
+    super::auth::bearer(headers).and_then(|t| warroom.agent_by_token(t))
 }
 
 fn unknown_agent() -> Response {

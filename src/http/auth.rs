@@ -5,6 +5,15 @@ use crate::config::SourceAuth;
 use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
 
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// Checks a request against its source's credential; the error says what to fix without
 /// revealing anything about the secret.
 pub fn check(
@@ -19,12 +28,9 @@ pub fn check(
         )),
         Some(SourceAuth::Open) => Ok(()),
         Some(SourceAuth::Bearer(secret)) => {
-            let given = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .ok_or("send the token as 'Authorization: Bearer <token>'")?;
-            if bool::from(given.trim().as_bytes().ct_eq(secret.expose().as_bytes())) {
+            let given =
+                bearer(headers).ok_or("send the token as 'Authorization: Bearer <token>'")?;
+            if bool::from(given.as_bytes().ct_eq(secret.expose().as_bytes())) {
                 Ok(())
             } else {
                 Err("the bearer token is wrong".into())

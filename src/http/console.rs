@@ -14,9 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 
 #[derive(Deserialize)]
 pub struct ConsoleQuery {
@@ -37,13 +35,8 @@ pub async fn run(
             "the HTTP console is off; set http.console_token_sha256 to the SHA-256 of a token",
         );
     };
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let hash = Sha256::digest(token.trim().as_bytes());
-    if token.is_empty() || !bool::from(expected.ct_eq(hash.as_slice())) {
+    let token = super::auth::bearer(&headers).unwrap_or_default();
+    if token.is_empty() || !crate::secret::token_matches(token, &expected) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong console token");
     }
     let Ok(text) = std::str::from_utf8(&body) else {
