@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
 /// The transcript of the seed scenario's application outage, replayed by `warroom demo`.
-pub const DEMO_OUTAGE: &str = include_str!("demo/outage.jsonl");
+pub use crate::demo::OUTAGE as DEMO_OUTAGE;
 
 /// warroom: an event-sourced ChatOps incident bot with a tamper-evident incident ledger.
 #[derive(Debug, Parser)]
@@ -375,8 +375,17 @@ async fn demo(config: Option<&Path>, format: Format) -> anyhow::Result<i32> {
     let dir =
         tempfile::tempdir().context("cannot create a temporary directory for the demo store")?;
     let url = format!("sqlite://{}", dir.path().join("warroom.db").display());
+    // The restart and the redeploy run as jobs on a local agent, on a fake host.
+    let mut agent = crate::demo::local_agent(&dir.path().join("host"), &settings)?;
     let warroom = Warroom::start(Ledger::open(&url).await?, settings).await?;
-    let summary = replay_text(&warroom, DEMO_OUTAGE, "builtin:outage", false).await?;
+    let summary = replay::replay_with_agent(
+        &warroom,
+        DEMO_OUTAGE,
+        "builtin:outage",
+        Some(&mut agent),
+        |_, _| {},
+    )
+    .await?;
     eprintln!("{} (store: {url})", describe_summary(&summary));
     let Some(number) = summary.incidents.iter().next_back().copied() else {
         bail!("the demo transcript opened no incident");
@@ -451,10 +460,15 @@ async fn replay_text(
 fn describe_summary(s: &ReplaySummary) -> String {
     let incidents: Vec<String> = s.incidents.iter().map(ToString::to_string).collect();
     format!(
-        "replayed {} lines: {} events recorded, {} lines already recorded before{}",
+        "replayed {} lines: {} events recorded, {} lines already recorded before{}{}",
         s.lines,
         s.events,
         s.already_recorded,
+        if s.jobs == 0 {
+            String::new()
+        } else {
+            format!(", {} runbook jobs run by the local agent", s.jobs)
+        },
         if incidents.is_empty() {
             String::new()
         } else {

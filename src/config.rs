@@ -352,7 +352,7 @@ const EXAMPLE_SOPS: &[(&str, &str)] = &[
 ];
 
 /// The runbooks shipped in `commands/`, built in so the demo runs from anywhere.
-const EXAMPLE_RUNBOOKS: &[(&str, &str)] = &[
+pub const EXAMPLE_RUNBOOKS: &[(&str, &str)] = &[
     (
         "commands/cleanup-logs.toml",
         include_str!("../commands/cleanup-logs.toml"),
@@ -360,6 +360,10 @@ const EXAMPLE_RUNBOOKS: &[(&str, &str)] = &[
     (
         "commands/failover-dns.toml",
         include_str!("../commands/failover-dns.toml"),
+    ),
+    (
+        "commands/redeploy-app.toml",
+        include_str!("../commands/redeploy-app.toml"),
     ),
     (
         "commands/restart-app.toml",

@@ -831,3 +831,89 @@ async fn runbook_runs_are_confirmed_by_the_requester_and_approved_by_someone_els
     assert!(md.contains("Maya Lopez (@mlopez) approved run 2"), "{md}");
     assert!(md.contains("@warroom run 2 queued for an agent"), "{md}");
 }
+
+#[tokio::test]
+async fn the_demo_runs_its_restart_and_redeploy_once_on_the_local_agent() {
+    use warroom::app::replay::replay_with_agent;
+    let (dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let host = dir.path().join("host");
+    let mut agent = warroom::demo::local_agent(&host, app.settings()).unwrap();
+    let first = replay_with_agent(&app, DEMO_OUTAGE, "demo", Some(&mut agent), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(first.jobs, 2);
+    // Replayed again, nothing is queued anew and nothing runs twice on the host.
+    let again = replay_with_agent(&app, DEMO_OUTAGE, "demo", Some(&mut agent), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!((again.jobs, again.events), (0, 0));
+    let calls = std::fs::read_to_string(host.join("state/calls")).unwrap();
+    assert_eq!(calls.matches("systemctl stop").count(), 2, "{calls}");
+    assert_eq!(
+        calls
+            .matches("deployctl install -- exoticplant 2.0.0")
+            .count(),
+        1
+    );
+
+    // Each run is claimed when it is confirmed, on the transcript's clock, and its reports
+    // follow in order.
+    let events = app.ledger().read_stream("incident-1").await.unwrap();
+    let claimed: Vec<String> = events
+        .iter()
+        .filter(|e| e.event_type == "RunbookClaimed")
+        .map(|e| e.occurred_at.format("%H:%M:%S").to_string())
+        .collect();
+    assert_eq!(claimed, ["09:43:30", "10:15:30"]);
+    let run_events: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type.starts_with("Runbook"))
+        .collect();
+    assert!(run_events
+        .windows(2)
+        .all(|w| w[0].occurred_at <= w[1].occurred_at));
+    let finished: Vec<String> = events
+        .iter()
+        .filter(|e| e.event_type == "RunbookFinished")
+        .map(|e| {
+            let payload: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+            payload["outcome"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(finished, ["succeeded", "succeeded"]);
+}
+
+#[tokio::test]
+async fn an_agent_without_the_labels_a_runbook_asks_for_takes_nothing() {
+    use warroom::agent::runner::Site;
+    use warroom::app::local_agent::LocalAgent;
+    use warroom::app::replay::replay_with_agent;
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let dns_host = warroom::config::AgentSettings {
+        name: "dnshost1".into(),
+        token_sha256: [0; 32],
+        labels: [("role".to_string(), "dns".to_string())].into(),
+    };
+    let site = Site {
+        programs: Default::default(),
+        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        output_limit: 1024,
+        redact: vec![],
+    };
+    let mut agent = LocalAgent::new(dns_host, &app.settings().runbooks, site);
+    let summary = replay_with_agent(&app, DEMO_OUTAGE, "demo", Some(&mut agent), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.jobs, 0);
+    let events = app.ledger().read_stream("incident-1").await.unwrap();
+    assert!(!events.iter().any(|e| e.event_type == "RunbookClaimed"));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "RunbookQueued")
+            .count(),
+        2
+    );
+}

@@ -29,6 +29,27 @@ fn demo_prints_the_post_mortem() {
         "{md}"
     );
     assert!(md.contains("## Action Plan"));
+    // The restart and the redeploy ran as jobs on the demo's local agent: real processes on
+    // a fake host, whose deploy tool said which build ran before and after.
+    assert!(
+        md.contains("@planthost1 run 1 step wait-down: systemctl is-active --quiet -- exoticplant"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "/restart app (run 1, asked by Riley Park (@rpark)) succeeded: exoticplant restarted"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("/redeploy app (run 2, asked by Riley Park (@rpark)) succeeded: exoticplant runs build 2.0.0 (was 2.1.0-qa.1)"),
+        "{md}"
+    );
+    assert!(
+        text(&out.stderr).contains("2 runbook jobs run by the local agent"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(
         !dir.path().join("warroom.db").exists(),
         "the demo uses a temporary store"

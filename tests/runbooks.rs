@@ -257,6 +257,26 @@ async fn hostile_parameters_are_refused_or_arrive_as_one_inert_argument() {
         }
     }
     assert!(refused > 190, "{refused} refused");
+    // The build a redeploy installs: a version, never an option or a command.
+    let redeploy = Settings::example()
+        .unwrap()
+        .runbooks
+        .into_iter()
+        .find(|r| r.command_text() == "/redeploy app")
+        .unwrap();
+    for payload in &payloads {
+        let given = BTreeMap::from([("version".to_string(), payload.clone())]);
+        if let Ok(values) = redeploy.bind(&given) {
+            let version = &values["version"];
+            assert!(!version.starts_with('-'), "accepted {payload:?}");
+            assert!(
+                version
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c)),
+                "accepted {payload:?}"
+            );
+        }
+    }
 
     // A runbook that lets anything through still runs nothing: each value is one argument.
     let open = inline(&format!(
@@ -306,4 +326,153 @@ args = ["{{value}}"]
         );
     }
     assert!(!pwned.exists(), "a payload was executed");
+}
+
+/// Runs a shipped runbook from `commands/` on the fake application host (the service
+/// running build 1.0.0, `setup` flags set), with retries not waiting; returns the reports,
+/// the calls the fakes saw, and the build installed afterwards.
+async fn on_app_host(
+    file: &str,
+    given: &[(&str, &str)],
+    setup: &[&str],
+) -> (Vec<Report>, Vec<String>, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("commands")
+        .join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("retry_delay_seconds = 3", "retry_delay_seconds = 0");
+    let runbook = Runbook::parse(file, &text).unwrap();
+    let given: BTreeMap<String, String> = given
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let values = runbook.bind(&given).unwrap();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("running"), "").unwrap();
+    std::fs::write(host.path().join("version"), "1.0.0\n").unwrap();
+    for flag in setup {
+        std::fs::write(host.path().join(flag), "").unwrap();
+    }
+    let program = |name: &str| fakes().join(name).display().to_string();
+    let site = Site {
+        programs: BTreeMap::from([
+            ("systemctl".to_string(), program("systemctl")),
+            ("curl".to_string(), program("health")),
+            ("deployctl".to_string(), program("deployctl")),
+        ]),
+        env: vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("FAKE_HOST".into(), host.path().display().to_string()),
+        ],
+        output_limit: 64 * 1024,
+        redact: vec![],
+    };
+    let mut reports = Vec::new();
+    run_runbook(&runbook, &values, &site, |r| {
+        reports.push(r);
+        async {}
+    })
+    .await;
+    let calls = std::fs::read_to_string(host.path().join("calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    let build = std::fs::read_to_string(host.path().join("version"))
+        .unwrap()
+        .trim()
+        .to_string();
+    (reports, calls, build)
+}
+
+#[tokio::test]
+async fn a_restart_stops_waits_for_down_starts_and_waits_for_healthy() {
+    let (reports, calls, _) = on_app_host("restart-app.toml", &[], &[]).await;
+    assert_eq!(
+        calls,
+        [
+            "systemctl stop -- exoticplant",
+            "systemctl is-active --quiet -- exoticplant",
+            "systemctl start -- exoticplant",
+            "health http://127.0.0.1:8080/healthz",
+        ]
+    );
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "succeeded");
+    assert_eq!(
+        message,
+        "exoticplant restarted and http://127.0.0.1:8080/healthz answers."
+    );
+}
+
+#[tokio::test]
+async fn a_restart_that_cannot_start_says_the_application_is_down() {
+    let (reports, calls, _) = on_app_host("restart-app.toml", &[], &["start-fails"]).await;
+    assert!(!calls.iter().any(|c| c.starts_with("health")), "{calls:?}");
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "failed");
+    assert!(message.contains("the application is DOWN"), "{message}");
+}
+
+#[tokio::test]
+async fn a_service_that_will_not_stop_is_never_started_again() {
+    let (reports, calls, _) = on_app_host("restart-app.toml", &[], &["stays-up"]).await;
+    let waits = calls.iter().filter(|c| c.contains("is-active")).count();
+    assert_eq!(waits, 21, "one try and 20 retries: {calls:?}");
+    assert!(!calls.iter().any(|c| c.contains(" start ")), "{calls:?}");
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "failed");
+    assert!(message.contains("it was not started again"), "{message}");
+}
+
+#[tokio::test]
+async fn an_unhealthy_restart_fails_after_polling_the_health_url() {
+    let (reports, calls, _) = on_app_host("restart-app.toml", &[], &["unhealthy"]).await;
+    let polls = calls.iter().filter(|c| c.starts_with("health")).count();
+    assert_eq!(polls, 41, "{calls:?}");
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "failed");
+    assert!(message.contains("did not answer"), "{message}");
+}
+
+#[tokio::test]
+async fn a_redeploy_installs_the_build_asked_for_into_a_stopped_service() {
+    let (reports, calls, build) =
+        on_app_host("redeploy-app.toml", &[("version", "2.0.0")], &[]).await;
+    assert_eq!(build, "2.0.0");
+    let install = calls
+        .iter()
+        .position(|c| c.starts_with("deployctl install"));
+    let down = calls.iter().position(|c| c.contains("is-active"));
+    let start = calls.iter().position(|c| c.contains("systemctl start"));
+    assert!(down < install && install < start, "{calls:?}");
+    assert!(calls.contains(&"deployctl install -- exoticplant 2.0.0".to_string()));
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "succeeded");
+    assert_eq!(
+        message,
+        "exoticplant runs build 2.0.0 (was 1.0.0) and http://127.0.0.1:8080/healthz answers."
+    );
+}
+
+#[tokio::test]
+async fn a_failed_install_leaves_the_old_build_and_says_the_service_is_down() {
+    let (reports, calls, build) = on_app_host(
+        "redeploy-app.toml",
+        &[("version", "2.0.0")],
+        &["install-fails"],
+    )
+    .await;
+    assert_eq!(build, "1.0.0");
+    assert!(
+        !calls.iter().any(|c| c.contains("systemctl start")),
+        "{calls:?}"
+    );
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "failed");
+    assert!(
+        message.contains("Build 2.0.0 could not be installed: exoticplant is DOWN with 1.0.0"),
+        "{message}"
+    );
 }

@@ -200,39 +200,7 @@ impl Agent {
 
     /// The runbook and the parameters as this agent's own copy binds them, or why not.
     fn check(&mut self, job: &Job) -> Result<(Runbook, BTreeMap<String, String>), Refusal> {
-        if job.nonce.trim().is_empty() {
-            return Err(Refusal::same(
-                "the job has no nonce, so a replay of it could not be told apart; is the server the same warroom version?".to_string(),
-            ));
-        }
-        // Remembered whatever happens next, so a refused job replayed is spotted too.
-        if !self.nonces.remember(&job.nonce) {
-            return Err(Refusal::same(
-                "replayed: this agent has already received a job with this nonce".to_string(),
-            ));
-        }
-        let now = chrono::Utc::now();
-        if job.expires_at <= now {
-            return Err(Refusal::same(format!(
-                "stale: the job expired at {} ({} s ago by this host's clock); if this repeats, check the clocks of the agent and the server",
-                job.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                (now - job.expires_at).num_seconds()
-            )));
-        }
-        let Some(runbook) = self.runbooks.get(&job.runbook) else {
-            return Err(Refusal::same(format!(
-                "unknown runbook {}: this agent does not have it",
-                job.runbook
-            )));
-        };
-        match runbook.bind(&job.params) {
-            Ok(values) => Ok((runbook.clone(), values)),
-            Err(e) => Err(Refusal {
-                reason: format!("bad parameters: {e}"),
-                // The message may quote a value, and values are not logged.
-                logged: "bad parameters: they do not pass this agent's copy of the runbook (the reason is in the report)".to_string(),
-            }),
-        }
+        admit(job, &self.runbooks, &mut self.nonces, chrono::Utc::now())
     }
 
     /// Runs a checked job, reporting as it goes, with heartbeats beside it.
@@ -306,12 +274,55 @@ impl Agent {
     }
 }
 
+/// Whether an agent takes `job`: a nonce never seen, not expired at `now` by the agent's
+/// clock, a runbook among its own, parameters its own copy accepts. Returns that copy and
+/// the bound values, or the refusal.
+pub(crate) fn admit(
+    job: &Job,
+    runbooks: &BTreeMap<String, Runbook>,
+    nonces: &mut Nonces,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Runbook, BTreeMap<String, String>), Refusal> {
+    if job.nonce.trim().is_empty() {
+        return Err(Refusal::same(
+            "the job has no nonce, so a replay of it could not be told apart; is the server the same warroom version?".to_string(),
+        ));
+    }
+    // Remembered whatever happens next, so a refused job replayed is spotted too.
+    if !nonces.remember(&job.nonce) {
+        return Err(Refusal::same(
+            "replayed: this agent has already received a job with this nonce".to_string(),
+        ));
+    }
+    if job.expires_at <= now {
+        return Err(Refusal::same(format!(
+            "stale: the job expired at {} ({} s ago by this host's clock); if this repeats, check the clocks of the agent and the server",
+            job.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            (now - job.expires_at).num_seconds()
+        )));
+    }
+    let Some(runbook) = runbooks.get(&job.runbook) else {
+        return Err(Refusal::same(format!(
+            "unknown runbook {}: this agent does not have it",
+            job.runbook
+        )));
+    };
+    match runbook.bind(&job.params) {
+        Ok(values) => Ok((runbook.clone(), values)),
+        Err(e) => Err(Refusal {
+            reason: format!("bad parameters: {e}"),
+            // The message may quote a value, and values are not logged.
+            logged: "bad parameters: they do not pass this agent's copy of the runbook (the reason is in the report)".to_string(),
+        }),
+    }
+}
+
 /// Why a job is refused: what the server is told, and what the log says.
-struct Refusal {
+pub(crate) struct Refusal {
     /// Sent to the server in the `refused` report.
-    reason: String,
+    pub(crate) reason: String,
     /// Written to the agent's log (no parameter values).
-    logged: String,
+    pub(crate) logged: String,
 }
 
 impl Refusal {
@@ -697,7 +708,7 @@ impl Backoff {
 }
 
 /// The nonces of the last jobs, oldest forgotten first.
-struct Nonces {
+pub(crate) struct Nonces {
     /// In arrival order.
     order: VecDeque<String>,
     /// The same, for lookups.
@@ -707,7 +718,7 @@ struct Nonces {
 }
 
 impl Nonces {
-    fn new(capacity: usize) -> Nonces {
+    pub(crate) fn new(capacity: usize) -> Nonces {
         Nonces {
             order: VecDeque::new(),
             seen: HashSet::new(),
@@ -716,7 +727,7 @@ impl Nonces {
     }
 
     /// Remembers `nonce`; false when it was already remembered (a replay).
-    fn remember(&mut self, nonce: &str) -> bool {
+    pub(crate) fn remember(&mut self, nonce: &str) -> bool {
         if self.seen.contains(nonce) {
             return false;
         }

@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod chat;
 pub mod intake;
 pub mod jobs;
+pub mod local_agent;
 pub mod paging;
 pub mod projection;
 pub mod replay;

@@ -2,6 +2,7 @@
 //! (syntax and alert bodies) before its first line is handled.
 
 use super::alerts::read_alerts;
+use super::local_agent::LocalAgent;
 use super::transcript::{self, TranscriptEntry, TranscriptError, TranscriptLine};
 use super::{Caller, Input, InputKind, Outcome, Warroom};
 use crate::domain::types::IncidentNumber;
@@ -18,6 +19,8 @@ pub struct ReplaySummary {
     pub incidents: BTreeSet<IncidentNumber>,
     /// Pages fired by escalations during the replay (recorded, never delivered).
     pub pages: usize,
+    /// Runbook jobs an agent in the process carried out.
+    pub jobs: usize,
 }
 
 /// Checks a transcript and turns its lines into inputs. `identity` names the transcript so
@@ -100,10 +103,23 @@ pub fn inputs(
 }
 
 /// Replays a checked transcript; `on_line` sees each line's outcome (replies for commands).
+/// Runbook runs it queues wait for an agent.
 pub async fn replay(
     warroom: &Warroom,
     text: &str,
     identity: &str,
+    on_line: impl FnMut(&TranscriptLine, &Outcome),
+) -> anyhow::Result<ReplaySummary> {
+    replay_with_agent(warroom, text, identity, None, on_line).await
+}
+
+/// Replays a checked transcript with an agent in the process: after each line, it carries
+/// out the runs queued by then, on the transcript's clock.
+pub async fn replay_with_agent(
+    warroom: &Warroom,
+    text: &str,
+    identity: &str,
+    mut agent: Option<&mut LocalAgent>,
     mut on_line: impl FnMut(&TranscriptLine, &Outcome),
 ) -> anyhow::Result<ReplaySummary> {
     let lines = inputs(text, identity, warroom)?;
@@ -129,6 +145,12 @@ pub async fn replay(
             .await
             .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?
             .len();
+        if let Some(agent) = agent.as_deref_mut() {
+            summary.jobs += agent
+                .work(warroom, line.at)
+                .await
+                .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?;
+        }
         on_line(&line, &outcome);
     }
     Ok(summary)
