@@ -60,6 +60,19 @@ pub enum Command {
     },
     /// List the incidents.
     Incidents,
+    /// When was the last deploy? The newest deploys, newest first.
+    Deploys {
+        #[arg(long)]
+        service: Option<String>,
+        /// The environment (`prod`).
+        #[arg(long)]
+        env: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = crate::app::deploys::DEFAULT_LAST)]
+        last: usize,
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+    },
     /// Print an incident's timeline.
     Timeline { incident: String },
     /// Print an incident's post-mortem draft.
@@ -138,6 +151,41 @@ impl Cli {
                         i.channel,
                         i.title
                     );
+                }
+                Ok(0)
+            }
+            Command::Deploys {
+                ref service,
+                ref env,
+                last,
+                format,
+            } => {
+                let warroom = self.warroom().await?;
+                let query = crate::app::deploys::DeployQuery {
+                    service: service.as_ref().map(|s| s.trim().to_ascii_lowercase()),
+                    environment: env.as_ref().map(|e| e.trim().to_ascii_lowercase()),
+                    last,
+                };
+                let found = warroom.deploys(&query).await?;
+                match format {
+                    Format::Md => println!(
+                        "{}",
+                        crate::app::deploys::describe_deploys(&found, warroom.settings().timezone)
+                    ),
+                    Format::Json => {
+                        let rows: Vec<serde_json::Value> = found
+                            .iter()
+                            .map(|d| {
+                                serde_json::json!({
+                                    "at": d.at,
+                                    "recorded_at": d.recorded_at,
+                                    "deploy": d.deploy,
+                                    "flags": d.flags,
+                                })
+                            })
+                            .collect();
+                        println!("{}", serde_json::to_string_pretty(&rows)?);
+                    }
                 }
                 Ok(0)
             }

@@ -381,6 +381,20 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
                     duplicate_checked = true;
                 }
             }
+            // Deploys come from pipelines over HTTP, not Discord.
+            InputKind::Deploy(_) => {
+                h.warroom
+                    .handle(Input {
+                        key: format!("deploy-line-{}", line.line),
+                        at,
+                        from,
+                        channel,
+                        kind,
+                        caller: Default::default(),
+                    })
+                    .await
+                    .unwrap();
+            }
             InputKind::Edit { message_id, text } => {
                 let id = discord_ids[&message_id];
                 h.edit(h.channel_id(&channel), id, &from, &text, at).await;

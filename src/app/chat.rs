@@ -97,6 +97,31 @@ impl Warroom {
             }))
     }
 
+    /// The deploys noted in the incident when it opened, described one per line; `None`
+    /// when there were none.
+    pub async fn noted_deploys(&self, number: IncidentNumber) -> anyhow::Result<Option<String>> {
+        let tz = self.settings().timezone;
+        let lines: Vec<String> = self
+            .incident_records(number)
+            .await?
+            .into_iter()
+            .filter_map(|r| match r.event {
+                Event::DeployNoted {
+                    deploy,
+                    deployed_at,
+                    flags,
+                } => Some(super::deploys::deploy_line(
+                    &deploy,
+                    deployed_at,
+                    &flags,
+                    tz,
+                )),
+                _ => None,
+            })
+            .collect();
+        Ok((!lines.is_empty()).then(|| lines.join("\n")))
+    }
+
     /// Records that the incident's channel exists in a chat service. The event id derives
     /// from the channel, so one channel is linked once however often this is called.
     pub async fn link_chat_channel(

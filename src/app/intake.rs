@@ -73,6 +73,8 @@ struct OpenPlan {
     opened_before: usize,
     /// Whether the alerts channel has anything in the lookback window.
     lookback: bool,
+    /// Deploys shortly before, noted in the incident when it opens.
+    deploys: Vec<Event>,
 }
 
 /// An alert of the body with where it goes.
@@ -418,6 +420,7 @@ impl Warroom {
                     &self.settings.alerts_channel,
                     alert_time(alert, at).min(at) - self.settings.lookback,
                 ),
+                deploys: self.deploys_before(projection, Some(&alert.labels), at),
                 group,
                 alert_event: event,
             })),
@@ -622,6 +625,12 @@ impl Warroom {
         }
         if !route.suggest.is_empty() {
             line.push_str(&format!("; suggested: {}", route.suggest.join(", ")));
+        }
+        for deploy in &plan.deploys {
+            events.push((event_id(&key, events.len()), system(deploy.clone())));
+        }
+        if !plan.deploys.is_empty() {
+            line.push_str(&format!("; {} recent deploys noted", plan.deploys.len()));
         }
         let until = alert_time(alert, at).min(at);
         let imports = if plan.lookback {

@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod chat;
+pub mod deploys;
 pub mod intake;
 pub mod jobs;
 pub mod local_agent;
@@ -21,6 +22,7 @@ use crate::config::Settings;
 use crate::domain::access::Access;
 use crate::domain::command::{self, ChatCommand};
 use crate::domain::contacts::mentions;
+use crate::domain::deploy::Deploy;
 use crate::domain::event::{AlertFacts, Attachment, ChatMessage, Event, Recorded, SCHEMA_VERSION};
 use crate::domain::incident::{self, IncidentCommand, IncidentError};
 use crate::domain::postmortem::{self, PostMortem};
@@ -102,6 +104,10 @@ pub enum Notice {
         incident: IncidentNumber,
         text: String,
     },
+    /// A guard rule flagged a deploy: a warning in the announcement channel.
+    DeployFlagged {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +129,8 @@ pub enum InputKind {
     },
     /// Alerts already read from their sender's body.
     Alerts(Vec<AlertFacts>),
+    /// A deploy reported by a pipeline, a chat command or a transcript.
+    Deploy(Box<Deploy>),
 }
 
 /// What handling an input did.
@@ -329,6 +337,7 @@ impl Warroom {
                     .await
             }
             InputKind::Alerts(alerts) => self.record_alerts(&mut projection, &input, alerts).await,
+            InputKind::Deploy(deploy) => self.record_deploy(&input, deploy).await,
         };
         self.catch_up(&mut projection).await?;
         outcome
@@ -539,6 +548,35 @@ impl Warroom {
                     .show(projection, input, incident, postmortem::render_markdown)
                     .await;
             }
+            Ok(ChatCommand::RecordDeploy { options }) => {
+                return match Deploy::from_options(&options, &input.from) {
+                    Ok(deploy) => {
+                        let outcome = self.record_deploy(input, &deploy).await?;
+                        Ok(Outcome {
+                            incident: projection.bound_incident(&input.channel),
+                            ..outcome
+                        })
+                    }
+                    Err(e) => self.reject(projection, input, text, e.to_string()).await,
+                };
+            }
+            Ok(ChatCommand::LastDeploys {
+                service,
+                environment,
+                count,
+            }) => {
+                let query = deploys::DeployQuery {
+                    service,
+                    environment,
+                    last: count,
+                };
+                let found = projection.deploys(|d| query.matches(d));
+                let newest: Vec<_> = found.into_iter().rev().take(count).cloned().collect();
+                return Ok(Outcome {
+                    reply: Some(deploys::describe_deploys(&newest, self.settings.timezone)),
+                    ..Outcome::default()
+                });
+            }
             Ok(ChatCommand::ConfirmRun { incident, run }) => {
                 match self.target(projection, &input.channel, incident) {
                     Ok(number) => {
@@ -673,6 +711,7 @@ impl Warroom {
             .into());
         }
         let imports = self.lookback_of(&input.channel, input.at).await?;
+        let deploys = self.deploys_before(projection, None, input.at);
         for _ in 0..MAX_OPEN_ATTEMPTS {
             let number = projection.next_number();
             let channel = if dedicated {
@@ -698,6 +737,7 @@ impl Warroom {
                 at: p.at,
                 actor: p.actor.clone(),
             }));
+            pending.extend(deploys.iter().map(|e| Pending::system(e.clone(), input.at)));
             match self
                 .append(
                     &number.stream_id(),

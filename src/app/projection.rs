@@ -2,6 +2,7 @@
 //! bound to which open incident, and where each chat message lives. Rebuilt from the ledger
 //! at start-up and kept current by reading what was appended since.
 
+use crate::domain::deploy::Deploy;
 use crate::domain::escalation::Escalations;
 use crate::domain::event::{AlertFacts, AlertStatus, Event, Recorded};
 use crate::domain::types::{IncidentNumber, IncidentStatus, Severity};
@@ -121,6 +122,21 @@ pub struct Projection {
     pub queued_runs: BTreeMap<(IncidentNumber, u32), QueuedRun>,
     /// Runs an agent is carrying out.
     pub running_runs: BTreeMap<(IncidentNumber, u32), RunningRun>,
+    /// Every deploy recorded, in ledger order (few: one per pipeline run).
+    deploys: Vec<RecordedDeploy>,
+    /// Deploy stream → the index of its latest deploy, which a flag that follows is about.
+    last_deploy: HashMap<String, usize>,
+}
+
+/// A deploy as the read model keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedDeploy {
+    pub deploy: Deploy,
+    /// When it happened (its finish, else its start, else when it was recorded).
+    pub at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    /// What guard rules said of it: `rule: reason`.
+    pub flags: Vec<String>,
 }
 
 /// The key under which an alert's state is kept.
@@ -360,8 +376,30 @@ impl Projection {
                     state.incidents.push(number);
                 }
             }
+            (None, Event::DeployRecorded(deploy)) => {
+                self.last_deploy
+                    .insert(stream_id.to_string(), self.deploys.len());
+                self.deploys.push(RecordedDeploy {
+                    deploy: deploy.clone(),
+                    at: deploy.when(at),
+                    recorded_at: at,
+                    flags: Vec::new(),
+                });
+            }
+            (None, Event::DeployFlagged { rule, reason }) => {
+                if let Some(i) = self.last_deploy.get(stream_id) {
+                    self.deploys[*i].flags.push(format!("{rule}: {reason}"));
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Deploys, oldest first by when they happened, that pass `keep`.
+    pub fn deploys(&self, keep: impl Fn(&RecordedDeploy) -> bool) -> Vec<&RecordedDeploy> {
+        let mut found: Vec<&RecordedDeploy> = self.deploys.iter().filter(|d| keep(d)).collect();
+        found.sort_by_key(|d| (d.at, d.recorded_at));
+        found
     }
 
     /// Keeps the escalation state of incidents that have one; others cost nothing.

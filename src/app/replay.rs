@@ -88,6 +88,11 @@ pub fn inputs(
                 })?;
                 (source.clone(), channel, InputKind::Alerts(alerts))
             }
+            TranscriptEntry::Deploy(deploy) => (
+                deploy.by.clone(),
+                settings.default_channel.clone(),
+                InputKind::Deploy(deploy.clone()),
+            ),
         };
         let input = Input {
             key,

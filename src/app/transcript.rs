@@ -1,7 +1,8 @@
-//! Transcripts: JSON Lines of chat messages, edits, deletes and alerts, replayed in order with
+//! Transcripts: JSON Lines of chat messages, edits, deletes, alerts and deploys, replayed in order with
 //! each line's `at` as the event time. The whole file is checked before anything is replayed,
 //! so a bad line costs nothing but a clear error with its line number.
 
+use crate::domain::deploy::Deploy;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -32,6 +33,8 @@ pub enum TranscriptEntry {
         body: serde_json::Value,
         channel: Option<String>,
     },
+    /// A deploy, with the body `POST /v1/deploys` takes.
+    Deploy(Box<Deploy>),
 }
 
 /// A transcript line with its place in the file.
@@ -123,11 +126,14 @@ pub fn parse(text: &str) -> Result<Vec<TranscriptLine>, TranscriptError> {
                     channel,
                 }
             }
-            (None, Some(_), None, None) => {
-                return Err(fail(
-                    "deploy lines are not supported by this version of warroom; remove the line".into(),
-                ))
+            (None, Some(_), _, _)
+                if parsed.text.is_some() || parsed.from.is_some() || channel.is_some() =>
+            {
+                return Err(fail("a deploy line has only 'at' and 'deploy'".into()))
             }
+            (None, Some(body), None, None) => TranscriptEntry::Deploy(Box::new(
+                Deploy::from_json(body).map_err(|e| fail(format!("deploy.{e}")))?,
+            )),
             (None, None, Some(target), None) => TranscriptEntry::Edit {
                 from: from()?,
                 message_id: target.clone(),
@@ -157,7 +163,7 @@ pub fn parse(text: &str) -> Result<Vec<TranscriptLine>, TranscriptError> {
             },
             _ => {
                 return Err(fail(
-                    "a line is one of: a message, an edit (edits), a delete (deletes), an alert (alert) — not several".into(),
+                    "a line is one of: a message, an edit (edits), a delete (deletes), an alert (alert), a deploy (deploy) — not several".into(),
                 ))
             }
         };

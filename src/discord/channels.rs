@@ -296,7 +296,22 @@ impl Bot {
             }
             channel.send_message(&self.http, message).await?;
         }
+        if let Some(deploys) = self.warroom.noted_deploys(number).await? {
+            let text = format!("**Deploys shortly before this incident opened**\n{deploys}");
+            self.post(channel, &text).await?;
+        }
         Ok(())
+    }
+
+    /// Posts a warning in the announcement channel.
+    pub(super) async fn announce(&self, text: &str) -> anyhow::Result<()> {
+        let Some(channel) = self.channel_named(&self.settings.announce_channel).await? else {
+            anyhow::bail!(
+                "there is no #{} to post a warning in (discord.announce_channel): {text}",
+                self.settings.announce_channel
+            );
+        };
+        self.post(channel, text).await
     }
 
     /// Posts the post-mortem draft in the incident's channel as `postmortem-INC-7.md` with a

@@ -221,13 +221,25 @@ mod tests {
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
+        // The table's commands, then the runbooks'.
         assert_eq!(
             names,
-            ["ack", "approve", "confirm", "help", "incident", "cleanup", "failover", "restart"]
+            [
+                "ack", "approve", "confirm", "deploy", "deploys", "help", "incident", "cleanup",
+                "failover", "redeploy", "restart"
+            ]
         );
-        let failover = &commands[6];
+        let named = |name: &str| {
+            commands
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap()
+        };
+        let failover = named("failover");
         assert_eq!(failover["options"][0]["name"], "dns");
-        let cleanup = &commands[5]["options"][0];
+        let cleanup = &named("cleanup")["options"][0];
         let dir = cleanup["options"]
             .as_array()
             .unwrap()
@@ -235,7 +247,7 @@ mod tests {
             .find(|o| o["name"] == "dir")
             .unwrap();
         assert_eq!(dir["choices"][0]["value"], "/var/log/exoticplant");
-        let incident = &commands[4];
+        let incident = named("incident");
         let subcommands: Vec<&str> = incident["options"]
             .as_array()
             .unwrap()

@@ -216,6 +216,7 @@ impl Bot {
                 severity,
             } => self.announce_alert(&alert, &title, severity).await,
             Notice::Run { incident, text } => self.say_in_incident(incident, &text).await,
+            Notice::DeployFlagged { text } => self.announce(&text).await,
         };
         if let Err(e) = result {
             tracing::error!("Discord: {}", explain(&e));

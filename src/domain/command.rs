@@ -193,6 +193,13 @@ const TEXT: OptionSpec = OptionSpec {
     help: "what to record",
 };
 
+const SERVICE: OptionSpec = OptionSpec {
+    name: "service",
+    required: true,
+    shape: "app",
+    help: "the service deployed",
+};
+
 /// Every chat command the incident domain understands.
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -395,6 +402,81 @@ pub const COMMANDS: &[CommandSpec] = &[
         confirm: false,
     },
     CommandSpec {
+        words: &["deploy", "record"],
+        help: "Record a deploy (pipelines post to /v1/deploys instead)",
+        options: &[
+            SERVICE,
+            OptionSpec {
+                name: "env",
+                required: true,
+                shape: "prod",
+                help: "the environment deployed to",
+            },
+            OptionSpec {
+                name: "version",
+                required: true,
+                shape: "2.0.0",
+                help: "the version or build deployed",
+            },
+            OptionSpec {
+                name: "migrations",
+                required: false,
+                shape: "yes|no",
+                help: "whether it ran database migrations",
+            },
+            OptionSpec {
+                name: "status",
+                required: false,
+                shape: "started|succeeded|failed|rolled_back",
+                help: "how it ended (default succeeded)",
+            },
+            OptionSpec {
+                name: "commit",
+                required: false,
+                shape: "SHA",
+                help: "the commit deployed",
+            },
+            OptionSpec {
+                name: "notes",
+                required: false,
+                shape: "\"…\"",
+                help: "anything worth knowing",
+            },
+            OptionSpec {
+                name: "by",
+                required: false,
+                shape: "@handle",
+                help: "who deployed, when not you",
+            },
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["deploys", "last"],
+        help: "When was the last deploy? The newest deploys, with who, version, migrations, status",
+        options: &[
+            OptionSpec {
+                required: false,
+                ..SERVICE
+            },
+            OptionSpec {
+                name: "env",
+                required: false,
+                shape: "prod",
+                help: "only deploys to this environment",
+            },
+            OptionSpec {
+                name: "count",
+                required: false,
+                shape: "N",
+                help: "how many (default 5)",
+            },
+        ],
+        needs: Access::Viewer,
+        confirm: false,
+    },
+    CommandSpec {
         words: &["help"],
         help: "List the commands",
         options: &[],
@@ -436,6 +518,15 @@ pub enum ChatCommand {
     ApproveRun {
         incident: Option<IncidentNumber>,
         run: Option<u32>,
+    },
+    /// Record a deploy; its options are read with the speaker known (`by` defaults to them).
+    RecordDeploy {
+        options: BTreeMap<String, String>,
+    },
+    LastDeploys {
+        service: Option<String>,
+        environment: Option<String>,
+        count: usize,
     },
     Help,
 }
@@ -582,6 +673,26 @@ pub fn interpret(parsed: &ParsedCommand) -> Result<ChatCommand, CommandError> {
                 ChatCommand::ApproveRun { incident, run }
             })
         }
+        ["deploy", "record"] => {
+            // Checked here, with a stand-in speaker, so a mistake comes with the usage line.
+            super::deploy::Deploy::from_options(&parsed.options, "someone")
+                .map_err(|e| invalid(e.to_string()))?;
+            Ok(ChatCommand::RecordDeploy {
+                options: parsed.options.clone(),
+            })
+        }
+        ["deploys", "last"] => Ok(ChatCommand::LastDeploys {
+            service: get("service").map(|s| s.to_ascii_lowercase()),
+            environment: get("env").map(|s| s.to_ascii_lowercase()),
+            count: match get("count") {
+                None => 5,
+                Some(n) => n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=50).contains(n))
+                    .ok_or_else(|| invalid(format!("count:{n} is not a number from 1 to 50")))?,
+            },
+        }),
         ["help"] => Ok(ChatCommand::Help),
         other => unreachable!("command {other:?} is in the table but not interpreted"),
     }

@@ -4,6 +4,7 @@
 //! type and the remaining fields are the payload. `Recorded` is an event with the envelope facts
 //! the domain reads (when, who, which id) but none of the storage details.
 
+use super::deploy::Deploy;
 use super::types::{ImpactArea, IncidentNumber, Role, Severity};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -339,6 +340,21 @@ pub enum Event {
         outcome: String,
         message: String,
     },
+    /// A deploy, in its service's stream (`deploys-app`).
+    DeployRecorded(Deploy),
+    /// A guard rule flagged the deploy recorded just before it in the same stream.
+    DeployFlagged {
+        rule: String,
+        reason: String,
+    },
+    /// A deploy to the incident's environment shortly before it opened (a suspect), noted in
+    /// the incident when it opens, with when the deploy happened and what flagged it.
+    DeployNoted {
+        deploy: Deploy,
+        deployed_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        flags: Vec<String>,
+    },
     /// A command that was refused or could not be understood, with the reply given.
     CommandRejected {
         channel: String,
@@ -402,6 +418,9 @@ impl Event {
             Event::RunbookOutput { .. } => "RunbookOutput",
             Event::RunbookStepFinished { .. } => "RunbookStepFinished",
             Event::RunbookFinished { .. } => "RunbookFinished",
+            Event::DeployRecorded(_) => "DeployRecorded",
+            Event::DeployFlagged { .. } => "DeployFlagged",
+            Event::DeployNoted { .. } => "DeployNoted",
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod command;
 pub mod contacts;
+pub mod deploy;
 pub mod escalation;
 pub mod event;
 pub mod incident;

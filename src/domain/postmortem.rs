@@ -554,8 +554,32 @@ pub fn assemble(
             // before and after it is posted.
             Event::ChatChannelLinked { .. } | Event::PostmortemPublished { .. } => {}
             Event::CommandRejected { .. } | Event::Imported { .. } => {}
+            // Deploys live in their services' streams; an incident holds notes of them.
+            Event::DeployRecorded(_) | Event::DeployFlagged { .. } => {}
+            Event::DeployNoted {
+                deploy,
+                deployed_at,
+                flags,
+            } => {
+                let before = (r.at - *deployed_at).num_minutes().max(0);
+                let mut text = format!(
+                    "deploy on {}: {} — {} before this incident opened",
+                    deployed_at.with_timezone(&tz).format("%Y-%m-%d"),
+                    deploy.summary(),
+                    minutes_in_words(before)
+                );
+                for flag in flags {
+                    text.push_str(&format!(" (⚠ {flag})"));
+                }
+                let mut noted = entry("deploy", &r.actor, text);
+                // Shown when it happened, before the incident's own events.
+                noted.at = *deployed_at;
+                timeline.push(noted);
+            }
         }
     }
+    // Deploy notes carry an earlier time than the event that holds them.
+    timeline.sort_by_key(|e| e.at);
 
     let started_at = ordered.first().map_or(opened.at, |r| r.at);
     let last_at = ordered.last().map_or(opened.at, |r| r.at);

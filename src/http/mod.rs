@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod auth;
 pub mod console;
+pub mod deploys;
 
 use crate::app::alerts::read_alerts;
 use crate::app::Warroom;
@@ -40,6 +41,7 @@ pub fn router_with_discord(
         .route("/v1/alerts/{source}", post(receive_alerts))
         .route("/v1/agent/poll", post(agents::poll))
         .route("/v1/console", post(console::run))
+        .route("/v1/deploys", post(deploys::record))
         .route(
             "/v1/agent/jobs/{incident}/{run}/reports",
             post(agents::report),

@@ -1,0 +1,177 @@
+//! Deploys in the ledger: recording one (from a pipeline, chat or a transcript) in its
+//! service's stream with what the guard rules say of it, answering "when was the last
+//! deploy?", and the deploys noted in an incident when it opens.
+
+use super::projection::{Projection, RecordedDeploy};
+use super::{event_id, Input, Notice, Outcome, Pending, Warroom};
+use crate::domain::deploy::Deploy;
+use crate::domain::event::Event;
+use crate::store::ExpectedVersion;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// How many deploys `/deploys last` lists when no count is given.
+pub const DEFAULT_LAST: usize = 5;
+
+/// Which deploys to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeployQuery {
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    /// The newest this many.
+    pub last: usize,
+}
+
+impl DeployQuery {
+    pub fn matches(&self, d: &RecordedDeploy) -> bool {
+        self.service.as_ref().is_none_or(|s| s == &d.deploy.service)
+            && self
+                .environment
+                .as_ref()
+                .is_none_or(|e| e == &d.deploy.environment)
+    }
+}
+
+impl Warroom {
+    /// Records a deploy and the guard rules' flags in the service's stream. The input's key
+    /// makes a resend a no-op; a flag is announced once.
+    pub(super) async fn record_deploy(
+        &self,
+        input: &Input,
+        deploy: &Deploy,
+    ) -> anyhow::Result<Outcome> {
+        let when = deploy
+            .when(input.at)
+            .with_timezone(&self.settings.timezone)
+            .naive_local();
+        let flags: Vec<(String, String)> = self
+            .settings
+            .deploys
+            .guards
+            .iter()
+            .filter_map(|rule| rule.flags(deploy, when).map(|r| (rule.name.clone(), r)))
+            .collect();
+        let mut pending = vec![Pending {
+            event: Event::DeployRecorded(deploy.clone()),
+            at: input.at,
+            actor: deploy.by.clone(),
+        }];
+        pending.extend(flags.iter().map(|(rule, reason)| {
+            Pending::system(
+                Event::DeployFlagged {
+                    rule: rule.clone(),
+                    reason: reason.clone(),
+                },
+                input.at,
+            )
+        }));
+        let count = pending.len();
+        let ids = pending
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (event_id(&input.key, i), p))
+            .collect();
+        let appended = self
+            .append_ids(&deploy.stream_id(), ExpectedVersion::Any, ids)
+            .await?;
+        let mut reply = format!("recorded deploy: {}", deploy.summary());
+        for (rule, reason) in &flags {
+            reply.push_str(&format!("\n⚠ flagged by '{rule}': {reason}"));
+        }
+        if !appended.already_stored && !flags.is_empty() {
+            let reasons: Vec<String> = flags.iter().map(|(_, r)| r.clone()).collect();
+            self.notify(Notice::DeployFlagged {
+                text: format!(
+                    "⚠ Suspicious deploy: {} — {}",
+                    deploy.summary(),
+                    reasons.join("; ")
+                ),
+            });
+        }
+        Ok(Outcome {
+            reply: Some(reply),
+            events: if appended.already_stored { 0 } else { count },
+            already_recorded: appended.already_stored,
+            ..Outcome::default()
+        })
+    }
+
+    /// The newest deploys matching the query, newest first.
+    pub async fn deploys(&self, query: &DeployQuery) -> anyhow::Result<Vec<RecordedDeploy>> {
+        let projection = self.current().await?;
+        let found = projection.deploys(|d| query.matches(d));
+        Ok(found
+            .into_iter()
+            .rev()
+            .take(query.last.max(1))
+            .cloned()
+            .collect())
+    }
+
+    /// The deploys to note in an incident opening at `at`: to its environment (the alert's
+    /// `environment` or `env` label, else the configured one), of its service when the alert
+    /// names one, within the window before.
+    pub(super) fn deploys_before(
+        &self,
+        projection: &Projection,
+        labels: Option<&BTreeMap<String, String>>,
+        at: DateTime<Utc>,
+    ) -> Vec<Event> {
+        let label = |name: &str| {
+            labels
+                .and_then(|l| l.get(name))
+                .map(|v| v.trim().to_ascii_lowercase())
+                .filter(|v| !v.is_empty())
+        };
+        let settings = &self.settings.deploys;
+        let environment = label("environment")
+            .or_else(|| label("env"))
+            .unwrap_or_else(|| settings.incident_environment.clone());
+        let service = label("service");
+        let since = at - settings.incident_window;
+        projection
+            .deploys(|d| {
+                d.deploy.environment == environment
+                    && service.as_ref().is_none_or(|s| s == &d.deploy.service)
+                    && d.at >= since
+                    && d.at <= at
+            })
+            .into_iter()
+            .map(|d| Event::DeployNoted {
+                deploy: d.deploy.clone(),
+                deployed_at: d.at,
+                flags: d.flags.clone(),
+            })
+            .collect()
+    }
+}
+
+/// One line per deploy: `2021-03-08 18:40 UTC — app 2.1.0-qa.1 to prod by ghammer: …`.
+pub fn describe_deploys(deploys: &[RecordedDeploy], tz: chrono_tz::Tz) -> String {
+    if deploys.is_empty() {
+        return "no deploys recorded".to_string();
+    }
+    deploys
+        .iter()
+        .map(|d| deploy_line(&d.deploy, d.at, &d.flags, tz))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `2021-03-08 18:40 UTC — app 2.1.0-qa.1 to prod by ghammer: succeeded, … ⚠ flag`
+pub fn deploy_line(
+    deploy: &Deploy,
+    at: DateTime<Utc>,
+    flags: &[String],
+    tz: chrono_tz::Tz,
+) -> String {
+    let mut line = format!(
+        "{} — {}",
+        at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
+        deploy.summary()
+    );
+    for flag in flags {
+        line.push_str(&format!(" ⚠ {flag}"));
+    }
+    line
+}

@@ -1,0 +1,88 @@
+//! `POST /v1/deploys`: CI/CD pipelines report deploys here. Token-authenticated
+//! (`deploys.token_sha256`); the body is the deploy as JSON; a bad body gets 400 naming the
+//! field. Answered 201 once the deploy is in the ledger (200 for a resend with the same `id`).
+
+use super::error;
+use crate::app::{Caller, Input, InputKind, Warroom};
+use crate::domain::deploy::Deploy;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::sync::Arc;
+
+pub async fn record(
+    State(warroom): State<Arc<Warroom>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(expected) = warroom.settings().deploys.token_sha256 else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the deploys endpoint is off; set deploys.token_sha256 to the SHA-256 of a token",
+        );
+    };
+    let token = super::auth::bearer(&headers).unwrap_or_default();
+    if token.is_empty() || !crate::secret::token_matches(token, &expected) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong deploys token");
+    }
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not JSON ({e}); send the deploy as a JSON object"),
+            )
+        }
+    };
+    let deploy = match Deploy::from_json(&value) {
+        Ok(d) => d,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": e.to_string(), "field": e.field})),
+            )
+                .into_response()
+        }
+    };
+    // A pipeline that resends a deploy with its own id gets it recorded once.
+    let key = match &deploy.id {
+        Some(id) => format!("deploy:{}:{id}", deploy.service),
+        None => format!("deploy:{}", uuid::Uuid::new_v4()),
+    };
+    let input = Input {
+        key,
+        at: chrono::Utc::now(),
+        from: deploy.by.clone(),
+        channel: warroom.settings().default_channel.clone(),
+        kind: InputKind::Deploy(Box::new(deploy.clone())),
+        caller: Caller::default(),
+    };
+    match warroom.handle(input).await {
+        Ok(outcome) => {
+            let status = if outcome.already_recorded {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            (
+                status,
+                Json(json!({
+                    "stream": deploy.stream_id(),
+                    "recorded": !outcome.already_recorded,
+                    "reply": outcome.reply,
+                })),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "recording a deploy failed");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the deploy could not be recorded; retry",
+            )
+        }
+    }
+}
