@@ -102,6 +102,13 @@ pub enum Command {
         #[arg(long, env = "WARROOM_AGENT_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Ask a running `warroom serve` whether it is up: exit 0 when the URL answers 2xx, 1
+    /// otherwise. For container health checks, so the image needs no curl.
+    Healthcheck {
+        /// The URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -247,6 +254,7 @@ impl Cli {
             Command::Serve { ref listen } => self.serve(listen.clone()).await,
             Command::Bench(ref args) => crate::bench::run(args).await,
             Command::Agent { ref config } => agent(config.as_deref()).await,
+            Command::Healthcheck { ref url } => healthcheck(url).await,
         }
     }
 
@@ -361,6 +369,32 @@ async fn agent(config: Option<&Path>) -> anyhow::Result<i32> {
     let _ = stop.send(true);
     running.await.context("the agent's task failed")??;
     Ok(0)
+}
+
+/// `warroom healthcheck`: one GET with a short timeout. Anything but a 2xx — a refused
+/// connection, a timeout, a 503 — is unhealthy, and says why on one line.
+async fn healthcheck(url: &str) -> anyhow::Result<i32> {
+    let client = reqwest::Client::builder()
+        // Below Docker's default 30 s health-check timeout, so ours reports first.
+        .timeout(std::time::Duration::from_secs(5))
+        // A redirect would make some other address answer for this one.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("cannot build the HTTP client")?;
+    match client.get(url).send().await {
+        Ok(response) if response.status().is_success() => {
+            println!("{url}: {}", response.status());
+            Ok(0)
+        }
+        Ok(response) => {
+            println!("{url}: unhealthy: {}", response.status());
+            Ok(1)
+        }
+        Err(e) => {
+            println!("{url}: unhealthy: no answer ({e})");
+            Ok(1)
+        }
+    }
 }
 
 /// `warroom check`: every mistake with its key, then the warnings; exit 1 on mistakes.
