@@ -5,6 +5,7 @@
 //! the domain reads (when, who, which id) but none of the storage details.
 
 use super::deploy::Deploy;
+use super::release::{CapacityPlan, ChangeKind, Version};
 use super::types::{ImpactArea, IncidentNumber, Role, Severity};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -361,6 +362,43 @@ pub enum Event {
         command: String,
         reason: String,
     },
+    // Releases (`release-N` streams): what went into a release, for its as-built document.
+    /// A release was opened; changes, notes and plans are added to it until it is published.
+    ReleaseOpened {
+        version: Version,
+    },
+    ReleaseChangeAdded {
+        kind: ChangeKind,
+        /// The ticket to follow up with (`Tk-205`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<String>,
+        text: String,
+    },
+    /// Someone involved in the release, under a team (or their own, from the contact list).
+    ReleaseStakeholderAdded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team: Option<String>,
+        /// A handle (`@ghammer`) or a name as given; resolved to a contact when read.
+        person: String,
+    },
+    ReleaseDecisionNoted {
+        text: String,
+        /// The supporting document (`Design Doc 5247`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        doc: Option<String>,
+    },
+    ReleaseTestNoted {
+        text: String,
+    },
+    /// A deployment note.
+    ReleaseNoteAdded {
+        text: String,
+    },
+    /// A component's capacity was planned: the inputs, the figures decided and the
+    /// arithmetic, so the as-built of a shipped release never changes with the rules.
+    ReleaseCapacityPlanned(CapacityPlan),
+    /// The release shipped: its as-built is final and nothing more is added to it.
+    ReleasePublished {},
     /// A channel event copied into an incident because it was said within the lookback window
     /// before the incident opened. The copy keeps the original's time; the original stays in
     /// its channel stream.
@@ -421,6 +459,14 @@ impl Event {
             Event::DeployRecorded(_) => "DeployRecorded",
             Event::DeployFlagged { .. } => "DeployFlagged",
             Event::DeployNoted { .. } => "DeployNoted",
+            Event::ReleaseOpened { .. } => "ReleaseOpened",
+            Event::ReleaseChangeAdded { .. } => "ReleaseChangeAdded",
+            Event::ReleaseStakeholderAdded { .. } => "ReleaseStakeholderAdded",
+            Event::ReleaseDecisionNoted { .. } => "ReleaseDecisionNoted",
+            Event::ReleaseTestNoted { .. } => "ReleaseTestNoted",
+            Event::ReleaseNoteAdded { .. } => "ReleaseNoteAdded",
+            Event::ReleaseCapacityPlanned(_) => "ReleaseCapacityPlanned",
+            Event::ReleasePublished { .. } => "ReleasePublished",
         }
     }
 

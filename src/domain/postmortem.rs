@@ -576,6 +576,15 @@ pub fn assemble(
                 noted.at = *deployed_at;
                 timeline.push(noted);
             }
+            // Release events live in release streams, never in an incident's.
+            Event::ReleaseOpened { .. }
+            | Event::ReleaseChangeAdded { .. }
+            | Event::ReleaseStakeholderAdded { .. }
+            | Event::ReleaseDecisionNoted { .. }
+            | Event::ReleaseTestNoted { .. }
+            | Event::ReleaseNoteAdded { .. }
+            | Event::ReleaseCapacityPlanned(_)
+            | Event::ReleasePublished {} => {}
         }
     }
     // Deploy notes carry an earlier time than the event that holds them.
