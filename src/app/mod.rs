@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod local_agent;
 pub mod paging;
 pub mod projection;
+pub mod releases;
 pub mod replay;
 pub mod runbooks;
 pub mod transcript;
@@ -576,6 +577,11 @@ impl Warroom {
                     reply: Some(deploys::describe_deploys(&newest, self.settings.timezone)),
                     ..Outcome::default()
                 });
+            }
+            Ok(ChatCommand::Release { version, order }) => {
+                return self
+                    .release_command(projection, input, text, version, order)
+                    .await;
             }
             Ok(ChatCommand::ConfirmRun { incident, run }) => {
                 match self.target(projection, &input.channel, incident) {

@@ -122,6 +122,8 @@ pub struct Projection {
     pub queued_runs: BTreeMap<(IncidentNumber, u32), QueuedRun>,
     /// Runs an agent is carrying out.
     pub running_runs: BTreeMap<(IncidentNumber, u32), RunningRun>,
+    /// Releases and which are published (`release-N` streams).
+    pub releases: super::releases::ReleaseIndex,
     /// Every deploy recorded, in ledger order (few: one per pipeline run).
     deploys: Vec<RecordedDeploy>,
     /// Deploy stream → the index of its latest deploy, which a flag that follows is about.
@@ -160,6 +162,7 @@ impl Projection {
         event: &Event,
     ) {
         self.position = self.position.max(position);
+        self.releases.apply(stream_id, position, event);
         let incident = IncidentNumber::from_stream_id(stream_id);
         if let Some(number) = incident {
             self.follow_escalation(number, position, at, actor, event);

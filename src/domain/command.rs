@@ -7,6 +7,7 @@
 
 use super::access::Access;
 use super::incident::IncidentCommand;
+use super::release::{self, ReleaseCommand, Version};
 use super::types::{ImpactArea, IncidentNumber, Severity};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -198,6 +199,14 @@ const SERVICE: OptionSpec = OptionSpec {
     required: true,
     shape: "app",
     help: "the service deployed",
+};
+
+/// The `version:N` option of release commands.
+const RELEASE: OptionSpec = OptionSpec {
+    name: "version",
+    required: false,
+    shape: "N",
+    help: "the release, when not the one open",
 };
 
 /// Every chat command the incident domain understands.
@@ -401,6 +410,174 @@ pub const COMMANDS: &[CommandSpec] = &[
         needs: Access::Viewer,
         confirm: false,
     },
+    // Releases: `/release …` builds a release's as-built document (domain::release).
+    CommandSpec {
+        words: &["release", "open"],
+        help: "Open a release; its changes and notes make its as-built document",
+        options: &[OptionSpec {
+            name: "version",
+            required: true,
+            shape: "N",
+            help: "the release's version, e.g. 2",
+        }],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["release", "change"],
+        help: "Add a code, data model or system change to the release",
+        options: &[
+            OptionSpec {
+                name: "kind",
+                required: true,
+                shape: "security|bug-fix|feature|feature-modification|data-model|system",
+                help: "what kind of change",
+            },
+            TEXT,
+            OptionSpec {
+                name: "ticket",
+                required: false,
+                shape: "Tk-N",
+                help: "the ticket to follow up with",
+            },
+            RELEASE,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["release", "stakeholder"],
+        help: "Name a stakeholder of the release, under a team",
+        options: &[
+            OptionSpec {
+                name: "user",
+                required: true,
+                shape: "@handle",
+                help: "who (a handle, or a quoted name)",
+            },
+            OptionSpec {
+                name: "team",
+                required: false,
+                shape: "ops",
+                help: "their team in this release (default: theirs in the contact list)",
+            },
+            RELEASE,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["release", "decision"],
+        help: "Note a design decision of the release, with its supporting document",
+        options: &[
+            TEXT,
+            OptionSpec {
+                name: "doc",
+                required: false,
+                shape: "\"Design Doc N\"",
+                help: "where the decision is discussed",
+            },
+            RELEASE,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["release", "test"],
+        help: "Note a test highlight of the release",
+        options: &[TEXT, RELEASE],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["release", "note"],
+        help: "Add a deployment note to the release",
+        options: &[TEXT, RELEASE],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["release", "capacity"],
+        help: "Plan a component's replicas and resources for the release, with the arithmetic",
+        options: &[
+            OptionSpec {
+                name: "service",
+                required: true,
+                shape: "app",
+                help: "the component; its Deployment is named after it",
+            },
+            OptionSpec {
+                name: "image",
+                required: true,
+                shape: "IMAGE",
+                help: "the container image to run",
+            },
+            OptionSpec {
+                name: "memory",
+                required: true,
+                shape: "256Mi",
+                help: "today's memory request per replica",
+            },
+            OptionSpec {
+                name: "utilisation",
+                required: true,
+                shape: "85",
+                help: "percent of that request in use today",
+            },
+            OptionSpec {
+                name: "cpu",
+                required: true,
+                shape: "250m",
+                help: "today's CPU request per replica (or of the component it is sized after)",
+            },
+            OptionSpec {
+                name: "users",
+                required: false,
+                shape: "2600",
+                help: "concurrent users expected after the release",
+            },
+            OptionSpec {
+                name: "per_replica",
+                required: false,
+                shape: "500",
+                help: "concurrent users one replica serves",
+            },
+            OptionSpec {
+                name: "replicas",
+                required: false,
+                shape: "3",
+                help: "replicas today (the count to run when no users are given)",
+            },
+            OptionSpec {
+                name: "growth",
+                required: false,
+                shape: "25",
+                help: "percent more memory the release needs for the same users",
+            },
+            OptionSpec {
+                name: "cpu_factor",
+                required: false,
+                shape: "1",
+                help: "how many times that CPU it needs (default 1)",
+            },
+            OptionSpec {
+                name: "port",
+                required: false,
+                shape: "80",
+                help: "the port the container listens on",
+            },
+            RELEASE,
+        ],
+        needs: Access::Sre,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["release", "publish"],
+        help: "Publish the release: its as-built document is final",
+        options: &[RELEASE],
+        needs: Access::Sre,
+        confirm: true,
+    },
     CommandSpec {
         words: &["deploy", "record"],
         help: "Record a deploy (pipelines post to /v1/deploys instead)",
@@ -527,6 +704,11 @@ pub enum ChatCommand {
         service: Option<String>,
         environment: Option<String>,
         count: usize,
+    },
+    /// An order for a release: the one named, else the one open.
+    Release {
+        version: Option<Version>,
+        order: ReleaseCommand,
     },
     Help,
 }
@@ -694,6 +876,9 @@ pub fn interpret(parsed: &ParsedCommand) -> Result<ChatCommand, CommandError> {
             },
         }),
         ["help"] => Ok(ChatCommand::Help),
+        ["release", word] => release::interpret(word, &parsed.options)
+            .map(|(version, order)| ChatCommand::Release { version, order })
+            .map_err(invalid),
         other => unreachable!("command {other:?} is in the table but not interpreted"),
     }
 }
@@ -816,6 +1001,10 @@ mod tests {
                     "severity" => "sev2",
                     "role" => "scribe",
                     "area" => "system",
+                    "kind" => "security",
+                    "memory" => "256Mi",
+                    "utilisation" => "85",
+                    "cpu" => "250m",
                     _ => "x",
                 };
                 line.push_str(&format!(" {}:{value}", o.name));
