@@ -84,6 +84,19 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print the as-built document of the published releases (or of one release), or a
+    /// release's Kubernetes Deployment.
+    AsBuilt {
+        /// Only this release (published or not); with --deployment, default the latest
+        /// published.
+        #[arg(long)]
+        release: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+        /// Print the release's Deployment (YAML) with the planned replicas and requests.
+        #[arg(long)]
+        deployment: bool,
+    },
     /// Walk the ledger and prove that no event was altered or removed.
     Verify,
     /// Create or upgrade the store's schema.
@@ -218,6 +231,18 @@ impl Cli {
                         .with_context(|| format!("cannot write {}", path.display()))?,
                     None => print!("{document}"),
                 }
+                Ok(0)
+            }
+            Command::AsBuilt {
+                ref release,
+                format,
+                deployment,
+            } => {
+                let warroom = self.warroom().await?;
+                print!(
+                    "{}",
+                    as_built(&warroom, release.as_deref(), format, deployment).await?
+                );
                 Ok(0)
             }
             Command::Verify => {
@@ -564,6 +589,29 @@ fn render(document: &postmortem::PostMortem, format: Format) -> String {
         Format::Md => postmortem::render_markdown(document),
         Format::Json => postmortem::render_json(document),
     }
+}
+
+/// `warroom as-built`: the document, or with `--deployment` the Deployment of the release
+/// named, else of the latest published one.
+async fn as_built(
+    warroom: &Warroom,
+    release: Option<&str>,
+    format: Format,
+    deployment: bool,
+) -> anyhow::Result<String> {
+    use crate::domain::release::{self, Version};
+    let named = release.map(str::parse::<Version>).transpose()?;
+    let mut document = warroom.as_built(named.as_ref()).await?;
+    if !deployment {
+        return Ok(match format {
+            Format::Md => release::render_markdown(&document),
+            Format::Json => release::render_json(&document),
+        });
+    }
+    let Some(latest) = document.releases.pop() else {
+        bail!("no release was published yet; name a draft with --release N");
+    };
+    Ok(release::render_deployment(&latest)?)
 }
 
 fn parse_incident(text: &str) -> anyhow::Result<IncidentNumber> {
