@@ -1,8 +1,8 @@
 //! The domain's events: past-tense facts, each carrying everything a read model needs.
 //!
-//! One enum covers every stream kind (incident, channel); the variant name is the stored event
-//! type and the remaining fields are the payload. `Recorded` is an event with the envelope facts
-//! the domain reads (when, who, which id) but none of the storage details.
+//! One enum covers every stream kind (incident, channel, release); the variant name is the
+//! stored event type and the remaining fields are the payload. `Recorded` is an event with the
+//! envelope facts the domain reads (when, who, which id) but none of the storage details.
 
 use super::deploy::Deploy;
 use super::release::{CapacityPlan, ChangeKind, Version};
