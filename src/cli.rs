@@ -60,6 +60,19 @@ pub enum Command {
     },
     /// List the incidents.
     Incidents,
+    /// The on-call summary log of a shift (the last one by default) or of a time range.
+    OncallSummary {
+        /// The shift's number.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        shift: Option<u32>,
+        /// Start of a time range (RFC 3339, e.g. 2021-03-09T08:00:00Z), with --to.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+    },
     /// When was the last deploy? The newest deploys, newest first.
     Deploys {
         #[arg(long)]
@@ -171,6 +184,27 @@ impl Cli {
                         i.channel,
                         i.title
                     );
+                }
+                Ok(0)
+            }
+            Command::OncallSummary {
+                shift,
+                ref from,
+                ref to,
+                format,
+            } => {
+                let of = match (from, to) {
+                    (Some(from), Some(to)) => crate::app::shifts::SummaryOf::Range {
+                        from: parse_time("--from", from)?,
+                        to: parse_time("--to", to)?,
+                    },
+                    _ => crate::app::shifts::SummaryOf::Shift(shift),
+                };
+                let warroom = self.warroom().await?;
+                let summary = warroom.oncall_summary(of).await?;
+                match format {
+                    Format::Md => print!("{}", crate::domain::shift::render_markdown(&summary)),
+                    Format::Json => println!("{}", crate::domain::shift::render_json(&summary)),
                 }
                 Ok(0)
             }
@@ -612,6 +646,14 @@ async fn as_built(
         bail!("no release was published yet; name a draft with --release N");
     };
     Ok(release::render_deployment(&latest)?)
+}
+
+fn parse_time(flag: &str, text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            anyhow::anyhow!("{flag} {text} is not an RFC 3339 time such as 2021-03-09T08:00:00Z")
+        })
 }
 
 fn parse_incident(text: &str) -> anyhow::Result<IncidentNumber> {

@@ -17,6 +17,7 @@ pub mod projection;
 pub mod releases;
 pub mod replay;
 pub mod runbooks;
+pub mod shifts;
 pub mod transcript;
 
 use crate::config::Settings;
@@ -109,6 +110,8 @@ pub enum Notice {
     DeployFlagged {
         text: String,
     },
+    /// An on-call shift ended: its summary goes to the announcement channel.
+    ShiftEnded(u32),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -548,6 +551,12 @@ impl Warroom {
                 return self
                     .show(projection, input, incident, postmortem::render_markdown)
                     .await;
+            }
+            Ok(ChatCommand::Oncall(order)) => {
+                return match self.oncall(projection, input, order).await? {
+                    Ok(outcome) => Ok(outcome),
+                    Err(reason) => self.reject(projection, input, text, reason).await,
+                };
             }
             Ok(ChatCommand::RecordDeploy { options }) => {
                 return match Deploy::from_options(&options, &input.from) {

@@ -124,6 +124,9 @@ pub struct Projection {
     pub running_runs: BTreeMap<(IncidentNumber, u32), RunningRun>,
     /// Releases and which are published (`release-N` streams).
     pub releases: super::releases::ReleaseIndex,
+    /// Who is on call, and the highest shift number taken.
+    current_shift: Option<crate::domain::shift::Shift>,
+    max_shift: u32,
     /// Every deploy recorded, in ledger order (few: one per pipeline run).
     deploys: Vec<RecordedDeploy>,
     /// Deploy stream → the index of its latest deploy, which a flag that follows is about.
@@ -379,6 +382,32 @@ impl Projection {
                     state.incidents.push(number);
                 }
             }
+            (
+                None,
+                Event::ShiftStarted {
+                    number,
+                    person,
+                    handed_over_from,
+                },
+            ) => {
+                self.max_shift = self.max_shift.max(*number);
+                self.current_shift = Some(crate::domain::shift::Shift {
+                    number: *number,
+                    person: person.clone(),
+                    started_at: at,
+                    ended_at: None,
+                    handed_over_from: handed_over_from.clone(),
+                    handed_over_to: None,
+                });
+            }
+            (None, Event::ShiftEnded { number, .. })
+                if self
+                    .current_shift
+                    .as_ref()
+                    .is_some_and(|s| s.number == *number) =>
+            {
+                self.current_shift = None;
+            }
             (None, Event::DeployRecorded(deploy)) => {
                 self.last_deploy
                     .insert(stream_id.to_string(), self.deploys.len());
@@ -396,6 +425,16 @@ impl Projection {
             }
             _ => {}
         }
+    }
+
+    /// The shift running now, if anyone is on call.
+    pub fn current_shift(&self) -> Option<&crate::domain::shift::Shift> {
+        self.current_shift.as_ref()
+    }
+
+    /// The number the next shift takes.
+    pub fn next_shift_number(&self) -> u32 {
+        self.max_shift + 1
     }
 
     /// Deploys, oldest first by when they happened, that pass `keep`.

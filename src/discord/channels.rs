@@ -303,6 +303,44 @@ impl Bot {
         Ok(())
     }
 
+    /// Posts an ended shift's on-call summary in the announcement channel, as a file with a
+    /// short line.
+    pub(super) async fn post_shift_summary(&self, number: u32) -> anyhow::Result<()> {
+        let Some(channel) = self.channel_named(&self.settings.announce_channel).await? else {
+            anyhow::bail!(
+                "there is no #{} to post the summary of shift {number} in (discord.announce_channel)",
+                self.settings.announce_channel
+            );
+        };
+        let summary = self
+            .warroom
+            .oncall_summary(crate::app::shifts::SummaryOf::Shift(Some(number)))
+            .await?;
+        let markdown = crate::domain::shift::render_markdown(&summary);
+        let who = summary
+            .shift
+            .as_ref()
+            .map(|s| self.warroom.settings().directory.display(&s.person))
+            .unwrap_or_default();
+        let text = format!(
+            "On-call shift {number} ({who}) ended: {} alerts and incidents, {} pages. The summary log is attached.",
+            summary.entries.len(),
+            summary.figures.pages
+        );
+        channel
+            .send_message(
+                &self.http,
+                CreateMessage::new()
+                    .content(fit(&text, MESSAGE_LIMIT))
+                    .add_file(CreateAttachment::bytes(
+                        markdown.as_bytes(),
+                        format!("oncall-shift-{number}.md"),
+                    )),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Posts a warning in the announcement channel.
     pub(super) async fn announce(&self, text: &str) -> anyhow::Result<()> {
         let Some(channel) = self.channel_named(&self.settings.announce_channel).await? else {

@@ -579,6 +579,44 @@ pub const COMMANDS: &[CommandSpec] = &[
         confirm: true,
     },
     CommandSpec {
+        words: &["oncall", "start"],
+        help: "Go on call (or put someone else on call), taking over from whoever is",
+        options: &[OptionSpec {
+            name: "user",
+            required: false,
+            shape: "@handle",
+            help: "who goes on call, when not you",
+        }],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["oncall", "end"],
+        help: "End the current on-call shift and post its summary",
+        options: &[],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["oncall", "who"],
+        help: "Who is on call now",
+        options: &[],
+        needs: Access::Viewer,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["oncall", "summary"],
+        help: "The on-call summary log of a shift: alerts, what was done, figures, toil",
+        options: &[OptionSpec {
+            name: "shift",
+            required: false,
+            shape: "N",
+            help: "the shift, when not the current or last one",
+        }],
+        needs: Access::Viewer,
+        confirm: false,
+    },
+    CommandSpec {
         words: &["deploy", "record"],
         help: "Record a deploy (pipelines post to /v1/deploys instead)",
         options: &[
@@ -696,6 +734,7 @@ pub enum ChatCommand {
         incident: Option<IncidentNumber>,
         run: Option<u32>,
     },
+    Oncall(super::shift::OncallOrder),
     /// Record a deploy; its options are read with the speaker known (`by` defaults to them).
     RecordDeploy {
         options: BTreeMap<String, String>,
@@ -855,6 +894,20 @@ pub fn interpret(parsed: &ParsedCommand) -> Result<ChatCommand, CommandError> {
                 ChatCommand::ApproveRun { incident, run }
             })
         }
+        ["oncall", "start"] => Ok(ChatCommand::Oncall(super::shift::OncallOrder::Start(
+            handle("user").filter(|u| !u.is_empty()),
+        ))),
+        ["oncall", "end"] => Ok(ChatCommand::Oncall(super::shift::OncallOrder::End)),
+        ["oncall", "who"] => Ok(ChatCommand::Oncall(super::shift::OncallOrder::Who)),
+        ["oncall", "summary"] => Ok(ChatCommand::Oncall(super::shift::OncallOrder::Summary(
+            get("shift")
+                .map(|n| {
+                    n.trim_start_matches('#').parse::<u32>().map_err(|_| {
+                        invalid(format!("shift:{n} is not a shift number; write shift:3"))
+                    })
+                })
+                .transpose()?,
+        ))),
         ["deploy", "record"] => {
             // Checked here, with a stand-in speaker, so a mistake comes with the usage line.
             super::deploy::Deploy::from_options(&parsed.options, "someone")

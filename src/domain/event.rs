@@ -356,6 +356,19 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         flags: Vec<String>,
     },
+    /// Someone went on call (`shift-N`), taking over from whoever was on call.
+    ShiftStarted {
+        number: u32,
+        person: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handed_over_from: Option<String>,
+    },
+    /// The shift ended: by `/oncall end`, or at a hand-over (then naming who took over).
+    ShiftEnded {
+        number: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handed_over_to: Option<String>,
+    },
     /// A command that was refused or could not be understood, with the reply given.
     CommandRejected {
         channel: String,
@@ -459,6 +472,8 @@ impl Event {
             Event::DeployRecorded(_) => "DeployRecorded",
             Event::DeployFlagged { .. } => "DeployFlagged",
             Event::DeployNoted { .. } => "DeployNoted",
+            Event::ShiftStarted { .. } => "ShiftStarted",
+            Event::ShiftEnded { .. } => "ShiftEnded",
             Event::ReleaseOpened { .. } => "ReleaseOpened",
             Event::ReleaseChangeAdded { .. } => "ReleaseChangeAdded",
             Event::ReleaseStakeholderAdded { .. } => "ReleaseStakeholderAdded",

@@ -14,4 +14,5 @@ pub mod release;
 pub mod routing;
 pub mod run;
 pub mod runbook;
+pub mod shift;
 pub mod types;

@@ -556,6 +556,8 @@ pub fn assemble(
             Event::CommandRejected { .. } | Event::Imported { .. } => {}
             // Deploys live in their services' streams; an incident holds notes of them.
             Event::DeployRecorded(_) | Event::DeployFlagged { .. } => {}
+            // Shifts live in their own streams.
+            Event::ShiftStarted { .. } | Event::ShiftEnded { .. } => {}
             Event::DeployNoted {
                 deploy,
                 deployed_at,
