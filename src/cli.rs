@@ -44,6 +44,11 @@ pub enum Command {
     /// Replay the seed's application outage into a fresh SQLite store in a temporary
     /// directory and print its post-mortem.
     Demo {
+        /// `outage` (the default): the seed's outage and its post-mortem; `week`: the seed's
+        /// whole week — release night, the on-call shift, the deploys, the outage — and its
+        /// as-built entry, on-call summary and post-mortem.
+        #[arg(value_enum, default_value_t = DemoWhich::Outage)]
+        which: DemoWhich,
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
     },
@@ -137,6 +142,13 @@ pub enum Command {
     },
 }
 
+/// Which built-in transcript `warroom demo` replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoWhich {
+    Outage,
+    Week,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Md,
@@ -147,7 +159,7 @@ impl Cli {
     /// Runs the chosen command; returns the process exit code.
     pub async fn run(self) -> anyhow::Result<i32> {
         match self.command {
-            Command::Demo { format } => demo(self.config.as_deref(), format).await,
+            Command::Demo { which, format } => demo(self.config.as_deref(), which, format).await,
             Command::Replay {
                 ref file,
                 quiet,
@@ -507,8 +519,9 @@ fn check(config: Option<&Path>) -> anyhow::Result<i32> {
     }
 }
 
-/// Replays the built-in outage into a fresh store and prints its post-mortem.
-async fn demo(config: Option<&Path>, format: Format) -> anyhow::Result<i32> {
+/// Replays a built-in transcript into a fresh store and prints its documents: the outage's
+/// post-mortem; for the week, the as-built entry, the on-call summary and the post-mortem.
+async fn demo(config: Option<&Path>, which: DemoWhich, format: Format) -> anyhow::Result<i32> {
     let settings = match config {
         Some(path) => Settings::load(Some(path))?,
         None => Settings::example()?,
@@ -516,22 +529,46 @@ async fn demo(config: Option<&Path>, format: Format) -> anyhow::Result<i32> {
     let dir =
         tempfile::tempdir().context("cannot create a temporary directory for the demo store")?;
     let url = format!("sqlite://{}", dir.path().join("warroom.db").display());
-    // The restart and the redeploy run as jobs on a local agent, on a fake host.
-    let mut agent = crate::demo::local_agent(&dir.path().join("host"), &settings)?;
+    // Runbook runs are jobs for agents in the process, on fake hosts.
+    let mut agents = crate::demo::local_agents(&dir.path().join("hosts"), &settings)?;
     let warroom = Warroom::start(Ledger::open(&url).await?, settings).await?;
-    let summary = replay::replay_with_agent(
-        &warroom,
-        DEMO_OUTAGE,
-        "builtin:outage",
-        Some(&mut agent),
-        |_, _| {},
-    )
-    .await?;
+    let (text, identity) = match which {
+        DemoWhich::Outage => (DEMO_OUTAGE.to_string(), "builtin:outage"),
+        DemoWhich::Week => (crate::demo::week(), "builtin:week"),
+    };
+    let summary =
+        replay::replay_with_agents(&warroom, &text, identity, &mut agents, |_, _| {}).await?;
     eprintln!("{} (store: {url})", describe_summary(&summary));
     let Some(number) = summary.incidents.iter().next_back().copied() else {
         bail!("the demo transcript opened no incident");
     };
-    print!("{}", render(&warroom.postmortem(number).await?, format));
+    let postmortem = warroom.postmortem(number).await?;
+    match which {
+        DemoWhich::Outage => print!("{}", render(&postmortem, format)),
+        DemoWhich::Week => {
+            use crate::domain::{release, shift};
+            let as_built = warroom.as_built(None).await?;
+            let oncall = warroom
+                .oncall_summary(crate::app::shifts::SummaryOf::Shift(None))
+                .await?;
+            match format {
+                Format::Md => print!(
+                    "{}\n{}\n{}",
+                    release::render_markdown(&as_built),
+                    shift::render_markdown(&oncall),
+                    postmortem::render_markdown(&postmortem)
+                ),
+                Format::Json => {
+                    let value = serde_json::json!({
+                        "as_built": serde_json::from_str::<serde_json::Value>(&release::render_json(&as_built))?,
+                        "oncall_summary": serde_json::from_str::<serde_json::Value>(&shift::render_json(&oncall))?,
+                        "postmortem": serde_json::from_str::<serde_json::Value>(&postmortem::render_json(&postmortem))?,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                }
+            }
+        }
+    }
     warroom.ledger().clone().close().await;
     Ok(0)
 }
@@ -608,7 +645,7 @@ fn describe_summary(s: &ReplaySummary) -> String {
         if s.jobs == 0 {
             String::new()
         } else {
-            format!(", {} runbook jobs run by the local agent", s.jobs)
+            format!(", {} runbook jobs run by local agents", s.jobs)
         },
         if incidents.is_empty() {
             String::new()

@@ -834,21 +834,21 @@ async fn runbook_runs_are_confirmed_by_the_requester_and_approved_by_someone_els
 
 #[tokio::test]
 async fn the_demo_runs_its_restart_and_redeploy_once_on_the_local_agent() {
-    use warroom::app::replay::replay_with_agent;
+    use warroom::app::replay::replay_with_agents;
     let (dir, url) = common::fresh_sqlite_url();
     let app = app(&url).await;
     let host = dir.path().join("host");
-    let mut agent = warroom::demo::local_agent(&host, app.settings()).unwrap();
-    let first = replay_with_agent(&app, DEMO_OUTAGE, "demo", Some(&mut agent), |_, _| {})
+    let mut agents = warroom::demo::local_agents(&host, app.settings()).unwrap();
+    let first = replay_with_agents(&app, DEMO_OUTAGE, "demo", &mut agents, |_, _| {})
         .await
         .unwrap();
     assert_eq!(first.jobs, 2);
     // Replayed again, nothing is queued anew and nothing runs twice on the host.
-    let again = replay_with_agent(&app, DEMO_OUTAGE, "demo", Some(&mut agent), |_, _| {})
+    let again = replay_with_agents(&app, DEMO_OUTAGE, "demo", &mut agents, |_, _| {})
         .await
         .unwrap();
     assert_eq!((again.jobs, again.events), (0, 0));
-    let calls = std::fs::read_to_string(host.join("state/calls")).unwrap();
+    let calls = std::fs::read_to_string(host.join("planthost1/calls")).unwrap();
     assert_eq!(calls.matches("systemctl stop").count(), 2, "{calls}");
     assert_eq!(
         calls
@@ -888,7 +888,7 @@ async fn the_demo_runs_its_restart_and_redeploy_once_on_the_local_agent() {
 async fn an_agent_without_the_labels_a_runbook_asks_for_takes_nothing() {
     use warroom::agent::runner::Site;
     use warroom::app::local_agent::LocalAgent;
-    use warroom::app::replay::replay_with_agent;
+    use warroom::app::replay::replay_with_agents;
     let (_dir, url) = common::fresh_sqlite_url();
     let app = app(&url).await;
     let dns_host = warroom::config::AgentSettings {
@@ -902,8 +902,8 @@ async fn an_agent_without_the_labels_a_runbook_asks_for_takes_nothing() {
         output_limit: 1024,
         redact: vec![],
     };
-    let mut agent = LocalAgent::new(dns_host, &app.settings().runbooks, site);
-    let summary = replay_with_agent(&app, DEMO_OUTAGE, "demo", Some(&mut agent), |_, _| {})
+    let mut agents = [LocalAgent::new(dns_host, &app.settings().runbooks, site)];
+    let summary = replay_with_agents(&app, DEMO_OUTAGE, "demo", &mut agents, |_, _| {})
         .await
         .unwrap();
     assert_eq!(summary.jobs, 0);

@@ -46,7 +46,7 @@ fn demo_prints_the_post_mortem() {
         "{md}"
     );
     assert!(
-        text(&out.stderr).contains("2 runbook jobs run by the local agent"),
+        text(&out.stderr).contains("2 runbook jobs run by local agents"),
         "{}",
         text(&out.stderr)
     );
@@ -278,4 +278,58 @@ fn check_names_the_runbook_file_line_and_field_of_each_mistake() {
         "{out}"
     );
     assert!(out.contains("approval.team: no team 'Nobody'"), "{out}");
+}
+
+#[test]
+fn demo_week_prints_the_as_built_the_on_call_summary_and_the_post_mortem() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = warroom(dir.path(), &["demo", "week"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    let titles: Vec<&str> = md.lines().filter(|l| l.starts_with("# ")).collect();
+    assert_eq!(
+        titles,
+        [
+            "# As-Built Doc",
+            "# On-call summary — shift 2 (rpark)",
+            "# Application outage — 2021-03-09 09:15 (UTC)"
+        ]
+    );
+    // Release night: Release 2, its tickets and the capacity plan's arithmetic.
+    for ticket in ["Tk-201", "Tk-202", "Tk-203", "Tk-205"] {
+        assert!(md.contains(ticket), "{ticket}");
+    }
+    assert!(md.contains("2600 concurrent users ÷ 500 users per replica = 5.2, rounded up: 6"));
+    // The shift: four alerts in time order, the hand-over, the recurring alert, the toil.
+    let alerts: Vec<&str> = md.lines().filter(|l| l.contains(" -- Alert ")).collect();
+    assert_eq!(
+        alerts,
+        [
+            "## 08.03.2021/10:00 -- Alert 1. OutstandingOrdersTooHigh",
+            "## 08.03.2021/16:00 -- Alert 2. DNSNotAnswering",
+            "## 09.03.2021/08:00 -- Alert 3. LowStorage (recurring: 1 earlier, 2021-03-01)",
+            "## 09.03.2021/09:15 -- Alert 4. ApplicationDown",
+        ]
+    );
+    assert!(md.contains("; taken over from ghammer."));
+    assert!(md.contains("/failover dns (run 1, asked by Riley Park (@rpark)) succeeded: dns2 is now the active DNS server (was dns1)"));
+    assert!(md.contains("was typed by hand in 2 incidents (INC-1, INC-4): make it a runbook."));
+    // The outage's timeline starts with the QA build deployed the evening before, flagged.
+    let timeline = md.split("## Incident Timeline").nth(1).unwrap();
+    let first = timeline.lines().find(|l| l.starts_with("- ")).unwrap();
+    assert!(
+        first.starts_with(
+            "- 18:40 — @warroom deploy on 2021-03-08: app 2.1.0-qa.1 to prod by ghammer"
+        ) && first.contains("⚠ test build in production"),
+        "{first}"
+    );
+    assert!(md.contains("exoticplant runs build 2.0.0 (was 2.1.0-qa.1)"));
+    let json = warroom(dir.path(), &["demo", "week", "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["postmortem"]["id"], "INC-5");
+    assert_eq!(
+        value["oncall_summary"]["entries"].as_array().unwrap().len(),
+        4
+    );
+    assert_eq!(value["as_built"]["releases"][0]["version"], "2");
 }

@@ -115,16 +115,16 @@ pub async fn replay(
     identity: &str,
     on_line: impl FnMut(&TranscriptLine, &Outcome),
 ) -> anyhow::Result<ReplaySummary> {
-    replay_with_agent(warroom, text, identity, None, on_line).await
+    replay_with_agents(warroom, text, identity, &mut [], on_line).await
 }
 
-/// Replays a checked transcript with an agent in the process: after each line, it carries
+/// Replays a checked transcript with agents in the process: after each line, they carry
 /// out the runs queued by then, on the transcript's clock.
-pub async fn replay_with_agent(
+pub async fn replay_with_agents(
     warroom: &Warroom,
     text: &str,
     identity: &str,
-    mut agent: Option<&mut LocalAgent>,
+    agents: &mut [LocalAgent],
     mut on_line: impl FnMut(&TranscriptLine, &Outcome),
 ) -> anyhow::Result<ReplaySummary> {
     let lines = inputs(text, identity, warroom)?;
@@ -150,7 +150,7 @@ pub async fn replay_with_agent(
             .await
             .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?
             .len();
-        if let Some(agent) = agent.as_deref_mut() {
+        for agent in agents.iter_mut() {
             summary.jobs += agent
                 .work(warroom, line.at)
                 .await

@@ -14,6 +14,25 @@ use std::path::Path;
 /// The transcript of the seed scenario's application outage, replayed by `warroom demo`.
 pub const OUTAGE: &str = include_str!("outage.jsonl");
 
+/// The seed's week before the outage: release night (Release 2), the on-call shift with
+/// three alerts, and the QA build deployed to production the evening before.
+const WEEK_BEFORE_OUTAGE: &str = include_str!("week.jsonl");
+/// The week after the outage: the shift ends.
+const WEEK_AFTER_OUTAGE: &str = include_str!("week-after.jsonl");
+
+/// The incident number the outage gets in the week, after the four earlier ones.
+pub const WEEK_OUTAGE_INCIDENT: u64 = 5;
+
+/// The whole week as one transcript, replayed by `warroom demo week`: the outage's lines are
+/// the same as `warroom demo`'s, in the channel its incident gets in the week.
+pub fn week() -> String {
+    let outage = OUTAGE.replace(
+        "inc-1-application-outage",
+        &format!("inc-{WEEK_OUTAGE_INCIDENT}-application-outage"),
+    );
+    format!("{WEEK_BEFORE_OUTAGE}{outage}{WEEK_AFTER_OUTAGE}")
+}
+
 /// The build the demo's host runs when the outage starts: the QA build deployed to
 /// production by mistake, the seed's root cause.
 pub const BUILD_AT_START: &str = "2.1.0-qa.1";
@@ -31,17 +50,19 @@ const HOST_PROGRAMS: &[(&str, &str, &str)] = &[
         "deployctl",
         include_str!("../../tests/fakes/deployctl"),
     ),
+    (
+        "dnstool",
+        "dnstool",
+        include_str!("../../tests/fakes/dnstool"),
+    ),
 ];
 
-/// Sets up the fake application host under `dir` (programs in `bin/`, its state in
-/// `state/`: the service running [`BUILD_AT_START`]) and returns the agent that runs the
-/// configuration's runbooks there, labelled like the seed's application host.
-pub fn local_agent(dir: &Path, settings: &Settings) -> anyhow::Result<LocalAgent> {
+/// Sets up the fake hosts under `dir` — the application host (its service running
+/// [`BUILD_AT_START`]) and the DNS host (dns1 active) — and returns their agents, labelled
+/// like the seed's hosts. Programs go in `bin/`, each host's state in its own directory.
+pub fn local_agents(dir: &Path, settings: &Settings) -> anyhow::Result<Vec<LocalAgent>> {
     let bin = dir.join("bin");
-    let state = dir.join("state");
-    for d in [&bin, &state] {
-        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-    }
+    std::fs::create_dir_all(&bin).with_context(|| format!("cannot create {}", bin.display()))?;
     let mut programs = BTreeMap::new();
     for (name, file, script) in HOST_PROGRAMS {
         let path = bin.join(file);
@@ -50,25 +71,37 @@ pub fn local_agent(dir: &Path, settings: &Settings) -> anyhow::Result<LocalAgent
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
         programs.insert(name.to_string(), path.display().to_string());
     }
-    std::fs::write(state.join("running"), "")?;
-    std::fs::write(state.join("version"), format!("{BUILD_AT_START}\n"))?;
-    let site = Site {
-        programs,
-        env: vec![
-            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
-            ("FAKE_HOST".to_string(), state.display().to_string()),
-        ],
-        output_limit: 64 * 1024,
-        redact: vec![],
+    let app_state = dir.join("planthost1");
+    let dns_state = dir.join("dns");
+    for d in [&app_state, &dns_state] {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    std::fs::write(app_state.join("running"), "")?;
+    std::fs::write(app_state.join("version"), format!("{BUILD_AT_START}\n"))?;
+    std::fs::write(dns_state.join("active"), "dns1\n")?;
+    let agent = |name: &str, role: &str, state_var: &str, state: &Path| {
+        let site = Site {
+            programs: programs.clone(),
+            env: vec![
+                ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+                (state_var.to_string(), state.display().to_string()),
+            ],
+            output_limit: 64 * 1024,
+            redact: vec![],
+        };
+        let identity = AgentSettings {
+            name: name.to_string(),
+            // Never compared: these agents do not come in over HTTP.
+            token_sha256: [0; 32],
+            labels: BTreeMap::from([
+                ("host".to_string(), name.to_string()),
+                ("role".to_string(), role.to_string()),
+            ]),
+        };
+        LocalAgent::new(identity, &settings.runbooks, site)
     };
-    let identity = AgentSettings {
-        name: "planthost1".to_string(),
-        // Never compared: this agent does not come in over HTTP.
-        token_sha256: [0; 32],
-        labels: BTreeMap::from([
-            ("host".to_string(), "planthost1".to_string()),
-            ("role".to_string(), "app".to_string()),
-        ]),
-    };
-    Ok(LocalAgent::new(identity, &settings.runbooks, site))
+    Ok(vec![
+        agent("planthost1", "app", "FAKE_HOST", &app_state),
+        agent("dnshost1", "dns", "FAKE_DNS", &dns_state),
+    ])
 }
