@@ -119,6 +119,19 @@ pub enum Command {
     Verify,
     /// Create or upgrade the store's schema.
     Migrate,
+    /// Write the ledger to standard output as JSON Lines (every row with its position and
+    /// hash), e.g. a backup or a move to PostgreSQL; runs beside `warroom serve`.
+    Export {
+        /// Only the rows after this position (an earlier export's last position).
+        #[arg(long, default_value_t = 0)]
+        from: i64,
+    },
+    /// Load an export into the store given by --db, which must be empty (or hold the start of
+    /// the same ledger), checking every row's hash; then verify the whole ledger.
+    Import {
+        /// The file `warroom export` wrote, or - for standard input.
+        file: PathBuf,
+    },
     /// Check a configuration file and print each mistake with its key.
     Check,
     /// Measure the store and the post-mortem (see README for the figures).
@@ -180,7 +193,7 @@ impl Cli {
                 Ok(0)
             }
             Command::Incidents => {
-                let warroom = self.warroom().await?;
+                let warroom = self.reader().await?;
                 let incidents = warroom.incidents().await?;
                 if incidents.is_empty() {
                     println!("No incidents yet. `/incident open title:\"…\"` starts one.");
@@ -257,7 +270,7 @@ impl Cli {
             }
             Command::Timeline { ref incident } => {
                 let number = parse_incident(incident)?;
-                let warroom = self.warroom().await?;
+                let warroom = self.reader().await?;
                 print!(
                     "{}",
                     postmortem::render_timeline(&warroom.postmortem(number).await?)
@@ -270,7 +283,7 @@ impl Cli {
                 ref out,
             } => {
                 let number = parse_incident(incident)?;
-                let warroom = self.warroom().await?;
+                let warroom = self.reader().await?;
                 let document = render(&warroom.postmortem(number).await?, format);
                 match out {
                     Some(path) => std::fs::write(path, document)
@@ -292,7 +305,7 @@ impl Cli {
                 Ok(0)
             }
             Command::Verify => {
-                let ledger = Ledger::open(&self.db).await?;
+                let ledger = Ledger::open_read_only(&self.db).await?;
                 let report = ledger.verify().await?;
                 ledger.close().await;
                 match &report.problem {
@@ -322,6 +335,8 @@ impl Cli {
                 Ok(0)
             }
             Command::Check => check(self.config.as_deref()),
+            Command::Export { from } => crate::cli_portable::export(&self.db, from).await,
+            Command::Import { ref file } => crate::cli_portable::import(&self.db, file).await,
             Command::Serve { ref listen } => self.serve(listen.clone()).await,
             Command::Bench(ref args) => crate::bench::run(args).await,
             Command::Agent { ref config } => agent(config.as_deref()).await,
@@ -374,6 +389,14 @@ impl Cli {
     async fn warroom(&self) -> anyhow::Result<Warroom> {
         let settings = Settings::load(self.config.as_deref())?;
         let ledger = Ledger::open(&self.db).await?;
+        Warroom::start(ledger, settings).await
+    }
+
+    /// A `Warroom` for commands that only read: it takes no SQLite writer lock, so they work
+    /// while `warroom serve` runs on the same file.
+    async fn reader(&self) -> anyhow::Result<Warroom> {
+        let settings = Settings::load(self.config.as_deref())?;
+        let ledger = Ledger::open_read_only(&self.db).await?;
         Warroom::start(ledger, settings).await
     }
 }

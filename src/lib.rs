@@ -4,6 +4,7 @@ pub mod agent;
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod cli_portable;
 pub mod config;
 pub mod demo;
 pub mod discord;

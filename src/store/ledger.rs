@@ -34,6 +34,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError>;
     async fn stream_version(&self, stream: &str) -> Result<i64, StoreError>;
+    /// In one transaction holding the append lock: if the head is still `expected_head`
+    /// (position and hash), inserts `rows` exactly as given (positions, times, hashes) and
+    /// commits; otherwise writes nothing and returns the head it found. For `warroom import`,
+    /// whose caller has checked the rows' chain; never used by appends.
+    async fn insert_verbatim(
+        &self,
+        expected_head: &(i64, String),
+        rows: &[StoredEvent],
+    ) -> Result<Option<(i64, String)>, StoreError>;
     async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError>;
     async fn head(&self) -> Result<i64, StoreError>;
     async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError>;
@@ -64,6 +73,9 @@ pub struct LedgerOptions {
     pub max_batch_events: usize,
     /// Apply migrations at open.
     pub migrate: bool,
+    /// Open for reading only: appends are refused, and on SQLite no writer lock is taken, so
+    /// this works beside a running `warroom serve` (see [`Ledger::open_read_only`]).
+    pub read_only: bool,
 }
 
 impl Default for LedgerOptions {
@@ -71,6 +83,7 @@ impl Default for LedgerOptions {
         LedgerOptions {
             max_batch_events: 2000,
             migrate: true,
+            read_only: false,
         }
     }
 }
@@ -152,6 +165,8 @@ struct Inner {
     events_written: AtomicU64,
     /// Set by `close`, so clones refuse new appends instead of racing the closing pools.
     closed: AtomicBool,
+    /// Opened with [`LedgerOptions::read_only`]: appends are refused.
+    read_only: bool,
     /// Dropped with the ledger, which stops the PostgreSQL listener task.
     _stop_listener: oneshot::Sender<()>,
     /// `sqlite` or `postgres`.
@@ -168,13 +183,29 @@ pub struct Ledger {
 
 impl Ledger {
     /// Opens `sqlite://PATH` (created if missing) or `postgres://…`, applying migrations.
+    /// On SQLite this process becomes the file's one writer: [`StoreError::InUse`] when
+    /// another process already is (ledgers opened in the same process share the role).
     pub async fn open(url: &str) -> Result<Ledger, StoreError> {
         Ledger::open_with(url, LedgerOptions::default()).await
     }
 
+    /// Opens for reading only (`verify`, `export`, `incidents`, `postmortem`, …): no writer
+    /// lock is taken, so it works while `warroom serve` runs on the same SQLite file (WAL lets
+    /// readers and the writer run together); appends answer [`StoreError::ReadOnly`].
+    pub async fn open_read_only(url: &str) -> Result<Ledger, StoreError> {
+        Ledger::open_with(
+            url,
+            LedgerOptions {
+                read_only: true,
+                ..LedgerOptions::default()
+            },
+        )
+        .await
+    }
+
     /// Opens with explicit options; see [`LedgerOptions`].
     pub async fn open_with(url: &str, options: LedgerOptions) -> Result<Ledger, StoreError> {
-        let (backend, name) = open_backend(url, options.migrate).await?;
+        let (backend, name) = open_backend(url, options.migrate, !options.read_only).await?;
         let head = backend.head().await.map_err(|e| {
             let hint = if options.migrate {
                 ""
@@ -197,6 +228,7 @@ impl Ledger {
             commits: AtomicU64::new(0),
             events_written: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            read_only: options.read_only,
             _stop_listener: stop_listener,
             backend_name: name,
             display_url: redact(url),
@@ -229,6 +261,9 @@ impl Ledger {
     ) -> Result<Appended, AppendError> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(StoreError::WriterStopped.into());
+        }
+        if self.inner.read_only {
+            return Err(StoreError::ReadOnly.into());
         }
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest {
@@ -290,6 +325,56 @@ impl Ledger {
     /// The last position; 0 when the ledger is empty.
     pub async fn head(&self) -> Result<i64, StoreError> {
         self.inner.backend.head().await
+    }
+
+    /// The last position and its hash (0 and the genesis hash when empty): where the next
+    /// event chains on.
+    pub(crate) async fn last(&self) -> Result<(i64, String), StoreError> {
+        let head = self.head().await?;
+        if head == 0 {
+            return Ok((0, chain::GENESIS.to_string()));
+        }
+        match self.read_all(head - 1, 1).await?.pop() {
+            Some(e) if e.position == head => Ok((e.position, e.hash)),
+            _ => Err(StoreError::Corrupt {
+                position: head,
+                reason: "the last position cannot be read back".into(),
+            }),
+        }
+    }
+
+    /// Inserts rows whose chain the caller checked, exactly as given, if the store still ends
+    /// at `expected_head`; returns the head found otherwise (nothing written). Only for
+    /// [`super::portable::import`].
+    pub(crate) async fn insert_verbatim(
+        &self,
+        expected_head: &(i64, String),
+        rows: &[StoredEvent],
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        if self.inner.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::WriterStopped);
+        }
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        let found = self
+            .inner
+            .backend
+            .insert_verbatim(expected_head, rows)
+            .await?;
+        if found.is_none() {
+            // Wake this process's subscribers as a commit by the writer would.
+            let head = last.position;
+            self.inner.heads.send_if_modified(|h| {
+                let newer = head > *h;
+                *h = (*h).max(head);
+                newer
+            });
+        }
+        Ok(found)
     }
 
     /// Whether an event with this id is stored, e.g. to skip an input already recorded.
@@ -406,10 +491,12 @@ impl Ledger {
     }
 }
 
-/// Connects to the backend the URL names, applying migrations when asked.
+/// Connects to the backend the URL names, applying migrations when asked; `write` takes the
+/// SQLite writer lock (see `lock.rs`).
 async fn open_backend(
     url: &str,
     migrate: bool,
+    write: bool,
 ) -> Result<(Arc<dyn Backend>, &'static str), StoreError> {
     let open_error = |reason: String| StoreError::Open {
         url: redact(url),
@@ -420,9 +507,13 @@ async fn open_backend(
         e => e.to_string(),
     };
     if url.starts_with("sqlite:") {
-        let backend = super::sqlite::SqliteBackend::open(url, migrate)
+        let backend = super::sqlite::SqliteBackend::open(url, migrate, write)
             .await
-            .map_err(|e| open_error(reason(e)))?;
+            .map_err(|e| match e {
+                // Already says which file and what to do.
+                e @ (StoreError::InUse { .. } | StoreError::Open { .. }) => e,
+                e => open_error(reason(e)),
+            })?;
         Ok((Arc::new(backend), "sqlite"))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let backend = super::postgres::PgBackend::open(url, migrate)
@@ -453,7 +544,7 @@ pub fn migrator_for(url: &str) -> Result<&'static Migrator, StoreError> {
 /// Brings the schema at `url` up to date and disconnects, for `warroom migrate`.
 /// ([`Ledger::open`] migrates too; this does it without starting a writer.)
 pub async fn migrate(url: &str) -> Result<(), StoreError> {
-    let (backend, _) = open_backend(url, true).await?;
+    let (backend, _) = open_backend(url, true, true).await?;
     backend.close().await;
     Ok(())
 }

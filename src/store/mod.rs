@@ -12,7 +12,9 @@
 
 mod chain;
 mod ledger;
+mod lock;
 mod plan;
+pub mod portable;
 mod postgres;
 mod sqlite;
 
@@ -143,4 +145,19 @@ pub enum StoreError {
     /// A stored row cannot be decoded, which only a change outside warroom can cause.
     #[error("corrupt row at position {position}: {reason}")]
     Corrupt { position: i64, reason: String },
+    /// Another process writes to this SQLite file (it holds the lock file beside it).
+    #[error(
+        "another warroom{} is using {}; SQLite is single-instance: stop that one, or move the \
+         store to PostgreSQL (`warroom export` then `warroom import`) to run several instances \
+         (read-only commands such as verify, export, incidents and postmortem still work meanwhile)",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+        path.display()
+    )]
+    InUse {
+        path: std::path::PathBuf,
+        pid: Option<u32>,
+    },
+    /// The ledger was opened read-only ([`Ledger::open_read_only`]) and was asked to write.
+    #[error("this store was opened read-only; open it with `Ledger::open` to append")]
+    ReadOnly,
 }

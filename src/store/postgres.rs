@@ -69,6 +69,31 @@ fn decode(row: &PgRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
+/// Inserts rows as given, in one statement: arrays of columns, unnested into rows.
+async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    rows: &[StoredEvent],
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO events ({COLUMNS}) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], \
+         $5::text[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])"
+    ))
+    .bind(rows.iter().map(|r| r.position).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.stream_id.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.stream_version).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event_id.to_string()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event_type.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.schema_version).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.actor.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.payload.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.hash.clone()).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Backend for PgBackend {
     async fn commit(
@@ -125,25 +150,7 @@ impl Backend for PgBackend {
             existing,
         });
         if !plan.rows.is_empty() {
-            // One statement for the whole batch: arrays of columns, unnested into rows.
-            let rows = &plan.rows;
-            sqlx::query(&format!(
-                "INSERT INTO events ({COLUMNS}) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], \
-                 $5::text[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])"
-            ))
-            .bind(rows.iter().map(|r| r.position).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.stream_id.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.stream_version).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.event_id.to_string()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.event_type.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.schema_version).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.actor.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.payload.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.hash.clone()).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
+            insert_rows(&mut tx, &plan.rows).await?;
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(plan.head.0.to_string())
@@ -152,6 +159,39 @@ impl Backend for PgBackend {
         }
         tx.commit().await?;
         Ok(plan)
+    }
+
+    async fn insert_verbatim(
+        &self,
+        expected_head: &(i64, String),
+        rows: &[StoredEvent],
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        // The appenders' lock: nobody can slip a row in between the check and the insert.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let head: (i64, String) =
+            sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or((0, chain::GENESIS.to_string()));
+        if &head != expected_head {
+            return Ok(Some(head));
+        }
+        // Positions are plain columns assigned by the planner from the head (no sequence or
+        // identity), so appends after an import simply continue at its last position + 1.
+        insert_rows(&mut tx, rows).await?;
+        if let Some(last) = rows.last() {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(last.position.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(None)
     }
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {

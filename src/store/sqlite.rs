@@ -1,6 +1,7 @@
 //! The SQLite backend: WAL, `synchronous=FULL`, appends serialised by `BEGIN IMMEDIATE`.
 
 use super::ledger::{Backend, Snapshot};
+use super::lock::WriterLock;
 use super::plan::{AppendRequest, Plan};
 use super::{chain, StoreError, StoredEvent};
 use async_trait::async_trait;
@@ -32,15 +33,27 @@ pub(crate) struct SqliteBackend {
     pool: SqlitePool,
     /// The writer's own single connection, so reads queued in `pool` never delay a commit.
     writer: SqlitePool,
+    /// This process's claim to be the file's one writer (none when opened read-only or in
+    /// memory); given up at `close`.
+    lock: std::sync::Mutex<Option<Arc<WriterLock>>>,
 }
 
 impl SqliteBackend {
-    pub async fn open(url: &str, migrate: bool) -> Result<SqliteBackend, StoreError> {
+    /// `write`: take the file's writer lock first, so a second instance is refused before it
+    /// touches the file.
+    pub async fn open(url: &str, migrate: bool, write: bool) -> Result<SqliteBackend, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        let filename = options.get_filename();
+        let in_memory = filename.as_os_str() == ":memory:" || url.contains("mode=memory");
+        let lock = if write && !in_memory {
+            Some(super::lock::acquire(filename)?)
+        } else {
+            None
+        };
         // Switching a new file to WAL takes a lock SQLite does not wait for, and sqlx takes
         // no lock to migrate SQLite, so instances opening a new file together can see "database
         // is locked" or lose a migration race. The loser's work rolled back; a retry finds the
@@ -65,7 +78,11 @@ impl SqliteBackend {
             .max_connections(1)
             .connect_with(options)
             .await?;
-        Ok(SqliteBackend { pool, writer })
+        Ok(SqliteBackend {
+            pool,
+            writer,
+            lock: std::sync::Mutex::new(lock),
+        })
     }
 }
 
@@ -126,6 +143,40 @@ fn decode(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
+/// Inserts rows as given. One placeholder per value (cheaper than unpacking JSON), in chunks
+/// of fixed sizes so at most a handful of distinct statements are ever prepared.
+async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    rows: &[StoredEvent],
+) -> Result<(), StoreError> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = INSERT_CHUNKS
+            .iter()
+            .copied()
+            .find(|c| *c <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO events ({COLUMNS}) "));
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.position)
+                .push_bind(&r.stream_id)
+                .push_bind(r.stream_version)
+                .push_bind(r.event_id.to_string())
+                .push_bind(&r.event_type)
+                .push_bind(r.schema_version)
+                .push_bind(chain::canonical_time(r.occurred_at))
+                .push_bind(chain::canonical_time(r.recorded_at))
+                .push_bind(&r.actor)
+                .push_bind(&r.payload)
+                .push_bind(&r.hash);
+        });
+        q.build().execute(&mut **tx).await?;
+        rest = tail;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Backend for SqliteBackend {
     async fn commit(
@@ -180,35 +231,29 @@ impl Backend for SqliteBackend {
             versions,
             existing,
         });
-        // Rows go in with one placeholder per value (cheaper than unpacking JSON), in chunks
-        // of fixed sizes so at most a handful of distinct statements are ever prepared.
-        let mut rest = plan.rows.as_slice();
-        while !rest.is_empty() {
-            let size = INSERT_CHUNKS
-                .iter()
-                .copied()
-                .find(|c| *c <= rest.len())
-                .unwrap_or(1);
-            let (chunk, tail) = rest.split_at(size);
-            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO events ({COLUMNS}) "));
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(r.position)
-                    .push_bind(&r.stream_id)
-                    .push_bind(r.stream_version)
-                    .push_bind(r.event_id.to_string())
-                    .push_bind(&r.event_type)
-                    .push_bind(r.schema_version)
-                    .push_bind(chain::canonical_time(r.occurred_at))
-                    .push_bind(chain::canonical_time(r.recorded_at))
-                    .push_bind(&r.actor)
-                    .push_bind(&r.payload)
-                    .push_bind(&r.hash);
-            });
-            q.build().execute(&mut *tx).await?;
-            rest = tail;
-        }
+        insert_rows(&mut tx, &plan.rows).await?;
         tx.commit().await?;
         Ok(plan)
+    }
+
+    async fn insert_verbatim(
+        &self,
+        expected_head: &(i64, String),
+        rows: &[StoredEvent],
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        // The same lock as appends: nobody can slip a row in between the check and the insert.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let head: (i64, String) =
+            sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or((0, chain::GENESIS.to_string()));
+        if &head != expected_head {
+            return Ok(Some(head));
+        }
+        insert_rows(&mut tx, rows).await?;
+        tx.commit().await?;
+        Ok(None)
     }
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
@@ -294,5 +339,7 @@ impl Backend for SqliteBackend {
     async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
+        // Another instance may take over once this one's connections are gone.
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
