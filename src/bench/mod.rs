@@ -2,6 +2,7 @@
 //! Targets live in the README; this only measures, on whatever machine it runs.
 
 pub mod ingest;
+mod portable;
 
 use crate::app::{event_id, Warroom};
 use crate::config::Settings;
@@ -16,7 +17,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Parts to run, comma-separated: append, postmortem, rebuild, demo, ingest.
+    /// Parts to run, comma-separated: append, postmortem, rebuild, demo, ingest, export
+    /// (export then import `--events` events).
     #[arg(
         long,
         value_delimiter = ',',
@@ -26,7 +28,7 @@ pub struct BenchArgs {
     /// Also bench PostgreSQL: an admin URL; the bench creates and drops its own database.
     #[arg(long, env = "WARROOM_BENCH_POSTGRES")]
     pub postgres: Option<String>,
-    /// Events per append scenario.
+    /// Events per append scenario, and in the export/import ledger.
     #[arg(long, default_value_t = 20_000)]
     pub events: usize,
     /// Events in the incident whose post-mortem is assembled.
@@ -89,6 +91,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
     }
     if wants("demo") {
         demo_rss()?;
+    }
+    if wants("export") || wants("import") {
+        portable::run(args.events, args.postgres.as_deref()).await?;
     }
     if wants("ingest") {
         let alertmanager = args.alertmanager.clone().or_else(|| {
