@@ -207,6 +207,18 @@ async fn a_malformed_line_names_its_line_and_field(url: &str) {
     // what came before their bad line.
     assert_eq!(ledger.head().await.unwrap(), 4);
     assert!(ledger.verify().await.unwrap().problem.is_none());
+    // Nothing may follow the closing line; the rows before it are in.
+    let mut doubled = lines.clone();
+    doubled.push(lines[1].clone());
+    let err = portable::import(&ledger, &joined(&doubled)[..])
+        .await
+        .unwrap_err();
+    assert_eq!(err.line, Some(doubled.len() as u64), "{err}");
+    assert!(
+        err.to_string().contains("more after the closing line"),
+        "{err}"
+    );
+    assert_eq!(ledger.head().await.unwrap(), (lines.len() - 2) as i64);
     let err = portable::import(&ledger, &b"{\"hello\":1}\n"[..])
         .await
         .unwrap_err();

@@ -393,7 +393,24 @@ pub async fn import<R: AsyncBufRead + Unpin>(
         }
         if line.starts_with("{\"end\"") {
             match serde_json::from_str::<End>(line) {
-                Ok(end) => break Some(end),
+                Ok(end) => {
+                    // Nothing may follow the closing line: rows there would be silently lost.
+                    loop {
+                        text.clear();
+                        state.line += 1;
+                        match input.read_line(&mut text).await {
+                            Ok(0) => break,
+                            Ok(_) if text.trim().is_empty() => continue,
+                            _ => {
+                                let what = "there is more after the closing line: the file is two exports joined, or was edited; import each export on its own".to_string();
+                                return Err(state
+                                    .flush_then_fail(ImportProblem::Format, None, what)
+                                    .await);
+                            }
+                        }
+                    }
+                    break Some(end);
+                }
                 Err(e) => {
                     let what = format!("the closing line is malformed: {}", serde_message(&e));
                     return Err(state
