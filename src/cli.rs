@@ -225,7 +225,7 @@ impl Cli {
                     },
                     _ => crate::app::shifts::SummaryOf::Shift(shift),
                 };
-                let warroom = self.warroom().await?;
+                let warroom = self.reader().await?;
                 let summary = warroom.oncall_summary(of).await?;
                 match format {
                     Format::Md => print!("{}", crate::domain::shift::render_markdown(&summary)),
@@ -239,7 +239,7 @@ impl Cli {
                 last,
                 format,
             } => {
-                let warroom = self.warroom().await?;
+                let warroom = self.reader().await?;
                 let query = crate::app::deploys::DeployQuery {
                     service: service.as_ref().map(|s| s.trim().to_ascii_lowercase()),
                     environment: env.as_ref().map(|e| e.trim().to_ascii_lowercase()),
@@ -297,7 +297,7 @@ impl Cli {
                 format,
                 deployment,
             } => {
-                let warroom = self.warroom().await?;
+                let warroom = self.reader().await?;
                 print!(
                     "{}",
                     as_built(&warroom, release.as_deref(), format, deployment).await?
