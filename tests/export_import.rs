@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use warroom::app::replay::replay_with_agent;
+use warroom::app::replay::replay_with_agents;
 use warroom::app::Warroom;
 use warroom::cli::DEMO_OUTAGE;
 use warroom::config::Settings;
@@ -18,15 +18,15 @@ use warroom::store::{ExpectedVersion, Ledger, NewEvent, StoreError};
 /// The demo as `warroom demo` runs it (restart and redeploy on a local agent) into `url`.
 async fn demo_into(url: &str, host: &Path) -> Warroom {
     let settings = Settings::example().unwrap();
-    let mut agent = warroom::demo::local_agent(host, &settings).unwrap();
+    let mut agents = warroom::demo::local_agents(host, &settings).unwrap();
     let app = Warroom::start(Ledger::open(url).await.unwrap(), settings)
         .await
         .unwrap();
-    replay_with_agent(
+    replay_with_agents(
         &app,
         DEMO_OUTAGE,
         "builtin:outage",
-        Some(&mut agent),
+        &mut agents,
         |_, _| {},
     )
     .await
