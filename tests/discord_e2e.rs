@@ -1131,3 +1131,75 @@ async fn a_runbook_the_alert_route_suggests_is_a_button_under_the_sop() {
         .contains("runconfirm:1:1"));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_and_shifts_reach_discord_warnings_incident_channels_and_summaries() {
+    let h = harness().await;
+    let now = Utc::now();
+    let minutes_ago = |m: i64| now - chrono::Duration::minutes(m);
+    let started = h
+        .command(OPS, "rpark", "/oncall start", minutes_ago(10))
+        .await;
+    assert!(!ephemeral(&started), "{started}");
+    // A QA build goes to production: a warning in the announcement channel.
+    let qa = warroom::domain::deploy::Deploy::from_json(&json!({
+        "service": "app", "environment": "prod", "version": "2.1.0-qa.1", "by": "ghammer",
+        "migrations": false}))
+    .unwrap();
+    h.warroom
+        .handle(Input {
+            key: "pipeline-qa".into(),
+            at: minutes_ago(9),
+            from: "ghammer".into(),
+            channel: "ops".into(),
+            kind: InputKind::Deploy(Box::new(qa)),
+            caller: Default::default(),
+        })
+        .await
+        .unwrap();
+    h.until("the guard's warning is posted", || async {
+        h.fake.messages_in(OPS).iter().any(|m| {
+            m.content
+                .starts_with("⚠ Suspicious deploy: app 2.1.0-qa.1 to prod by ghammer")
+        })
+    })
+    .await;
+    // The application goes down: its channel says which deploys came shortly before.
+    let body = json!({"version": "4", "status": "firing", "alerts": [
+        {"status": "firing", "labels": {"alertname": "ApplicationDown", "service": "app"},
+         "annotations": {"summary": "the app does not answer"}, "startsAt": minutes_ago(5).to_rfc3339()}
+    ]});
+    h.alerts("app-down", minutes_ago(5), "alertmanager", &body)
+        .await;
+    h.until("the deploys are posted in the incident channel", || async {
+        h.fake
+            .channels()
+            .iter()
+            .any(|c| c.name == "inc-1-application-outage")
+            && h.fake
+                .messages_in(h.channel_id("inc-1-application-outage"))
+                .iter()
+                .any(|m| {
+                    m.content
+                        .starts_with("**Deploys shortly before this incident opened**")
+                        && m.content.contains("app 2.1.0-qa.1 to prod by ghammer")
+                })
+    })
+    .await;
+    // The shift ends: its summary log is posted as a file.
+    let ended = h.command(OPS, "rpark", "/oncall end", now).await;
+    assert!(!ephemeral(&ended), "{ended}");
+
+    h.until("the shift summary is posted", || async {
+        h.fake.messages_in(OPS).iter().any(|m| {
+            m.content
+                .starts_with("On-call shift 1 (Riley Park (@rpark)) ended")
+                && m.attachments.iter().any(|f| {
+                    f.filename == "oncall-shift-1.md"
+                        && String::from_utf8_lossy(&f.bytes).contains("Alert 1. ApplicationDown")
+                })
+        })
+    })
+    .await;
+    h.stop().await;
+}

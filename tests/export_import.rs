@@ -22,15 +22,9 @@ async fn demo_into(url: &str, host: &Path) -> Warroom {
     let app = Warroom::start(Ledger::open(url).await.unwrap(), settings)
         .await
         .unwrap();
-    replay_with_agents(
-        &app,
-        DEMO_OUTAGE,
-        "builtin:outage",
-        &mut agents,
-        |_, _| {},
-    )
-    .await
-    .unwrap();
+    replay_with_agents(&app, DEMO_OUTAGE, "builtin:outage", &mut agents, |_, _| {})
+        .await
+        .unwrap();
     app
 }
 
