@@ -10,16 +10,8 @@ use warroom::config::Settings;
 use warroom::domain::event::Event;
 use warroom::domain::postmortem::{render_json, render_markdown};
 use warroom::domain::types::{IncidentNumber, IncidentStatus};
-use warroom::store::Ledger;
 
-async fn app(url: &str) -> Warroom {
-    Warroom::start(
-        Ledger::open(url).await.unwrap(),
-        Settings::example().unwrap(),
-    )
-    .await
-    .unwrap()
-}
+use common::example_app as app;
 
 async fn replay_text(
     app: &Warroom,

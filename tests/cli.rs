@@ -1,22 +1,9 @@
 //! The `warroom` binary as a person runs it: the demo, replay, listing, documents, verify,
 //! and the one-line errors with a non-zero exit.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn warroom(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warroom"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WARROOM_DB")
-        .env_remove("WARROOM_CONFIG")
-        .output()
-        .expect("the warroom binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{text, warroom};
 
 #[test]
 fn demo_prints_the_post_mortem() {

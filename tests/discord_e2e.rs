@@ -320,11 +320,12 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
             ..
         } = input;
         match kind {
-            InputKind::Alerts(_) => {
-                // Alerts come over HTTP, not Discord; the same use case either way.
+            // Alerts and deploys come over HTTP, not Discord; the same use case either way.
+            InputKind::Alerts(_) | InputKind::Deploy(_) => {
+                let alerts = matches!(kind, InputKind::Alerts(_));
                 h.warroom
                     .handle(Input {
-                        key: format!("alert-line-{}", line.line),
+                        key: format!("http-line-{}", line.line),
                         at,
                         from,
                         channel,
@@ -333,13 +334,15 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
                     })
                     .await
                     .unwrap();
-                h.until("the incident's channel exists", || async {
-                    h.fake
-                        .channels()
-                        .iter()
-                        .any(|c| c.name == "inc-1-application-outage")
-                })
-                .await;
+                if alerts {
+                    h.until("the incident's channel exists", || async {
+                        h.fake
+                            .channels()
+                            .iter()
+                            .any(|c| c.name == "inc-1-application-outage")
+                    })
+                    .await;
+                }
             }
             InputKind::Message { text, .. } if text.starts_with('/') => {
                 let channel = h.channel_id(&channel);
@@ -380,20 +383,6 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
                     assert_eq!(copies, 1, "a redelivered message is stored once");
                     duplicate_checked = true;
                 }
-            }
-            // Deploys come from pipelines over HTTP, not Discord.
-            InputKind::Deploy(_) => {
-                h.warroom
-                    .handle(Input {
-                        key: format!("deploy-line-{}", line.line),
-                        at,
-                        from,
-                        channel,
-                        kind,
-                        caller: Default::default(),
-                    })
-                    .await
-                    .unwrap();
             }
             InputKind::Edit { message_id, text } => {
                 let id = discord_ids[&message_id];

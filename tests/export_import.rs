@@ -2,10 +2,11 @@
 //! the same post-mortem byte for byte, every row checked on the way in), and the rule that one
 //! SQLite file has one writing instance while readers keep working.
 
+#[macro_use]
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use warroom::app::replay::replay_with_agents;
 use warroom::app::Warroom;
 use warroom::cli::DEMO_OUTAGE;
@@ -108,25 +109,6 @@ async fn demo_export(dir: &Path) -> Vec<String> {
 
 fn joined(lines: &[String]) -> Vec<u8> {
     (lines.join("\n") + "\n").into_bytes()
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (_dir, url) = crate::common::fresh_sqlite_url();
-                super::$name(&url).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let Some(url) = crate::common::fresh_postgres_url().await else { return };
-                super::$name(&url).await;
-            })*
-        }
-    };
 }
 
 on_both_backends!(
@@ -356,19 +338,7 @@ async fn appends_after_an_import_continue_the_chain(url: &str) {
     assert_eq!(app.incidents().await.unwrap().len(), 1);
 }
 
-fn warroom(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warroom"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WARROOM_DB")
-        .env_remove("WARROOM_CONFIG")
-        .output()
-        .expect("the warroom binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{text, warroom};
 
 #[test]
 fn the_cli_exports_imports_and_verifies() {

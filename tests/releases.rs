@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
 use warroom::app::replay::replay;
 use warroom::app::Warroom;
 use warroom::config::Settings;
@@ -196,19 +194,7 @@ async fn two_releases_make_the_seeds_as_built_document() {
     assert_eq!(render_markdown(&app.as_built(None).await.unwrap()), md);
 }
 
-fn warroom(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warroom"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WARROOM_DB")
-        .env_remove("WARROOM_CONFIG")
-        .output()
-        .expect("the warroom binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{text, warroom};
 
 #[test]
 fn as_built_deployment_is_valid_kubernetes() {

@@ -9,17 +9,8 @@ use sha2::Digest;
 use warroom::app::replay::replay;
 use warroom::app::shifts::SummaryOf;
 use warroom::app::{Notice, Warroom};
-use warroom::config::Settings;
-use warroom::store::Ledger;
 
-async fn app(url: &str) -> Warroom {
-    Warroom::start(
-        Ledger::open(url).await.unwrap(),
-        Settings::example().unwrap(),
-    )
-    .await
-    .unwrap()
-}
+use common::example_app as app;
 
 fn say(at: &str, from: &str, channel: &str, text: &str) -> String {
     json!({"at": format!("2021-03-{at}Z"), "from": from, "channel": channel, "text": text})
@@ -274,11 +265,10 @@ async fn the_summary_comes_from_the_command_line_and_chat_too() {
         );
         app.ledger().clone().close().await;
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
-        .current_dir(dir.path())
-        .args(["--db", &url, "oncall-summary", "--shift", "2"])
-        .output()
-        .unwrap();
+    let out = common::warroom(
+        dir.path(),
+        &["--db", &url, "oncall-summary", "--shift", "2"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -289,9 +279,9 @@ async fn the_summary_comes_from_the_command_line_and_chat_too() {
         md.contains("## 09.03.2021/08:04 -- Alert 1. LowStorage (recurring"),
         "{md}"
     );
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
-        .current_dir(dir.path())
-        .args([
+    let bad = common::warroom(
+        dir.path(),
+        &[
             "--db",
             &url,
             "oncall-summary",
@@ -299,9 +289,8 @@ async fn the_summary_comes_from_the_command_line_and_chat_too() {
             "yesterday",
             "--to",
             "2021-03-10T00:00:00Z",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(!bad.status.success());
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("--from yesterday is not an RFC 3339 time")

@@ -1,5 +1,6 @@
 //! The event store's contract, the same tests on SQLite and PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use chrono::{TimeZone, Utc};
@@ -8,26 +9,6 @@ use std::time::Duration;
 use warroom::store::{
     AppendError, Appended, ExpectedVersion, Ledger, LedgerOptions, NewEvent, StoreError,
 };
-
-/// Declares each conformance test twice: on an SQLite file and on a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (_dir, url) = crate::common::fresh_sqlite_url();
-                super::$name(&url).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let Some(url) = crate::common::fresh_postgres_url().await else { return };
-                super::$name(&url).await;
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     envelopes_round_trip_exactly,

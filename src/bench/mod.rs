@@ -394,37 +394,9 @@ async fn rebuild_bench(n: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("rebuild.db").display());
     let ledger = Ledger::open(&url).await?;
-    let per_incident = 1000;
-    let start = Utc.with_ymd_and_hms(2021, 3, 9, 9, 15, 0).unwrap();
     let t = Instant::now();
-    let mut written = 0;
-    let mut incident = 0u64;
-    while written < n {
-        incident += 1;
-        let number = IncidentNumber(incident);
-        let key = format!("rebuild:{incident}");
-        let count = per_incident.min(n - written);
-        let mut events = Vec::with_capacity(count);
-        let opened = Event::IncidentOpened {
-            number,
-            title: format!("Incident {incident}"),
-            severity: Severity::Sev2,
-            channel: format!("inc-{incident}"),
-        };
-        events.push(NewEvent {
-            event_id: event_id(&key, 0),
-            event_type: opened.event_type().into(),
-            schema_version: SCHEMA_VERSION,
-            occurred_at: start,
-            actor: "rpark".into(),
-            payload: opened.to_payload(),
-        });
-        events.extend((1..count).map(|i| message_event(&key, i, start)));
-        ledger
-            .append(&number.stream_id(), ExpectedVersion::NoStream, events)
-            .await?;
-        written += count;
-    }
+    fill_incidents(&ledger, n, "rebuild").await?;
+    let written = n;
     println!(
         "\nprojection rebuild: wrote {written} events in {:.1} s to set up",
         t.elapsed().as_secs_f64()
@@ -486,4 +458,38 @@ pub fn peak_rss_kb() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// `n` events in incidents of 1000 (an opening and chat messages), one append each, with
+/// event ids keyed by `prefix`.
+pub(crate) async fn fill_incidents(ledger: &Ledger, n: usize, prefix: &str) -> anyhow::Result<()> {
+    let start = Utc.with_ymd_and_hms(2021, 3, 9, 9, 15, 0).unwrap();
+    let mut written = 0;
+    let mut incident = 0u64;
+    while written < n {
+        incident += 1;
+        let number = IncidentNumber(incident);
+        let key = format!("{prefix}:{incident}");
+        let count = 1000.min(n - written);
+        let opened = Event::IncidentOpened {
+            number,
+            title: format!("Incident {incident}"),
+            severity: Severity::Sev2,
+            channel: format!("inc-{incident}"),
+        };
+        let mut events = vec![NewEvent {
+            event_id: event_id(&key, 0),
+            event_type: opened.event_type().into(),
+            schema_version: SCHEMA_VERSION,
+            occurred_at: start,
+            actor: "rpark".into(),
+            payload: opened.to_payload(),
+        }];
+        events.extend((1..count).map(|i| message_event(&key, i, start)));
+        ledger
+            .append(&number.stream_id(), ExpectedVersion::NoStream, events)
+            .await?;
+        written += count;
+    }
+    Ok(())
 }

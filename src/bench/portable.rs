@@ -3,12 +3,8 @@
 //! `--postgres`), printing rows/s, the file's size and the peak memory (the export and the
 //! import stream, so memory should not grow with N).
 
-use super::{create_database, drop_database, message_event, peak_rss_kb};
-use crate::app::event_id;
-use crate::domain::event::{Event, SCHEMA_VERSION};
-use crate::domain::types::{IncidentNumber, Severity};
-use crate::store::{portable, ExpectedVersion, Ledger, NewEvent};
-use chrono::{TimeZone, Utc};
+use super::{create_database, drop_database, peak_rss_kb};
+use crate::store::{portable, Ledger};
 use std::time::Instant;
 
 /// Runs the part with `events` events; `postgres` is an admin URL (the bench creates and
@@ -18,7 +14,7 @@ pub async fn run(events: usize, postgres: Option<&str>) -> anyhow::Result<()> {
     let source = format!("sqlite://{}", dir.path().join("source.db").display());
     let ledger = Ledger::open(&source).await?;
     let t = Instant::now();
-    fill(&ledger, events).await?;
+    super::fill_incidents(&ledger, events, "portable").await?;
     println!(
         "\nexport/import: wrote {events} events (~300-byte payloads, incidents of 1000) in {:.1} s to set up",
         t.elapsed().as_secs_f64()
@@ -75,35 +71,3 @@ async fn import_into(label: &str, url: &str, file: &std::path::Path) -> anyhow::
     Ok(())
 }
 
-/// `n` events: incidents of 1000 (an opening and chat messages), one append each.
-async fn fill(ledger: &Ledger, n: usize) -> anyhow::Result<()> {
-    let start = Utc.with_ymd_and_hms(2021, 3, 9, 9, 15, 0).unwrap();
-    let mut written = 0;
-    let mut incident = 0u64;
-    while written < n {
-        incident += 1;
-        let number = IncidentNumber(incident);
-        let key = format!("portable:{incident}");
-        let count = 1000.min(n - written);
-        let opened = Event::IncidentOpened {
-            number,
-            title: format!("Incident {incident}"),
-            severity: Severity::Sev2,
-            channel: format!("inc-{incident}"),
-        };
-        let mut events = vec![NewEvent {
-            event_id: event_id(&key, 0),
-            event_type: opened.event_type().into(),
-            schema_version: SCHEMA_VERSION,
-            occurred_at: start,
-            actor: "rpark".into(),
-            payload: opened.to_payload(),
-        }];
-        events.extend((1..count).map(|i| message_event(&key, i, start)));
-        ledger
-            .append(&number.stream_id(), ExpectedVersion::NoStream, events)
-            .await?;
-        written += count;
-    }
-    Ok(())
-}

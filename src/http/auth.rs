@@ -14,6 +14,13 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Whether the request's bearer token hashes to `expected` (the SHA-256 a door's setting
+/// holds): the console, the deploys door.
+pub fn bearer_matches(headers: &HeaderMap, expected: &[u8; 32]) -> bool {
+    let token = bearer(headers).unwrap_or_default();
+    !token.is_empty() && crate::secret::token_matches(token, expected)
+}
+
 /// Checks a request against its source's credential; the error says what to fix without
 /// revealing anything about the secret.
 pub fn check(

@@ -35,8 +35,7 @@ pub async fn run(
             "the HTTP console is off; set http.console_token_sha256 to the SHA-256 of a token",
         );
     };
-    let token = super::auth::bearer(&headers).unwrap_or_default();
-    if token.is_empty() || !crate::secret::token_matches(token, &expected) {
+    if !super::auth::bearer_matches(&headers, &expected) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong console token");
     }
     let Ok(text) = std::str::from_utf8(&body) else {

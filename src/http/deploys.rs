@@ -24,8 +24,7 @@ pub async fn record(
             "the deploys endpoint is off; set deploys.token_sha256 to the SHA-256 of a token",
         );
     };
-    let token = super::auth::bearer(&headers).unwrap_or_default();
-    if token.is_empty() || !crate::secret::token_matches(token, &expected) {
+    if !super::auth::bearer_matches(&headers, &expected) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong deploys token");
     }
     let value: serde_json::Value = match serde_json::from_slice(&body) {

@@ -1,5 +1,9 @@
-//! Test support shared by the integration tests: fresh stores on both backends.
-#![allow(dead_code)]
+//! Test support shared by the integration tests: fresh stores on both backends, the
+//! example application, and the `warroom` binary as a person runs it.
+#![allow(dead_code, unused_macros)]
+
+use std::path::Path;
+use std::process::{Command, Output};
 
 use sqlx::Connection;
 
@@ -56,4 +60,51 @@ pub async fn raw_sql(url: &str, statements: &[&str]) {
                 .unwrap_or_else(|e| panic!("{s}: {e}"));
         }
     }
+}
+
+/// Declares each test twice: on an SQLite file and on a fresh PostgreSQL database. The test
+/// file says `#[macro_use] mod common;` and defines `async fn name(url: &str)` for each.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (_dir, url) = crate::common::fresh_sqlite_url();
+                super::$name(&url).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(url) = crate::common::fresh_postgres_url().await else { return };
+                super::$name(&url).await;
+            })*
+        }
+    };
+}
+
+/// The application on a store, with the shipped example configuration.
+pub async fn example_app(url: &str) -> warroom::app::Warroom {
+    warroom::app::Warroom::start(
+        warroom::store::Ledger::open(url).await.unwrap(),
+        warroom::config::Settings::example().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+/// The `warroom` binary run in `dir`, with no store or configuration from the environment.
+pub fn warroom(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WARROOM_DB")
+        .env_remove("WARROOM_CONFIG")
+        .output()
+        .expect("the warroom binary runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
