@@ -28,6 +28,10 @@ pub struct Cli {
     /// The configuration file (default ./warroom.toml when it exists).
     #[arg(long, global = true, env = "WARROOM_CONFIG")]
     pub config: Option<PathBuf>,
+    /// How logs are written to standard error: text or json (default: log.format of the
+    /// configuration, else text). RUST_LOG filters them.
+    #[arg(long, global = true, env = "WARROOM_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::logging::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -169,6 +173,12 @@ pub enum Format {
 }
 
 impl Cli {
+    /// Whether the command runs until stopped (`serve`, `agent`): those log their progress
+    /// by default.
+    pub fn is_long_running(&self) -> bool {
+        matches!(self.command, Command::Serve { .. } | Command::Agent { .. })
+    }
+
     /// Runs the chosen command; returns the process exit code.
     pub async fn run(self) -> anyhow::Result<i32> {
         match self.command {
@@ -371,19 +381,43 @@ impl Cli {
             Some(_) => "Discord is on (gateway; set discord.public_key to also serve /discord/interactions)",
             None => "Discord is off: no bot token is configured (WARROOM_DISCORD_TOKEN or discord.token_file)",
         };
-        eprintln!(
-            "warroom serving alerts on http://{}/v1/alerts/{{alertmanager,grafana,generic}} (store: {}); {discord_state}",
+        tracing::info!(
+            listen = %running.addr,
+            store = %warroom.ledger().display_url(),
+            "warroom serving alerts on http://{}/v1/alerts/{{alertmanager,grafana,generic}}; {discord_state}",
             running.addr,
-            warroom.ledger().display_url()
         );
         shutdown_signal().await;
-        eprintln!("shutting down: finishing requests in flight");
-        running.stop().await;
-        if let Some(discord) = discord {
-            discord.stop().await;
-        }
+        let grace = warroom.settings().shutdown_grace;
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "stopping: no new requests; finishing those in flight, closing the gateway, telling agents to reconnect"
+        );
+        // HTTP and Discord stop together; whatever the grace cuts short, the ledger is still
+        // closed below, which commits every append already queued.
+        let stopped = tokio::time::timeout(grace, async {
+            let discord_stop = async {
+                if let Some(discord) = discord {
+                    discord.stop().await;
+                }
+            };
+            tokio::join!(running.stop(), discord_stop);
+        })
+        .await;
         warroom.ledger().clone().close().await;
-        Ok(0)
+        match stopped {
+            Ok(()) => {
+                tracing::info!("stopped cleanly");
+                Ok(0)
+            }
+            Err(_) => {
+                tracing::error!(
+                    "requests or workers still running after the {} s grace period were cut short (http.shutdown_grace_seconds)",
+                    grace.as_secs()
+                );
+                Ok(1)
+            }
+        }
     }
 
     async fn warroom(&self) -> anyhow::Result<Warroom> {

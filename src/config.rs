@@ -49,6 +49,17 @@ pub struct ConfigFile {
     pub agents: Vec<AgentFile>,
     #[serde(default)]
     pub deploys: DeploysSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// Logging; `RUST_LOG` filters. (`warroom` reads `format` before the rest of the file, see
+/// `logging::format_in_config`.)
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` (default) or `json`; `--log-format` / `WARROOM_LOG_FORMAT` win.
+    pub format: Option<String>,
 }
 
 /// Deploys: the pipelines' door, the window in which deploys are suspects of an incident,
@@ -173,6 +184,10 @@ pub struct HttpSection {
     pub listen: Option<String>,
     /// SHA-256 (hex) of the token `POST /v1/console` accepts; the console is off without it.
     pub console_token_sha256: Option<String>,
+    /// SHA-256 (hex) of the bearer token `GET /metrics` asks for; open without it.
+    pub metrics_token_sha256: Option<String>,
+    /// How long `warroom serve` may take to stop after SIGTERM/SIGINT.
+    pub shutdown_grace_seconds: Option<u64>,
 }
 
 /// A route as written. `name` and the matchers are absent in `[default_route]`.
@@ -372,6 +387,10 @@ pub struct Settings {
     pub agents: Vec<AgentSettings>,
     /// SHA-256 of the HTTP console's token; `None`: the console is off.
     pub console_token_sha256: Option<[u8; 32]>,
+    /// SHA-256 of the bearer token `GET /metrics` asks for; `None`: no token is asked.
+    pub metrics_token_sha256: Option<[u8; 32]>,
+    /// How long `warroom serve` may take to finish requests in flight and stop.
+    pub shutdown_grace: std::time::Duration,
     pub deploys: DeploySettings,
     /// What works but deserves attention (a switched-off source), for `warroom check` and
     /// the log at start-up.
@@ -380,6 +399,10 @@ pub struct Settings {
 
 /// The lookback window when the configuration names none.
 pub const DEFAULT_LOOKBACK_MINUTES: u32 = 30;
+
+/// How long `warroom serve` may take to stop when the configuration names no grace: under
+/// the 30 s both systemd (`TimeoutStopSec`) and Kubernetes give before they kill.
+pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 20;
 
 /// The example configuration shipped in `deploy/`: the seed scenario's contacts, alerts and
 /// escalations. The demo uses it when no `--config` is given.
@@ -994,9 +1017,46 @@ fn build(
         }
     };
     let deploys = read_deploys(&file_config.deploys, problems);
+    let metrics_token_sha256 = file_config
+        .http
+        .metrics_token_sha256
+        .as_ref()
+        .and_then(|hex_hash| {
+            let hash = hex::decode(hex_hash.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok());
+            if hash.is_none() {
+                problems.push(
+                    "http.metrics_token_sha256: give the SHA-256 of the scrapers' token in hex (`printf %s \"$TOKEN\" | sha256sum`)"
+                        .into(),
+                );
+            }
+            hash
+        });
+    let grace_seconds = match env("WARROOM_SHUTDOWN_GRACE_SECONDS") {
+        Some(v) => v.trim().parse::<u64>().unwrap_or_else(|_| {
+            problems.push(format!(
+                "WARROOM_SHUTDOWN_GRACE_SECONDS='{v}' is not a whole number of seconds"
+            ));
+            DEFAULT_SHUTDOWN_GRACE_SECONDS
+        }),
+        None => file_config
+            .http
+            .shutdown_grace_seconds
+            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECONDS),
+    };
+    if let Some(format) = &file_config.log.format {
+        if crate::logging::LogFormat::parse(format).is_none() {
+            problems.push(format!(
+                "log.format = '{format}': write \"text\" or \"json\""
+            ));
+        }
+    }
     Some(Settings {
         deploys,
         console_token_sha256,
+        metrics_token_sha256,
+        shutdown_grace: std::time::Duration::from_secs(grace_seconds),
         agents,
         runbooks: Vec::new(),
         runbooks_dir: file_config.runbooks.dir.clone(),

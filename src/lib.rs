@@ -10,6 +10,8 @@ pub mod demo;
 pub mod discord;
 pub mod domain;
 pub mod http;
+pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod secret;
 pub mod serve;

@@ -4,14 +4,13 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
-    let code = match warroom::cli::Cli::parse().run().await {
+    let cli = warroom::cli::Cli::parse();
+    let format = cli
+        .log_format
+        .or_else(|| warroom::logging::format_in_config(cli.config.as_deref()))
+        .unwrap_or(warroom::logging::LogFormat::Text);
+    warroom::logging::init(format, cli.is_long_running());
+    let code = match cli.run().await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

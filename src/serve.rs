@@ -86,7 +86,11 @@ pub async fn start_with_discord(
         retry,
         stopped.clone(),
     ));
-    let router = crate::http::router_with_discord(warroom.clone(), discord);
+    // Held agent polls watch `stopped` too, so they end at once instead of holding the
+    // graceful shutdown for up to their 30 s.
+    let router = crate::http::router_with_discord(warroom.clone(), discord).layer(axum::Extension(
+        crate::http::agents::Stopping(stopped.clone()),
+    ));
     let mut http_stop = stopped.clone();
     tasks.push(tokio::spawn(async move {
         let server = axum::serve(listener, router).with_graceful_shutdown(async move {

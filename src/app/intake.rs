@@ -209,6 +209,11 @@ impl Warroom {
         at: DateTime<Utc>,
         alerts: &[AlertFacts],
     ) -> anyhow::Result<IntakeReport> {
+        crate::metrics::get().alerts_in(
+            alerts
+                .iter()
+                .map(|a| (a.source.as_str(), a.status.as_str())),
+        );
         let mut report = self.new_report();
         // Decide under the lock. An alert that opens an incident reserves its number and
         // marks its group as opening, so the open can commit outside the lock together with

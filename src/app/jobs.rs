@@ -112,6 +112,7 @@ impl Warroom {
     }
 
     /// Records an agent's report about a job it holds.
+    #[tracing::instrument(name = "job", skip_all, fields(incident = %number, run))]
     pub async fn record_report(
         &self,
         agent: &AgentSettings,
@@ -121,7 +122,7 @@ impl Warroom {
         report: AgentReport,
         now: DateTime<Utc>,
     ) -> Result<(), ReportError> {
-        {
+        let runbook = {
             let projection = self.current().await?;
             let holds = projection
                 .running_runs
@@ -133,7 +134,11 @@ impl Warroom {
                     run,
                 });
             }
-        }
+            projection
+                .runbook_of(number, run)
+                .unwrap_or("unknown")
+                .to_string()
+        };
         let event = match report {
             AgentReport::StepStarted {
                 step,
@@ -199,6 +204,11 @@ impl Warroom {
             )),
             _ => None,
         };
+        let finished = match &event {
+            Event::RunbookFinished { outcome, .. } => Some(outcome.clone()),
+            _ => None,
+        };
+        tracing::debug!(agent = %agent.name, kind = event.event_type(), "agent report");
         let pending = Pending {
             event,
             at: now,
@@ -212,6 +222,10 @@ impl Warroom {
         )
         .await
         .map_err(anyhow::Error::from)?;
+        if let Some(outcome) = &finished {
+            crate::metrics::get().job(&runbook, outcome);
+            tracing::info!(%runbook, %outcome, "runbook run finished");
+        }
         self.refresh().await?;
         if let Some(text) = said {
             self.notify(super::Notice::Run {
@@ -232,7 +246,10 @@ impl Warroom {
                 .running_runs
                 .iter()
                 .filter(|(_, r)| r.last_seen + silence < now)
-                .map(|(k, r)| (*k, r.clone()))
+                .map(|(k, r)| {
+                    let runbook = projection.runbook_of(k.0, k.1).unwrap_or("unknown");
+                    (*k, r.clone(), runbook.to_string())
+                })
                 .collect();
             let stale: Vec<_> = projection
                 .queued_runs
@@ -243,7 +260,7 @@ impl Warroom {
             (lost, stale)
         };
         let mut ended = 0;
-        for ((number, run), running) in lost {
+        for ((number, run), running, runbook) in lost {
             let during = running
                 .step
                 .map(|s| format!(" during step {s}"))
@@ -259,7 +276,7 @@ impl Warroom {
                 message: format!("agent {} stopped answering{during}; {again}", running.agent),
             };
             ended += self
-                .end_once(number, &format!("lost:{number}:{run}"), event, now)
+                .end_once(number, run, &runbook, "lost", event, now)
                 .await?;
         }
         for ((number, run), queued) in stale {
@@ -282,19 +299,25 @@ impl Warroom {
                 ),
             };
             ended += self
-                .end_once(number, &format!("stale:{number}:{run}"), event, now)
+                .end_once(number, run, &queued.runbook, "stale", event, now)
                 .await?;
         }
         Ok(ended)
     }
 
+    /// Ends a run as `why` (`lost`, `stale`: also its idempotency key's prefix) once,
+    /// whichever instance sweeps first.
+    #[tracing::instrument(name = "job", skip_all, fields(incident = %number, run))]
     async fn end_once(
         &self,
         number: IncidentNumber,
-        key: &str,
+        run: u32,
+        runbook: &str,
+        why: &str,
         event: Event,
         now: DateTime<Utc>,
     ) -> anyhow::Result<usize> {
+        let key = format!("{why}:{number}:{run}");
         let said = match &event {
             Event::RunbookFinished {
                 run,
@@ -307,13 +330,15 @@ impl Warroom {
             .append(
                 &number.stream_id(),
                 ExpectedVersion::Any,
-                key,
+                &key,
                 vec![Pending::system(event, now)],
             )
             .await;
         self.refresh().await?;
         match appended {
             Ok(a) if !a.already_stored => {
+                crate::metrics::get().job(runbook, why);
+                tracing::warn!(%runbook, outcome = why, "{said}");
                 self.notify(super::Notice::Run {
                     incident: number,
                     text: said,

@@ -996,6 +996,16 @@ impl Warroom {
         self.catch_up(&mut projection).await?;
         Ok(projection.incidents().cloned().collect())
     }
+
+    /// Incidents whose status is open, as the follower has applied them (no store read:
+    /// for the metrics scrape, which must not load the store).
+    pub async fn open_incident_count(&self) -> usize {
+        let projection = self.projection.lock().await;
+        projection
+            .incidents()
+            .filter(|i| i.status == crate::domain::types::IncidentStatus::Open)
+            .count()
+    }
 }
 
 impl Drop for Warroom {

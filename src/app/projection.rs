@@ -592,6 +592,13 @@ impl Projection {
         self.incidents.get(&number)
     }
 
+    /// The runbook a run was asked with.
+    pub fn runbook_of(&self, number: IncidentNumber, run: u32) -> Option<&str> {
+        self.asked_runs
+            .get(&(number, run))
+            .map(|asked| asked.runbook.as_str())
+    }
+
     /// All incidents, by number.
     pub fn incidents(&self) -> impl Iterator<Item = &IncidentSummary> {
         self.incidents.values()

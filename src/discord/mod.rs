@@ -20,11 +20,13 @@ mod recording;
 use crate::app::{Notice, Warroom};
 use crate::config::{DiscordSettings, DISCORD_API_URL};
 use serenity::all::{
-    ChannelId, Context, EventHandler, GatewayIntents, GuildId, Interaction, Message, MessageId,
-    MessageUpdateEvent, Ready, ResumedEvent, ShardManager, UserId,
+    ChannelId, ConnectionStage, Context, EventHandler, GatewayIntents, GuildId, Interaction,
+    Message, MessageId, MessageUpdateEvent, Ready, ResumedEvent, ShardManager,
+    ShardStageUpdateEvent, UserId,
 };
 use serenity::http::{Http, HttpBuilder};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -50,6 +52,43 @@ pub struct Bot {
     /// Held while an incident channel is looked up or created, so two notices for one
     /// incident never create two channels.
     creating: tokio::sync::Mutex<()>,
+    /// Whether the gateway is up, for `/readyz` and the metrics.
+    gateway: GatewayState,
+}
+
+/// The gateway connection as `/readyz` sees it.
+#[derive(Debug, Default)]
+pub struct GatewayState {
+    /// A gateway connection was started (not for a bot that only answers HTTP interactions).
+    started: AtomicBool,
+    /// Between READY (or RESUMED) and a disconnect.
+    connected: AtomicBool,
+    /// This instance leaves the gateway to another (it does not hold the leader lease).
+    follower: AtomicBool,
+}
+
+impl GatewayState {
+    /// READY or RESUMED arrived (`true`), or the session dropped (`false`).
+    pub fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Release);
+        crate::metrics::get().set_discord_connected(connected);
+    }
+
+    /// Hook for the leader lease: a follower holds no gateway by design, so its readiness
+    /// does not wait for one.
+    pub fn set_follower(&self, follower: bool) {
+        self.follower.store(follower, Ordering::Release);
+    }
+
+    /// Why the instance is not ready as far as Discord goes; `None` when it is.
+    pub fn not_ready(&self) -> Option<&'static str> {
+        let waiting = self.started.load(Ordering::Acquire)
+            && !self.follower.load(Ordering::Acquire)
+            && !self.connected.load(Ordering::Acquire);
+        waiting.then_some(
+            "the Discord gateway is not connected (no READY yet, or the session dropped)",
+        )
+    }
 }
 
 /// A running Discord connection.
@@ -63,6 +102,7 @@ impl Discord {
     /// Closes the gateway and stops the adapter's workers.
     pub async fn stop(self) {
         self.shard_manager.shutdown_all().await;
+        self.bot.gateway.set_connected(false);
         for task in self.tasks {
             task.abort();
             let _ = task.await;
@@ -119,7 +159,13 @@ impl Bot {
             bot_user: OnceLock::new(),
             names: std::sync::Mutex::new(HashMap::new()),
             creating: tokio::sync::Mutex::new(()),
+            gateway: GatewayState::default(),
         })))
+    }
+
+    /// The gateway's state, for `/readyz` and the leader lease.
+    pub fn gateway(&self) -> &GatewayState {
+        &self.gateway
     }
 
     /// Whether `POST /discord/interactions` can check signatures.
@@ -150,6 +196,7 @@ pub async fn start(warroom: Arc<Warroom>) -> anyhow::Result<Option<Discord>> {
     .map_err(|e| anyhow::anyhow!("cannot set up the Discord client: {e}"))?;
     let bot = Bot::new(warroom.clone(), client.http.clone())?.expect("a token was checked above");
     let _ = bot_cell.set(bot.clone());
+    bot.gateway.started.store(true, Ordering::Release);
     let (notices, mut notice_queue) = mpsc::unbounded_channel();
     warroom.send_notices_to(notices);
     let mut tasks = Vec::new();
@@ -166,10 +213,12 @@ pub async fn start(warroom: Arc<Warroom>) -> anyhow::Result<Option<Discord>> {
         }
     }));
     let shard_manager = client.shard_manager.clone();
+    let gateway_bot = bot.clone();
     tasks.push(tokio::spawn(async move {
         if let Err(e) = client.start().await {
             tracing::error!("the Discord gateway connection stopped: {e}");
         }
+        gateway_bot.gateway.set_connected(false);
     }));
     Ok(Some(Discord {
         bot,
@@ -324,6 +373,7 @@ impl Handler {
 impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         if let Some(bot) = self.bot() {
+            bot.gateway.set_connected(true);
             bot.on_ready(ready).await;
         }
     }
@@ -331,6 +381,21 @@ impl EventHandler for Handler {
     async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
         // A resumed session replays what was missed: nothing to read back.
         tracing::info!("Discord session resumed");
+        if let Some(bot) = self.bot() {
+            bot.gateway.set_connected(true);
+        }
+    }
+
+    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
+        // Connected follows READY or RESUMED; any other stage means the session is down or
+        // being re-established.
+        if let Some(bot) = self.bot() {
+            let connected = event.new == ConnectionStage::Connected;
+            if !connected {
+                tracing::warn!(stage = %event.new, "Discord gateway not connected");
+            }
+            bot.gateway.set_connected(connected);
+        }
     }
 
     async fn message(&self, _ctx: Context, message: Message) {

@@ -9,7 +9,7 @@ use crate::app::Warroom;
 use crate::config::AgentSettings;
 use crate::domain::types::IncidentNumber;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::sync::Arc;
@@ -32,14 +32,36 @@ fn unknown_agent() -> Response {
     )
 }
 
+/// Set by `warroom serve` when it begins to stop: held polls are answered at once so the
+/// agents reconnect (to another instance, or to this one once restarted) instead of holding
+/// the shutdown for up to [`MAX_WAIT`].
+#[derive(Clone)]
+pub struct Stopping(pub tokio::sync::watch::Receiver<bool>);
+
+/// The answer to a poll held while the server stops: 503 with `Retry-After`, which agents
+/// take as "reconnect after a short wait".
+fn reconnect() -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "this server is shutting down; reconnect",
+    );
+    response
+        .headers_mut()
+        .insert("retry-after", HeaderValue::from_static("1"));
+    response
+}
+
 pub async fn poll(
     State(warroom): State<Arc<Warroom>>,
+    stopping: Option<axum::Extension<Stopping>>,
     headers: HeaderMap,
     Json(poll): Json<Poll>,
 ) -> Response {
     let Some(agent) = agent(&warroom, &headers).cloned() else {
         return unknown_agent();
     };
+    let _seen = crate::metrics::get().agent_request(&agent.name);
+    let mut stopping = stopping.map(|s| s.0 .0.clone());
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(poll.wait_seconds).min(MAX_WAIT);
     loop {
@@ -54,9 +76,18 @@ pub async fn poll(
             Ok(None) if tokio::time::Instant::now() < deadline => {
                 // Woken at once by a run queued here; other instances' runs are found at
                 // the next look.
+                let stop = async {
+                    match stopping.as_mut() {
+                        Some(s) => {
+                            let _ = s.wait_for(|stop| *stop).await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     _ = warroom.job_queued() => {}
                     _ = tokio::time::sleep(POLL_STEP) => {}
+                    _ = stop => return reconnect(),
                 }
             }
             Ok(None) => return StatusCode::NO_CONTENT.into_response(),
@@ -80,6 +111,7 @@ pub async fn report(
     let Some(agent) = agent(&warroom, &headers).cloned() else {
         return unknown_agent();
     };
+    let _seen = crate::metrics::get().agent_request(&agent.name);
     match warroom
         .record_report(
             &agent,

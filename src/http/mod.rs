@@ -9,6 +9,7 @@ pub mod agents;
 pub mod auth;
 pub mod console;
 pub mod deploys;
+pub mod health;
 
 use crate::app::alerts::read_alerts;
 use crate::app::Warroom;
@@ -18,7 +19,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
@@ -34,10 +35,11 @@ pub fn router_with_discord(
     discord: Option<Arc<crate::discord::Bot>>,
 ) -> Router {
     let limit = warroom.settings().max_alert_body_bytes;
+    let probes = health::routes(warroom.clone(), discord.clone());
     let interactions = Router::new()
         .route("/discord/interactions", post(discord_interaction))
         .with_state(discord);
-    Router::new()
+    let router = Router::new()
         .route("/v1/alerts/{source}", post(receive_alerts))
         .route("/v1/agent/poll", post(agents::poll))
         .route("/v1/console", post(console::run))
@@ -46,10 +48,11 @@ pub fn router_with_discord(
             "/v1/agent/jobs/{incident}/{run}/reports",
             post(agents::report),
         )
-        .route("/healthz", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(warroom)
         .merge(interactions)
+        .merge(probes);
+    health::with_request_ids(router)
 }
 
 /// `POST /discord/interactions`: Discord's outgoing webhook for slash commands and

@@ -135,6 +135,15 @@ fn outcome_of(attempt: &Attempt) -> (AttemptOutcome, Option<u16>, Option<String>
     }
 }
 
+/// The `outcome` label of `warroom_pages_total` (the stored names, lowercase).
+fn outcome_label(outcome: AttemptOutcome) -> &'static str {
+    match outcome {
+        AttemptOutcome::Delivered => "delivered",
+        AttemptOutcome::Failed => "failed",
+        AttemptOutcome::Refused => "refused",
+    }
+}
+
 /// Records one attempt in the incident. Failing to record is logged and the delivery goes
 /// on: the page matters more than its bookkeeping.
 async fn record(
@@ -146,6 +155,7 @@ async fn record(
     attempt: u32,
     (outcome, status, error): (AttemptOutcome, Option<u16>, Option<String>),
 ) {
+    crate::metrics::get().page(&pager, outcome_label(outcome));
     if let Err(e) = warroom
         .record_page_attempt(
             incident, &dedup_key, &pager, action, attempt, outcome, status, error,
@@ -187,6 +197,7 @@ async fn deliver(
     if last.is_delivered() {
         return;
     }
+    crate::metrics::get().page(&pager.name, "gave_up");
     let reason = match &last {
         Attempt::Refused { error, .. } => format!("refused: {error}"),
         Attempt::Retryable { error, .. } => format!("gave up after {attempts} attempts: {error}"),

@@ -46,6 +46,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError>;
     async fn head(&self) -> Result<i64, StoreError>;
     async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError>;
+    /// Versions of the migrations applied to the schema, in order.
+    async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError>;
     /// Starts feeding other writers' heads into `heads` (PostgreSQL LISTEN) until `stop`
     /// fires or is dropped; no-op elsewhere.
     async fn follow_other_writers(
@@ -95,6 +97,17 @@ pub struct LedgerStats {
     pub commits: u64,
     /// Events those transactions wrote.
     pub events_written: u64,
+}
+
+/// The schema against the migrations this build embeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaState {
+    /// Every migration is applied, and nothing else.
+    Current,
+    /// These migrations are not applied yet (`warroom migrate` applies them).
+    Behind(Vec<i64>),
+    /// These applied migrations are unknown to this build: a newer warroom migrated it.
+    Newer(Vec<i64>),
 }
 
 /// The first place the chain breaks.
@@ -265,6 +278,7 @@ impl Ledger {
         if self.inner.read_only {
             return Err(StoreError::ReadOnly.into());
         }
+        let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest {
             stream: stream.to_string(),
@@ -276,7 +290,9 @@ impl Ledger {
             .send(Job::Append(request, reply))
             .await
             .map_err(|_| StoreError::WriterStopped)?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
+        let answered = answer.await.map_err(|_| StoreError::WriterStopped)?;
+        crate::metrics::get().append_took(started.elapsed());
+        answered
     }
 
     /// Every event of one stream, by version; empty when the stream does not exist.
@@ -380,6 +396,34 @@ impl Ledger {
     /// Whether an event with this id is stored, e.g. to skip an input already recorded.
     pub async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError> {
         self.inner.backend.contains_event(id).await
+    }
+
+    /// How the schema compares with this build's migrations (for `/readyz`).
+    pub async fn schema_state(&self) -> Result<SchemaState, StoreError> {
+        let applied = self.inner.backend.applied_migrations().await?;
+        let known: Vec<i64> = migrator_for_backend(self.inner.backend_name)
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| m.version)
+            .collect();
+        let unknown: Vec<i64> = applied
+            .iter()
+            .filter(|v| !known.contains(v))
+            .copied()
+            .collect();
+        if !unknown.is_empty() {
+            return Ok(SchemaState::Newer(unknown));
+        }
+        let missing: Vec<i64> = known
+            .iter()
+            .filter(|v| !applied.contains(v))
+            .copied()
+            .collect();
+        Ok(if missing.is_empty() {
+            SchemaState::Current
+        } else {
+            SchemaState::Behind(missing)
+        })
     }
 
     /// Every event after `after_position`, in order, waiting for new ones; see [`Subscription`].
@@ -502,9 +546,15 @@ async fn open_backend(
         url: redact(url),
         reason,
     };
-    let reason = |e: StoreError| match e {
+    let reason = |e: StoreError| {
+        match e {
         StoreError::Database(e) => e.to_string(),
+        StoreError::Migrate(sqlx::migrate::MigrateError::VersionMissing(version)) => format!(
+            "the schema is newer than this warroom {}: migration {version} was applied by a newer release and this binary does not know it; upgrade warroom to that release (or newer), never downgrade it over a migrated store",
+            env!("CARGO_PKG_VERSION")
+        ),
         e => e.to_string(),
+    }
     };
     if url.starts_with("sqlite:") {
         let backend = super::sqlite::SqliteBackend::open(url, migrate, write)
@@ -524,6 +574,13 @@ async fn open_backend(
         Err(open_error(
             "the store URL must start with sqlite:// or postgres://".into(),
         ))
+    }
+}
+
+fn migrator_for_backend(name: &str) -> &'static Migrator {
+    match name {
+        "sqlite" => &super::sqlite::MIGRATOR,
+        _ => &super::postgres::MIGRATOR,
     }
 }
 
@@ -603,6 +660,7 @@ async fn write_loop(
                 Ok(plan) => {
                     if let Some(inner) = ledger.upgrade() {
                         if !plan.rows.is_empty() {
+                            crate::metrics::get().committed(plan.rows.len());
                             inner.commits.fetch_add(1, Ordering::Relaxed);
                             inner
                                 .events_written

@@ -19,8 +19,8 @@ mod postgres;
 mod sqlite;
 
 pub use ledger::{
-    migrate, migrator_for, redact, Ledger, LedgerOptions, LedgerStats, Subscription, VerifyProblem,
-    VerifyReport,
+    migrate, migrator_for, redact, Ledger, LedgerOptions, LedgerStats, SchemaState, Subscription,
+    VerifyProblem, VerifyReport,
 };
 
 use chrono::{DateTime, Utc};

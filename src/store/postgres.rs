@@ -264,6 +264,13 @@ impl Backend for PgBackend {
         Ok(found.is_some())
     }
 
+    async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        use sqlx::migrate::Migrate;
+        let mut conn = self.pool.acquire().await?;
+        let applied = conn.list_applied_migrations().await?;
+        Ok(applied.into_iter().map(|m| m.version).collect())
+    }
+
     async fn follow_other_writers(
         &self,
         heads: Arc<watch::Sender<i64>>,

@@ -104,6 +104,8 @@ fn worth_retrying(e: &StoreError) -> bool {
             .code()
             .and_then(|code| code.parse::<i32>().ok())
             .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        // A schema newer than this build stays newer: retrying would only delay the refusal.
+        StoreError::Migrate(sqlx::migrate::MigrateError::VersionMissing(_)) => false,
         StoreError::Migrate(_) => true,
         _ => false,
     }
@@ -324,6 +326,13 @@ impl Backend for SqliteBackend {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(found.is_some())
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        use sqlx::migrate::Migrate;
+        let mut conn = self.pool.acquire().await?;
+        let applied = conn.list_applied_migrations().await?;
+        Ok(applied.into_iter().map(|m| m.version).collect())
     }
 
     async fn follow_other_writers(

@@ -1,0 +1,131 @@
+//! Probes and metrics: `GET /healthz` (the process serves), `GET /readyz` (it can do its
+//! work: the store answers, its schema is this build's, the Discord gateway is up when this
+//! instance should hold it) and `GET /metrics` (Prometheus text, optionally behind a bearer
+//! token). Also the request-id and trace layers every route goes through.
+
+use crate::app::Warroom;
+use crate::store::SchemaState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+/// Longest a readiness check may take: a probe that hangs is worse than one that fails.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the probes look at.
+#[derive(Clone)]
+struct Probes {
+    warroom: Arc<Warroom>,
+    discord: Option<Arc<crate::discord::Bot>>,
+}
+
+/// The probe and metrics routes.
+pub fn routes(warroom: Arc<Warroom>, discord: Option<Arc<crate::discord::Bot>>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(Probes { warroom, discord })
+}
+
+/// Gives every request an id (the caller's `x-request-id`, else a new UUID), opens a span
+/// carrying it around everything logged while the request is served, and echoes it in the
+/// response. Only the method and path are in the span: headers carry tokens, and query
+/// strings are the caller's business.
+pub fn with_request_ids(router: Router) -> Router {
+    router
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+                let id = request
+                    .extensions()
+                    .get::<RequestId>()
+                    .and_then(|id| id.header_value().to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    id = %id,
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// One failed readiness check.
+fn failed(check: &str, error: impl std::fmt::Display) -> serde_json::Value {
+    json!({ "check": check, "error": error.to_string() })
+}
+
+async fn readyz(State(probes): State<Probes>) -> Response {
+    let mut failures = Vec::new();
+    let ledger = probes.warroom.ledger();
+    match tokio::time::timeout(CHECK_TIMEOUT, ledger.head()).await {
+        Err(_) => failures.push(failed(
+            "store",
+            format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
+        )),
+        Ok(Err(e)) => failures.push(failed("store", e)),
+        Ok(Ok(_)) => match tokio::time::timeout(CHECK_TIMEOUT, ledger.schema_state()).await {
+            Err(_) => failures.push(failed(
+                "migrations",
+                format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
+            )),
+            Ok(Err(e)) => failures.push(failed("migrations", e)),
+            Ok(Ok(SchemaState::Current)) => {}
+            Ok(Ok(SchemaState::Behind(missing))) => failures.push(failed(
+                "migrations",
+                format!("migrations {missing:?} are not applied; run `warroom migrate`"),
+            )),
+            Ok(Ok(SchemaState::Newer(unknown))) => failures.push(failed(
+                "migrations",
+                format!("migrations {unknown:?} come from a newer warroom; upgrade this one"),
+            )),
+        },
+    }
+    if let Some(bot) = &probes.discord {
+        // A follower (see `GatewayState::set_follower`) holds no gateway by design.
+        if let Some(why) = bot.gateway().not_ready() {
+            failures.push(failed("discord", why));
+        }
+    }
+    if failures.is_empty() {
+        (StatusCode::OK, Json(json!({ "ready": true }))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "failed": failures })),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(probes): State<Probes>, headers: HeaderMap) -> Response {
+    if let Some(expected) = probes.warroom.settings().metrics_token_sha256 {
+        let token = super::auth::bearer(&headers).unwrap_or_default();
+        if token.is_empty() || !crate::secret::token_matches(token, &expected) {
+            return super::error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong metrics token (Authorization: Bearer; its SHA-256 is http.metrics_token_sha256)",
+            );
+        }
+    }
+    let metrics = crate::metrics::get();
+    metrics.set_incidents_open(probes.warroom.open_incident_count().await);
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        metrics.encode(),
+    )
+        .into_response()
+}
