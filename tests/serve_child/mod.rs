@@ -1,0 +1,133 @@
+//! `warroom serve` as a child process, the way an operator runs it: JSON logs captured to a
+//! file, the address read from its "serving" line (it listens on port 0), SIGTERM to stop.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct ServeChild {
+    child: Child,
+    /// `127.0.0.1:PORT`, as the server logged it.
+    pub addr: String,
+    /// Its standard error: the JSON log lines.
+    pub log: PathBuf,
+}
+
+/// Starts `warroom --db DB serve --listen 127.0.0.1:0 --log-format json` with `args` before
+/// `serve` and `envs` added, and waits until it says where it listens.
+pub fn spawn(db: &str, args: &[&str], envs: &[(&str, &str)], log: &Path) -> ServeChild {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warroom"));
+    command
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env_remove("WARROOM_CONFIG")
+        .env_remove("WARROOM_DISCORD_TOKEN")
+        .env_remove("WARROOM_LISTEN")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("a log file"));
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("warroom serve starts");
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(addr) = text.lines().find_map(listen_address) {
+            return ServeChild {
+                child,
+                addr,
+                log: log.to_path_buf(),
+            };
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("warroom serve exited ({status}) before listening:\n{text}");
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("warroom serve did not say where it listens within 60 s:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `listen` field of the "serving" log line.
+fn listen_address(line: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    value["fields"]["listen"].as_str().map(str::to_string)
+}
+
+impl ServeChild {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the exit, at most `limit`.
+    pub fn terminate(&mut self, limit: Duration) -> ExitStatus {
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
+        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(sent, 0, "SIGTERM could not be sent");
+        self.wait(limit)
+    }
+
+    /// Waits for the exit, at most `limit`; kills it and fails past that.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!(
+                    "warroom serve did not exit within {limit:?}:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// An Alertmanager webhook body with one firing alert per fingerprint.
+pub fn alertmanager_body(name: &str, fingerprints: &[String]) -> Vec<u8> {
+    let alerts: Vec<serde_json::Value> = fingerprints
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "status": "firing",
+                "labels": {"alertname": name, "instance": f},
+                "annotations": {"summary": format!("{name} on {f}")},
+                "startsAt": "2030-01-01T00:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": f,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "version": "4", "status": "firing", "receiver": "warroom", "groupKey": "{}",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager.test", "alerts": alerts,
+    }))
+    .expect("JSON")
+}

@@ -1,0 +1,143 @@
+//! Stopping `warroom serve` under load: SIGTERM while alerts arrive over several
+//! connections; the server finishes what it answered, exits 0 within its grace period, and
+//! every alert it answered 2xx is in the ledger afterwards.
+
+mod common;
+mod serve_child;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use warroom::domain::event::Event;
+use warroom::store::Ledger;
+
+const TOKEN: &str = "shutdown-test-token";
+const CONNECTIONS: usize = 8;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_loses_no_answered_alert() {
+    let (dir, db) = common::fresh_sqlite_url();
+    let config = dir.path().join("warroom.toml");
+    std::fs::write(
+        &config,
+        r#"
+[http]
+shutdown_grace_seconds = 10
+[alerts.sources.alertmanager]
+auth = "bearer"
+secret_env = "SHUTDOWN_TEST_TOKEN"
+"#,
+    )
+    .unwrap();
+    let mut server = serve_child::spawn(
+        &db,
+        &["--config", config.to_str().unwrap()],
+        &[("SHUTDOWN_TEST_TOKEN", TOKEN)],
+        &dir.path().join("serve.log"),
+    );
+    let url = server.url("/v1/alerts/alertmanager");
+    let answered: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let mut senders = Vec::new();
+    for connection in 0..CONNECTIONS {
+        let (url, answered, refused) = (url.clone(), answered.clone(), refused.clone());
+        senders.push(tokio::spawn(async move {
+            // One client per sender: its own keep-alive connection.
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap();
+            for n in 0.. {
+                // Two alerts per request, distinct everywhere.
+                let fingerprints = vec![
+                    format!("c{connection}-n{n}-a"),
+                    format!("c{connection}-n{n}-b"),
+                ];
+                let sent = client
+                    .post(&url)
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(serve_child::alertmanager_body(
+                        "ShutdownLoad",
+                        &fingerprints,
+                    ))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) if response.status().is_success() => {
+                        answered.lock().unwrap().extend(fingerprints);
+                    }
+                    Ok(_) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The server stopped listening: this sender is done.
+                    Err(_) => return,
+                }
+                if n > 100_000 {
+                    return;
+                }
+            }
+        }));
+    }
+    // Let the load build up, then signal in the middle of it.
+    let started = std::time::Instant::now();
+    while answered.lock().unwrap().len() < 400 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let before_signal = answered.lock().unwrap().len();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.terminate(Duration::from_secs(15));
+        (status, server.log_text())
+    })
+    .await
+    .unwrap();
+    let (status, log) = status;
+    assert!(status.success(), "exit {status}, log:\n{log}");
+    assert!(log.contains("stopped cleanly"), "log:\n{log}");
+    for sender in senders {
+        tokio::time::timeout(Duration::from_secs(30), sender)
+            .await
+            .expect("senders end once the server is gone")
+            .unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(
+        before_signal >= 400,
+        "the load never built up: {before_signal}"
+    );
+
+    // Reopen the store as the next start would: every answered alert is there, the chain
+    // intact.
+    let ledger = Ledger::open(&db).await.unwrap();
+    let mut stored = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let batch = ledger.read_all(after, 10_000).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = last.position;
+        for event in batch {
+            let payload = event.payload_json().unwrap();
+            if let Ok(Event::AlertReceived(alert)) = Event::from_parts(&event.event_type, payload) {
+                stored.insert(alert.fingerprint);
+            }
+        }
+    }
+    let missing: Vec<_> = answered.difference(&stored).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered alerts are not in the ledger, e.g. {:?}",
+        missing.len(),
+        answered.len(),
+        missing.iter().take(5).collect::<Vec<_>>()
+    );
+    let report = ledger.verify().await.unwrap();
+    assert!(report.problem.is_none(), "{report}");
+    eprintln!(
+        "shutdown under load: {} alerts answered 2xx ({} before SIGTERM), all in the ledger; {} requests refused",
+        answered.len(),
+        before_signal,
+        refused.load(Ordering::Relaxed)
+    );
+    ledger.close().await;
+}
