@@ -30,6 +30,8 @@ pub struct IngestOptions {
     pub db: Option<String>,
     /// An Alertmanager binary to compare with.
     pub alertmanager: Option<String>,
+    /// Scrape `/metrics` once a second while the load runs.
+    pub scrape_metrics: bool,
 }
 
 /// Stops a child process when dropped.
@@ -282,6 +284,22 @@ targets = ["!Bench"]
     let pid = warroom.0.id();
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&client, &format!("{base}/healthz")).await?;
+    let scrapes = Arc::new(AtomicUsize::new(0));
+    let scraper = options.scrape_metrics.then(|| {
+        let (client, url, scrapes) = (client.clone(), format!("{base}/metrics"), scrapes.clone());
+        // What a Prometheus server does, at an aggressive interval: one GET a second.
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Ok(response) = client.get(&url).send().await {
+                    if response.status().is_success() && response.bytes().await.is_ok() {
+                        scrapes.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    });
     let url = format!("{base}/v1/alerts/alertmanager");
     println!(
         "\ningest: warroom serve (pid {pid}, store {}) over loopback, {CONNECTIONS} connections",
@@ -355,6 +373,13 @@ targets = ["!Bench"]
     }
     let (rss, peak) = memory_mb(pid);
     println!("  warroom memory at the end: RSS {rss:.1} MB, peak {peak:.1} MB");
+    if let Some(scraper) = scraper {
+        scraper.abort();
+        println!(
+            "  /metrics scraped {} times (once a second) during the run",
+            scrapes.load(Ordering::Relaxed)
+        );
+    }
     drop(warroom);
 
     if let Some(binary) = &options.alertmanager {

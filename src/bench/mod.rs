@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// installed).
     #[arg(long)]
     pub alertmanager: Option<String>,
+    /// Ingest: scrape the server's /metrics once a second throughout, to measure what
+    /// being scraped costs (compare with a run without).
+    #[arg(long)]
+    pub scrape_metrics: bool,
 }
 
 /// Runs the chosen parts and prints their figures.
@@ -109,6 +113,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
             paced_seconds: args.ingest_seconds,
             db: args.ingest_db.clone(),
             alertmanager,
+            scrape_metrics: args.scrape_metrics,
         })
         .await?;
     }
