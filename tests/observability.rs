@@ -416,3 +416,34 @@ token_sha256 = "{agent}"
         );
     }
 }
+
+#[tokio::test]
+async fn postgres_schema_state_and_refusal() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let ledger = warroom::store::Ledger::open(&url).await.unwrap();
+    assert_eq!(
+        ledger.schema_state().await.unwrap(),
+        warroom::store::SchemaState::Current
+    );
+    common::raw_sql(
+        &url,
+        &["INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99991231000000, 'from a newer warroom', TRUE, '\\x00', 0)"],
+    )
+    .await;
+    assert_eq!(
+        ledger.schema_state().await.unwrap(),
+        warroom::store::SchemaState::Newer(vec![99991231000000])
+    );
+    ledger.close().await;
+    let refused = warroom::store::Ledger::open(&url)
+        .await
+        .err()
+        .expect("a newer schema is refused")
+        .to_string();
+    assert!(
+        refused.contains("the schema is newer than this warroom") && refused.contains("upgrade"),
+        "{refused}"
+    );
+}
