@@ -365,20 +365,33 @@ impl Cli {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("cannot listen on {addr}; is another process using it?"))?;
-        let discord = crate::discord::start(warroom.clone()).await?;
-        let running = crate::serve::start_with_discord(
+        // Every instance answers over Discord's REST API; the gateway is the leader's.
+        let discord = crate::discord::start_without_gateway(warroom.clone()).await?;
+        let holder = format!(
+            "{} pid {} on {}",
+            host_name(),
+            std::process::id(),
+            listener.local_addr()?
+        );
+        let lease = crate::store::Lease::start(&self.db, warroom.settings().lease, holder).await?;
+        let bot = discord.as_ref().map(|d| d.bot.clone());
+        let running = crate::serve::start_led(
             warroom.clone(),
             listener,
             crate::serve::Clock::start(),
             crate::notify::RetryPolicy::default(),
-            discord.as_ref().map(|d| d.bot.clone()),
+            bot.clone(),
+            crate::serve::Leadership {
+                lease,
+                gateway: bot,
+            },
         )
         .await?;
         let discord_state = match &discord {
             Some(d) if d.bot.serves_interactions() => {
-                "Discord is on (gateway, and interactions at /discord/interactions)"
+                "Discord is on (gateway while this instance leads, and interactions at /discord/interactions)"
             }
-            Some(_) => "Discord is on (gateway; set discord.public_key to also serve /discord/interactions)",
+            Some(_) => "Discord is on (gateway while this instance leads; set discord.public_key to also serve /discord/interactions)",
             None => "Discord is off: no bot token is configured (WARROOM_DISCORD_TOKEN or discord.token_file)",
         };
         tracing::info!(
@@ -759,4 +772,15 @@ fn parse_incident(text: &str) -> anyhow::Result<IncidentNumber> {
 fn transcript_identity(file: &Path) -> String {
     let path = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     path.display().to_string()
+}
+
+/// This machine's name, for the lease holder's name in the followers' logs (the pod name on
+/// Kubernetes).
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }

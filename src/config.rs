@@ -51,6 +51,8 @@ pub struct ConfigFile {
     pub deploys: DeploysSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub lease: LeaseSection,
 }
 
 /// Logging; `RUST_LOG` filters. (`warroom` reads `format` before the rest of the file, see
@@ -60,6 +62,16 @@ pub struct ConfigFile {
 pub struct LogSection {
     /// `text` (default) or `json`; `--log-format` / `WARROOM_LOG_FORMAT` win.
     pub format: Option<String>,
+}
+
+/// The leader lease of several instances on one PostgreSQL store (unused on SQLite).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseSection {
+    /// How long the leader holds the lease without renewing it (default 10).
+    pub ttl_seconds: Option<u32>,
+    /// How often the leader renews it and followers look for an expired one (default 3).
+    pub renew_seconds: Option<u32>,
 }
 
 /// Deploys: the pipelines' door, the window in which deploys are suspects of an incident,
@@ -392,6 +404,7 @@ pub struct Settings {
     /// How long `warroom serve` may take to finish requests in flight and stop.
     pub shutdown_grace: std::time::Duration,
     pub deploys: DeploySettings,
+    pub lease: crate::store::LeaseSettings,
     /// What works but deserves attention (a switched-off source), for `warroom check` and
     /// the log at start-up.
     pub warnings: Vec<String>,
@@ -1052,8 +1065,10 @@ fn build(
             ));
         }
     }
+    let lease = read_lease(&file_config.lease, problems);
     Some(Settings {
         deploys,
+        lease,
         console_token_sha256,
         metrics_token_sha256,
         shutdown_grace: std::time::Duration::from_secs(grace_seconds),
@@ -1074,6 +1089,26 @@ fn build(
         pagers,
         warnings,
     })
+}
+
+/// The lease's timings: the leader must be able to miss a renewal and still renew in time.
+fn read_lease(l: &LeaseSection, problems: &mut Vec<String>) -> crate::store::LeaseSettings {
+    let default = crate::store::LeaseSettings::default();
+    let ttl = l
+        .ttl_seconds
+        .map_or(default.ttl, |s| std::time::Duration::from_secs(s.into()));
+    let renew = l
+        .renew_seconds
+        .map_or(default.renew, |s| std::time::Duration::from_secs(s.into()));
+    if renew.is_zero() || ttl < renew * 2 + std::time::Duration::from_secs(1) {
+        problems.push(format!(
+            "lease.ttl_seconds = {} and lease.renew_seconds = {}: renew at least every second, \
+             and give the lease at least twice the renewal interval plus a second (defaults 10 and 3)",
+            ttl.as_secs(),
+            renew.as_secs()
+        ));
+    }
+    crate::store::LeaseSettings { ttl, renew }
 }
 
 fn read_deploys(d: &DeploysSection, problems: &mut Vec<String>) -> DeploySettings {

@@ -1,7 +1,10 @@
 //! `warroom serve`: the HTTP intake, the escalation scheduler and the page delivery worker,
-//! started together on one application and stopped together.
+//! started together on one application and stopped together. Of several instances on one
+//! PostgreSQL store, only the holder of the leader lease runs the escalation scheduler, the
+//! job sweeper and the Discord gateway; every instance serves HTTP and delivers its pages.
 
 use crate::app::Warroom;
+use crate::store::{LeaderState, Lease};
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,16 +42,38 @@ impl Clock {
 pub struct Running {
     /// The address the HTTP intake listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// Whether this instance leads now (for readiness and metrics).
+    pub leader: LeaderState,
+    lease: Lease,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stops accepting requests, lets requests in flight finish, and stops the workers.
+    /// Stops accepting requests, lets requests in flight finish, stops the workers, and
+    /// gives the lease up so a follower takes over at once.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
+        }
+        self.lease.release().await;
+    }
+}
+
+/// The lease this instance runs under, and the Discord bot whose gateway it connects while it
+/// holds the lease (`None`: Discord is off, or its gateway is connected by the caller).
+pub struct Leadership {
+    pub lease: Lease,
+    pub gateway: Option<Arc<crate::discord::Bot>>,
+}
+
+impl Leadership {
+    /// A single instance: always the leader, the gateway (if any) the caller's business.
+    pub fn single() -> Leadership {
+        Leadership {
+            lease: Lease::single(),
+            gateway: None,
         }
     }
 }
@@ -73,6 +98,28 @@ pub async fn start_with_discord(
     retry: crate::notify::RetryPolicy,
     discord: Option<Arc<crate::discord::Bot>>,
 ) -> anyhow::Result<Running> {
+    start_led(
+        warroom,
+        listener,
+        clock,
+        retry,
+        discord,
+        Leadership::single(),
+    )
+    .await
+}
+
+/// [`start_with_discord`] under a lease: the escalation scheduler, the job sweeper and the
+/// gateway of `leadership.gateway` run only while `leadership.lease` is held.
+pub async fn start_led(
+    warroom: Arc<Warroom>,
+    listener: tokio::net::TcpListener,
+    clock: Clock,
+    retry: crate::notify::RetryPolicy,
+    discord: Option<Arc<crate::discord::Bot>>,
+    leadership: Leadership,
+) -> anyhow::Result<Running> {
+    let leader = leadership.lease.state();
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -87,10 +134,19 @@ pub async fn start_with_discord(
         stopped.clone(),
     ));
     // Held agent polls watch `stopped` too, so they end at once instead of holding the
-    // graceful shutdown for up to their 30 s.
-    let router = crate::http::router_with_discord(warroom.clone(), discord).layer(axum::Extension(
-        crate::http::agents::Stopping(stopped.clone()),
-    ));
+    // graceful shutdown for up to their 30 s. Pages are delivered by the instance whose
+    // append recorded them (their event ids are fixed), so every instance runs a delivery
+    // worker and none delivers a page twice.
+    tasks.push(tokio::spawn(report_leadership(
+        leader.clone(),
+        discord.clone(),
+        stopped.clone(),
+    )));
+    let router = crate::http::router_with_discord(warroom.clone(), discord)
+        .layer(axum::Extension(crate::http::agents::Stopping(
+            stopped.clone(),
+        )))
+        .merge(crate::http::status::router(leader.clone()));
     let mut http_stop = stopped.clone();
     tasks.push(tokio::spawn(async move {
         let server = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -100,21 +156,75 @@ pub async fn start_with_discord(
             tracing::error!("the HTTP server stopped: {e}");
         }
     }));
-    tasks.push(tokio::spawn(sweep_jobs(
+    tasks.push(tokio::spawn(lead_while_elected(
         warroom.clone(),
         clock,
-        stopped.clone(),
-    )));
-    tasks.push(tokio::spawn(schedule_escalations(
-        warroom.clone(),
-        clock,
+        leader.clone(),
+        leadership.gateway,
         stopped.clone(),
     )));
     Ok(Running {
         addr,
+        leader,
+        lease: leadership.lease,
         shutdown,
         tasks,
     })
+}
+
+/// Runs the work that must run once — the job sweeper, the escalation scheduler, the Discord
+/// gateway — while this instance leads: started when it gains the lease (the gateway's READY
+/// then backfills what was said while nobody listened), stopped when it loses it or at
+/// shutdown. A step or claim a stepping-down leader still makes is fenced by its fixed id.
+async fn lead_while_elected(
+    warroom: Arc<Warroom>,
+    clock: Clock,
+    mut leader: LeaderState,
+    gateway: Option<Arc<crate::discord::Bot>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    // `stopped` only ever changes to true (or its sender goes away): either way, stop.
+    while !*stopped.borrow() {
+        if !leader.is_leader() {
+            tokio::select! {
+                _ = leader.changed() => {}
+                _ = stopped.changed() => return,
+            }
+            continue;
+        }
+        let (stop_led, led) = watch::channel(false);
+        let tasks = [
+            tokio::spawn(sweep_jobs(warroom.clone(), clock, led.clone())),
+            tokio::spawn(schedule_escalations(warroom.clone(), clock, led)),
+        ];
+        let connected = match &gateway {
+            Some(bot) => match crate::discord::connect_gateway(bot).await {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    tracing::error!("leading without the Discord gateway: {e:#}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let shutting_down = loop {
+            tokio::select! {
+                still = leader.changed() => if !still { break false },
+                _ = stopped.changed() => break true,
+            }
+        };
+        let _ = stop_led.send(true);
+        for task in tasks {
+            let _ = task.await;
+        }
+        if let Some(g) = connected {
+            g.stop().await;
+        }
+        if shutting_down {
+            return;
+        }
+        tracing::warn!("lost the lease: the schedulers and the Discord gateway stopped here");
+    }
 }
 
 /// How often runs are checked for silent agents and queued runs nobody took.
@@ -168,6 +278,26 @@ async fn schedule_escalations(
             _ = tokio::time::sleep(wait) => {}
             _ = warroom.escalation_changed() => {}
             _ = stopped.changed() => {}
+        }
+    }
+}
+
+/// Keeps `warroom_leader` and the readiness of a follower (which holds no gateway by design)
+/// in step with the lease.
+async fn report_leadership(
+    mut leader: crate::store::LeaderState,
+    bot: Option<Arc<crate::discord::Bot>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let leading = leader.is_leader();
+        crate::metrics::get().set_leader(leading);
+        if let Some(bot) = &bot {
+            bot.gateway().set_follower(!leading);
+        }
+        tokio::select! {
+            _ = leader.changed() => {}
+            _ = stopped.changed() => return,
         }
     }
 }

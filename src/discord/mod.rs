@@ -91,22 +91,50 @@ impl GatewayState {
     }
 }
 
-/// A running Discord connection.
+/// The running Discord front end: the bot's REST side and notice worker, and the gateway
+/// when this process holds it.
 pub struct Discord {
     pub bot: Arc<Bot>,
-    shard_manager: Arc<ShardManager>,
+    gateway: Option<Gateway>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Discord {
-    /// Closes the gateway and stops the adapter's workers.
+    /// Closes the gateway (if connected here) and stops the adapter's workers.
     pub async fn stop(self) {
-        self.shard_manager.shutdown_all().await;
+        if let Some(gateway) = self.gateway {
+            gateway.stop().await;
+        }
         self.bot.gateway.set_connected(false);
         for task in self.tasks {
             task.abort();
             let _ = task.await;
         }
+    }
+}
+
+/// A gateway connection: messages, edits, deletes and interactions come in through it, and
+/// READY reconciles channels and backfills missed history. One instance holds it at a time.
+pub struct Gateway {
+    shard_manager: Arc<ShardManager>,
+    task: JoinHandle<()>,
+}
+
+/// How long a closing gateway may take before its task is dropped.
+const GATEWAY_CLOSE: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Gateway {
+    /// Closes the shard cleanly (Discord then ends the session) and waits for the client.
+    pub async fn stop(self) {
+        self.shard_manager.shutdown_all().await;
+        let mut task = self.task;
+        if tokio::time::timeout(GATEWAY_CLOSE, &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+        tracing::info!("Discord gateway closed");
     }
 }
 
@@ -177,31 +205,29 @@ impl Bot {
 /// Connects to Discord when a bot token is configured: the gateway, the command
 /// registration, and the workers that act on notices. `Ok(None)` when Discord is off.
 pub async fn start(warroom: Arc<Warroom>) -> anyhow::Result<Option<Discord>> {
+    let Some(mut discord) = start_without_gateway(warroom).await? else {
+        return Ok(None);
+    };
+    discord.gateway = Some(connect_gateway(&discord.bot).await?);
+    Ok(Some(discord))
+}
+
+/// The Discord front end without the gateway: the REST client (interactions endpoint, pages)
+/// and the worker that acts on notices — what every instance runs; the leader connects the
+/// gateway with [`connect_gateway`]. `Ok(None)` when Discord is off.
+pub async fn start_without_gateway(warroom: Arc<Warroom>) -> anyhow::Result<Option<Discord>> {
     let settings = warroom.settings().discord.clone();
     let Some(token) = settings.token.clone() else {
         return Ok(None);
     };
-    let bot_cell: Arc<OnceLock<Arc<Bot>>> = Arc::new(OnceLock::new());
-    let intents =
-        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
-    // Not `Client::builder`: it makes its own REST client, and only ours honours api_url.
-    let mut client = serenity::client::ClientBuilder::new_with_http(
-        rest_client(token.expose(), &settings),
-        intents,
-    )
-    .event_handler(Handler {
-        bot: bot_cell.clone(),
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("cannot set up the Discord client: {e}"))?;
-    let bot = Bot::new(warroom.clone(), client.http.clone())?.expect("a token was checked above");
-    let _ = bot_cell.set(bot.clone());
-    bot.gateway.started.store(true, Ordering::Release);
+    let http = Arc::new(rest_client(token.expose(), &settings));
+    let bot = Bot::new(warroom.clone(), http)?.expect("a token was checked above");
+    // Notices go to the instance that caused them (an alert opening an incident on a
+    // follower is acted on there, over REST), so every instance acts on its own.
     let (notices, mut notice_queue) = mpsc::unbounded_channel();
     warroom.send_notices_to(notices);
-    let mut tasks = Vec::new();
     let worker_bot = bot.clone();
-    tasks.push(tokio::spawn(async move {
+    let worker = tokio::spawn(async move {
         while let Some(first) = notice_queue.recv().await {
             // Take whatever else is waiting too, so an alert storm becomes a few messages
             // and a count rather than thousands of posts.
@@ -211,20 +237,47 @@ pub async fn start(warroom: Arc<Warroom>) -> anyhow::Result<Option<Discord>> {
             }
             worker_bot.act_on_all(batch).await;
         }
-    }));
+    });
+    Ok(Some(Discord {
+        bot,
+        gateway: None,
+        tasks: vec![worker],
+    }))
+}
+
+/// Connects the gateway for `bot`; its READY registers the commands, reconciles incident
+/// channels and backfills the history of open incidents' channels since the last recorded
+/// message — after a restart, and on an instance that has just become the leader.
+pub async fn connect_gateway(bot: &Arc<Bot>) -> anyhow::Result<Gateway> {
+    let Some(token) = bot.settings.token.clone() else {
+        anyhow::bail!("no Discord bot token is configured");
+    };
+    let intents =
+        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    let bot_cell = Arc::new(OnceLock::new());
+    let _ = bot_cell.set(bot.clone());
+    // Not `Client::builder`: it makes its own REST client, and only ours honours api_url.
+    let mut client = serenity::client::ClientBuilder::new_with_http(
+        rest_client(token.expose(), &bot.settings),
+        intents,
+    )
+    .event_handler(Handler { bot: bot_cell })
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot set up the Discord client: {e}"))?;
     let shard_manager = client.shard_manager.clone();
+    // Readiness waits for READY only on an instance that started a gateway.
+    bot.gateway.started.store(true, Ordering::Release);
     let gateway_bot = bot.clone();
-    tasks.push(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(e) = client.start().await {
             tracing::error!("the Discord gateway connection stopped: {e}");
         }
         gateway_bot.gateway.set_connected(false);
-    }));
-    Ok(Some(Discord {
-        bot,
+    });
+    Ok(Gateway {
         shard_manager,
-        tasks,
-    }))
+        task,
+    })
 }
 
 /// Alerts announced one by one from one batch of notices; the rest are counted.

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod console;
 pub mod deploys;
 pub mod health;
+pub mod status;
 
 use crate::app::alerts::read_alerts;
 use crate::app::Warroom;

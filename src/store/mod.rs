@@ -11,6 +11,7 @@
 //! - each row's `hash` is SHA-256 over the previous row's hash and the row's canonical bytes.
 
 mod chain;
+mod lease;
 mod ledger;
 mod lock;
 mod plan;
@@ -18,6 +19,7 @@ pub mod portable;
 mod postgres;
 mod sqlite;
 
+pub use lease::{LeaderState, Lease, LeaseSettings, Role};
 pub use ledger::{
     migrate, migrator_for, redact, Ledger, LedgerOptions, LedgerStats, SchemaState, Subscription,
     VerifyProblem, VerifyReport,
