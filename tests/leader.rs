@@ -8,6 +8,7 @@
 //! `cargo test --test leader -- --ignored --nocapture`.
 
 mod common;
+mod support;
 
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -15,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use warroom::store::Ledger;
+use support::fake_discord::{fixtures, FakeDiscord};
+use warroom::app::{event_id, Input, InputKind, Warroom};
+use warroom::secret::Secret;
+use warroom::store::{Lease, LeaseSettings, Ledger};
 
 const AM_TOKEN: &str = "am-token-leader";
 const CONSOLE_TOKEN: &str = "console-token-leader";
@@ -400,4 +404,217 @@ async fn failover_time_over_ten_kills() {
         times[9].as_secs_f64()
     );
     assert!(times[9] < Duration::from_secs(15));
+}
+
+const BOT: u64 = 900_000_000_000_000_001;
+const GUILD: u64 = 800_000_000_000_000_001;
+const APP: u64 = 700_000_000_000_000_001;
+const OPS: u64 = 500_000_000_000_000_001;
+
+/// One in-process instance with the Discord front end, under the lease.
+struct Member {
+    warroom: Arc<Warroom>,
+    discord: warroom::discord::Discord,
+    running: warroom::serve::Running,
+}
+
+async fn member(url: &str, fake: &FakeDiscord, name: &str) -> Member {
+    let mut settings = warroom::config::Settings::example().unwrap();
+    settings.discord.token = Some(Secret::new("fake-bot-token"));
+    settings.discord.guild_id = Some(GUILD);
+    settings.discord.api_url = fake.api_url();
+    settings.discord.users.insert(1001, "rpark".into());
+    settings.discord.users.insert(1002, "khouse".into());
+    let lease = LeaseSettings {
+        ttl: Duration::from_secs(3),
+        renew: Duration::from_secs(1),
+    };
+    let warroom = Arc::new(
+        Warroom::start(Ledger::open(url).await.unwrap(), settings)
+            .await
+            .unwrap(),
+    );
+    let discord = warroom::discord::start_without_gateway(warroom.clone())
+        .await
+        .unwrap()
+        .expect("a token is configured");
+    let lease = Lease::start(url, lease, name.into()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = warroom::serve::start_led(
+        warroom.clone(),
+        listener,
+        warroom::serve::Clock::start(),
+        warroom::notify::RetryPolicy::default(),
+        Some(discord.bot.clone()),
+        warroom::serve::Leadership {
+            lease,
+            gateway: Some(discord.bot.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    Member {
+        warroom,
+        discord,
+        running,
+    }
+}
+
+impl Member {
+    async fn stop(self) {
+        self.running.stop().await;
+        self.discord.stop().await;
+        self.warroom.ledger().clone().close().await;
+    }
+}
+
+/// The Discord side of a takeover, in one process: only the leader holds a gateway session;
+/// when it goes, the follower connects, and its READY backfills what was said in the open
+/// incident's channel while no instance listened. (The kill -9 is the child-process test's;
+/// here the leader stops, closing its shard as it does when it loses the lease.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_leader_connects_the_gateway_and_backfills_what_nobody_heard() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    warroom::store::migrate(&url).await.unwrap();
+    let fake = FakeDiscord::start(BOT, GUILD, APP).await;
+    fake.add_channel(OPS, "ops", 0, None);
+    let a = member(&url, &fake, "instance a").await;
+    until("a leads", Duration::from_secs(10), || async {
+        a.running.leader.is_leader()
+    })
+    .await;
+    fake.wait_ready(1, Duration::from_secs(20)).await;
+    let b = member(&url, &fake, "instance b").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!b.running.leader.is_leader(), "one leader at a time");
+    assert_eq!(
+        fake.identifies(),
+        1,
+        "only the leader opens a gateway session"
+    );
+
+    // An incident opened through the follower gets its channel (over REST, from there).
+    let now = Utc::now();
+    b.warroom
+        .handle(Input {
+            key: "open-1".into(),
+            at: now,
+            from: "rpark".into(),
+            channel: "ops".into(),
+            caller: warroom::app::Caller {
+                dedicated_channel: true,
+                ..Default::default()
+            },
+            kind: InputKind::Message {
+                text: "/incident open title:\"Disk full\"".into(),
+                message_id: None,
+                reply_to: None,
+                attachments: vec![],
+            },
+        })
+        .await
+        .unwrap();
+    let channel_of = || {
+        fake.channels()
+            .into_iter()
+            .find(|c| c.name == "inc-1-disk-full")
+            .map(|c| c.id)
+    };
+    until(
+        "the incident channel exists",
+        Duration::from_secs(20),
+        || async { channel_of().is_some() },
+    )
+    .await;
+    let channel = channel_of().unwrap();
+
+    // Heard live by the leader's gateway.
+    let heard = fixtures::snowflake_at(now + chrono::Duration::seconds(1), 1);
+    let message = |id: u64, who: u64, name: &str, text: &str, at| {
+        fixtures::message(id, channel, GUILD, who, name, text, at)
+    };
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        message(
+            heard,
+            1001,
+            "rpark",
+            "log mount at 97%",
+            now + chrono::Duration::seconds(1),
+        ),
+    )
+    .await;
+    until(
+        "the live message is recorded",
+        Duration::from_secs(20),
+        || recorded(&b.warroom, heard),
+    )
+    .await;
+
+    // The leader goes; what is said now reaches no gateway session, only the history.
+    a.stop().await;
+    let missed_at = now + chrono::Duration::seconds(2);
+    let missed = fixtures::snowflake_at(missed_at, 2);
+    fake.add_history(
+        channel,
+        message(missed, 1002, "khouse", "rotated the logs", missed_at),
+    );
+
+    until("b leads", Duration::from_secs(15), || async {
+        b.running.leader.is_leader()
+    })
+    .await;
+    fake.wait_ready(2, Duration::from_secs(20)).await;
+    assert_eq!(fake.identifies(), 2, "the new leader identified a session");
+    until(
+        "the missed message is backfilled",
+        Duration::from_secs(20),
+        || recorded(&b.warroom, missed),
+    )
+    .await;
+    let after_at = now + chrono::Duration::seconds(3);
+    let after = fixtures::snowflake_at(after_at, 3);
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        message(after, 1001, "rpark", "disk at 60%", after_at),
+    )
+    .await;
+    until(
+        "the new leader hears live messages",
+        Duration::from_secs(20),
+        || recorded(&b.warroom, after),
+    )
+    .await;
+
+    let texts: Vec<String> = b
+        .warroom
+        .ledger()
+        .read_stream("incident-1")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event_type == "MessagePosted")
+        .map(|e| {
+            e.payload_json().unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        ["log mount at 97%", "rotated the logs", "disk at 60%"]
+    );
+    b.stop().await;
+}
+
+/// Whether the Discord message `id` is in the ledger.
+async fn recorded(warroom: &Warroom, id: u64) -> bool {
+    warroom
+        .ledger()
+        .contains_event(event_id(&format!("discord:message:{id}"), 0))
+        .await
+        .unwrap()
 }
