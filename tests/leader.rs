@@ -367,7 +367,7 @@ async fn the_follower_takes_over_a_killed_leader_fires_the_next_step_once_and_lo
 async fn failover_time_over_ten_kills() {
     let Some(s) = setup("").await else { return };
     let client = reqwest::Client::new();
-    let mut instances = vec![
+    let mut instances = [
         Instance::start(&s.url, &s.config, s.dir.path().join("0.log")),
         Instance::start(&s.url, &s.config, s.dir.path().join("1.log")),
     ];
