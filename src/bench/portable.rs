@@ -70,4 +70,3 @@ async fn import_into(label: &str, url: &str, file: &std::path::Path) -> anyhow::
     );
     Ok(())
 }
-
