@@ -127,16 +127,19 @@ pub async fn start_led(
     if let Some(bot) = &discord {
         notifier = notifier.with_chat(Arc::new(crate::discord::DiscordPager::new(bot.clone())));
     }
+    // Pages are delivered by the instance whose append recorded them (their event ids are
+    // fixed), so every instance runs a delivery worker and none delivers a page twice; the
+    // leader's also takes over the pages of an instance that died delivering them.
     tasks.push(crate::notify::worker::spawn(
         warroom.clone(),
         notifier,
         retry,
+        leader.clone(),
+        leadership.lease.is_single(),
         stopped.clone(),
     ));
     // Held agent polls watch `stopped` too, so they end at once instead of holding the
-    // graceful shutdown for up to their 30 s. Pages are delivered by the instance whose
-    // append recorded them (their event ids are fixed), so every instance runs a delivery
-    // worker and none delivers a page twice.
+    // graceful shutdown for up to their 30 s.
     tasks.push(tokio::spawn(report_leadership(
         leader.clone(),
         discord.clone(),

@@ -839,3 +839,202 @@ group_by = ["instance"]
     let h = Arc::into_inner(h).expect("all posts finished");
     h.stop().await;
 }
+
+/// An instance on a shared store under a real lease, as `warroom serve` runs beside others;
+/// its pages are taken over 200 ms after they are due.
+async fn start_leased(url: &str, text: &str, name: &str, delay_ms: u64) -> (Arc<Warroom>, Running) {
+    let warroom = Arc::new(
+        Warroom::start(Ledger::open(url).await.unwrap(), settings(text))
+            .await
+            .unwrap(),
+    );
+    let lease = warroom::store::Lease::start(
+        url,
+        warroom::store::LeaseSettings {
+            ttl: std::time::Duration::from_secs(2),
+            renew: std::time::Duration::from_millis(500),
+        },
+        name.into(),
+    )
+    .await
+    .unwrap();
+    let retry = warroom::notify::RetryPolicy {
+        base_delay: std::time::Duration::from_millis(delay_ms),
+        max_delay: std::time::Duration::from_millis(delay_ms),
+        takeover_grace: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let leadership = warroom::serve::Leadership {
+        lease,
+        gateway: None,
+    };
+    let running = warroom::serve::start_led(
+        warroom.clone(),
+        listener,
+        Clock::start(),
+        retry,
+        None,
+        leadership,
+    )
+    .await
+    .unwrap();
+    (warroom, running)
+}
+
+async fn wait_until_leader(running: &Running) {
+    for _ in 0..100 {
+        if running.leader.is_leader() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no lease within 10 s");
+}
+
+/// `/incident open` then `/incident page team:net` in a channel of `warroom`: a page to
+/// PagerDuty recorded by that instance, outside any escalation.
+async fn page_networking(warroom: &Warroom) -> DateTime<Utc> {
+    for (id, text) in [
+        ("m1", "/incident open title:\"Slow\""),
+        ("m2", "/incident page team:net"),
+    ] {
+        let outcome = warroom
+            .handle(Input {
+                key: format!("chat:{id}"),
+                at: Utc::now(),
+                from: "rpark".into(),
+                channel: "ops-net".into(),
+                caller: Default::default(),
+                kind: InputKind::Message {
+                    text: text.into(),
+                    message_id: Some(id.into()),
+                    reply_to: None,
+                    attachments: vec![],
+                },
+            })
+            .await
+            .unwrap();
+        assert!(outcome.reply.is_some(), "{text}: {outcome:?}");
+    }
+    let records = warroom.incident_records(IncidentNumber(1)).await.unwrap();
+    records
+        .iter()
+        .find(|r| matches!(r.event, Event::PageRequested { .. }))
+        .map(|r| r.at)
+        .expect("the page is recorded")
+}
+
+fn pd_attempts(records: &[warroom::domain::event::Recorded]) -> Vec<AttemptOutcome> {
+    records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::PageAttempted {
+                pager,
+                action,
+                outcome,
+                ..
+            } if pager == "pagerduty-networking" && action == "trigger" => Some(*outcome),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_leader_delivers_a_page_whose_deliverer_died_once_it_could_not_still_be_at_it() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let (pd, hook) = pagers().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&pd)
+        .await;
+    let text = config(&pd.uri(), &hook.uri(), "");
+    // An instance records the page and dies before its first attempt (it runs no worker).
+    let dead = Warroom::start(Ledger::open(&url).await.unwrap(), settings(&text))
+        .await
+        .unwrap();
+    let recorded_at = page_networking(&dead).await;
+    dead.ledger().clone().close().await;
+    drop(dead);
+    let (leader, running) = start_leased(&url, &text, "survivor", 100).await;
+    wait_until_leader(&running).await;
+    for _ in 0..150 {
+        if !pd.received_requests().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let delivered_at = Utc::now();
+    let sent = bodies(&pd.received_requests().await.unwrap());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    // Not before a live deliverer's first attempt would have ended: timeout 2 s + 200 ms.
+    assert!(
+        delivered_at - recorded_at >= Duration::milliseconds(2200),
+        "taken over after {} ms",
+        (delivered_at - recorded_at).num_milliseconds()
+    );
+    // Once, though the sweep goes on.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(pd.received_requests().await.unwrap().len(), 1);
+    let records = leader.incident_records(IncidentNumber(1)).await.unwrap();
+    assert_eq!(pd_attempts(&records), vec![AttemptOutcome::Delivered]);
+    running.stop().await;
+    leader.ledger().clone().close().await;
+}
+
+#[tokio::test]
+async fn the_leader_leaves_alone_a_page_a_live_instance_is_still_retrying() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let (pd, hook) = pagers().await;
+    // PagerDuty fails twice, then accepts: the follower waits 1.5-3 s before each retry,
+    // longer than a never-tried page may stay silent (timeout 1 s + 200 ms), shorter than
+    // a page may after a failure (3 s + 1 s + 200 ms).
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(2)
+        .mount(&pd)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&pd)
+        .await;
+    let text = config(&pd.uri(), &hook.uri(), "").replacen(
+        "timeout_seconds = 2\nmax_attempts = 3",
+        "timeout_seconds = 1\nmax_attempts = 3",
+        1,
+    );
+    assert!(text.contains("timeout_seconds = 1"));
+    let (leader, leading) = start_leased(&url, &text, "leader", 3000).await;
+    wait_until_leader(&leading).await;
+    let (follower, following) = start_leased(&url, &text, "follower", 3000).await;
+    assert!(!following.leader.is_leader());
+    page_networking(&follower).await;
+    for _ in 0..200 {
+        if pd.received_requests().await.unwrap().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Long enough for a retry of anyone who took the page up (3 s at most).
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    // The follower's three attempts, and nothing from the leader's sweep.
+    let sent = bodies(&pd.received_requests().await.unwrap());
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    let records = leader.incident_records(IncidentNumber(1)).await.unwrap();
+    assert_eq!(
+        pd_attempts(&records),
+        vec![
+            AttemptOutcome::Failed,
+            AttemptOutcome::Failed,
+            AttemptOutcome::Delivered
+        ]
+    );
+    following.stop().await;
+    leading.stop().await;
+    follower.ledger().clone().close().await;
+    leader.ledger().clone().close().await;
+}

@@ -41,6 +41,16 @@ pub struct PageOrder {
     pub fallback: Vec<String>,
 }
 
+/// A recorded page not every pager is done with, and what each did with it so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnfinishedPage {
+    pub order: PageOrder,
+    /// Pager → its latest failed attempt: when, and the HTTP status it got.
+    pub failed: std::collections::BTreeMap<String, (DateTime<Utc>, Option<u16>)>,
+    /// Pagers that delivered it, were refused, or gave up.
+    pub finished: std::collections::BTreeSet<String>,
+}
+
 /// Work for the delivery worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
@@ -167,81 +177,49 @@ impl Warroom {
         Ok(fallbacks)
     }
 
-    /// Pages of open incidents, recorded between `since` and `until` and not acknowledged,
-    /// that some pager has neither delivered, refused nor given up on: left by a stop in the
-    /// middle of their delivery. Each comes with the pagers already done with it. `until` is
-    /// when the asking worker started: pages recorded later are this run's own.
+    /// Pages of open incidents recorded at or after `since` and not acknowledged, that some
+    /// pager may still have to deliver: each with what its pagers did with it so far, so a
+    /// delivery worker can tell a page whose deliverer is still at it from one left behind.
     pub async fn unfinished_pages(
         &self,
         since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<(PageOrder, Vec<String>)>> {
-        let open: Vec<(IncidentNumber, String, Severity, Vec<String>)> = {
-            let mut projection = self.projection.lock().await;
-            self.catch_up(&mut projection).await?;
-            projection
-                .incidents()
-                .filter(|i| i.status == crate::domain::types::IncidentStatus::Open)
-                .map(|i| {
-                    let fallback = projection
-                        .escalation_of(i.number)
-                        .map(|e| e.fallback())
-                        .unwrap_or_default();
-                    (i.number, i.title.clone(), i.severity, fallback)
-                })
-                .collect()
-        };
+    ) -> anyhow::Result<Vec<UnfinishedPage>> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
         let mut unfinished = Vec::new();
-        for (number, title, severity, fallback) in open {
-            let records = self.incident_records(number).await?;
-            let mut requested: Vec<PageOrder> = Vec::new();
-            let mut done: Vec<(String, String)> = Vec::new();
-            for r in &records {
-                match &r.event {
-                    Event::PageRequested {
-                        target,
-                        message,
-                        dedup_key,
-                        reason,
-                        ..
-                    } if r.at >= since && r.at < until => requested.push(PageOrder {
-                        incident: number,
-                        title: title.clone(),
-                        severity,
-                        target: target.clone(),
-                        message: message.clone(),
-                        dedup_key: dedup_key.clone(),
-                        reason: reason.clone(),
-                        at: r.at,
-                        fallback: if reason.starts_with("fallback") {
-                            vec![]
-                        } else {
-                            fallback.clone()
-                        },
-                    }),
-                    Event::PageAttempted {
-                        dedup_key,
-                        pager,
-                        action,
-                        outcome: AttemptOutcome::Delivered | AttemptOutcome::Refused,
-                        ..
-                    } if action == "trigger" => done.push((dedup_key.clone(), pager.clone())),
-                    Event::PageGaveUp {
-                        dedup_key, pager, ..
-                    } => done.push((dedup_key.clone(), pager.clone())),
-                    // Acknowledged: nobody needs the earlier pages any more.
-                    Event::Acknowledged { .. } => requested.clear(),
-                    _ => {}
-                }
+        for (number, dedup_key, page) in projection.recorded_pages() {
+            if page.at < since {
+                continue;
             }
-            for order in requested {
-                let finished = done
-                    .iter()
-                    .filter(|(key, _)| *key == order.dedup_key)
-                    .map(|(_, pager)| pager.clone())
-                    .collect();
-                unfinished.push((order, finished));
-            }
+            let Some(incident) = projection
+                .incident(number)
+                .filter(|i| i.status == crate::domain::types::IncidentStatus::Open)
+            else {
+                continue;
+            };
+            let fallback = if page.reason.starts_with("fallback") {
+                vec![]
+            } else {
+                projection
+                    .escalation_of(number)
+                    .map(|e| e.fallback())
+                    .unwrap_or_default()
+            };
+            unfinished.push(UnfinishedPage {
+                order: PageOrder {
+                    incident: number,
+                    title: incident.title.clone(),
+                    severity: incident.severity,
+                    target: page.target.clone(),
+                    message: page.message.clone(),
+                    dedup_key: dedup_key.to_string(),
+                    reason: page.reason.clone(),
+                    at: page.at,
+                    fallback,
+                },
+                failed: page.failed.clone(),
+                finished: page.finished.clone(),
+            });
         }
         Ok(unfinished)
     }

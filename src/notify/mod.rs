@@ -177,16 +177,22 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Ceiling on a receiver's `Retry-After`: a page waiting an hour is no page.
     pub max_retry_after: Duration,
+    /// How long past the latest moment its deliverer would have recorded an attempt a page
+    /// waits before the leader takes it over (its deliverer died): covers a slow store and
+    /// clock skew between instances.
+    pub takeover_grace: Duration,
 }
 
 impl Default for RetryPolicy {
-    /// 5 attempts, 1 s base, 60 s ceiling, `Retry-After` honoured up to 300 s.
+    /// 5 attempts, 1 s base, 60 s ceiling, `Retry-After` honoured up to 300 s, pages of a
+    /// dead deliverer taken over 30 s after they were due.
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             max_retry_after: Duration::from_secs(300),
+            takeover_grace: Duration::from_secs(30),
         }
     }
 }
@@ -648,6 +654,7 @@ mod tests {
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(20),
             max_retry_after: Duration::from_millis(50),
+            ..Default::default()
         }
     }
 
@@ -1044,6 +1051,7 @@ mod tests {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1000),
             max_retry_after: Duration::from_secs(3),
+            ..Default::default()
         };
         let ms = Duration::from_millis;
         // (next, uncapped-or-capped full delay)

@@ -3,67 +3,89 @@
 //! pager gives up, and mirrors acknowledgements and resolutions to the pagers that were paged.
 
 use super::{Attempt, Notifier, Page, PageAction, RetryPolicy};
-use crate::app::paging::{Delivery, PageOrder};
+use crate::app::paging::{Delivery, PageOrder, UnfinishedPage};
+use crate::app::projection::PAGES_KEPT;
 use crate::app::Warroom;
 use crate::config::PagerSettings;
 use crate::domain::escalation::Target;
 use crate::domain::event::AttemptOutcome;
 use crate::domain::types::{IncidentNumber, Severity};
+use crate::store::LeaderState;
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-/// How old an unfinished page may be and still be delivered after a restart: an hour-old
-/// page that never went out is better sent late than never, older ones are history.
-const RESUME_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+/// Deliveries this process is carrying out, by (dedup key, pager): the takeover sweep leaves
+/// them alone however quiet they are.
+type InFlight = Arc<Mutex<HashSet<(String, String)>>>;
+
+/// Marks a delivery as this process's while it runs.
+struct Carrying {
+    in_flight: InFlight,
+    key: (String, String),
+}
+
+impl Carrying {
+    fn start(in_flight: &InFlight, dedup_key: &str, pager: &str) -> Carrying {
+        let key = (dedup_key.to_string(), pager.to_string());
+        lock(in_flight).insert(key.clone());
+        Carrying {
+            in_flight: in_flight.clone(),
+            key,
+        }
+    }
+}
+
+impl Drop for Carrying {
+    fn drop(&mut self) {
+        lock(&self.in_flight).remove(&self.key);
+    }
+}
+
+/// The set survives a panicking delivery: what it holds stays true.
+fn lock(in_flight: &InFlight) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+    in_flight
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// How long deliveries in flight may finish after shutdown is asked.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// Starts the worker; pages recorded from now on are delivered.
+/// Starts the worker; pages recorded from now on are delivered. While this instance leads,
+/// it also delivers pages left behind: on an `exclusive` store (SQLite, one process) every
+/// unfinished page an earlier run recorded, at once; on a shared store those whose deliverer
+/// has been silent longer than it could be while alive (see [`left_behind`]).
 pub fn spawn(
     warroom: Arc<Warroom>,
     notifier: Notifier,
     retry: RetryPolicy,
+    mut leader: LeaderState,
+    exclusive: bool,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let (queue, mut work) = mpsc::unbounded_channel();
     warroom.deliver_pages_to(queue);
     // From here on, pages recorded by this process come through the queue.
     let started = chrono::Utc::now();
+    let in_flight: InFlight = Arc::default();
+    let every =
+        (retry.takeover_grace / 2).clamp(Duration::from_millis(50), Duration::from_secs(15));
     tokio::spawn(async move {
         let mut running = JoinSet::new();
-        // Pages a previous run recorded but did not finish delivering (it stopped during
-        // their retries) are delivered again; the dedup key keeps a pager from paging twice.
-        match warroom
-            .unfinished_pages(started - RESUME_WINDOW, started)
-            .await
-        {
-            Ok(unfinished) => {
-                for (order, finished) in unfinished {
-                    for pager in pagers_of(&warroom, &order.target) {
-                        if !finished.contains(&pager.name) {
-                            tracing::info!(incident = %order.incident, pager = %pager.name, "resuming an unfinished page");
-                            running.spawn(deliver(
-                                warroom.clone(),
-                                notifier.clone(),
-                                retry.clone(),
-                                order.clone(),
-                                pager,
-                            ));
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::error!("could not look for unfinished pages: {e:#}"),
-        }
+        let mut sweep = tokio::time::interval(every);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 next = work.recv() => match next {
                     Some(Delivery::Page(order)) => {
                         for pager in pagers_of(&warroom, &order.target) {
-                            running.spawn(deliver(warroom.clone(), notifier.clone(), retry.clone(), order.clone(), pager));
+                            let carrying = Carrying::start(&in_flight, &order.dedup_key, &pager.name);
+                            running.spawn(deliver(warroom.clone(), notifier.clone(), retry.clone(), in_flight.clone(), order.clone(), pager, carrying));
                         }
                     }
                     Some(Delivery::Mirror { incident, action }) => {
@@ -71,7 +93,34 @@ pub fn spawn(
                     }
                     None => break,
                 },
+                _ = sweep.tick(), if leader.is_leader() => {
+                    let now = chrono::Utc::now();
+                    let since = now - PAGES_KEPT;
+                    match warroom.unfinished_pages(since).await {
+                        Ok(unfinished) => {
+                            for page in unfinished {
+                                for pager in pagers_of(&warroom, &page.order.target) {
+                                    if page.finished.contains(&pager.name)
+                                        || lock(&in_flight).contains(&(page.order.dedup_key.clone(), pager.name.clone()))
+                                    {
+                                        continue;
+                                    }
+                                    let earlier_run = exclusive && page.order.at < started;
+                                    if !earlier_run && !left_behind(&page, &pager, &retry, now) {
+                                        continue;
+                                    }
+                                    tracing::warn!(incident = %page.order.incident, pager = %pager.name, "delivering a page its deliverer left unfinished");
+                                    let carrying = Carrying::start(&in_flight, &page.order.dedup_key, &pager.name);
+                                    running.spawn(deliver(warroom.clone(), notifier.clone(), retry.clone(), in_flight.clone(), page.order.clone(), pager, carrying));
+                                }
+                            }
+                        }
+                        Err(e) => tracing::error!("could not look for unfinished pages: {e:#}"),
+                    }
+                }
                 Some(_) = running.join_next(), if !running.is_empty() => {}
+                // A follower's sweep is off; when it becomes leader the sweep starts at once.
+                _ = leader.changed() => sweep.reset_immediately(),
                 _ = stopped.changed() => break,
             }
         }
@@ -81,6 +130,29 @@ pub fn spawn(
         .await;
         running.abort_all();
     })
+}
+
+/// Whether a page's deliverer through `pager` has been silent for longer than a live one
+/// could be: its first attempt follows the record at once and lasts at most the pager's
+/// timeout; each retry follows the last failure within the backoff ceiling, or within the
+/// `Retry-After` ceiling when the failure was a 429 or 503 (which may carry one).
+fn left_behind(
+    page: &UnfinishedPage,
+    pager: &PagerSettings,
+    retry: &RetryPolicy,
+    now: DateTime<Utc>,
+) -> bool {
+    if page.finished.contains(&pager.name) {
+        return false;
+    }
+    let (since, wait) = match page.failed.get(&pager.name) {
+        None => (page.order.at, Duration::ZERO),
+        Some((at, Some(429 | 503))) => (*at, retry.max_retry_after.max(retry.max_delay)),
+        Some((at, _)) => (*at, retry.max_delay),
+    };
+    let allowed = wait + pager.timeout + retry.takeover_grace;
+    let allowed = chrono::Duration::from_std(allowed).unwrap_or(chrono::Duration::MAX);
+    now - since > allowed
 }
 
 fn pagers_of(warroom: &Warroom, target: &str) -> Vec<PagerSettings> {
@@ -172,8 +244,10 @@ async fn deliver(
     warroom: Arc<Warroom>,
     notifier: Notifier,
     retry: RetryPolicy,
+    in_flight: InFlight,
     order: PageOrder,
     pager_settings: PagerSettings,
+    _carrying: Carrying,
 ) {
     let pager = pager_settings.pager();
     let page = page_of(&order, PageAction::Trigger);
@@ -208,18 +282,24 @@ async fn deliver(
         .await
     {
         Ok(fallbacks) => {
+            // All at once: a fallback page must not wait for another's retries, nor look
+            // left behind to the leader's sweep while it waits.
+            let mut deliveries = Vec::new();
             for fallback in fallbacks {
                 for other in pagers_of(&warroom, &fallback.target) {
-                    Box::pin(deliver(
+                    let carrying = Carrying::start(&in_flight, &fallback.dedup_key, &other.name);
+                    deliveries.push(Box::pin(deliver(
                         warroom.clone(),
                         notifier.clone(),
                         retry.clone(),
+                        in_flight.clone(),
                         fallback.clone(),
                         other,
-                    ))
-                    .await;
+                        carrying,
+                    )));
                 }
             }
+            futures_util::future::join_all(deliveries).await;
         }
         Err(e) => tracing::error!(incident = %order.incident, "could not record a give-up: {e:#}"),
     }
@@ -284,5 +364,73 @@ async fn mirror(
                 )
             })
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::types::IncidentNumber;
+    use chrono::TimeZone;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(seconds)
+    }
+
+    fn page(failed: Option<Option<u16>>, finished: bool) -> UnfinishedPage {
+        UnfinishedPage {
+            order: PageOrder {
+                incident: IncidentNumber(1),
+                title: "DNS".into(),
+                severity: Severity::Sev1,
+                target: "@rpark".into(),
+                message: None,
+                dedup_key: "k".into(),
+                reason: "policy sre step 1".into(),
+                at: at(0),
+                fallback: vec![],
+            },
+            failed: failed
+                .map(|status| [("pd".to_string(), (at(100), status))].into())
+                .unwrap_or_default(),
+            finished: if finished {
+                ["pd".to_string()].into()
+            } else {
+                Default::default()
+            },
+        }
+    }
+
+    fn pager() -> PagerSettings {
+        PagerSettings {
+            name: "pd".into(),
+            kind: crate::notify::PagerKind::Webhook { secret: None },
+            url: "http://127.0.0.1:9/".into(),
+            targets: vec![],
+            timeout: Duration::from_secs(5),
+            max_attempts: 5,
+        }
+    }
+
+    #[test]
+    fn a_page_is_taken_over_only_when_its_deliverer_cannot_still_be_at_it() {
+        // Defaults: backoff ceiling 60 s, Retry-After ceiling 300 s, grace 30 s.
+        let retry = RetryPolicy::default();
+        let left = |page: &UnfinishedPage, now| left_behind(page, &pager(), &retry, at(now));
+        // Never tried: the first attempt follows the record at once (timeout 5 s + 30 s).
+        assert!(!left(&page(None, false), 35));
+        assert!(left(&page(None, false), 36));
+        // After a 500 (at 100 s): the next try comes within the backoff ceiling.
+        assert!(!left(&page(Some(Some(500)), false), 195));
+        assert!(left(&page(Some(Some(500)), false), 196));
+        // A connection error has no status: the same.
+        assert!(left(&page(Some(None), false), 196));
+        // After a 429 or a 503 the deliverer may be honouring a Retry-After of up to 300 s.
+        for status in [429, 503] {
+            assert!(!left(&page(Some(Some(status)), false), 435));
+            assert!(left(&page(Some(Some(status)), false), 436));
+        }
+        // A pager done with the page never takes it up again.
+        assert!(!left(&page(Some(Some(500)), true), 10_000));
     }
 }

@@ -154,6 +154,11 @@ impl Lease {
         })
     }
 
+    /// Whether this is [`Lease::single`]: the only instance on its store.
+    pub fn is_single(&self) -> bool {
+        self.task.is_none()
+    }
+
     pub fn state(&self) -> LeaderState {
         self.state.clone()
     }
