@@ -183,6 +183,59 @@ fn report(target: &str, s: &Scenario, elapsed: Duration, latencies: &[Duration])
     );
 }
 
+/// The server's group-commit and append counters, read from `/metrics`: what a scenario's
+/// throughput is made of (commits a second, events per commit, time an append waits).
+#[derive(Debug, Default, Clone, Copy)]
+struct CommitCounters {
+    commits: f64,
+    events: f64,
+    appends: f64,
+    append_seconds: f64,
+}
+
+async fn commit_counters(client: &reqwest::Client, base: &str) -> anyhow::Result<CommitCounters> {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let value = |name: &str| -> anyhow::Result<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .with_context(|| format!("{name} is missing from /metrics"))?
+            .trim()
+            .parse::<f64>()
+            .with_context(|| format!("{name} in /metrics is not a number"))
+    };
+    Ok(CommitCounters {
+        commits: value("warroom_group_commit_batch_size_count")?,
+        events: value("warroom_group_commit_batch_size_sum")?,
+        appends: value("warroom_append_seconds_count")?,
+        append_seconds: value("warroom_append_seconds_sum")?,
+    })
+}
+
+/// Commits a second, events per commit and the mean append wait over one scenario: with
+/// durable commits, the alerts a second one-alert requests reach is about the connections
+/// divided by the append wait.
+fn report_commits(before: &CommitCounters, after: &CommitCounters, elapsed: Duration) {
+    let commits = after.commits - before.commits;
+    let appends = after.appends - before.appends;
+    if commits < 1.0 || appends < 1.0 {
+        return;
+    }
+    println!(
+        "  {:<12} {:<28} {:>8.0} commits/s  {:>6.1} events/commit  append wait mean {:.3} ms",
+        "",
+        "  store",
+        commits / elapsed.as_secs_f64(),
+        (after.events - before.events) / commits,
+        (after.append_seconds - before.append_seconds) / appends * 1000.0,
+    );
+}
+
 /// Runs the ingest benchmark.
 pub async fn run(options: &IngestOptions) -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
@@ -354,8 +407,11 @@ targets = ["!Bench"]
                     .collect(),
             )
         });
+        let before = commit_counters(&client, &base).await?;
         let (elapsed, latencies) = drive(&client, &url, Some(TOKEN), s.requests, body).await?;
+        let after = commit_counters(&client, &base).await?;
         report("warroom", s, elapsed, &latencies);
+        report_commits(&before, &after, elapsed);
     }
     let (rss, peak) = memory_mb(pid);
     println!(
