@@ -254,6 +254,14 @@ async fn wait_for<F: Fn(&[wiremock::Request]) -> bool>(server: &MockServer, what
     );
 }
 
+/// A pager that accepts every page.
+async fn accept_all(pager: &MockServer) {
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(pager)
+        .await;
+}
+
 fn bodies(requests: &[wiremock::Request]) -> Vec<Value> {
     requests
         .iter()
@@ -484,10 +492,7 @@ async fn an_alert_opens_one_incident_pages_pagerduty_and_ack_stops_the_escalatio
 async fn an_alert_storm_and_flapping_make_one_incident() {
     let (_dir, url) = common::fresh_sqlite_url();
     let (pd, hook) = pagers().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&pd)
-        .await;
+    accept_all(&pd).await;
     let h = Arc::new(Harness::start(&url, &config(&pd.uri(), &hook.uri(), "")).await);
     // 200 distinct alerts of one group, in 20 concurrent requests of 10.
     let mut posts = Vec::new();
@@ -526,10 +531,7 @@ async fn an_alert_storm_and_flapping_make_one_incident() {
 /// Two instances on one store receive the same alert at once: one incident.
 async fn same_alert_to_two_instances(url: &str) {
     let (pd, hook) = pagers().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&pd)
-        .await;
+    accept_all(&pd).await;
     let text = config(&pd.uri(), &hook.uri(), "");
     let a = Harness::start(url, &text).await;
     let b = Harness::start(url, &text).await;
@@ -596,10 +598,7 @@ async fn failing_pagers_are_retried_then_given_up_and_the_fallback_is_paged() {
         .up_to_n_times(1)
         .mount(&pd)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&pd)
-        .await;
+    accept_all(&pd).await;
     Mock::given(method("POST"))
         .and(path("/"))
         .and(body_partial_json(json!({"target": "!SRE"})))
@@ -755,10 +754,7 @@ async fn escalation_steps_fire_on_time_and_resume_after_a_restart() {
 async fn a_page_recorded_before_a_crash_is_delivered_after_the_restart() {
     let (_dir, url) = common::fresh_sqlite_url();
     let (pd, hook) = pagers().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&pd)
-        .await;
+    accept_all(&pd).await;
     let text = config(&pd.uri(), &hook.uri(), "");
     // The step fires and is recorded, then the process dies before delivering it (no
     // delivery worker runs here).
@@ -946,10 +942,7 @@ async fn the_leader_delivers_a_page_whose_deliverer_died_once_it_could_not_still
         return;
     };
     let (pd, hook) = pagers().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&pd)
-        .await;
+    accept_all(&pd).await;
     let text = config(&pd.uri(), &hook.uri(), "");
     // An instance records the page and dies before its first attempt (it runs no worker).
     let dead = Warroom::start(Ledger::open(&url).await.unwrap(), settings(&text))
@@ -998,10 +991,7 @@ async fn the_leader_leaves_alone_a_page_a_live_instance_is_still_retrying() {
         .up_to_n_times(2)
         .mount(&pd)
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&pd)
-        .await;
+    accept_all(&pd).await;
     let text = config(&pd.uri(), &hook.uri(), "").replacen(
         "timeout_seconds = 2\nmax_attempts = 3",
         "timeout_seconds = 1\nmax_attempts = 3",
