@@ -1,6 +1,7 @@
 //! The delivery worker of `warroom serve`: hands each recorded page to the outside pagers
 //! that reach its target, records every attempt in the incident, pages the fallback when a
 //! pager gives up, and mirrors acknowledgements and resolutions to the pagers that were paged.
+//! On the leader it also delivers the pages an instance left unfinished when it stopped.
 
 use super::{Attempt, Notifier, Page, PageAction, RetryPolicy};
 use crate::app::paging::{Delivery, PageOrder, UnfinishedPage};
