@@ -351,3 +351,89 @@ async fn a_bad_deploy_line_in_a_transcript_names_the_line_and_field() {
         "nothing was replayed"
     );
 }
+
+#[tokio::test]
+async fn a_pipeline_reports_started_then_succeeded_and_it_is_one_deploy_flagged_once() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = Arc::new(app(&url).await);
+    let (tx, mut notices) = tokio::sync::mpsc::unbounded_channel();
+    app.send_notices_to(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = warroom::serve::start(
+        app.clone(),
+        listener,
+        warroom::serve::Clock::start(),
+        warroom::notify::RetryPolicy::default(),
+    )
+    .await
+    .unwrap();
+    let endpoint = format!("http://{}/v1/deploys", running.addr);
+    let client = reqwest::Client::new();
+    let post = |body: Value| {
+        client
+            .post(&endpoint)
+            .bearer_auth(DEPLOY_TOKEN)
+            .json(&body)
+            .send()
+    };
+    let started = json!({"service": "app", "environment": "prod", "version": "2.1.0-qa.1",
+                         "by": "ci", "id": "run-77", "status": "started", "commit": "4f2a9c1",
+                         "migrations": false, "started_at": "2021-03-09T19:00:00Z"});
+    let response = post(started).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let answer: Value = response.json().await.unwrap();
+    assert!(
+        answer["reply"].as_str().unwrap().contains("flagged"),
+        "{answer}"
+    );
+    // The same run, finished: only what changed.
+    let succeeded = json!({"service": "app", "environment": "prod", "version": "2.1.0-qa.1",
+                           "by": "ci", "id": "run-77", "status": "succeeded",
+                           "finished_at": "2021-03-09T19:04:00Z"});
+    let response = post(succeeded.clone()).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let answer: Value = response.json().await.unwrap();
+    assert!(
+        !answer["reply"].as_str().unwrap().contains("flagged"),
+        "{answer}"
+    );
+    // The pipeline retried its last report: nothing new.
+    assert_eq!(post(succeeded).await.unwrap().status(), 200);
+
+    let found = app
+        .deploys(&warroom::app::deploys::DeployQuery {
+            service: Some("app".into()),
+            environment: Some("prod".into()),
+            last: 5,
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let deploy = &found[0];
+    assert_eq!(deploy.deploy.status.as_str(), "succeeded");
+    assert_eq!(deploy.deploy.commit.as_deref(), Some("4f2a9c1"));
+    assert_eq!(deploy.deploy.migrations, Some(false));
+    assert_eq!(deploy.at.to_rfc3339(), "2021-03-09T19:04:00+00:00");
+    // A QA build, at 19:00 on a Tuesday: both rules flag the first report, none the second.
+    assert_eq!(deploy.flags.len(), 2, "{:?}", deploy.flags);
+    // Both reports and the flags are in the ledger; the warning went out once.
+    let events = app.ledger().read_stream("deploys-app").await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "DeployRecorded",
+            "DeployFlagged",
+            "DeployFlagged",
+            "DeployRecorded"
+        ]
+    );
+    let mut warnings = 0;
+    while let Ok(notice) = notices.try_recv() {
+        if matches!(notice, warroom::app::Notice::DeployFlagged { .. }) {
+            warnings += 1;
+        }
+    }
+    assert_eq!(warnings, 1);
+    running.stop().await;
+}

@@ -34,12 +34,19 @@ impl DeployQuery {
 
 impl Warroom {
     /// Records a deploy and the guard rules' flags in the service's stream. The input's key
-    /// makes a resend a no-op; a flag is announced once.
+    /// makes a resend a no-op; a flag is announced once, also when a later report of the
+    /// same deploy (same id) would match the rule again.
     pub(super) async fn record_deploy(
         &self,
+        projection: &Projection,
         input: &Input,
         deploy: &Deploy,
     ) -> anyhow::Result<Outcome> {
+        let flagged_before = deploy.id.as_ref().is_some_and(|id| {
+            projection
+                .deploy_by_id(&deploy.service, id)
+                .is_some_and(|d| !d.flags.is_empty())
+        });
         let when = deploy
             .when(input.at)
             .with_timezone(&self.settings.timezone)
@@ -49,6 +56,7 @@ impl Warroom {
             .deploys
             .guards
             .iter()
+            .filter(|_| !flagged_before)
             .filter_map(|rule| rule.flags(deploy, when).map(|r| (rule.name.clone(), r)))
             .collect();
         let mut pending = vec![Pending {

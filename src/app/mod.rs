@@ -341,7 +341,7 @@ impl Warroom {
                     .await
             }
             InputKind::Alerts(alerts) => self.record_alerts(&mut projection, &input, alerts).await,
-            InputKind::Deploy(deploy) => self.record_deploy(&input, deploy).await,
+            InputKind::Deploy(deploy) => self.record_deploy(&projection, &input, deploy).await,
         };
         self.catch_up(&mut projection).await?;
         outcome
@@ -561,7 +561,7 @@ impl Warroom {
             Ok(ChatCommand::RecordDeploy { options }) => {
                 return match Deploy::from_options(&options, &input.from) {
                     Ok(deploy) => {
-                        let outcome = self.record_deploy(input, &deploy).await?;
+                        let outcome = self.record_deploy(projection, input, &deploy).await?;
                         Ok(Outcome {
                             incident: projection.bound_incident(&input.channel),
                             ..outcome

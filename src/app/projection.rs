@@ -434,14 +434,30 @@ impl Projection {
                 self.current_shift = None;
             }
             (None, Event::DeployRecorded(deploy)) => {
-                self.last_deploy
-                    .insert(stream_id.to_string(), self.deploys.len());
-                self.deploys.push(RecordedDeploy {
-                    deploy: deploy.clone(),
-                    at: deploy.when(at),
-                    recorded_at: at,
-                    flags: Vec::new(),
-                });
+                // A later report of a deploy with the same id (started, then succeeded)
+                // updates it: one deploy, at its latest status.
+                let earlier = deploy
+                    .id
+                    .as_ref()
+                    .and_then(|id| self.deploy_index(&deploy.service, id));
+                match earlier {
+                    Some(i) => {
+                        let entry = &mut self.deploys[i];
+                        entry.deploy = entry.deploy.updated_by(deploy);
+                        entry.at = entry.deploy.when(entry.recorded_at);
+                        self.last_deploy.insert(stream_id.to_string(), i);
+                    }
+                    None => {
+                        self.last_deploy
+                            .insert(stream_id.to_string(), self.deploys.len());
+                        self.deploys.push(RecordedDeploy {
+                            deploy: deploy.clone(),
+                            at: deploy.when(at),
+                            recorded_at: at,
+                            flags: Vec::new(),
+                        });
+                    }
+                }
             }
             (None, Event::DeployFlagged { rule, reason }) => {
                 if let Some(i) = self.last_deploy.get(stream_id) {
@@ -460,6 +476,18 @@ impl Projection {
     /// The number the next shift takes.
     pub fn next_shift_number(&self) -> u32 {
         self.max_shift + 1
+    }
+
+    /// Where the deploy a service's pipeline named `id` is kept.
+    fn deploy_index(&self, service: &str, id: &str) -> Option<usize> {
+        self.deploys
+            .iter()
+            .rposition(|d| d.deploy.service == service && d.deploy.id.as_deref() == Some(id))
+    }
+
+    /// The deploy a service's pipeline named `id`, as its reports so far make it.
+    pub fn deploy_by_id(&self, service: &str, id: &str) -> Option<&RecordedDeploy> {
+        self.deploy_index(service, id).map(|i| &self.deploys[i])
     }
 
     /// Deploys, oldest first by when they happened, that pass `keep`.

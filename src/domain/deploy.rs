@@ -254,6 +254,26 @@ impl Deploy {
         Ok(self)
     }
 
+    /// The same deploy (same id) as a later report says it is now: the later report's
+    /// status and values, with what it leaves out (commit, start time, …) kept from before,
+    /// as a pipeline says `started` with the details and then only `succeeded`.
+    pub fn updated_by(&self, later: &Deploy) -> Deploy {
+        Deploy {
+            service: later.service.clone(),
+            environment: later.environment.clone(),
+            version: later.version.clone(),
+            by: later.by.clone(),
+            commit: later.commit.clone().or_else(|| self.commit.clone()),
+            artifact: later.artifact.clone().or_else(|| self.artifact.clone()),
+            migrations: later.migrations.or(self.migrations),
+            status: later.status,
+            started_at: later.started_at.or(self.started_at),
+            finished_at: later.finished_at.or(self.finished_at),
+            notes: later.notes.clone().or_else(|| self.notes.clone()),
+            id: later.id.clone(),
+        }
+    }
+
     /// When the deploy happened: when it finished, else when it started, else when it was
     /// recorded.
     pub fn when(&self, recorded_at: DateTime<Utc>) -> DateTime<Utc> {

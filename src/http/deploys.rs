@@ -46,9 +46,10 @@ pub async fn record(
                 .into_response()
         }
     };
-    // A pipeline that resends a deploy with its own id gets it recorded once.
+    // A pipeline reports each stage of a deploy under its own id (started, then succeeded):
+    // each status is recorded once, and a resend of the same one is a no-op.
     let key = match &deploy.id {
-        Some(id) => format!("deploy:{}:{id}", deploy.service),
+        Some(id) => format!("deploy:{}:{id}:{}", deploy.service, deploy.status.as_str()),
         None => format!("deploy:{}", uuid::Uuid::new_v4()),
     };
     let input = Input {
