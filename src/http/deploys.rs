@@ -1,6 +1,7 @@
 //! `POST /v1/deploys`: CI/CD pipelines report deploys here. Token-authenticated
 //! (`deploys.token_sha256`); the body is the deploy as JSON; a bad body gets 400 naming the
-//! field. Answered 201 once the deploy is in the ledger (200 for a resend with the same `id`).
+//! field. Answered 201 once the deploy is in the ledger (200 for a resend of the same `id`
+//! and status).
 
 use super::error;
 use crate::app::{Caller, Input, InputKind, Warroom};
