@@ -255,10 +255,8 @@ async fn a_qa_build_in_production_is_flagged_with_an_event_and_a_warning() {
     );
 }
 
-#[tokio::test]
-async fn pipelines_post_deploys_and_bad_bodies_get_400_naming_the_field() {
-    let (_dir, url) = common::fresh_sqlite_url();
-    let app = Arc::new(app(&url).await);
+/// `warroom serve` on the app, and its deploys door.
+async fn serve(app: &Arc<Warroom>) -> (warroom::serve::Running, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let running = warroom::serve::start(
         app.clone(),
@@ -269,6 +267,14 @@ async fn pipelines_post_deploys_and_bad_bodies_get_400_naming_the_field() {
     .await
     .unwrap();
     let endpoint = format!("http://{}/v1/deploys", running.addr);
+    (running, endpoint)
+}
+
+#[tokio::test]
+async fn pipelines_post_deploys_and_bad_bodies_get_400_naming_the_field() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = Arc::new(app(&url).await);
+    let (running, endpoint) = serve(&app).await;
     let client = reqwest::Client::new();
     let post = |body: Value, token: &'static str| {
         client.post(&endpoint).bearer_auth(token).json(&body).send()
@@ -358,16 +364,7 @@ async fn a_pipeline_reports_started_then_succeeded_and_it_is_one_deploy_flagged_
     let app = Arc::new(app(&url).await);
     let (tx, mut notices) = tokio::sync::mpsc::unbounded_channel();
     app.send_notices_to(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = warroom::serve::start(
-        app.clone(),
-        listener,
-        warroom::serve::Clock::start(),
-        warroom::notify::RetryPolicy::default(),
-    )
-    .await
-    .unwrap();
-    let endpoint = format!("http://{}/v1/deploys", running.addr);
+    let (running, endpoint) = serve(&app).await;
     let client = reqwest::Client::new();
     let post = |body: Value| {
         client
@@ -430,7 +427,7 @@ async fn a_pipeline_reports_started_then_succeeded_and_it_is_one_deploy_flagged_
     );
     let mut warnings = 0;
     while let Ok(notice) = notices.try_recv() {
-        if matches!(notice, warroom::app::Notice::DeployFlagged { .. }) {
+        if matches!(notice, Notice::DeployFlagged { .. }) {
             warnings += 1;
         }
     }
