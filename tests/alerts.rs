@@ -123,6 +123,23 @@ fn settings(text: &str) -> Settings {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A chat message said now, as any front end hands it over.
+fn chat(id: &str, from: &str, channel: &str, text: &str) -> Input {
+    Input {
+        key: format!("chat:{id}"),
+        at: Utc::now(),
+        from: from.into(),
+        channel: channel.into(),
+        caller: Default::default(),
+        kind: InputKind::Message {
+            text: text.into(),
+            message_id: Some(id.into()),
+            reply_to: None,
+            attachments: vec![],
+        },
+    }
+}
+
 struct Harness {
     warroom: Arc<Warroom>,
     running: Option<Running>,
@@ -170,19 +187,12 @@ impl Harness {
     /// A chat message in INC-1's channel, through the same use case as any front end.
     async fn say(&self, id: &str, from: &str, text: &str) -> warroom::app::Outcome {
         self.warroom
-            .handle(Input {
-                key: format!("chat:{id}"),
-                at: Utc::now(),
-                from: from.into(),
-                channel: "inc-1-dns-server-not-answering-requests".into(),
-                caller: Default::default(),
-                kind: InputKind::Message {
-                    text: text.into(),
-                    message_id: Some(id.into()),
-                    reply_to: None,
-                    attachments: vec![],
-                },
-            })
+            .handle(chat(
+                id,
+                from,
+                "inc-1-dns-server-not-answering-requests",
+                text,
+            ))
             .await
             .unwrap()
     }
@@ -896,19 +906,7 @@ async fn page_networking(warroom: &Warroom) -> DateTime<Utc> {
         ("m2", "/incident page team:net"),
     ] {
         let outcome = warroom
-            .handle(Input {
-                key: format!("chat:{id}"),
-                at: Utc::now(),
-                from: "rpark".into(),
-                channel: "ops-net".into(),
-                caller: Default::default(),
-                kind: InputKind::Message {
-                    text: text.into(),
-                    message_id: Some(id.into()),
-                    reply_to: None,
-                    attachments: vec![],
-                },
-            })
+            .handle(chat(id, "rpark", "ops-net", text))
             .await
             .unwrap();
         assert!(outcome.reply.is_some(), "{text}: {outcome:?}");

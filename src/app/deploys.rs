@@ -51,12 +51,13 @@ impl Warroom {
             .when(input.at)
             .with_timezone(&self.settings.timezone)
             .naive_local();
-        let flags: Vec<(String, String)> = self
-            .settings
-            .deploys
-            .guards
+        let rules = if flagged_before {
+            &[][..]
+        } else {
+            &self.settings.deploys.guards[..]
+        };
+        let flags: Vec<(String, String)> = rules
             .iter()
-            .filter(|_| !flagged_before)
             .filter_map(|rule| rule.flags(deploy, when).map(|r| (rule.name.clone(), r)))
             .collect();
         let mut pending = vec![Pending {
