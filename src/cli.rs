@@ -378,7 +378,7 @@ impl Cli {
         let running = crate::serve::start_led(
             warroom.clone(),
             listener,
-            crate::serve::Clock::start(),
+            crate::clock::Clock::start(),
             crate::notify::RetryPolicy::default(),
             bot.clone(),
             crate::serve::Leadership {

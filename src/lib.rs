@@ -5,6 +5,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod cli_portable;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod discord;

@@ -4,8 +4,8 @@
 //! job sweeper and the Discord gateway; every instance serves HTTP and delivers its pages.
 
 use crate::app::Warroom;
+use crate::clock::Clock;
 use crate::store::{LeaderState, Lease};
-use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,28 +15,6 @@ use tokio::task::JoinHandle;
 /// How often the scheduler looks at the ledger even when nothing woke it: escalations that
 /// other instances started are found within this time.
 const RESCAN: Duration = Duration::from_secs(5);
-
-/// The wall clock as seen through tokio's clock: anchored at start, it advances with
-/// `tokio::time`, so tests with paused time can move escalations forward without waiting.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    wall: DateTime<Utc>,
-    instant: tokio::time::Instant,
-}
-
-impl Clock {
-    pub fn start() -> Clock {
-        Clock {
-            wall: Utc::now(),
-            instant: tokio::time::Instant::now(),
-        }
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        let elapsed = tokio::time::Instant::now() - self.instant;
-        self.wall + chrono::Duration::from_std(elapsed).unwrap_or_default()
-    }
-}
 
 /// A running server.
 pub struct Running {
@@ -145,7 +123,7 @@ pub async fn start_led(
         discord.clone(),
         stopped.clone(),
     )));
-    let router = crate::http::router_with_discord(warroom.clone(), discord)
+    let router = crate::http::router_with_discord(warroom.clone(), discord, clock)
         .layer(axum::Extension(crate::http::agents::Stopping(
             stopped.clone(),
         )))

@@ -65,7 +65,7 @@ async fn setup() -> Setup {
     let running = warroom::serve::start(
         warroom.clone(),
         listener,
-        warroom::serve::Clock::start(),
+        warroom::clock::Clock::start(),
         warroom::notify::RetryPolicy::default(),
     )
     .await

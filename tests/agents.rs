@@ -56,7 +56,7 @@ async fn server() -> Server {
     let running = warroom::serve::start(
         warroom.clone(),
         listener,
-        warroom::serve::Clock::start(),
+        warroom::clock::Clock::start(),
         warroom::notify::RetryPolicy::default(),
     )
     .await

@@ -255,13 +255,23 @@ async fn a_qa_build_in_production_is_flagged_with_an_event_and_a_warning() {
     );
 }
 
-/// `warroom serve` on the app, and its deploys door.
-async fn serve(app: &Arc<Warroom>) -> (warroom::serve::Running, String) {
+/// Tuesday 2021-03-09, 10:00 UTC (the example's zone): inside the example's change window
+/// (Monday to Thursday, 09:00–17:00), so only the rules under test flag a deploy.
+const IN_THE_CHANGE_WINDOW: &str = "2021-03-09T10:00:00Z";
+
+fn time(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// `warroom serve` on the app with its clock started at `now`, and its deploys door.
+async fn serve(app: &Arc<Warroom>, now: &str) -> (warroom::serve::Running, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let running = warroom::serve::start(
         app.clone(),
         listener,
-        warroom::serve::Clock::start(),
+        warroom::clock::Clock::starting_at(time(now)),
         warroom::notify::RetryPolicy::default(),
     )
     .await
@@ -274,7 +284,7 @@ async fn serve(app: &Arc<Warroom>) -> (warroom::serve::Running, String) {
 async fn pipelines_post_deploys_and_bad_bodies_get_400_naming_the_field() {
     let (_dir, url) = common::fresh_sqlite_url();
     let app = Arc::new(app(&url).await);
-    let (running, endpoint) = serve(&app).await;
+    let (running, endpoint) = serve(&app, IN_THE_CHANGE_WINDOW).await;
     let client = reqwest::Client::new();
     let post = |body: Value, token: &'static str| {
         client.post(&endpoint).bearer_auth(token).json(&body).send()
@@ -286,9 +296,14 @@ async fn pipelines_post_deploys_and_bad_bodies_get_400_naming_the_field() {
     // The pipeline retried: recorded once.
     let again = post(good.clone(), DEPLOY_TOKEN).await.unwrap();
     assert_eq!(again.status(), 200);
-    assert_eq!(
-        app.ledger().read_stream("deploys-app").await.unwrap().len(),
-        1
+    let recorded = app.ledger().read_stream("deploys-app").await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    // A report without times happened when the server received it, by the server's clock.
+    let received = recorded[0].occurred_at - time(IN_THE_CHANGE_WINDOW);
+    assert!(
+        (chrono::Duration::zero()..chrono::Duration::minutes(1)).contains(&received),
+        "recorded at {}",
+        recorded[0].occurred_at
     );
 
     assert_eq!(post(good, "wrong-token").await.unwrap().status(), 401);
@@ -364,7 +379,7 @@ async fn a_pipeline_reports_started_then_succeeded_and_it_is_one_deploy_flagged_
     let app = Arc::new(app(&url).await);
     let (tx, mut notices) = tokio::sync::mpsc::unbounded_channel();
     app.send_notices_to(tx);
-    let (running, endpoint) = serve(&app).await;
+    let (running, endpoint) = serve(&app, IN_THE_CHANGE_WINDOW).await;
     let client = reqwest::Client::new();
     let post = |body: Value| {
         client
@@ -432,5 +447,37 @@ async fn a_pipeline_reports_started_then_succeeded_and_it_is_one_deploy_flagged_
         }
     }
     assert_eq!(warnings, 1);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_deploy_reported_without_times_is_judged_by_when_it_arrives() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = Arc::new(app(&url).await);
+    // Saturday 2021-03-13, 03:00 UTC: outside the example's change window.
+    let (running, endpoint) = serve(&app, "2021-03-13T03:00:00Z").await;
+    let response = reqwest::Client::new()
+        .post(&endpoint)
+        .bearer_auth(DEPLOY_TOKEN)
+        .json(&json!({"service": "app", "environment": "prod", "version": "2.0.1", "by": "ci"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let answer: Value = response.json().await.unwrap();
+    let reply = answer["reply"].as_str().unwrap();
+    assert!(
+        reply.contains("flagged by 'outside the change window'") && reply.contains("made Sat 03:0"),
+        "{reply}"
+    );
+    let types: Vec<String> = app
+        .ledger()
+        .read_stream("deploys-app")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(types, ["DeployRecorded", "DeployFlagged"]);
     running.stop().await;
 }

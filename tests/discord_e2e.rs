@@ -639,7 +639,7 @@ async fn the_interactions_endpoint_checks_signatures_and_answers_like_the_gatewa
     let running = warroom::serve::start_with_discord(
         h.warroom.clone(),
         listener,
-        warroom::serve::Clock::start(),
+        warroom::clock::Clock::start(),
         warroom::notify::RetryPolicy::default(),
         Some(bot),
     )
@@ -722,7 +722,7 @@ async fn a_discord_pager_mentions_and_direct_messages_and_the_button_acknowledge
     let running = warroom::serve::start_with_discord(
         h.warroom.clone(),
         listener,
-        warroom::serve::Clock::start(),
+        warroom::clock::Clock::start(),
         warroom::notify::RetryPolicy::default(),
         Some(h.discord.as_ref().unwrap().bot.clone()),
     )

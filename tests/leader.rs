@@ -443,7 +443,7 @@ async fn member(url: &str, fake: &FakeDiscord, name: &str) -> Member {
     let running = warroom::serve::start_led(
         warroom.clone(),
         listener,
-        warroom::serve::Clock::start(),
+        warroom::clock::Clock::start(),
         warroom::notify::RetryPolicy::default(),
         Some(discord.bot.clone()),
         warroom::serve::Leadership {

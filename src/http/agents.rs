@@ -6,12 +6,13 @@ use super::error;
 use crate::agent::protocol::{Poll, ReportBody};
 use crate::app::jobs::ReportError;
 use crate::app::Warroom;
+use crate::clock::Clock;
 use crate::config::AgentSettings;
 use crate::domain::types::IncidentNumber;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,7 +54,8 @@ fn reconnect() -> Response {
 
 pub async fn poll(
     State(warroom): State<Arc<Warroom>>,
-    stopping: Option<axum::Extension<Stopping>>,
+    Extension(clock): Extension<Clock>,
+    stopping: Option<Extension<Stopping>>,
     headers: HeaderMap,
     Json(poll): Json<Poll>,
 ) -> Response {
@@ -65,10 +67,7 @@ pub async fn poll(
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(poll.wait_seconds).min(MAX_WAIT);
     loop {
-        match warroom
-            .claim_job(&agent, &poll.runbooks, chrono::Utc::now())
-            .await
-        {
+        match warroom.claim_job(&agent, &poll.runbooks, clock.now()).await {
             Ok(Some(job)) => {
                 tracing::info!(agent = %agent.name, incident = job.incident, run = job.run, runbook = %job.runbook, "job claimed");
                 return (StatusCode::OK, Json(job)).into_response();
@@ -104,6 +103,7 @@ pub async fn poll(
 
 pub async fn report(
     State(warroom): State<Arc<Warroom>>,
+    Extension(clock): Extension<Clock>,
     Path((incident, run)): Path<(u64, u32)>,
     headers: HeaderMap,
     Json(body): Json<ReportBody>,
@@ -119,7 +119,7 @@ pub async fn report(
             run,
             &body.nonce,
             body.report,
-            chrono::Utc::now(),
+            clock.now(),
         )
         .await
     {

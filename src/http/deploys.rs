@@ -5,17 +5,19 @@
 
 use super::error;
 use crate::app::{Caller, Input, InputKind, Warroom};
+use crate::clock::Clock;
 use crate::domain::deploy::Deploy;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::json;
 use std::sync::Arc;
 
 pub async fn record(
     State(warroom): State<Arc<Warroom>>,
+    Extension(clock): Extension<Clock>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -55,7 +57,7 @@ pub async fn record(
     };
     let input = Input {
         key,
-        at: chrono::Utc::now(),
+        at: clock.now(),
         from: deploy.by.clone(),
         channel: warroom.settings().default_channel.clone(),
         kind: InputKind::Deploy(Box::new(deploy.clone())),

@@ -14,6 +14,7 @@ pub mod status;
 
 use crate::app::alerts::read_alerts;
 use crate::app::Warroom;
+use crate::clock::Clock;
 use crate::config::ALERT_SOURCES;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -21,19 +22,16 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use std::sync::Arc;
 
-/// Builds the router over an application.
-pub fn router(warroom: Arc<Warroom>) -> Router {
-    router_with_discord(warroom, None)
-}
-
-/// The router, with Discord's interactions endpoint answered by the bot when it runs.
+/// The router over an application, with Discord's interactions endpoint answered by the bot
+/// when it runs. Every door reads "now" from `clock`, the server's one clock.
 pub fn router_with_discord(
     warroom: Arc<Warroom>,
     discord: Option<Arc<crate::discord::Bot>>,
+    clock: Clock,
 ) -> Router {
     let limit = warroom.settings().max_alert_body_bytes;
     let probes = health::routes(warroom.clone(), discord.clone());
@@ -50,6 +48,7 @@ pub fn router_with_discord(
             post(agents::report),
         )
         .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(clock))
         .with_state(warroom)
         .merge(interactions)
         .merge(probes);
@@ -91,6 +90,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 async fn receive_alerts(
     State(warroom): State<Arc<Warroom>>,
+    Extension(clock): Extension<Clock>,
     Path(source): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -139,7 +139,7 @@ async fn receive_alerts(
         Ok(alerts) => alerts,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    match warroom.ingest_alerts(chrono::Utc::now(), &alerts).await {
+    match warroom.ingest_alerts(clock.now(), &alerts).await {
         Ok(report) => (
             StatusCode::OK,
             Json(json!({
