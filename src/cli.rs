@@ -138,7 +138,7 @@ pub enum Command {
     },
     /// Check a configuration file and print each mistake with its key.
     Check,
-    /// Measure the store and the post-mortem (see README for the figures).
+    /// Measure the store and the post-mortem (docs/benchmarks.md has the figures).
     Bench(crate::bench::BenchArgs),
     /// Run runbooks on this host for `warroom serve`: connects out to the server (never
     /// listens), takes one job at a time, until Ctrl-C or SIGTERM.

@@ -1,5 +1,5 @@
 //! `warroom bench`: figures for the store and the post-mortem, printed, never asserted.
-//! Targets live in the README; this only measures, on whatever machine it runs.
+//! Targets and figures live in docs/benchmarks.md; this only measures, on whatever machine it runs.
 
 pub mod ingest;
 mod portable;

@@ -394,7 +394,7 @@ pub fn explain(error: &anyhow::Error) -> String {
     let status = http.status_code().map(|s| s.as_u16());
     let advice = match status {
         Some(403) => {
-            "Discord refused for lack of a permission: give the bot's role View Channels, Send Messages, Read Message History, Attach Files and Manage Channels (see README)"
+            "Discord refused for lack of a permission: give the bot's role View Channels, Send Messages, Read Message History, Attach Files and Manage Channels (see docs/discord.md)"
         }
         Some(404) => {
             "Discord does not know that channel or message any more (deleted, or the bot cannot see it)"
