@@ -123,7 +123,7 @@ pub async fn start_led(
         discord.clone(),
         stopped.clone(),
     )));
-    let router = crate::http::router_with_discord(warroom.clone(), discord, clock)
+    let router = crate::http::router(warroom.clone(), discord, clock)
         .layer(axum::Extension(crate::http::agents::Stopping(
             stopped.clone(),
         )))

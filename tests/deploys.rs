@@ -32,6 +32,12 @@ fn say(at: &str, from: &str, text: &str) -> String {
     json!({"at": at, "from": from, "text": text}).to_string()
 }
 
+/// The types of a stream's events, in order.
+async fn event_types(app: &Warroom, stream: &str) -> Vec<String> {
+    let events = app.ledger().read_stream(stream).await.unwrap();
+    events.into_iter().map(|e| e.event_type).collect()
+}
+
 /// Replays lines and returns each line's reply.
 async fn run(app: &Warroom, lines: &[String], identity: &str) -> Vec<String> {
     let mut replies = Vec::new();
@@ -429,10 +435,8 @@ async fn a_pipeline_reports_started_then_succeeded_and_it_is_one_deploy_flagged_
     // A QA build, at 19:00 on a Tuesday: both rules flag the first report, none the second.
     assert_eq!(deploy.flags.len(), 2, "{:?}", deploy.flags);
     // Both reports and the flags are in the ledger; the warning went out once.
-    let events = app.ledger().read_stream("deploys-app").await.unwrap();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
-        types,
+        event_types(&app, "deploys-app").await,
         [
             "DeployRecorded",
             "DeployFlagged",
@@ -470,14 +474,9 @@ async fn a_deploy_reported_without_times_is_judged_by_when_it_arrives() {
         reply.contains("flagged by 'outside the change window'") && reply.contains("made Sat 03:0"),
         "{reply}"
     );
-    let types: Vec<String> = app
-        .ledger()
-        .read_stream("deploys-app")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
-    assert_eq!(types, ["DeployRecorded", "DeployFlagged"]);
+    assert_eq!(
+        event_types(&app, "deploys-app").await,
+        ["DeployRecorded", "DeployFlagged"]
+    );
     running.stop().await;
 }

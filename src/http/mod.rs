@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 /// The router over an application, with Discord's interactions endpoint answered by the bot
 /// when it runs. Every door reads "now" from `clock`, the server's one clock.
-pub fn router_with_discord(
+pub fn router(
     warroom: Arc<Warroom>,
     discord: Option<Arc<crate::discord::Bot>>,
     clock: Clock,
