@@ -194,6 +194,10 @@ impl Cli {
                 if let Some(server) = server {
                     return replay_on_server(server, &text, &identity, quiet).await;
                 }
+                // Every line is checked before the store is opened, so a transcript refused for
+                // a bad line leaves no new, empty store behind.
+                crate::app::transcript::parse(&text)
+                    .with_context(|| format!("{}", file.display()))?;
                 let warroom = self.warroom().await?;
                 let summary = replay_text(&warroom, &text, &identity, !quiet)
                     .await
@@ -756,11 +760,7 @@ async fn as_built(
 }
 
 fn parse_time(flag: &str, text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| {
-            anyhow::anyhow!("{flag} {text} is not an RFC 3339 time such as 2021-03-09T08:00:00Z")
-        })
+    crate::time_range::parse(flag, text).map_err(anyhow::Error::msg)
 }
 
 fn parse_incident(text: &str) -> anyhow::Result<IncidentNumber> {

@@ -17,3 +17,4 @@ pub mod notify;
 pub mod secret;
 pub mod serve;
 pub mod store;
+pub mod time_range;

@@ -422,6 +422,40 @@ async fn oversized_and_malformed_bodies_get_413_and_400_naming_the_problem() {
 }
 
 #[tokio::test]
+async fn alert_times_outside_the_accepted_range_get_400_naming_the_field() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let (pd, hook) = pagers().await;
+    let h = Harness::start(&url, &config(&pd.uri(), &hook.uri(), "")).await;
+    for starts_at in [
+        "-0001-01-01T00:00:00Z",
+        "-2021-03-09T09:15:00Z",
+        "1969-07-20T20:17:00Z",
+    ] {
+        let (status, error) = h.post_am(&am_body("firing", starts_at, &["dns1"])).await;
+        assert_eq!(status, 400, "{starts_at}: {error}");
+        let text = error["error"].as_str().unwrap();
+        assert!(
+            text.contains("alerts[0].startsAt") && text.contains("1970-01-01T00:00:00Z"),
+            "{starts_at}: {error}"
+        );
+    }
+    assert_eq!(h.events().await, 0, "nothing refused was stored");
+    // The store still reads, and a good alert after them opens its incident.
+    let (status, _) = h
+        .post_am(&am_body("firing", "2021-03-09T09:15:00Z", &["dns1"]))
+        .await;
+    assert_eq!(status, 200);
+    let ledger = h.warroom.ledger().clone();
+    assert!(ledger.verify().await.unwrap().problem.is_none());
+    assert!(!ledger.read_all(0, 100).await.unwrap().is_empty());
+    h.stop().await;
+    // …and a server starts on it again.
+    let again = Harness::start(&url, &config(&pd.uri(), &hook.uri(), "")).await;
+    assert!(again.events().await > 0);
+    again.stop().await;
+}
+
+#[tokio::test]
 async fn an_alert_opens_one_incident_pages_pagerduty_and_ack_stops_the_escalation() {
     let (_dir, url) = common::fresh_sqlite_url();
     let (pd, hook) = pagers().await;

@@ -122,6 +122,10 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
     let db = format!("sqlite://{}", dir.path().join("w.db").display());
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"at\":\"2021-03-09T09:15:00Z\",\"from\":\"svega\",\"text\":\"ok\"}\n{\"at\":\"2021-03-09T09:16:00Z\",\"text\":\"who?\"}\n").unwrap();
+    let no_ledger = format!(
+        "no ledger at {}: check the path",
+        dir.path().join("w.db").display()
+    );
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec![
@@ -141,6 +145,39 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
             ],
             "cannot read the transcript nope.jsonl",
         ),
+        // Commands that only read refuse a store that is not there (a mistyped path), and
+        // the refused replays above left none behind.
+        (
+            vec!["--db".into(), db.clone(), "verify".into()],
+            no_ledger.as_str(),
+        ),
+        (
+            vec!["--db".into(), db.clone(), "incidents".into()],
+            no_ledger.as_str(),
+        ),
+        (
+            vec!["--db".into(), db.clone(), "export".into()],
+            no_ledger.as_str(),
+        ),
+        (
+            vec![
+                "--db".into(),
+                db.clone(),
+                "postmortem".into(),
+                "INC-9".into(),
+            ],
+            no_ledger.as_str(),
+        ),
+    ];
+    check_each(cases);
+    assert!(
+        !dir.path().join("w.db").exists(),
+        "a refused or read-only command created the store"
+    );
+    assert!(warroom(dir.path(), &["--db", &db, "migrate"])
+        .status
+        .success());
+    let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec![
                 "--db".into(),
@@ -167,6 +204,15 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
             "mysql://x",
         ),
     ];
+    check_each(cases);
+    // The bad transcript added nothing.
+    let list = text(&warroom(dir.path(), &["--db", &db, "verify"]).stdout);
+    assert!(list.starts_with("ledger intact: 0 events"), "{list}");
+}
+
+/// Each command exits 1 with one line on standard error that says what is expected.
+fn check_each(cases: Vec<(Vec<String>, &str)>) {
+    let dir = tempfile::tempdir().unwrap();
     for (args, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = warroom(dir.path(), &args);
@@ -180,9 +226,6 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
         assert!(!stderr.contains("s3cret"), "the password leaked: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     }
-    // The bad transcript added nothing.
-    let list = text(&warroom(dir.path(), &["--db", &db, "verify"]).stdout);
-    assert!(list.starts_with("ledger intact: 0 events"), "{list}");
 }
 
 #[tokio::test]

@@ -292,7 +292,6 @@ async fn the_summary_comes_from_the_command_line_and_chat_too() {
         ],
     );
     assert!(!bad.status.success());
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("--from yesterday is not an RFC 3339 time")
-    );
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("--from: 'yesterday' is not an RFC 3339 time"));
 }

@@ -17,7 +17,8 @@ on_both_backends!(
     expected_versions_are_enforced,
     re_appending_an_event_is_a_no_op_and_a_changed_one_an_error,
     one_conflicting_append_does_not_sink_the_batch,
-    a_failed_commit_fails_its_batch_and_the_writer_goes_on,
+    a_failed_commit_fails_only_the_guilty_append,
+    appends_the_store_could_not_read_back_are_refused,
     a_closed_ledger_refuses_appends,
     concurrent_appends_share_commits,
     racing_appenders_get_one_winner_per_version,
@@ -379,10 +380,10 @@ async fn one_conflicting_append_does_not_sink_the_batch(url: &str) {
     assert!(ledger.verify().await.unwrap().problem.is_none());
 }
 
-async fn a_failed_commit_fails_its_batch_and_the_writer_goes_on(url: &str) {
+async fn a_failed_commit_fails_only_the_guilty_append(url: &str) {
     let ledger = Ledger::open(url).await.unwrap();
-    // A trigger refusing one stream's rows makes the whole transaction fail, as a lost
-    // connection or a full disk would.
+    // A trigger refusing one stream's rows makes the whole transaction fail, as a row the
+    // database cannot take would.
     let poison: &[&str] = if url.starts_with("sqlite") {
         &[
             "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.stream_id = 'poison' \
@@ -407,23 +408,84 @@ async fn a_failed_commit_fails_its_batch_and_the_writer_goes_on(url: &str) {
         ],
     )
     .await;
-    assert_eq!(commits, 1, "only the blocker's commit succeeded");
-    for outcome in outcomes {
-        match outcome {
-            Err(AppendError::Store(e)) => assert!(e.to_string().contains("poisoned"), "{e}"),
-            other => panic!("expected the whole batch to fail, got {other:?}"),
-        }
+    assert_eq!(
+        commits, 3,
+        "the blocker; then the batch failed and the two innocent appends committed one by one"
+    );
+    let mut outcomes = outcomes.into_iter();
+    assert_eq!(outcomes.next().unwrap().unwrap().stream_version, 1);
+    match outcomes.next().unwrap() {
+        Err(AppendError::Store(e)) => assert!(e.to_string().contains("poisoned"), "{e}"),
+        other => panic!("expected the poisoned append to fail, got {other:?}"),
     }
+    assert_eq!(outcomes.next().unwrap().unwrap().stream_version, 2);
     assert_eq!(
         ledger.head().await.unwrap(),
-        1,
-        "only the blocker is stored"
+        3,
+        "the blocker and both fine events"
     );
-    let retried = ledger
-        .append("fine", ExpectedVersion::NoStream, vec![event(1, "a")])
+    assert!(ledger.writable().await.is_ok(), "the store takes writes");
+    assert!(ledger.verify().await.unwrap().problem.is_none());
+}
+
+async fn appends_the_store_could_not_read_back_are_refused(url: &str) {
+    let ledger = Ledger::open(url).await.unwrap();
+    let at = |y: i32| Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).unwrap();
+    let mut refused = Vec::new();
+    for (n, tweak) in [
+        (
+            1,
+            (|e: &mut NewEvent| e.occurred_at = Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap())
+                as fn(&mut NewEvent),
+        ),
+        (2, |e: &mut NewEvent| {
+            e.occurred_at = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap()
+        }),
+        (3, |e: &mut NewEvent| {
+            e.occurred_at = Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 59).unwrap()
+        }),
+        (4, |e: &mut NewEvent| e.actor = "sv\0ega".into()),
+        (5, |e: &mut NewEvent| {
+            e.event_type = "Message\0Posted".into()
+        }),
+    ] {
+        let mut e = event(n, "x");
+        tweak(&mut e);
+        refused.push(ledger.append("odd", ExpectedVersion::Any, vec![e]).await);
+    }
+    let refused_stream = ledger
+        .append("chan\0nel-ops", ExpectedVersion::Any, vec![event(6, "x")])
+        .await;
+    refused.push(refused_stream);
+    for (i, outcome) in refused.into_iter().enumerate() {
+        match outcome {
+            Err(AppendError::Invalid(why)) => assert!(
+                why.contains("outside the times warroom accepts") || why.contains("NUL"),
+                "{i}: {why}"
+            ),
+            other => panic!("{i}: expected a refusal, got {other:?}"),
+        }
+    }
+    // The bounds themselves, a NUL inside the payload, and the rows around them are kept
+    // and read back identically.
+    let mut first = event(7, "nul \0 inside the text");
+    first.occurred_at = at(1970);
+    let mut last = event(8, "y");
+    last.occurred_at = warroom::time_range::latest();
+    ledger
+        .append(
+            "odd",
+            ExpectedVersion::Any,
+            vec![first.clone(), last.clone()],
+        )
         .await
         .unwrap();
-    assert_eq!((retried.first_position, retried.already_stored), (2, false));
+    let stored = ledger.read_stream("odd").await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].occurred_at, first.occurred_at);
+    assert_eq!(stored[1].occurred_at, last.occurred_at);
+    assert_eq!(stored[0].payload_json().unwrap(), first.payload);
+    assert_eq!(ledger.read_all(0, 10).await.unwrap().len(), 2);
     assert!(ledger.verify().await.unwrap().problem.is_none());
 }
 

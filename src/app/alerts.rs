@@ -4,7 +4,7 @@
 //! Unknown and missing optional fields are tolerated; a missing required field is named.
 
 use crate::domain::event::{AlertFacts, AlertStatus};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -80,7 +80,22 @@ pub fn read_alerts(
                 serde_json::from_value(body.clone()).map_err(|e| fail(e.to_string()))?;
             hook.alerts
                 .into_iter()
-                .map(|a| {
+                .enumerate()
+                .map(|(i, a)| {
+                    let field = |name: &str| format!("alerts[{i}].{name}");
+                    let starts_at = a
+                        .starts_at
+                        .map(|t| crate::time_range::check(&field("startsAt"), t))
+                        .transpose()
+                        .map_err(fail)?;
+                    // Alertmanager sends Go's zero time (0001-01-01T00:00:00Z) as the end of
+                    // a firing alert; some senders send the epoch for the same.
+                    let ends_at = a
+                        .ends_at
+                        .filter(|t| t.year() != 1 && t.timestamp() != 0)
+                        .map(|t| crate::time_range::check(&field("endsAt"), t))
+                        .transpose()
+                        .map_err(fail)?;
                     let name = a.labels.get("alertname").cloned().ok_or_else(|| {
                         fail("an alert has no 'alertname' label; every alert needs a name".into())
                     })?;
@@ -97,8 +112,8 @@ pub fn read_alerts(
                         channel: channel.to_string(),
                         labels: a.labels,
                         annotations: a.annotations,
-                        starts_at: a.starts_at,
-                        ends_at: a.ends_at.filter(|t| t.timestamp() > 0),
+                        starts_at,
+                        ends_at,
                     })
                 })
                 .collect()
@@ -109,6 +124,13 @@ pub fn read_alerts(
             if a.name.trim().is_empty() {
                 return Err(fail("'name' is empty".into()));
             }
+            let in_range = |name: &str, t: Option<DateTime<Utc>>| {
+                t.map(|t| crate::time_range::check(name, t))
+                    .transpose()
+                    .map_err(fail)
+            };
+            let starts_at = in_range("starts_at", a.starts_at)?;
+            let ends_at = in_range("ends_at", a.ends_at)?;
             Ok(vec![AlertFacts {
                 source: source.to_string(),
                 fingerprint: a.dedup_key.clone().unwrap_or_else(|| {
@@ -123,8 +145,8 @@ pub fn read_alerts(
                 summary: a.summary.or_else(|| a.annotations.get("summary").cloned()),
                 labels: a.labels,
                 annotations: a.annotations,
-                starts_at: a.starts_at,
-                ends_at: a.ends_at,
+                starts_at,
+                ends_at,
             }])
         }
         other => Err(fail(format!(
@@ -171,6 +193,46 @@ mod tests {
             Some("exoticplant.plant is unreachable")
         );
         assert_eq!(alerts[0].ends_at, None);
+    }
+
+    #[test]
+    fn times_outside_the_accepted_range_are_refused_naming_the_field() {
+        let hook = |starts: &str, ends: &str| {
+            json!({"alerts": [
+                {"status": "firing", "labels": {"alertname": "A"}, "startsAt": "2021-03-09T09:15:00Z"},
+                {"status": "firing", "labels": {"alertname": "B"}, "startsAt": starts, "endsAt": ends}
+            ]})
+        };
+        for (starts, ends, field) in [
+            (
+                "-0001-01-01T00:00:00Z",
+                "0001-01-01T00:00:00Z",
+                "alerts[1].startsAt",
+            ),
+            (
+                "-2021-03-09T09:15:00Z",
+                "0001-01-01T00:00:00Z",
+                "alerts[1].startsAt",
+            ),
+            (
+                "1969-12-31T23:59:59Z",
+                "0001-01-01T00:00:00Z",
+                "alerts[1].startsAt",
+            ),
+            (
+                "2021-03-09T09:15:00Z",
+                "-0005-01-01T00:00:00Z",
+                "alerts[1].endsAt",
+            ),
+        ] {
+            match read_alerts("alertmanager", &hook(starts, ends), "ops") {
+                Err(e) => assert!(e.problem.starts_with(field), "{starts} {ends}: {e}"),
+                Ok(alerts) => panic!("{starts} {ends} accepted: {alerts:?}"),
+            }
+        }
+        let generic = json!({"name": "DiskLow", "starts_at": "-0001-01-01T00:00:00Z"});
+        let e = read_alerts("generic", &generic, "ops").unwrap_err();
+        assert!(e.problem.starts_with("starts_at: "), "{e}");
     }
 
     #[test]

@@ -71,6 +71,23 @@ pub struct Input {
     pub caller: Caller,
 }
 
+impl Input {
+    /// The input with control characters (NUL among them) taken out of the names that become
+    /// a stream id and an event's actor, whatever front end it came from: the store cannot
+    /// keep a NUL, and one such name used to fail a whole group commit on PostgreSQL.
+    /// Texts need nothing: they travel inside the JSON payload, where they are escaped.
+    pub fn normalised(mut self) -> Input {
+        let clean = |name: &mut String| {
+            if name.chars().any(char::is_control) {
+                name.retain(|c| !c.is_control());
+            }
+        };
+        clean(&mut self.from);
+        clean(&mut self.channel);
+        self
+    }
+}
+
 /// What a front end tells the use cases about who is speaking and how it works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Caller {
@@ -293,6 +310,7 @@ impl Warroom {
 
     /// Handles one input from any front end.
     pub async fn handle(&self, input: Input) -> anyhow::Result<Outcome> {
+        let input = input.normalised();
         let mut projection = self.projection.lock().await;
         self.catch_up(&mut projection).await?;
         if self.ledger.contains_event(event_id(&input.key, 0)).await? {

@@ -94,6 +94,19 @@ pub fn parse(text: &str) -> Result<Vec<TranscriptLine>, TranscriptError> {
                 ))
             })?
             .with_timezone(&Utc);
+        let at = crate::time_range::check("'at'", at).map_err(fail)?;
+        // Names become stream ids and actors: a control character there is a mistake in
+        // the line, and the store could not keep a NUL.
+        for (field, name) in [("channel", &parsed.channel), ("from", &parsed.from)] {
+            if name
+                .as_deref()
+                .is_some_and(|n| n.chars().any(char::is_control))
+            {
+                return Err(fail(format!(
+                    "'{field}' holds a control character; names are plain text"
+                )));
+            }
+        }
         let channel = parsed
             .channel
             .map(|c| c.trim().trim_start_matches('#').to_string());
@@ -216,6 +229,23 @@ mod tests {
         assert!(
             err("{\"at\":\"2021-03-09T09:15:00Z\",\"text\":\"x\"}").contains("'from' is missing")
         );
+        assert!(
+            err("{\"at\":\"-0001-01-01T00:00:00Z\",\"from\":\"a\",\"text\":\"x\"}")
+                .starts_with("line 1: 'at' is '-0001-01-01T00:00:00Z', not an RFC 3339 time")
+        );
+        assert_eq!(
+            err("{\"at\":\"1969-12-31T23:59:59Z\",\"from\":\"a\",\"text\":\"x\"}"),
+            format!(
+                "line 1: 'at': 1969-12-31T23:59:59+00:00 is outside the times warroom accepts ({})",
+                crate::time_range::DESCRIPTION
+            )
+        );
+        assert!(
+            err("{\"at\":\"2021-03-09T09:15:00Z\",\"from\":\"a\\u0000b\",\"text\":\"x\"}")
+                .contains("'from' holds a control character")
+        );
+        assert!(err("{\"at\":\"2021-03-09T09:15:00Z\",\"channel\":\"ops\\u0000\",\"from\":\"a\",\"text\":\"x\"}")
+            .contains("'channel' holds a control character"));
         assert!(
             err("{\"at\":\"2021-03-09T09:15:00Z\",\"from\":\"a\",\"txt\":\"x\"}")
                 .contains("unknown field `txt`")

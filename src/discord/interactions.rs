@@ -10,7 +10,7 @@ use super::channels::{
     fit, postmortem_file_name, ACK_BUTTON, CANCEL_BUTTON, CONFIRM_BUTTON, CUSTOM_ID_LIMIT,
     OPEN_BUTTON, POSTMORTEM_BUTTON, SUGGEST_BUTTON,
 };
-use super::{commands, explain, utc, Bot, MESSAGE_LIMIT};
+use super::{commands, explain, utc_or, Bot, MESSAGE_LIMIT};
 use crate::app::{Caller, Input, InputKind};
 use crate::domain::command::ParsedCommand;
 use crate::domain::types::IncidentNumber;
@@ -494,7 +494,7 @@ impl Bot {
             .unwrap_or_else(|| "direct-messages".into());
         let input = Input {
             key: format!("discord:interaction:{id}"),
-            at: utc(id.created_at()),
+            at: utc_or(id.created_at(), chrono::Utc::now),
             from: self.author(user),
             channel,
             caller: Caller {

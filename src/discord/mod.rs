@@ -407,8 +407,16 @@ pub fn explain(error: &anyhow::Error) -> String {
 }
 
 /// Converts Discord's timestamp into the ledger's time.
-fn utc(timestamp: serenity::all::Timestamp) -> chrono::DateTime<chrono::Utc> {
-    *timestamp
+/// A Discord timestamp as warroom keeps it. One outside the accepted range (Discord never
+/// sends one, but a payload can claim anything) becomes `fallback`, so the message is still
+/// recorded rather than refused by the store.
+fn utc_or(
+    timestamp: serenity::all::Timestamp,
+    fallback: impl FnOnce() -> chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    Some(*timestamp)
+        .filter(|t| crate::time_range::contains(*t))
+        .unwrap_or_else(fallback)
 }
 
 /// Relays gateway events to the bot.

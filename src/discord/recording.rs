@@ -1,7 +1,7 @@
 //! Messages, edits and deletes from Discord become inputs keyed by their Discord ids; after
 //! a fresh session, what was said meanwhile is read back from each channel's history.
 
-use super::{utc, Bot};
+use super::{utc_or, Bot};
 use crate::app::{Caller, Input, InputKind};
 use crate::domain::event::Attachment;
 use chrono::{DateTime, Utc};
@@ -96,7 +96,8 @@ impl Bot {
     async fn record_in(&self, channel: &str, message: &Message) -> anyhow::Result<()> {
         let input = Input {
             key: format!("discord:message:{}", message.id),
-            at: utc(message.timestamp),
+            // A snowflake always holds a sensible creation time.
+            at: utc_or(message.timestamp, || *message.id.created_at()),
             from: self.author(&message.author),
             channel: channel.to_string(),
             caller: self.caller(),
@@ -138,7 +139,9 @@ impl Bot {
         if !self.records(&channel).await {
             return Ok(());
         }
-        let at = event.edited_timestamp.map(utc).unwrap_or_else(Utc::now);
+        let at = event
+            .edited_timestamp
+            .map_or_else(Utc::now, |t| utc_or(t, Utc::now));
         let from = event
             .author
             .as_ref()

@@ -337,14 +337,24 @@ fn optional(map: &Map<String, Value>, field: &str) -> Result<Option<String>, Fie
 fn time(map: &Map<String, Value>, field: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
     text_of(map, field)?
         .map(|t| {
-            DateTime::parse_from_rfc3339(t.trim())
+            let parsed = DateTime::parse_from_rfc3339(t.trim())
                 .map(|t| t.with_timezone(&Utc))
                 .map_err(|_| {
                     field_error(
                         field,
                         format!("'{t}' is not an RFC 3339 time such as 2021-03-08T18:40:00Z"),
                     )
-                })
+                })?;
+            if !crate::time_range::contains(parsed) {
+                return Err(field_error(
+                    field,
+                    format!(
+                        "'{t}' is outside the times warroom accepts ({})",
+                        crate::time_range::DESCRIPTION
+                    ),
+                ));
+            }
+            Ok(parsed)
         })
         .transpose()
 }
@@ -509,6 +519,11 @@ mod tests {
                 json!({"service": "app", "environment": "prod", "version": "1", "by": "x",
                     "started_at": "2021-03-08T18:40:00Z", "finished_at": "2021-03-08T18:00:00Z"}),
                 "finished_at",
+            ),
+            (
+                json!({"service": "app", "environment": "prod", "version": "1", "by": "x",
+                    "started_at": "1969-07-20T20:17:00Z"}),
+                "started_at",
             ),
             (json!(["not", "an", "object"]), "body"),
         ];

@@ -83,7 +83,20 @@ async fn readyz(State(probes): State<Probes>) -> Response {
                 format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
             )),
             Ok(Err(e)) => failures.push(failed("migrations", e)),
-            Ok(Ok(SchemaState::Current)) => {}
+            Ok(Ok(SchemaState::Current)) => {
+                // Reads work; after a failed commit, whether writes do is probed.
+                match tokio::time::timeout(CHECK_TIMEOUT, ledger.writable()).await {
+                    Err(_) => failures.push(failed(
+                        "store",
+                        format!(
+                            "a probe write had no answer within {} s",
+                            CHECK_TIMEOUT.as_secs()
+                        ),
+                    )),
+                    Ok(Err(why)) => failures.push(failed("store", why)),
+                    Ok(Ok(())) => {}
+                }
+            }
             Ok(Ok(SchemaState::Behind(missing))) => failures.push(failed(
                 "migrations",
                 format!("migrations {missing:?} are not applied; run `warroom migrate`"),

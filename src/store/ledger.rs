@@ -55,6 +55,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
         heads: Arc<watch::Sender<i64>>,
         stop: oneshot::Receiver<()>,
     ) -> Result<(), StoreError>;
+    /// Writes one row outside the ledger (the `writer_probe` table) and commits it: whether
+    /// the store takes writes again after a failed commit, e.g. once a full disk has room.
+    async fn probe_write(&self) -> Result<(), StoreError>;
     async fn close(&self);
 }
 
@@ -182,10 +185,33 @@ struct Inner {
     read_only: bool,
     /// Dropped with the ledger, which stops the PostgreSQL listener task.
     _stop_listener: oneshot::Sender<()>,
+    /// Why the last commit failed, while no commit has succeeded since: readiness reports
+    /// the store unwritable meanwhile.
+    write_failure: std::sync::Mutex<Option<String>>,
     /// `sqlite` or `postgres`.
     backend_name: &'static str,
     /// The URL with the password hidden, for messages.
     display_url: String,
+}
+
+impl Inner {
+    fn note_write_failure(&self, e: &StoreError) {
+        *self.write_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+    }
+
+    fn note_write_success(&self) {
+        self.write_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+
+    fn last_write_failure(&self) -> Option<String> {
+        self.write_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// The append-only, hash-chained event store. Cheap to clone.
@@ -242,6 +268,7 @@ impl Ledger {
             events_written: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             read_only: options.read_only,
+            write_failure: std::sync::Mutex::new(None),
             _stop_listener: stop_listener,
             backend_name: name,
             display_url: redact(url),
@@ -278,6 +305,7 @@ impl Ledger {
         if self.inner.read_only {
             return Err(StoreError::ReadOnly.into());
         }
+        storable(stream, &events)?;
         let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest {
@@ -391,6 +419,31 @@ impl Ledger {
             });
         }
         Ok(found)
+    }
+
+    /// Whether the store takes writes, for readiness. After a failed commit (a full disk, a
+    /// lost connection) and until one succeeds, a probe write outside the ledger tells: the
+    /// error says why the store is unwritable, and a probe that succeeds clears it, so
+    /// readiness comes back when the disk has room again even while no traffic arrives.
+    pub async fn writable(&self) -> Result<(), String> {
+        if self.inner.read_only || self.inner.last_write_failure().is_none() {
+            return Ok(());
+        }
+        match self.inner.backend.probe_write().await {
+            Ok(()) => {
+                self.inner.note_write_success();
+                Ok(())
+            }
+            Err(e) => {
+                let failure = format!("the store takes no writes: {e}");
+                *self
+                    .inner
+                    .write_failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(failure.clone());
+                Err(failure)
+            }
+        }
     }
 
     /// Whether an event with this id is stored, e.g. to skip an input already recorded.
@@ -561,7 +614,9 @@ async fn open_backend(
             .await
             .map_err(|e| match e {
                 // Already says which file and what to do.
-                e @ (StoreError::InUse { .. } | StoreError::Open { .. }) => e,
+                e @ (StoreError::InUse { .. }
+                | StoreError::Open { .. }
+                | StoreError::Missing { .. }) => e,
                 e => open_error(reason(e)),
             })?;
         Ok((Arc::new(backend), "sqlite"))
@@ -596,6 +651,32 @@ pub fn migrator_for(url: &str) -> Result<&'static Migrator, StoreError> {
             reason: "the store URL must start with sqlite:// or postgres://".into(),
         })
     }
+}
+
+/// Refuses an append the store could write but not read back identically, whatever door it
+/// came through: a time outside [`crate::time_range`] (SQLite's RFC 3339 text cannot hold a
+/// negative or five-digit year, and one such row made every later read fail), or a NUL
+/// character in a text column (PostgreSQL refuses it, failing the whole group commit). The
+/// payload is JSON text, where serde escapes NUL, so it needs no check.
+fn storable(stream: &str, events: &[NewEvent]) -> Result<(), AppendError> {
+    let nul = |what: &str, text: &str| {
+        if text.contains('\0') {
+            Err(AppendError::Invalid(format!(
+                "the {what} {:?} holds a NUL character, which the store cannot keep",
+                text.chars().take(80).collect::<String>()
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    nul("stream id", stream)?;
+    for e in events {
+        nul("event type", &e.event_type)?;
+        nul("actor", &e.actor)?;
+        crate::time_range::check(&format!("event {} occurred_at", e.event_id), e.occurred_at)
+            .map_err(AppendError::Invalid)?;
+    }
+    Ok(())
 }
 
 /// Brings the schema at `url` up to date and disconnects, for `warroom migrate`.
@@ -650,39 +731,32 @@ async fn write_loop(
         }
         if !batch.is_empty() {
             let (requests, replies): (Vec<AppendRequest>, Vec<_>) = batch.into_iter().unzip();
-            let recorded_at = Utc::now();
-            let result = backend
-                .commit(&requests, &|s: Snapshot| {
-                    super::plan::plan(&requests, s.head, s.versions, s.existing, recorded_at)
-                })
-                .await;
-            match result {
-                Ok(plan) => {
-                    if let Some(inner) = ledger.upgrade() {
-                        if !plan.rows.is_empty() {
-                            crate::metrics::get().committed(plan.rows.len());
-                            inner.commits.fetch_add(1, Ordering::Relaxed);
-                            inner
-                                .events_written
-                                .fetch_add(plan.rows.len() as u64, Ordering::Relaxed);
-                            let head = plan.head.0;
-                            inner.heads.send_if_modified(|h| {
-                                let newer = head > *h;
-                                *h = (*h).max(head);
-                                newer
-                            });
-                        }
+            match commit(&ledger, backend.as_ref(), &requests).await {
+                Ok(outcomes) => {
+                    for (outcome, reply) in outcomes.into_iter().zip(replies) {
+                        let _ = reply.send(outcome);
                     }
-                    for (outcome, reply) in plan.outcomes.into_iter().zip(replies) {
+                }
+                Err(e) if requests.len() > 1 => {
+                    // One request can sink a whole batch (a row the database refuses); the
+                    // others must not pay for it. Each is tried alone, so only the guilty one
+                    // fails, and a store that is down fails them all as before.
+                    tracing::warn!(
+                        "group commit of {} appends failed ({e}); retrying them one by one",
+                        requests.len()
+                    );
+                    for (request, reply) in requests.into_iter().zip(replies) {
+                        let outcome = match commit(&ledger, backend.as_ref(), &[request]).await {
+                            Ok(mut outcomes) => outcomes.remove(0),
+                            Err(e) => Err(StoreError::Commit(e.to_string()).into()),
+                        };
                         let _ = reply.send(outcome);
                     }
                 }
                 Err(e) => {
-                    tracing::error!("group commit failed, nothing of it was stored: {e}");
                     let reason = e.to_string();
                     for reply in replies {
-                        let _ =
-                            reply.send(Err(AppendError::Store(StoreError::Commit(reason.clone()))));
+                        let _ = reply.send(Err(StoreError::Commit(reason.clone()).into()));
                     }
                 }
             }
@@ -691,6 +765,48 @@ async fn write_loop(
             let _ = done.send(());
         }
     }
+}
+
+/// Commits `requests` as one transaction and publishes the new head; the outcome of each
+/// request, in order, or the store's error when nothing was stored.
+async fn commit(
+    ledger: &std::sync::Weak<Inner>,
+    backend: &dyn Backend,
+    requests: &[AppendRequest],
+) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
+    let recorded_at = Utc::now();
+    let result = backend
+        .commit(requests, &|s: Snapshot| {
+            super::plan::plan(requests, s.head, s.versions, s.existing, recorded_at)
+        })
+        .await;
+    let plan = match result {
+        Ok(plan) => plan,
+        Err(e) => {
+            tracing::error!("a commit failed, nothing of it was stored: {e}");
+            if let Some(inner) = ledger.upgrade() {
+                inner.note_write_failure(&e);
+            }
+            return Err(e);
+        }
+    };
+    if let Some(inner) = ledger.upgrade() {
+        inner.note_write_success();
+        if !plan.rows.is_empty() {
+            crate::metrics::get().committed(plan.rows.len());
+            inner.commits.fetch_add(1, Ordering::Relaxed);
+            inner
+                .events_written
+                .fetch_add(plan.rows.len() as u64, Ordering::Relaxed);
+            let head = plan.head.0;
+            inner.heads.send_if_modified(|h| {
+                let newer = head > *h;
+                *h = (*h).max(head);
+                newer
+            });
+        }
+    }
+    Ok(plan.outcomes)
 }
 
 fn job_size(job: &Job) -> usize {

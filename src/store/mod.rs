@@ -159,6 +159,10 @@ pub enum StoreError {
         path: std::path::PathBuf,
         pid: Option<u32>,
     },
+    /// A command that only reads was pointed at an SQLite file that does not exist: most
+    /// likely a mistyped path, which must not pass for an empty ledger.
+    #[error("no ledger at {}: check the path given with --db or WARROOM_DB (commands that only read never create a store)", path.display())]
+    Missing { path: std::path::PathBuf },
     /// The ledger was opened read-only ([`Ledger::open_read_only`]) and was asked to write.
     #[error("this store was opened read-only; open it with `Ledger::open` to append")]
     ReadOnly,

@@ -723,10 +723,25 @@ fn parse_row(line: &str) -> Result<StoredEvent, String> {
         Err(e) => return Err(diagnose(line, &e)),
     };
     let time = |field: &str, text: &str| {
-        DateTime::parse_from_rfc3339(text)
+        let t = DateTime::parse_from_rfc3339(text)
             .map(|t| chain::to_micros(t.with_timezone(&Utc)))
-            .map_err(|e| format!("field `{field}` must be an RFC 3339 time, found {text:?}: {e}"))
+            .map_err(|e| {
+                format!("field `{field}` must be an RFC 3339 time, found {text:?}: {e}")
+            })?;
+        crate::time_range::check(&format!("field `{field}`"), t)
     };
+    // The store cannot keep a NUL in text (PostgreSQL refuses it): such a row could never
+    // have been exported by warroom.
+    for (field, text) in [
+        ("stream_id", &row.stream_id),
+        ("event_type", &row.event_type),
+        ("actor", &row.actor),
+        ("payload", &row.payload),
+    ] {
+        if text.contains('\0') {
+            return Err(format!("field `{field}` holds a NUL character"));
+        }
+    }
     Ok(StoredEvent {
         position: row.position,
         event_id: Uuid::parse_str(&row.event_id).map_err(|e| {

@@ -308,6 +308,16 @@ impl Backend for PgBackend {
         Ok(())
     }
 
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO writer_probe (id, probed_at) VALUES (1, now()) \
+             ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

@@ -42,13 +42,20 @@ impl SqliteBackend {
     /// `write`: take the file's writer lock first, so a second instance is refused before it
     /// touches the file.
     pub async fn open(url: &str, migrate: bool, write: bool) -> Result<SqliteBackend, StoreError> {
+        // Only a writer creates the file: a reader pointed at a mistyped path must not find
+        // (and leave behind) an empty ledger that "verifies".
         let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+            .create_if_missing(write)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let filename = options.get_filename();
         let in_memory = filename.as_os_str() == ":memory:" || url.contains("mode=memory");
+        if !write && !in_memory && !filename.exists() {
+            return Err(StoreError::Missing {
+                path: filename.to_path_buf(),
+            });
+        }
         let lock = if write && !in_memory {
             Some(super::lock::acquire(filename)?)
         } else {
@@ -179,6 +186,94 @@ async fn insert_rows(
     Ok(())
 }
 
+/// After a failed transaction the connection's state is unknown: SQLite may have rolled back
+/// by itself (a full disk fails COMMIT that way), and sqlx's rollback on drop then fails and
+/// leaves the connection believing it is still inside a transaction, so every later BEGIN
+/// failed for as long as the process lived. The writer's connection is closed instead and
+/// the pool opens a fresh one for the next commit.
+fn discard(conn: &mut sqlx::pool::PoolConnection<Sqlite>) {
+    conn.close_on_drop();
+}
+
+/// One group commit on the writer's connection.
+async fn commit_on(
+    conn: &mut SqliteConnection,
+    requests: &[AppendRequest],
+    decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
+) -> Result<Plan, StoreError> {
+    // IMMEDIATE takes the write lock before the head is read, so another process
+    // appending to the same file waits (busy timeout) instead of planning on a stale head.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    // The lookups have fixed SQL and take the batch's streams and ids as one JSON array
+    // that SQLite unpacks with json_each, so each is prepared once and reused.
+    let streams: BTreeSet<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
+    let streams = serde_json::to_string(&streams).expect("strings serialise");
+    // One index probe per stream for its last version, whatever the stream's length
+    // (MAX … GROUP BY would walk every entry of every stream in the batch).
+    let mut versions = HashMap::new();
+    for (stream, version) in sqlx::query_as::<_, (String, Option<i64>)>(
+        "SELECT s.value, (SELECT stream_version FROM events WHERE stream_id = s.value \
+         ORDER BY stream_version DESC LIMIT 1) FROM json_each(?) AS s",
+    )
+    .bind(&streams)
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        if let Some(version) = version {
+            versions.insert(stream, version);
+        }
+    }
+    let ids: Vec<String> = requests
+        .iter()
+        .flat_map(|r| r.events.iter().map(|e| e.event_id.to_string()))
+        .collect();
+    let ids = serde_json::to_string(&ids).expect("strings serialise");
+    let mut existing = HashMap::new();
+    for row in sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
+    ))
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        let e = decode(&row)?;
+        existing.insert(e.event_id, e.into());
+    }
+    let plan = decide(Snapshot {
+        head: head.unwrap_or((0, chain::GENESIS.to_string())),
+        versions,
+        existing,
+    });
+    insert_rows(&mut tx, &plan.rows).await?;
+    tx.commit().await?;
+    Ok(plan)
+}
+
+/// Inserts verified rows on the writer's connection if the head is still `expected_head`.
+async fn insert_verbatim_on(
+    conn: &mut SqliteConnection,
+    expected_head: &(i64, String),
+    rows: &[StoredEvent],
+) -> Result<Option<(i64, String)>, StoreError> {
+    // The same lock as appends: nobody can slip a row in between the check and the insert.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let head: (i64, String) =
+        sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or((0, chain::GENESIS.to_string()));
+    if &head != expected_head {
+        return Ok(Some(head));
+    }
+    insert_rows(&mut tx, rows).await?;
+    tx.commit().await?;
+    Ok(None)
+}
+
 #[async_trait]
 impl Backend for SqliteBackend {
     async fn commit(
@@ -186,56 +281,12 @@ impl Backend for SqliteBackend {
         requests: &[AppendRequest],
         decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
     ) -> Result<Plan, StoreError> {
-        // IMMEDIATE takes the write lock before the head is read, so another process
-        // appending to the same file waits (busy timeout) instead of planning on a stale head.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        // The lookups have fixed SQL and take the batch's streams and ids as one JSON array
-        // that SQLite unpacks with json_each, so each is prepared once and reused.
-        let streams: BTreeSet<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
-        let streams = serde_json::to_string(&streams).expect("strings serialise");
-        // One index probe per stream for its last version, whatever the stream's length
-        // (MAX … GROUP BY would walk every entry of every stream in the batch).
-        let mut versions = HashMap::new();
-        for (stream, version) in sqlx::query_as::<_, (String, Option<i64>)>(
-            "SELECT s.value, (SELECT stream_version FROM events WHERE stream_id = s.value \
-             ORDER BY stream_version DESC LIMIT 1) FROM json_each(?) AS s",
-        )
-        .bind(&streams)
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            if let Some(version) = version {
-                versions.insert(stream, version);
-            }
+        let mut conn = self.writer.acquire().await?;
+        let result = commit_on(&mut conn, requests, decide).await;
+        if result.is_err() {
+            discard(&mut conn);
         }
-        let ids: Vec<String> = requests
-            .iter()
-            .flat_map(|r| r.events.iter().map(|e| e.event_id.to_string()))
-            .collect();
-        let ids = serde_json::to_string(&ids).expect("strings serialise");
-        let mut existing = HashMap::new();
-        for row in sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
-        ))
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            let e = decode(&row)?;
-            existing.insert(e.event_id, e.into());
-        }
-        let plan = decide(Snapshot {
-            head: head.unwrap_or((0, chain::GENESIS.to_string())),
-            versions,
-            existing,
-        });
-        insert_rows(&mut tx, &plan.rows).await?;
-        tx.commit().await?;
-        Ok(plan)
+        result
     }
 
     async fn insert_verbatim(
@@ -243,19 +294,33 @@ impl Backend for SqliteBackend {
         expected_head: &(i64, String),
         rows: &[StoredEvent],
     ) -> Result<Option<(i64, String)>, StoreError> {
-        // The same lock as appends: nobody can slip a row in between the check and the insert.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let head: (i64, String) =
-            sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?
-                .unwrap_or((0, chain::GENESIS.to_string()));
-        if &head != expected_head {
-            return Ok(Some(head));
+        let mut conn = self.writer.acquire().await?;
+        let result = insert_verbatim_on(&mut conn, expected_head, rows).await;
+        if result.is_err() {
+            discard(&mut conn);
         }
-        insert_rows(&mut tx, rows).await?;
-        tx.commit().await?;
-        Ok(None)
+        result
+    }
+
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let result = async {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query(
+                "INSERT INTO writer_probe (id, probed_at) VALUES (1, ?) \
+                 ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+            )
+            .bind(chain::canonical_time(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            discard(&mut conn);
+        }
+        result
     }
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {

@@ -1,0 +1,256 @@
+//! Hostile and unlucky inputs at `warroom serve`'s doors, with the server as a child process:
+//! one bad line never fails anybody else's alert, and a full disk stops writes only while it
+//! is full.
+
+mod common;
+mod serve_child;
+
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const AM_TOKEN: &str = "hardening-am-token";
+const CONSOLE_TOKEN: &str = "hardening-console-token";
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A configuration with the Alertmanager source and the console on.
+fn write_config(dir: &Path) -> String {
+    let path = dir.join("warroom.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[http]
+console_token_sha256 = "{}"
+[alerts.sources.alertmanager]
+auth = "bearer"
+secret_env = "HARDENING_AM_TOKEN"
+"#,
+            hex::encode(Sha256::digest(CONSOLE_TOKEN.as_bytes()))
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn spawn(db: &str, dir: &Path) -> serve_child::ServeChild {
+    let config = write_config(dir);
+    serve_child::spawn(
+        db,
+        &["--config", &config],
+        &[("HARDENING_AM_TOKEN", AM_TOKEN)],
+        &dir.join("serve.log"),
+    )
+}
+
+async fn post_alert(http: &reqwest::Client, server: &serve_child::ServeChild, n: usize) -> u16 {
+    let body = serve_child::alertmanager_body("Hardening", &[format!("fp-{n}")]);
+    match http
+        .post(server.url("/v1/alerts/alertmanager"))
+        .bearer_auth(AM_TOKEN)
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+/// Sixteen alert senders while console lines with a NUL in `channel` or `from` arrive: each
+/// bad line gets its own 400, and not one alert is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_a_console_line_fails_only_that_line_on_postgresql() {
+    let Some(db) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Arc::new(spawn(&db, dir.path()));
+    let http = client();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let until = Instant::now() + Duration::from_secs(3);
+    let senders: Vec<_> = (0..16)
+        .map(|s| {
+            let (http, server, sent, refused) =
+                (http.clone(), server.clone(), sent.clone(), refused.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while Instant::now() < until {
+                    n += 1;
+                    let status = post_alert(&http, &server, s * 100_000 + n).await;
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    if status != 200 {
+                        refused.lock().unwrap().push(status);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut bad_lines = 0;
+    while Instant::now() < until {
+        for line in [
+            r#"{"at": "2030-01-01T00:00:00Z", "from": "rpark", "channel": "ops\u0000x", "text": "nul in the channel"}"#,
+            r#"{"at": "2030-01-01T00:00:00Z", "from": "rp\u0000ark", "channel": "ops", "text": "nul in the name"}"#,
+        ] {
+            let answer = http
+                .post(server.url("/v1/console"))
+                .bearer_auth(CONSOLE_TOKEN)
+                .body(line)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            let text = answer.text().await.unwrap();
+            assert_eq!(status, 400, "{text}");
+            assert!(text.contains("control character"), "{text}");
+            bad_lines += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    let refused = refused.lock().unwrap().clone();
+    let sent = sent.load(Ordering::Relaxed);
+    eprintln!("{sent} alerts and {bad_lines} bad console lines in 3 s");
+    assert!(sent > 100 && bad_lines > 10, "too little load to tell");
+    assert!(
+        refused.is_empty(),
+        "{} of {sent} alerts were refused: {:?}",
+        refused.len(),
+        &refused[..refused.len().min(10)]
+    );
+}
+
+/// Set in the copy of this test binary that runs inside its own mount namespace.
+const IN_MOUNT_NAMESPACE: &str = "WARROOM_TEST_IN_MOUNT_NAMESPACE";
+
+/// Runs one test of this binary again inside a new user and mount namespace (`unshare`), where
+/// it may mount a small tmpfs without privileges; the mount vanishes with the namespace.
+fn rerun_in_mount_namespace(test: &str) {
+    let output = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(IN_MOUNT_NAMESPACE, "1")
+        .output()
+        .expect("unshare (util-linux) runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{text}");
+    assert!(
+        output.status.success() && text.contains("1 passed"),
+        "the test inside a mount namespace failed (it needs unprivileged user namespaces or root):\n{text}"
+    );
+}
+
+/// Fills `dir` until the file system is full; the file is the room to give back.
+fn fill(dir: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    loop {
+        if file.write_all(&block).is_err() {
+            break;
+        }
+    }
+    // The last bytes, smaller than a block.
+    while file.write_all(&[0u8; 512]).is_ok() {}
+    let _ = file.sync_all();
+    path
+}
+
+async fn ready(http: &reqwest::Client, server: &serve_child::ServeChild) -> (u16, String) {
+    let answer = http.get(server.url("/readyz")).send().await.unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+/// The store on an 8 MB tmpfs: filled, alerts get 503 and `/readyz` says the store takes no
+/// writes; given room again, readiness comes back by itself and the next alert is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_writes_only_while_it_is_full() {
+    if std::env::var_os(IN_MOUNT_NAMESPACE).is_none() {
+        return rerun_in_mount_namespace("a_full_disk_stops_writes_only_while_it_is_full");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&store)
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "cannot mount a tmpfs at {}",
+        store.display()
+    );
+    let db = format!("sqlite://{}", store.join("warroom.db").display());
+    let server = spawn(&db, dir.path());
+    let http = client();
+    assert_eq!(post_alert(&http, &server, 0).await, 200);
+    assert_eq!(ready(&http, &server).await.0, 200);
+
+    let filler = fill(&store);
+    let mut n = 1;
+    let mut last = 200;
+    while last == 200 && n < 3000 {
+        last = post_alert(&http, &server, n).await;
+        n += 1;
+    }
+    assert_eq!(
+        last, 503,
+        "no alert was refused on a full disk after {n} tries"
+    );
+    eprintln!("the disk filled up after {n} alerts");
+    let (status, why) = ready(&http, &server).await;
+    assert_eq!(status, 503, "{why}");
+    assert!(why.contains("the store takes no writes"), "{why}");
+    assert_eq!(
+        reqwest::get(server.url("/healthz")).await.unwrap().status(),
+        200,
+        "the process still serves"
+    );
+
+    std::fs::remove_file(filler).unwrap();
+    let room_back = Instant::now();
+    loop {
+        let (status, why) = ready(&http, &server).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            room_back.elapsed() < Duration::from_secs(10),
+            "still not ready with room on the disk: {why}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for m in 0..20 {
+        assert_eq!(post_alert(&http, &server, 10_000 + m).await, 200);
+    }
+    let mut server = server;
+    assert!(server.terminate(Duration::from_secs(20)).success());
+    let verified = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["--db", &db, "verify"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        verified.status.success() && said.contains("ledger intact"),
+        "{said}"
+    );
+}
