@@ -681,6 +681,27 @@ async fn the_interactions_endpoint_checks_signatures_and_answers_like_the_gatewa
     assert_eq!(post(command.clone(), wrong).await.unwrap().status(), 401);
     let other: Vec<(&'static str, String)> = signer.headers(&ts, b"{}").into();
     assert_eq!(post(command.clone(), other).await.unwrap().status(), 401);
+    // Well signed, but at a time that is no time, or too far from now: a replayed capture.
+    for stale in [
+        "978307200".to_string(),
+        "abc".to_string(),
+        (now.timestamp() - 301).to_string(),
+        (now.timestamp() + 400).to_string(),
+        i64::MIN.to_string(),
+    ] {
+        let response = post(command.clone(), signer.headers(&stale, &command).into())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{stale}");
+        let why: Value = response.json().await.unwrap();
+        assert!(
+            why["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("X-Signature-Timestamp is"),
+            "{stale}: {why}"
+        );
+    }
     assert_eq!(h.warroom.ledger().head().await.unwrap(), head);
 
     let ping = serde_json::to_vec(&fixtures::ping(APP)).unwrap();

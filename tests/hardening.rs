@@ -22,7 +22,14 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// A configuration with the Alertmanager source and the console on.
+const AGENT_TOKEN: &str = "hardening-agent-token";
+const DEPLOYS_TOKEN: &str = "hardening-deploys-token";
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A configuration with the Alertmanager source, the console, the deploys door and one agent.
 fn write_config(dir: &Path) -> String {
     let path = dir.join("warroom.toml");
     std::fs::write(
@@ -31,11 +38,20 @@ fn write_config(dir: &Path) -> String {
             r#"
 [http]
 console_token_sha256 = "{}"
+[alerts]
+max_body_kib = 64
 [alerts.sources.alertmanager]
 auth = "bearer"
 secret_env = "HARDENING_AM_TOKEN"
+[deploys]
+token_sha256 = "{}"
+[[agents]]
+name = "dns-1"
+token_sha256 = "{}"
 "#,
-            hex::encode(Sha256::digest(CONSOLE_TOKEN.as_bytes()))
+            sha256_hex(CONSOLE_TOKEN),
+            sha256_hex(DEPLOYS_TOKEN),
+            sha256_hex(AGENT_TOKEN),
         ),
     )
     .unwrap();
@@ -130,6 +146,224 @@ async fn a_nul_in_a_console_line_fails_only_that_line_on_postgresql() {
         refused.len(),
         &refused[..refused.len().min(10)]
     );
+}
+
+/// Sends `body` to `path` with `token` (none when empty) and a content type; the status and
+/// the answer, which must be JSON `{error, field}` whenever the status is an error.
+async fn knock(
+    http: &reqwest::Client,
+    server: &serve_child::ServeChild,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let mut request = http
+        .post(server.url(path))
+        .header("content-type", content_type)
+        .body(body);
+    if !token.is_empty() {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("{path} answered {status} with no JSON: {text:?}"));
+    if status >= 400 {
+        assert!(
+            value["error"].is_string() && value.get("field").is_some(),
+            "{path} answered {status} without {{error, field}}: {value}"
+        );
+    }
+    (status, value)
+}
+
+/// Every door checks its credential before it reads what it was sent: a stranger gets 401
+/// whatever the body, type, size or path, and every error of every door is JSON naming the
+/// field at fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_door_authenticates_before_it_parses_and_answers_errors_as_json() {
+    let (dir, db) = common::fresh_sqlite_url();
+    let server = spawn(&db, dir.path());
+    let http = client();
+    let huge = vec![b'x'; 200 * 1024];
+    let doors = [
+        "/v1/agent/poll",
+        "/v1/agent/jobs/1/1/reports",
+        "/v1/agent/jobs/not-a-number/x/reports",
+        "/v1/console?identity=a&identity=b&junk",
+        "/v1/deploys",
+    ];
+    for door in doors {
+        for (content_type, body) in [
+            ("application/json", b"{\"runbooks\": 5}".to_vec()),
+            ("text/plain", b"not json at all".to_vec()),
+            ("application/json", huge.clone()),
+        ] {
+            for token in ["", "wrong-token"] {
+                if body.len() > 64 * 1024 {
+                    // Answered 401 without reading the body, the server closes the
+                    // connection on what is left unread: the client may see the 401 or a
+                    // reset, never a 413 that tells a stranger about the limit.
+                    // Its own connection: the one the server drops must not be reused.
+                    let once = reqwest::Client::builder()
+                        .pool_max_idle_per_host(0)
+                        .build()
+                        .unwrap();
+                    let mut request = once.post(server.url(door)).body(body.clone());
+                    if !token.is_empty() {
+                        request = request.bearer_auth(token);
+                    }
+                    if let Ok(answer) = request.send().await {
+                        assert_eq!(answer.status().as_u16(), 401, "{door} {token:?}");
+                    }
+                    continue;
+                }
+                let (status, why) =
+                    knock(&http, &server, door, token, content_type, body.clone()).await;
+                assert_eq!(status, 401, "{door} {content_type} token {token:?}: {why}");
+            }
+        }
+    }
+    // Authenticated, a wrong type names its field; bad JSON and a body too large are JSON.
+    let (status, why) = knock(
+        &http,
+        &server,
+        "/v1/agent/poll",
+        AGENT_TOKEN,
+        "application/json",
+        br#"{"runbooks": ["failover-dns", 5], "wait_seconds": 0}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, why["field"].as_str()),
+        (400, Some("runbooks[1]")),
+        "{why}"
+    );
+    assert!(
+        why["error"].as_str().unwrap().contains("expected a string"),
+        "{why}"
+    );
+    let (status, why) = knock(
+        &http,
+        &server,
+        "/v1/agent/poll",
+        AGENT_TOKEN,
+        "text/plain",
+        b"{nope".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, why["field"].as_str()),
+        (400, Some("body")),
+        "{why}"
+    );
+    let (status, why) = knock(
+        &http,
+        &server,
+        "/v1/agent/jobs/x/1/reports",
+        AGENT_TOKEN,
+        "application/json",
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, why["field"].as_str()),
+        (400, Some("incident")),
+        "{why}"
+    );
+    let (status, why) = knock(
+        &http,
+        &server,
+        "/v1/deploys",
+        DEPLOYS_TOKEN,
+        "application/json",
+        huge.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, why["field"].as_str()),
+        (413, Some("body")),
+        "{why}"
+    );
+    let (status, why) = knock(
+        &http,
+        &server,
+        "/v1/deploys",
+        DEPLOYS_TOKEN,
+        "application/json",
+        br#"{"service": "app", "environment": 5, "version": "1", "by": "ci"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, why["field"].as_str()),
+        (400, Some("environment")),
+        "{why}"
+    );
+    let (status, why) = knock(
+        &http,
+        &server,
+        "/v1/console",
+        CONSOLE_TOKEN,
+        "text/plain",
+        b"{\"at\": \"2030-01-01T00:00:00Z\", \"from\": 5, \"text\": \"x\"}".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, why["field"].as_str()),
+        (400, Some("line 1")),
+        "{why}"
+    );
+    let (status, why) = knock(
+        &http,
+        &server,
+        "/v1/alerts/alertmanager",
+        AM_TOKEN,
+        "application/json",
+        br#"{"alerts": [{"status": "firing", "labels": {"alertname": 5}}]}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, why["field"].as_str()),
+        (400, Some("alerts[0].labels.alertname")),
+        "{why}"
+    );
+    assert_eq!(count_events(&db).await, 0, "nothing refused was stored");
+    let (status, why) = knock(
+        &http,
+        &server,
+        "/v1/alerts/alertmanager",
+        AM_TOKEN,
+        "application/json",
+        serve_child::alertmanager_body("Good", &["fp".into()]),
+    )
+    .await;
+    assert_eq!(status, 200, "{why}");
+    // No door there, or the wrong method: the same JSON shape.
+    let (status, _) = knock(&http, &server, "/v1/nothing", "", "text/plain", vec![]).await;
+    assert_eq!(status, 404);
+    let answer = http.get(server.url("/v1/deploys")).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 405);
+    let why: serde_json::Value = answer.json().await.unwrap();
+    assert!(
+        why["error"].is_string() && why.get("field").is_some(),
+        "{why}"
+    );
+    assert!(count_events(&db).await > 0, "the good alert was stored");
+}
+
+/// How many events the store at `db` holds, read through `warroom verify`.
+async fn count_events(db: &str) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["--db", db, "verify"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.strip_prefix("ledger intact: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("verify said: {text}"))
 }
 
 /// Set in the copy of this test binary that runs inside its own mount namespace.

@@ -16,6 +16,23 @@ pub struct AlertBodyError {
     /// Which sender's format was expected.
     pub sender: String,
     pub problem: String,
+    /// The field at fault, as a path into the body (`alerts[2].startsAt`), when one is.
+    pub field: Option<String>,
+}
+
+/// Deserializes `body` as `T`, naming the field at fault in the error.
+fn typed<T: serde::de::DeserializeOwned>(
+    body: &serde_json::Value,
+) -> Result<T, (Option<String>, String)> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let problem = e.into_inner().to_string();
+        if path == "." {
+            (None, problem)
+        } else {
+            (Some(path.clone()), format!("{path}: {problem}"))
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -63,41 +80,48 @@ pub fn read_alerts(
     body: &serde_json::Value,
     channel: &str,
 ) -> Result<Vec<AlertFacts>, AlertBodyError> {
-    let fail = |problem: String| AlertBodyError {
+    let fail = |field: Option<String>, problem: String| AlertBodyError {
         sender: source.to_string(),
         problem,
+        field,
     };
-    let status = |s: &str| match s.to_ascii_lowercase().as_str() {
+    let status = |field: String, s: &str| match s.to_ascii_lowercase().as_str() {
         "firing" | "alerting" => Ok(AlertStatus::Firing),
         "resolved" | "ok" => Ok(AlertStatus::Resolved),
-        other => Err(fail(format!(
-            "status '{other}' is neither firing nor resolved"
-        ))),
+        other => Err(fail(
+            Some(field.clone()),
+            format!("{field}: '{other}' is neither firing nor resolved"),
+        )),
+    };
+    // A time out of range is refused naming its field; the message names it too.
+    let in_range = |field: String, t: Option<DateTime<Utc>>| {
+        t.map(|t| crate::time_range::check(&field, t))
+            .transpose()
+            .map_err(|problem| fail(Some(field.clone()), problem))
     };
     match source {
         "alertmanager" | "grafana" => {
-            let hook: WebhookV4 =
-                serde_json::from_value(body.clone()).map_err(|e| fail(e.to_string()))?;
+            let hook: WebhookV4 = typed(body).map_err(|(field, problem)| fail(field, problem))?;
             hook.alerts
                 .into_iter()
                 .enumerate()
                 .map(|(i, a)| {
                     let field = |name: &str| format!("alerts[{i}].{name}");
-                    let starts_at = a
-                        .starts_at
-                        .map(|t| crate::time_range::check(&field("startsAt"), t))
-                        .transpose()
-                        .map_err(fail)?;
+                    let starts_at = in_range(field("startsAt"), a.starts_at)?;
                     // Alertmanager sends Go's zero time (0001-01-01T00:00:00Z) as the end of
                     // a firing alert; some senders send the epoch for the same.
-                    let ends_at = a
-                        .ends_at
-                        .filter(|t| t.year() != 1 && t.timestamp() != 0)
-                        .map(|t| crate::time_range::check(&field("endsAt"), t))
-                        .transpose()
-                        .map_err(fail)?;
+                    let ends_at = in_range(
+                        field("endsAt"),
+                        a.ends_at.filter(|t| t.year() != 1 && t.timestamp() != 0),
+                    )?;
                     let name = a.labels.get("alertname").cloned().ok_or_else(|| {
-                        fail("an alert has no 'alertname' label; every alert needs a name".into())
+                        fail(
+                            Some(field("labels.alertname")),
+                            format!(
+                                "{} is missing; every alert needs a name",
+                                field("labels.alertname")
+                            ),
+                        )
                     })?;
                     Ok(AlertFacts {
                         source: source.to_string(),
@@ -105,7 +129,7 @@ pub fn read_alerts(
                             .fingerprint
                             .clone()
                             .unwrap_or_else(|| label_fingerprint(&a.labels)),
-                        status: status(&a.status)?,
+                        status: status(field("status"), &a.status)?,
                         severity: a.labels.get("severity").cloned(),
                         summary: a.annotations.get("summary").cloned(),
                         name,
@@ -119,18 +143,12 @@ pub fn read_alerts(
                 .collect()
         }
         "generic" => {
-            let a: GenericAlert =
-                serde_json::from_value(body.clone()).map_err(|e| fail(e.to_string()))?;
+            let a: GenericAlert = typed(body).map_err(|(field, problem)| fail(field, problem))?;
             if a.name.trim().is_empty() {
-                return Err(fail("'name' is empty".into()));
+                return Err(fail(Some("name".into()), "name: it is empty".into()));
             }
-            let in_range = |name: &str, t: Option<DateTime<Utc>>| {
-                t.map(|t| crate::time_range::check(name, t))
-                    .transpose()
-                    .map_err(fail)
-            };
-            let starts_at = in_range("starts_at", a.starts_at)?;
-            let ends_at = in_range("ends_at", a.ends_at)?;
+            let starts_at = in_range("starts_at".into(), a.starts_at)?;
+            let ends_at = in_range("ends_at".into(), a.ends_at)?;
             Ok(vec![AlertFacts {
                 source: source.to_string(),
                 fingerprint: a.dedup_key.clone().unwrap_or_else(|| {
@@ -138,7 +156,7 @@ pub fn read_alerts(
                     labels.insert("alertname".into(), a.name.clone());
                     label_fingerprint(&labels)
                 }),
-                status: status(&a.status)?,
+                status: status("status".into(), &a.status)?,
                 name: a.name,
                 channel: channel.to_string(),
                 severity: a.severity,
@@ -149,9 +167,10 @@ pub fn read_alerts(
                 ends_at,
             }])
         }
-        other => Err(fail(format!(
-            "unknown source '{other}'; use alertmanager, grafana or generic"
-        ))),
+        other => Err(fail(
+            None,
+            format!("unknown source '{other}'; use alertmanager, grafana or generic"),
+        )),
     }
 }
 

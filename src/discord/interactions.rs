@@ -177,6 +177,26 @@ impl Answer {
     }
 }
 
+/// How far a signed request's timestamp may be from now, either way: Discord posts at once,
+/// and the window allows for clock skew between Discord and this host.
+pub const SIGNATURE_MAX_AGE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Whether `X-Signature-Timestamp` (Unix seconds) is within [`SIGNATURE_MAX_AGE`] of `now`.
+fn fresh(timestamp: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    let seconds: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| "X-Signature-Timestamp is not a Unix time in seconds".to_string())?;
+    let skew = now.timestamp().abs_diff(seconds);
+    if skew > SIGNATURE_MAX_AGE.num_seconds().unsigned_abs() {
+        return Err(format!(
+            "X-Signature-Timestamp is {skew} s away from this server's clock (at most {} s is accepted); check the server's time",
+            SIGNATURE_MAX_AGE.num_seconds()
+        ));
+    }
+    Ok(())
+}
+
 impl Bot {
     /// Answers an interaction that came over the gateway.
     pub(super) async fn answer_gateway(self: Arc<Self>, interaction: Interaction) {
@@ -238,13 +258,16 @@ impl Bot {
         self.settings.access_of(user.id.get(), &roles)
     }
 
-    /// Answers `POST /discord/interactions`: (HTTP status, JSON body). The signature is
-    /// checked before anything else; 401 when it is missing or wrong.
+    /// Answers `POST /discord/interactions`: (HTTP status, JSON body). The signature and
+    /// its timestamp are checked before anything else; 401 when the signature is missing or
+    /// wrong, or when the signed timestamp is not a Unix time within
+    /// [`SIGNATURE_MAX_AGE`] of `now` (a captured request replayed later is refused).
     pub async fn answer_http(
         self: &Arc<Self>,
         signature: Option<&str>,
         timestamp: Option<&str>,
         body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
     ) -> (u16, serde_json::Value) {
         let error = |status: u16, message: &str| (status, serde_json::json!({ "error": message }));
         let Some(verifier) = &self.verifier else {
@@ -258,6 +281,9 @@ impl Bot {
         };
         if verifier.verify(signature, timestamp, body).is_err() {
             return error(401, "bad request signature");
+        }
+        if let Err(why) = fresh(timestamp, now) {
+            return error(401, &why);
         }
         let interaction: Interaction = match serde_json::from_slice(body) {
             Ok(i) => i,

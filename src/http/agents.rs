@@ -2,13 +2,15 @@
 //! `POST /v1/agent/jobs/{incident}/{run}/reports`. Agents connect out to us; each is known
 //! by its token, of which the configuration holds only the SHA-256.
 
-use super::error;
+use super::{body_or_error, error, field_error, json_body};
 use crate::agent::protocol::{Poll, ReportBody};
 use crate::app::jobs::ReportError;
 use crate::app::Warroom;
 use crate::clock::Clock;
 use crate::config::AgentSettings;
 use crate::domain::types::IncidentNumber;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -57,10 +59,17 @@ pub async fn poll(
     Extension(clock): Extension<Clock>,
     stopping: Option<Extension<Stopping>>,
     headers: HeaderMap,
-    Json(poll): Json<Poll>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // The token first: a stranger learns nothing about what the door parses.
     let Some(agent) = agent(&warroom, &headers).cloned() else {
         return unknown_agent();
+    };
+    let poll: Poll = match body_or_error(body, warroom.settings().max_alert_body_bytes)
+        .and_then(|body| json_body(&body))
+    {
+        Ok(poll) => poll,
+        Err(refused) => return refused.into_response(),
     };
     let _seen = crate::metrics::get().agent_request(&agent.name);
     let mut stopping = stopping.map(|s| s.0 .0.clone());
@@ -104,12 +113,38 @@ pub async fn poll(
 pub async fn report(
     State(warroom): State<Arc<Warroom>>,
     Extension(clock): Extension<Clock>,
-    Path((incident, run)): Path<(u64, u32)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    Json(body): Json<ReportBody>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(agent) = agent(&warroom, &headers).cloned() else {
         return unknown_agent();
+    };
+    let Ok(Path((incident, run))) = path else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "post reports to /v1/agent/jobs/INCIDENT/RUN/reports",
+        );
+    };
+    let Ok(incident) = incident.parse::<u64>() else {
+        return field_error(
+            StatusCode::BAD_REQUEST,
+            "incident",
+            format!("incident: '{incident}' is not an incident number"),
+        );
+    };
+    let Ok(run) = run.parse::<u32>() else {
+        return field_error(
+            StatusCode::BAD_REQUEST,
+            "run",
+            format!("run: '{run}' is not a run number"),
+        );
+    };
+    let body: ReportBody = match body_or_error(body, warroom.settings().max_alert_body_bytes)
+        .and_then(|body| json_body(&body))
+    {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
     };
     let _seen = crate::metrics::get().agent_request(&agent.name);
     match warroom

@@ -3,11 +3,12 @@
 //! as any chat; the replies come back in the response. For scripted drills, other chat front
 //! ends and `warroom replay FILE --server URL`.
 
-use super::error;
+use super::{body_or_error, error, field_error};
 use crate::app::replay::replay;
 use crate::app::transcript::TranscriptError;
 use crate::app::Warroom;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -25,9 +26,9 @@ pub struct ConsoleQuery {
 
 pub async fn run(
     State(warroom): State<Arc<Warroom>>,
-    Query(query): Query<ConsoleQuery>,
+    query: Result<Query<ConsoleQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(expected) = warroom.settings().console_token_sha256 else {
         return error(
@@ -38,6 +39,17 @@ pub async fn run(
     if !super::auth::bearer_matches(&headers, &expected) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong console token");
     }
+    let Ok(Query(query)) = query else {
+        return field_error(
+            StatusCode::BAD_REQUEST,
+            "identity",
+            "the query takes only identity=NAME (a name for the transcript, so resent lines are recorded once)",
+        );
+    };
+    let body = match body_or_error(body, warroom.settings().max_alert_body_bytes) {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
+    };
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -71,7 +83,11 @@ pub async fn run(
         )
             .into_response(),
         Err(e) => match e.downcast_ref::<TranscriptError>() {
-            Some(bad) => error(StatusCode::BAD_REQUEST, bad.to_string()),
+            Some(bad) => field_error(
+                StatusCode::BAD_REQUEST,
+                &format!("line {}", bad.line),
+                bad.to_string(),
+            ),
             None => {
                 tracing::error!("the console could not record: {e:#}");
                 error(

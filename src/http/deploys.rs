@@ -3,11 +3,12 @@
 //! field. Answered 201 once the deploy is in the ledger (200 for a resend of the same `id`
 //! and status).
 
-use super::error;
+use super::{body_or_error, error, json_body};
 use crate::app::{Caller, Input, InputKind, Warroom};
 use crate::clock::Clock;
 use crate::domain::deploy::Deploy;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,7 @@ pub async fn record(
     State(warroom): State<Arc<Warroom>>,
     Extension(clock): Extension<Clock>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(expected) = warroom.settings().deploys.token_sha256 else {
         return error(
@@ -30,15 +31,13 @@ pub async fn record(
     if !super::auth::bearer_matches(&headers, &expected) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong deploys token");
     }
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not JSON ({e}); send the deploy as a JSON object"),
-            )
-        }
-    };
+    let value: serde_json::Value =
+        match body_or_error(body, warroom.settings().max_alert_body_bytes)
+            .and_then(|body| json_body(&body))
+        {
+            Ok(v) => v,
+            Err(refused) => return refused.into_response(),
+        };
     let deploy = match Deploy::from_json(&value) {
         Ok(d) => d,
         Err(e) => {

@@ -37,6 +37,7 @@ pub fn router(
     let probes = health::routes(warroom.clone(), discord.clone());
     let interactions = Router::new()
         .route("/discord/interactions", post(discord_interaction))
+        .layer(Extension(clock))
         .with_state(discord);
     let router = Router::new()
         .route("/v1/alerts/{source}", post(receive_alerts))
@@ -51,7 +52,9 @@ pub fn router(
         .layer(Extension(clock))
         .with_state(warroom)
         .merge(interactions)
-        .merge(probes);
+        .merge(probes)
+        .fallback(no_such_door)
+        .method_not_allowed_fallback(method_not_allowed);
     health::with_request_ids(router)
 }
 
@@ -59,6 +62,7 @@ pub fn router(
 /// buttons. The bot checks the Ed25519 signature over the raw body before anything else.
 async fn discord_interaction(
     State(discord): State<Option<Arc<crate::discord::Bot>>>,
+    Extension(clock): Extension<Clock>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -74,6 +78,7 @@ async fn discord_interaction(
             header("x-signature-ed25519"),
             header("x-signature-timestamp"),
             &body,
+            clock.now(),
         )
         .await;
     (
@@ -83,9 +88,101 @@ async fn discord_interaction(
         .into_response()
 }
 
-/// A JSON error: what was wrong and what to do.
+/// A JSON error: what was wrong and what to do. Every error of every door has this shape,
+/// `{"error": …, "field": …}`, with `field` null when no one field is at fault.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    answer_error(status, None, message.into())
+}
+
+/// A JSON error naming the field at fault (a path such as `alerts[0].startsAt`).
+fn field_error(status: StatusCode, field: &str, message: impl Into<String>) -> Response {
+    answer_error(status, Some(field), message.into())
+}
+
+fn answer_error(status: StatusCode, field: Option<&str>, message: String) -> Response {
+    (status, Json(json!({ "error": message, "field": field }))).into_response()
+}
+
+/// Why a door refuses a request, answered as [`error`]'s JSON.
+struct Refused {
+    status: StatusCode,
+    field: Option<String>,
+    message: String,
+}
+
+impl Refused {
+    fn at(status: StatusCode, field: &str, message: impl Into<String>) -> Refused {
+        Refused {
+            status,
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        answer_error(self.status, self.field.as_deref(), self.message)
+    }
+}
+
+/// The body, or why it could not be read (413 past the door's limit).
+fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, Refused> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Refused::at(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body",
+                format!(
+                    "the body is larger than {} KiB; send less per request or raise alerts.max_body_kib",
+                    limit / 1024
+                ),
+            )
+        } else {
+            Refused::at(rejection.status(), "body", rejection.body_text())
+        }
+    })
+}
+
+/// Reads an authenticated request's JSON body as `T`. A wrong type or a missing field is
+/// answered 400 naming it (`runbooks[1]`: "invalid type: integer `5`, expected a string").
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refused> {
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let problem = inner.to_string();
+        // serde_json's " at line 1 column 9" says nothing to someone who sent one object.
+        let problem = problem.split(" at line ").next().unwrap_or(&problem);
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => Refused::at(
+                StatusCode::BAD_REQUEST,
+                "body",
+                format!("the body is not JSON ({problem})"),
+            ),
+            _ if field == "." => Refused::at(StatusCode::BAD_REQUEST, "body", problem),
+            _ => Refused::at(
+                StatusCode::BAD_REQUEST,
+                &field,
+                format!("{field}: {problem}"),
+            ),
+        }
+    })
+}
+
+/// What any path or method no door serves is answered: the same JSON shape.
+async fn no_such_door() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such endpoint; see docs/alerts-and-paging.md and docs/operations.md for the doors warroom serves",
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method (the doors take POST, the probes GET)",
+    )
 }
 
 async fn receive_alerts(
@@ -103,18 +200,10 @@ async fn receive_alerts(
             ),
         );
     }
-    let body = match body {
+    // An HMAC covers the raw body, so the body is read (within the limit) before the check.
+    let body = match body_or_error(body, warroom.settings().max_alert_body_bytes) {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the body is larger than {} KiB; send fewer alerts per request or raise alerts.max_body_kib",
-                    warroom.settings().max_alert_body_bytes / 1024
-                ),
-            )
-        }
-        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+        Err(refused) => return refused.into_response(),
     };
     if let Err(refusal) = auth::check(
         warroom.settings().sources.get(&source),
@@ -125,19 +214,14 @@ async fn receive_alerts(
         tracing::warn!(%source, "alert refused: {refusal}");
         return error(StatusCode::UNAUTHORIZED, refusal);
     }
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
+    let value: serde_json::Value = match json_body(&body) {
         Ok(v) => v,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not JSON: {e}"),
-            )
-        }
+        Err(refused) => return refused.into_response(),
     };
     let channel = warroom.settings().alerts_channel.clone();
     let alerts = match read_alerts(&source, &value, &channel) {
         Ok(alerts) => alerts,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => return answer_error(StatusCode::BAD_REQUEST, e.field.as_deref(), e.to_string()),
     };
     match warroom.ingest_alerts(clock.now(), &alerts).await {
         Ok(report) => (
