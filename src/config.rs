@@ -200,6 +200,87 @@ pub struct HttpSection {
     pub metrics_token_sha256: Option<String>,
     /// How long `warroom serve` may take to stop after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: Option<u64>,
+    /// Seconds a client has to send a request's head once it has begun (default 10).
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a keep-alive connection may wait for its next request (default 30).
+    pub idle_timeout_seconds: Option<u64>,
+    /// Seconds a client has to send a request's whole body (default 30).
+    pub body_timeout_seconds: Option<u64>,
+    /// Connections served at once; beyond, new ones get 503 with `Retry-After` (default 1024).
+    pub max_connections: Option<u64>,
+}
+
+/// How `warroom serve` bounds its clients: slow or idle ones are dropped, and connections
+/// beyond the cap are answered 503 at once, so a flood of sockets cannot starve the doors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// From the first byte of a request's head to its end.
+    pub header_timeout: std::time::Duration,
+    /// Between requests on a keep-alive connection (a request in flight, such as an agent's
+    /// long poll, is not idle).
+    pub idle_timeout: std::time::Duration,
+    /// For the whole body of a request.
+    pub body_timeout: std::time::Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(30),
+            body_timeout: std::time::Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// `[http]`'s connection limits, each within its bounds.
+fn read_connection_limits(http: &HttpSection, problems: &mut Vec<String>) -> ConnectionLimits {
+    let defaults = ConnectionLimits::default();
+    let mut bounded =
+        |key: &str, value: Option<u64>, range: std::ops::RangeInclusive<u64>, default: u64| {
+            match value {
+                None => default,
+                Some(v) if range.contains(&v) => v,
+                Some(v) => {
+                    problems.push(format!(
+                        "http.{key} = {v} is out of range; use {}..={}",
+                        range.start(),
+                        range.end()
+                    ));
+                    default
+                }
+            }
+        };
+    let seconds = std::time::Duration::from_secs;
+    ConnectionLimits {
+        header_timeout: seconds(bounded(
+            "header_timeout_seconds",
+            http.header_timeout_seconds,
+            1..=300,
+            defaults.header_timeout.as_secs(),
+        )),
+        idle_timeout: seconds(bounded(
+            "idle_timeout_seconds",
+            http.idle_timeout_seconds,
+            1..=3600,
+            defaults.idle_timeout.as_secs(),
+        )),
+        body_timeout: seconds(bounded(
+            "body_timeout_seconds",
+            http.body_timeout_seconds,
+            1..=600,
+            defaults.body_timeout.as_secs(),
+        )),
+        max_connections: bounded(
+            "max_connections",
+            http.max_connections,
+            1..=100_000,
+            defaults.max_connections as u64,
+        ) as usize,
+    }
 }
 
 /// A route as written. `name` and the matchers are absent in `[default_route]`.
@@ -403,6 +484,8 @@ pub struct Settings {
     pub metrics_token_sha256: Option<[u8; 32]>,
     /// How long `warroom serve` may take to finish requests in flight and stop.
     pub shutdown_grace: std::time::Duration,
+    /// Timeouts and the connection cap of `warroom serve`'s HTTP server.
+    pub connections: ConnectionLimits,
     pub deploys: DeploySettings,
     pub lease: crate::store::LeaseSettings,
     /// What works but deserves attention (a switched-off source), for `warroom check` and
@@ -701,6 +784,7 @@ fn build(
     file: &dyn Fn(&str) -> std::io::Result<String>,
     problems: &mut Vec<String>,
 ) -> Option<Settings> {
+    let connections = read_connection_limits(&file_config.http, problems);
     let timezone_name = env("WARROOM_TIMEZONE")
         .or(file_config.timezone)
         .unwrap_or_else(|| "UTC".into());
@@ -1067,6 +1151,7 @@ fn build(
     }
     let lease = read_lease(&file_config.lease, problems);
     Some(Settings {
+        connections,
         deploys,
         lease,
         console_token_sha256,
@@ -1515,6 +1600,35 @@ targets = ["everyone"]
         }
         assert_eq!(err.problems.len(), 9, "{all}");
         assert!(all.lines().all(|l| l.starts_with("w.toml: ")));
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_bounds() {
+        let s = Settings::check("", "w.toml", no_env, example_files).unwrap();
+        assert_eq!(s.connections, ConnectionLimits::default());
+        let text = "[http]\nheader_timeout_seconds = 2\nidle_timeout_seconds = 90\nbody_timeout_seconds = 5\nmax_connections = 64\n";
+        let s = Settings::check(text, "w.toml", no_env, example_files).unwrap();
+        assert_eq!(
+            s.connections,
+            ConnectionLimits {
+                header_timeout: std::time::Duration::from_secs(2),
+                idle_timeout: std::time::Duration::from_secs(90),
+                body_timeout: std::time::Duration::from_secs(5),
+                max_connections: 64,
+            }
+        );
+        let text = "[http]\nheader_timeout_seconds = 0\nmax_connections = 4294967295\n";
+        let all = Settings::check(text, "w.toml", no_env, example_files)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            all.contains("http.header_timeout_seconds = 0 is out of range; use 1..=300"),
+            "{all}"
+        );
+        assert!(
+            all.contains("http.max_connections = 4294967295 is out of range; use 1..=100000"),
+            "{all}"
+        );
     }
 
     #[test]

@@ -128,14 +128,10 @@ pub async fn start_led(
             stopped.clone(),
         )))
         .merge(crate::http::status::router(leader.clone()));
-    let mut http_stop = stopped.clone();
+    let http_stop = stopped.clone();
+    let limits = warroom.settings().connections;
     tasks.push(tokio::spawn(async move {
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = http_stop.wait_for(|s| *s).await;
-        });
-        if let Err(e) = server.await {
-            tracing::error!("the HTTP server stopped: {e}");
-        }
+        crate::http::connections::serve(listener, router, limits, http_stop).await;
     }));
     tasks.push(tokio::spawn(lead_while_elected(
         warroom.clone(),

@@ -11,6 +11,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 const AM_TOKEN: &str = "hardening-am-token";
 const CONSOLE_TOKEN: &str = "hardening-console-token";
@@ -29,8 +31,9 @@ fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// A configuration with the Alertmanager source, the console, the deploys door and one agent.
-fn write_config(dir: &Path) -> String {
+/// A configuration with the Alertmanager source, the console, the deploys door and one agent,
+/// and `http` (more keys of `[http]`).
+fn write_config(dir: &Path, http: &str) -> String {
     let path = dir.join("warroom.toml");
     std::fs::write(
         &path,
@@ -38,6 +41,7 @@ fn write_config(dir: &Path) -> String {
             r#"
 [http]
 console_token_sha256 = "{}"
+{http}
 [alerts]
 max_body_kib = 64
 [alerts.sources.alertmanager]
@@ -59,7 +63,11 @@ token_sha256 = "{}"
 }
 
 fn spawn(db: &str, dir: &Path) -> serve_child::ServeChild {
-    let config = write_config(dir);
+    spawn_with(db, dir, "")
+}
+
+fn spawn_with(db: &str, dir: &Path, http: &str) -> serve_child::ServeChild {
+    let config = write_config(dir, http);
     serve_child::spawn(
         db,
         &["--config", &config],
@@ -487,4 +495,158 @@ async fn a_full_disk_stops_writes_only_while_it_is_full() {
         verified.status.success() && said.contains("ledger intact"),
         "{said}"
     );
+}
+
+/// Reads until the server closes the connection (EOF or reset); what it sent, or `None` when
+/// it was still open after `limit`.
+async fn read_until_closed(
+    stream: &mut tokio::net::tcp::OwnedReadHalf,
+    limit: Duration,
+) -> Option<String> {
+    let mut seen = Vec::new();
+    let read_all = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(limit, read_all).await.ok()?;
+    Some(String::from_utf8_lossy(&seen).into_owned())
+}
+
+async fn connect(server: &serve_child::ServeChild) -> TcpStream {
+    TcpStream::connect(&server.addr).await.unwrap()
+}
+
+/// Slow and idle clients are dropped, connections beyond the cap are answered 503 with
+/// `Retry-After`, and an agent's long poll — longer than every timeout — still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_idle_and_surplus_connections_are_dropped_but_long_polls_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    let server = spawn_with(
+        &db,
+        dir.path(),
+        "header_timeout_seconds = 1\nidle_timeout_seconds = 1\nbody_timeout_seconds = 1\nmax_connections = 8",
+    );
+    let healthz = format!("GET /healthz HTTP/1.1\r\nhost: {}\r\n\r\n", server.addr);
+
+    // The cap: eight connections held, the ninth is refused at once with 503 and Retry-After.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(connect(&server).await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (mut read, mut write) = connect(&server).await.into_split();
+    write.write_all(healthz.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut read, Duration::from_secs(3))
+        .await
+        .expect("the surplus connection is answered and closed at once");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_lowercase().contains("retry-after: 1"), "{answer}");
+    let body: serde_json::Value =
+        serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("http.max_connections"),
+        "{body}"
+    );
+    drop(held);
+
+    // Once those are gone, connections are served again.
+    let http = client();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status = http
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        if status.as_ref().is_ok_and(|s| *s == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still refused after the cap freed: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An idle keep-alive connection is closed after its idle timeout.
+    let (mut read, mut write) = connect(&server).await.into_split();
+    write.write_all(healthz.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut read, Duration::from_secs(4))
+        .await
+        .expect("the idle connection is closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed before it was idle long"
+    );
+
+    // A head sent a byte at a time is cut off after the header timeout, though bytes keep coming.
+    let (mut read, mut write) = connect(&server).await.into_split();
+    let dribble = tokio::spawn(async move {
+        for byte in
+            b"POST /v1/alerts/alertmanager HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        {
+            if write.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let started = Instant::now();
+    read_until_closed(&mut read, Duration::from_secs(6))
+        .await
+        .expect("the slow head is cut off");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    dribble.abort();
+
+    // A body that stalls is answered 408 naming the body.
+    let (mut read, mut write) = connect(&server).await.into_split();
+    write
+        .write_all(
+            format!(
+                "POST /v1/alerts/alertmanager HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {AM_TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"alerts\""
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut read, Duration::from_secs(5))
+        .await
+        .expect("the stalled body is answered and the connection closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"field\":\"body\""), "{answer}");
+    assert!(answer.contains("http.body_timeout_seconds"), "{answer}");
+
+    // An agent's long poll outlasts every timeout and is answered when its wait ends.
+    let started = Instant::now();
+    let poll = http
+        .post(server.url("/v1/agent/poll"))
+        .bearer_auth(AGENT_TOKEN)
+        .json(&serde_json::json!({"runbooks": ["restart-service"], "wait_seconds": 3}))
+        .send()
+        .await
+        .expect("the long poll is answered");
+    assert!(poll.status().is_success(), "{}", poll.status());
+    assert!(
+        started.elapsed() >= Duration::from_millis(2900),
+        "answered early: {:?}",
+        started.elapsed()
+    );
+
+    // Everything it accepted was still well: alerts are taken as before.
+    assert_eq!(post_alert(&http, &server, 1).await, 200);
 }

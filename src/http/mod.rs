@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod auth;
+pub mod connections;
 pub mod console;
 pub mod deploys;
 pub mod health;
@@ -138,10 +139,26 @@ fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<By
                     limit / 1024
                 ),
             )
+        } else if let Some(slow) = cause::<connections::BodyTooSlow>(&rejection) {
+            Refused::at(StatusCode::REQUEST_TIMEOUT, "body", slow.to_string())
         } else {
             Refused::at(rejection.status(), "body", rejection.body_text())
         }
     })
+}
+
+/// The first error of type `E` in `error`'s chain of causes.
+fn cause<'e, E: std::error::Error + 'static>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e E> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// Reads an authenticated request's JSON body as `T`. A wrong type or a missing field is
