@@ -154,6 +154,37 @@ async fn failed_failovers_end_the_run_with_what_to_do() {
     );
 }
 
+/// dnsTool printing an option where a server name belongs: the value is refused like a
+/// parameter would be, and nothing after the query runs — neither the shutdown with it nor
+/// an `on_failure` step.
+#[tokio::test]
+async fn a_captured_value_that_looks_like_an_option_stops_the_run() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("active"), "--evil-flag\n").unwrap();
+    let mut reports = Vec::new();
+    run_runbook(
+        &shipped("/failover dns"),
+        &BTreeMap::new(),
+        &dns_site(state.path()),
+        |r| {
+            reports.push(r);
+            async {}
+        },
+    )
+    .await;
+    let calls = std::fs::read_to_string(state.path().join("calls")).unwrap();
+    assert_eq!(calls.lines().collect::<Vec<_>>(), ["-q active_server"]);
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "failed");
+    assert!(
+        message.contains("step ask-active: the captured active '--evil-flag' starts with '-'"),
+        "{message}"
+    );
+    assert!(reports.iter().any(|r| matches!(r,
+        Report::StepFinished { step, succeeded: false, captured, .. }
+            if step == "ask-active" && !captured.contains_key("active"))));
+}
+
 fn inline(text: &str) -> Runbook {
     Runbook::parse("commands/test.toml", text).unwrap_or_else(|e| panic!("{e:?}"))
 }

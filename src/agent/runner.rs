@@ -103,21 +103,26 @@ where
                 Ended::Exited { code } => Some(*code),
                 _ => None,
             };
-            let (ok, captured) = step.judge(exit, &lines.join("\n"));
+            let judged = step.judge(exit, &lines.join("\n"));
             report(Report::StepFinished {
                 step: step.id.clone(),
                 attempt,
                 exit,
-                succeeded: ok,
-                captured: captured.clone(),
+                succeeded: judged.succeeded,
+                captured: judged.captured.clone(),
             })
             .await;
             if let Ended::NotStarted { error } = &execution.ended {
                 let message = format!("step {} could not start {}: {error}", step.id, step.program);
                 return finish(&mut report, "failed", message).await;
             }
-            if ok {
-                values.extend(captured);
+            // Output that yields a value no parameter could take is not trusted: no retry and
+            // no `on_failure` step may run on it.
+            if let Some(why) = judged.refused {
+                return finish(&mut report, "failed", why).await;
+            }
+            if judged.succeeded {
+                values.extend(judged.captured);
                 break true;
             }
             if Instant::now() >= deadline {
