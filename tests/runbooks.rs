@@ -40,8 +40,13 @@ fn dns_site(state: &Path) -> Site {
 /// Runs the shipped DNS failover with the fake in the given state; returns the reports and
 /// the dnsTool calls.
 async fn failover(setup: &[&str]) -> (Vec<Report>, Vec<String>, String) {
+    failover_from("dns1", setup).await
+}
+
+/// [`failover`] with dnsTool naming `active` as the active server.
+async fn failover_from(active: &str, setup: &[&str]) -> (Vec<Report>, Vec<String>, String) {
     let state = tempfile::tempdir().unwrap();
-    std::fs::write(state.path().join("active"), "dns1\n").unwrap();
+    std::fs::write(state.path().join("active"), format!("{active}\n")).unwrap();
     for flag in setup {
         std::fs::write(state.path().join(flag), "").unwrap();
     }
@@ -159,21 +164,8 @@ async fn failed_failovers_end_the_run_with_what_to_do() {
 /// an `on_failure` step.
 #[tokio::test]
 async fn a_captured_value_that_looks_like_an_option_stops_the_run() {
-    let state = tempfile::tempdir().unwrap();
-    std::fs::write(state.path().join("active"), "--evil-flag\n").unwrap();
-    let mut reports = Vec::new();
-    run_runbook(
-        &shipped("/failover dns"),
-        &BTreeMap::new(),
-        &dns_site(state.path()),
-        |r| {
-            reports.push(r);
-            async {}
-        },
-    )
-    .await;
-    let calls = std::fs::read_to_string(state.path().join("calls")).unwrap();
-    assert_eq!(calls.lines().collect::<Vec<_>>(), ["-q active_server"]);
+    let (reports, calls, _) = failover_from("--evil-flag", &[]).await;
+    assert_eq!(calls, ["-q active_server"]);
     let (outcome, message) = finished(&reports);
     assert_eq!(outcome, "failed");
     assert!(

@@ -367,18 +367,13 @@ impl Runbook {
                     ),
                 );
             }
-            let pattern = match Regex::new(&format!("^(?:{})$", p.pattern.get_ref())) {
+            let pattern = match anchored(p.pattern.get_ref()) {
                 Ok(r) => r,
-                Err(e) => {
-                    let why = e.to_string();
-                    let why = why.lines().last().unwrap_or_default().trim().to_string();
+                Err(problem) => {
                     fail(
                         line_of(p.pattern.span()),
                         &format!("{key}.pattern"),
-                        format!(
-                            "'{}' is not a regular expression ({why})",
-                            p.pattern.get_ref()
-                        ),
+                        problem,
                     );
                     continue;
                 }
@@ -569,20 +564,15 @@ impl Runbook {
                     );
                 }
                 let pattern = match s.capture_patterns.get(name) {
-                    Some(p) => match Regex::new(&format!("^(?:{})$", p.get_ref())) {
+                    Some(p) => match anchored(p.get_ref()) {
                         Ok(r) => r,
-                        Err(e) => {
-                            let why = e.to_string();
-                            let why = why.lines().last().unwrap_or_default().trim().to_string();
-                            fail(
-                                line_of(p.span()),
-                                &format!("{key}.capture_patterns.{name}"),
-                                format!("'{}' is not a regular expression ({why})", p.get_ref()),
-                            );
+                        Err(problem) => {
+                            let field = format!("{key}.capture_patterns.{name}");
+                            fail(line_of(p.span()), &field, problem);
                             continue;
                         }
                     },
-                    None => default_capture_pattern(),
+                    None => DEFAULT_CAPTURE_PATTERN.clone(),
                 };
                 match Regex::new(expression.get_ref()) {
                     Ok(r) if r.captures_len() >= 2 => captures.push(Capture {
@@ -595,15 +585,11 @@ impl Runbook {
                         &format!("{key}.captures.{name}"),
                         "the expression needs a group ( … ) around the value".into(),
                     ),
-                    Err(e) => {
-                        let why = e.to_string();
-                        let why = why.lines().last().unwrap_or_default().trim().to_string();
-                        fail(
-                            line,
-                            &format!("{key}.captures.{name}"),
-                            format!("not a regular expression ({why})"),
-                        );
-                    }
+                    Err(e) => fail(
+                        line,
+                        &format!("{key}.captures.{name}"),
+                        format!("not a regular expression ({})", regex_problem(&e)),
+                    ),
                 }
             }
             for (name, p) in &s.capture_patterns {
@@ -765,8 +751,25 @@ impl Step {
     }
 }
 
-fn default_capture_pattern() -> Regex {
-    Regex::new(&format!("^(?:{CAPTURE_PATTERN})$")).expect("the default capture pattern is valid")
+/// [`CAPTURE_PATTERN`], anchored, compiled once (a `Regex` clone shares it).
+static DEFAULT_CAPTURE_PATTERN: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+    anchored(CAPTURE_PATTERN).expect("the default capture pattern is valid")
+});
+
+/// `pattern` as a regex the whole value must match, or why it is not a regular expression.
+fn anchored(pattern: &str) -> Result<Regex, String> {
+    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+        format!(
+            "'{pattern}' is not a regular expression ({})",
+            regex_problem(&e)
+        )
+    })
+}
+
+/// The last line of the regex crate's error: the problem, without its drawing of the pattern.
+fn regex_problem(error: &regex::Error) -> String {
+    let text = error.to_string();
+    text.lines().last().unwrap_or_default().trim().to_string()
 }
 
 /// A captured value passes a parameter's checks: it does not start with `-` (a program would

@@ -151,14 +151,7 @@ fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<By
 fn cause<'e, E: std::error::Error + 'static>(
     error: &'e (dyn std::error::Error + 'static),
 ) -> Option<&'e E> {
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if let Some(found) = e.downcast_ref::<E>() {
-            return Some(found);
-        }
-        next = e.source();
-    }
-    None
+    std::iter::successors(Some(error), |e| e.source()).find_map(|e| e.downcast_ref::<E>())
 }
 
 /// Reads an authenticated request's JSON body as `T`. A wrong type or a missing field is
