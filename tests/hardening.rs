@@ -628,6 +628,10 @@ async fn slow_idle_and_surplus_connections_are_dropped_but_long_polls_are_not() 
         .await
         .expect("the stalled body is answered and the connection closed");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.to_lowercase().contains("connection: close"),
+        "a connection left with an unread body says it closes: {answer}"
+    );
     assert!(answer.contains("\"field\":\"body\""), "{answer}");
     assert!(answer.contains("http.body_timeout_seconds"), "{answer}");
 

@@ -6,13 +6,15 @@
 use crate::config::ConnectionLimits;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
+use axum::http::header::CONNECTION;
+use axum::http::HeaderValue;
 use axum::Router;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -151,17 +153,26 @@ async fn serve_connection(
         let activity = activity.clone();
         hyper::service::service_fn(move |request: Request<Incoming>| {
             let answering = Answering::begin(&activity);
-            let request = request.map(|body| with_deadline(body, limits.body_timeout));
+            let (parts, body) = request.into_parts();
+            let (body, body_read) = with_deadline(body, limits.body_timeout);
+            let request = Request::from_parts(parts, body);
             let mut router = router.clone();
             async move {
                 let _answering = answering;
-                router.call(request).await
+                let mut response = router.call(request).await?;
+                // A body left unread (refused before it was read, or over its limit) makes
+                // hyper close the connection after the answer; saying so keeps the client
+                // from sending its next request down a connection about to close.
+                if body_read.is_some_and(|read| !read.load(Ordering::Acquire)) {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, std::convert::Infallible>(response)
             }
         })
     };
-    let connection = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .serve_connection(io, service);
+    let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
     tokio::pin!(connection);
     let mut watchdog = tokio::time::interval(watch_period(limits));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -333,23 +344,28 @@ impl std::fmt::Display for BodyTooSlow {
 
 impl std::error::Error for BodyTooSlow {}
 
-/// The request's body, cut off `limit` after its head arrived. A request without a body
-/// needs no timer.
-fn with_deadline(body: Incoming, limit: Duration) -> Body {
+/// The request's body, cut off `limit` after its head arrived, and a flag that turns true once
+/// it has been read to its end. A request without a body needs neither.
+fn with_deadline(body: Incoming, limit: Duration) -> (Body, Option<Arc<AtomicBool>>) {
     if http_body::Body::is_end_stream(&body) {
-        return Body::new(body);
+        return (Body::new(body), None);
     }
-    Body::new(DeadlineBody {
+    let read = Arc::new(AtomicBool::new(false));
+    let body = Body::new(DeadlineBody {
         inner: body,
         deadline: Box::pin(tokio::time::sleep(limit)),
         limit,
-    })
+        read: read.clone(),
+    });
+    (body, Some(read))
 }
 
 struct DeadlineBody {
     inner: Incoming,
     deadline: Pin<Box<tokio::time::Sleep>>,
     limit: Duration,
+    /// Set once the body has been read to its end.
+    read: Arc<AtomicBool>,
 }
 
 impl http_body::Body for DeadlineBody {
@@ -361,6 +377,9 @@ impl http_body::Body for DeadlineBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            if frame.is_none() || self.inner.is_end_stream() {
+                self.read.store(true, Ordering::Release);
+            }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         if self.deadline.as_mut().poll(cx).is_ready() {
