@@ -174,34 +174,53 @@ async fn lead_while_elected(
             tokio::spawn(sweep_jobs(warroom.clone(), clock, led.clone())),
             tokio::spawn(schedule_escalations(warroom.clone(), clock, led)),
         ];
+        // Setting up the client already asks Discord's REST API for the gateway, which may
+        // hang while Discord is unreachable: a stop must not wait for it.
         let connected = match &gateway {
-            Some(bot) => match crate::discord::connect_gateway(bot).await {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    tracing::error!("leading without the Discord gateway: {e:#}");
-                    None
-                }
+            Some(bot) => tokio::select! {
+                connected = crate::discord::connect_gateway(bot) => match connected {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        tracing::error!("leading without the Discord gateway: {e:#}");
+                        None
+                    }
+                },
+                _ = stopped.changed() => None,
             },
             None => None,
         };
-        let shutting_down = loop {
-            tokio::select! {
-                still = leader.changed() => if !still { break false },
-                _ = stopped.changed() => break true,
-            }
-        };
+        let shutting_down = *stopped.borrow()
+            || loop {
+                tokio::select! {
+                    still = leader.changed() => if !still { break false },
+                    _ = stopped.changed() => break true,
+                }
+            };
         let _ = stop_led.send(true);
         for task in tasks {
             let _ = task.await;
         }
         if let Some(g) = connected {
-            g.stop().await;
+            // At shutdown the gateway gets part of the grace, so the whole stop fits in it;
+            // an instance that lost the lease may take the usual time.
+            let within = if shutting_down {
+                gateway_close_at_shutdown(warroom.settings().shutdown_grace)
+            } else {
+                crate::discord::GATEWAY_CLOSE
+            };
+            g.stop(within).await;
         }
         if shutting_down {
             return;
         }
         tracing::warn!("lost the lease: the schedulers and the Discord gateway stopped here");
     }
+}
+
+/// The share of the shutdown grace the gateway may take to close: at most half of it (the
+/// other half is for requests in flight and the ledger), and never more than usual.
+fn gateway_close_at_shutdown(grace: Duration) -> Duration {
+    (grace / 2).min(crate::discord::GATEWAY_CLOSE)
 }
 
 /// How often runs are checked for silent agents and queued runs nobody took.

@@ -141,3 +141,94 @@ secret_env = "SHUTDOWN_TEST_TOKEN"
     );
     ledger.close().await;
 }
+
+/// A TCP port that accepts connections and never says a word: a Discord that hangs.
+fn silent_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming() {
+            held.push(socket);
+        }
+    });
+    port
+}
+
+/// A port nothing listens on: a Discord that refuses.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A REST API that sends the gateway to `ws_url`.
+async fn rest_pointing_at(ws_url: String) -> wiremock::MockServer {
+    use wiremock::matchers::{method, path_regex};
+    let rest = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("GET"))
+        .and(path_regex("^/api/v10/gateway"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "url": ws_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1
+                }
+            })),
+        )
+        .mount(&rest)
+        .await;
+    rest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_discord_unreachable_stops_within_the_grace() {
+    const GRACE: Duration = Duration::from_secs(4);
+    let hanging_gateway = rest_pointing_at(format!("ws://127.0.0.1:{}", silent_port())).await;
+    let refused_gateway = rest_pointing_at(format!("ws://127.0.0.1:{}", closed_port())).await;
+    let outages = [
+        ("REST hangs", format!("http://127.0.0.1:{}", silent_port())),
+        (
+            "REST refused",
+            format!("http://127.0.0.1:{}", closed_port()),
+        ),
+        ("gateway hangs", hanging_gateway.uri()),
+        ("gateway refused", refused_gateway.uri()),
+    ];
+    for (outage, api_url) in outages {
+        let (dir, db) = common::fresh_sqlite_url();
+        let config = dir.path().join("warroom.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[http]\nshutdown_grace_seconds = {}\n[discord]\nguild_id = \"81384788765712384\"\napi_url = \"{api_url}\"\n",
+                GRACE.as_secs()
+            ),
+        )
+        .unwrap();
+        let mut server = serve_child::spawn(
+            &db,
+            &["--config", config.to_str().unwrap()],
+            &[("WARROOM_DISCORD_TOKEN", "unreachable-discord-token")],
+            &dir.path().join("serve.log"),
+        );
+        // Long enough for the client to be stuck in its first connection attempt.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let started = std::time::Instant::now();
+        let status = server.terminate(GRACE * 3);
+        let took = started.elapsed();
+        let log = server.log_text();
+        assert!(
+            status.success() && took < GRACE,
+            "{outage}: stopped with {status} after {took:?} (grace {GRACE:?}):\n{log}"
+        );
+        assert!(log.contains("stopped cleanly"), "{outage}:\n{log}");
+        assert!(
+            !log.contains("unreachable-discord-token"),
+            "{outage}: the token was logged"
+        );
+    }
+}

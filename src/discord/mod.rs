@@ -103,7 +103,7 @@ impl Discord {
     /// Closes the gateway (if connected here) and stops the adapter's workers.
     pub async fn stop(self) {
         if let Some(gateway) = self.gateway {
-            gateway.stop().await;
+            gateway.stop(GATEWAY_CLOSE).await;
         }
         self.bot.gateway.set_connected(false);
         for task in self.tasks {
@@ -120,19 +120,31 @@ pub struct Gateway {
     task: JoinHandle<()>,
 }
 
-/// How long a closing gateway may take before its task is dropped.
-const GATEWAY_CLOSE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a closing gateway may take before its task is dropped, when nothing shorter is
+/// asked for (an instance that lost the lease).
+pub const GATEWAY_CLOSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Gateway {
-    /// Closes the shard cleanly (Discord then ends the session) and waits for the client.
-    pub async fn stop(self) {
-        self.shard_manager.shutdown_all().await;
-        let mut task = self.task;
-        if tokio::time::timeout(GATEWAY_CLOSE, &mut task)
-            .await
-            .is_err()
-        {
+    /// Closes the shard cleanly (Discord then ends the session) and waits for the client, all
+    /// within `within`. serenity waits up to 5 s for a shard that never answers (one stuck
+    /// reconnecting to an unreachable gateway) and then for the client task: the one deadline
+    /// over both is what keeps a stop inside the shutdown grace.
+    pub async fn stop(self, within: std::time::Duration) {
+        let Gateway {
+            shard_manager,
+            mut task,
+        } = self;
+        let closed = tokio::time::timeout(within, async {
+            shard_manager.shutdown_all().await;
+            let _ = (&mut task).await;
+        })
+        .await;
+        if closed.is_err() {
             task.abort();
+            tracing::warn!(
+                "the Discord gateway did not close within {} ms; dropped it",
+                within.as_millis()
+            );
         }
         tracing::info!("Discord gateway closed");
     }
