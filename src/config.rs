@@ -7,14 +7,15 @@ use crate::domain::event::EscalationStep;
 use crate::domain::routing::{LabelMatcher, Route, Routes, Sop};
 use crate::domain::types::Severity;
 use crate::secret::Secret;
+use crate::small_file::read_small_file;
 use anyhow::Context;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The file as written. Unknown keys are refused so a typo never silently does nothing.
+/// The file as written. Unknown keys are refused (all of them at once, see
+/// [`crate::unknown_keys`]) so a typo never silently does nothing.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// IANA time zone for times in documents and chat, e.g. `Europe/Madrid`; default UTC.
     pub timezone: Option<String>,
@@ -58,7 +59,6 @@ pub struct ConfigFile {
 /// Logging; `RUST_LOG` filters. (`warroom` reads `format` before the rest of the file, see
 /// `logging::format_in_config`.)
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LogSection {
     /// `text` (default) or `json`; `--log-format` / `WARROOM_LOG_FORMAT` win.
     pub format: Option<String>,
@@ -66,23 +66,21 @@ pub struct LogSection {
 
 /// The leader lease of several instances on one PostgreSQL store (unused on SQLite).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LeaseSection {
     /// How long the leader holds the lease without renewing it (default 10).
-    pub ttl_seconds: Option<u32>,
+    pub ttl_seconds: Option<i64>,
     /// How often the leader renews it and followers look for an expired one (default 3).
-    pub renew_seconds: Option<u32>,
+    pub renew_seconds: Option<i64>,
 }
 
 /// Deploys: the pipelines' door, the window in which deploys are suspects of an incident,
 /// and the guard rules.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DeploysSection {
     /// SHA-256 (hex) of the token `POST /v1/deploys` accepts; the door is off without it.
     pub token_sha256: Option<String>,
     /// Hours before an incident opens in which deploys are noted in it (default 24).
-    pub incident_window_hours: Option<u32>,
+    pub incident_window_hours: Option<i64>,
     /// The environment an incident concerns when its alert has no `environment` or `env`
     /// label (default `prod`).
     pub incident_environment: Option<String>,
@@ -92,7 +90,6 @@ pub struct DeploysSection {
 
 /// A guard rule as written: it flags a deploy when every condition it gives holds.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct GuardFile {
     pub name: String,
     /// Only deploys to this environment.
@@ -127,7 +124,6 @@ impl Default for DeploySettings {
 
 /// An agent as written: its token is never in the file, only its hash.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AgentFile {
     pub name: String,
     /// `sha256sum` of the agent's token, in hex.
@@ -147,7 +143,6 @@ pub struct AgentSettings {
 
 /// Where the runbook command files are.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RunbooksSection {
     /// Directory of `*.toml` runbook files, relative to the config file; default `commands`.
     pub dir: Option<String>,
@@ -155,7 +150,6 @@ pub struct RunbooksSection {
 
 /// The Discord front end as written. Discord is on when a bot token is given.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DiscordSection {
     /// File holding the bot token (else `WARROOM_DISCORD_TOKEN`).
     pub token_file: Option<String>,
@@ -190,7 +184,6 @@ pub struct DiscordSection {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HttpSection {
     /// Address `warroom serve` listens on, e.g. `0.0.0.0:8080`.
     pub listen: Option<String>,
@@ -199,15 +192,15 @@ pub struct HttpSection {
     /// SHA-256 (hex) of the bearer token `GET /metrics` asks for; open without it.
     pub metrics_token_sha256: Option<String>,
     /// How long `warroom serve` may take to stop after SIGTERM/SIGINT.
-    pub shutdown_grace_seconds: Option<u64>,
+    pub shutdown_grace_seconds: Option<i64>,
     /// Seconds a client has to send a request's head once it has begun (default 10).
-    pub header_timeout_seconds: Option<u64>,
+    pub header_timeout_seconds: Option<i64>,
     /// Seconds a keep-alive connection may wait for its next request (default 30).
-    pub idle_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<i64>,
     /// Seconds a client has to send a request's whole body (default 30).
-    pub body_timeout_seconds: Option<u64>,
+    pub body_timeout_seconds: Option<i64>,
     /// Connections served at once; beyond, new ones get 503 with `Retry-After` (default 1024).
-    pub max_connections: Option<u64>,
+    pub max_connections: Option<i64>,
 }
 
 /// How `warroom serve` bounds its clients: slow or idle ones are dropped, and connections
@@ -239,53 +232,93 @@ impl Default for ConnectionLimits {
 /// `[http]`'s connection limits, each within its bounds.
 fn read_connection_limits(http: &HttpSection, problems: &mut Vec<String>) -> ConnectionLimits {
     let defaults = ConnectionLimits::default();
-    let mut bounded =
-        |key: &str, value: Option<u64>, range: std::ops::RangeInclusive<u64>, default: u64| {
-            match value {
-                None => default,
-                Some(v) if range.contains(&v) => v,
-                Some(v) => {
-                    problems.push(format!(
-                        "http.{key} = {v} is out of range; use {}..={}",
-                        range.start(),
-                        range.end()
-                    ));
-                    default
-                }
-            }
-        };
-    let seconds = std::time::Duration::from_secs;
+    let seconds = |key: &str, value, range, default: std::time::Duration, problems: &mut _| {
+        std::time::Duration::from_secs(bounded(
+            key,
+            value,
+            range,
+            default.as_secs() as i64,
+            problems,
+        ) as u64)
+    };
     ConnectionLimits {
-        header_timeout: seconds(bounded(
-            "header_timeout_seconds",
+        header_timeout: seconds(
+            "http.header_timeout_seconds",
             http.header_timeout_seconds,
             1..=300,
-            defaults.header_timeout.as_secs(),
-        )),
-        idle_timeout: seconds(bounded(
-            "idle_timeout_seconds",
+            defaults.header_timeout,
+            problems,
+        ),
+        idle_timeout: seconds(
+            "http.idle_timeout_seconds",
             http.idle_timeout_seconds,
             1..=3600,
-            defaults.idle_timeout.as_secs(),
-        )),
-        body_timeout: seconds(bounded(
-            "body_timeout_seconds",
+            defaults.idle_timeout,
+            problems,
+        ),
+        body_timeout: seconds(
+            "http.body_timeout_seconds",
             http.body_timeout_seconds,
             1..=600,
-            defaults.body_timeout.as_secs(),
-        )),
+            defaults.body_timeout,
+            problems,
+        ),
         max_connections: bounded(
-            "max_connections",
+            "http.max_connections",
             http.max_connections,
             1..=100_000,
-            defaults.max_connections as u64,
+            defaults.max_connections as i64,
+            problems,
         ) as usize,
+    }
+}
+
+/// A whole number the file gives for `key`, within `range`; outside it, a problem naming the
+/// key and the range, and the default so the rest of the file is still checked.
+fn bounded(
+    key: &str,
+    value: Option<i64>,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+    problems: &mut Vec<String>,
+) -> i64 {
+    match value {
+        None => default,
+        Some(v) if range.contains(&v) => v,
+        Some(v) => {
+            problems.push(format!(
+                "{key} = {v} is out of range; use {}..={}",
+                range.start(),
+                range.end()
+            ));
+            default
+        }
+    }
+}
+
+/// A whole number an environment variable gives, within `range` (see [`bounded`]).
+fn bounded_env(
+    variable: &str,
+    text: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+    problems: &mut Vec<String>,
+) -> i64 {
+    match text.trim().parse::<i64>() {
+        Ok(v) => bounded(variable, Some(v), range, default, problems),
+        Err(_) => {
+            problems.push(format!(
+                "{variable}='{text}' is not a whole number; use {}..={}",
+                range.start(),
+                range.end()
+            ));
+            default
+        }
     }
 }
 
 /// A route as written. `name` and the matchers are absent in `[default_route]`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RouteFile {
     pub name: Option<String>,
     /// Labels that must equal these values.
@@ -304,22 +337,20 @@ pub struct RouteFile {
     #[serde(default)]
     pub suggest: Vec<String>,
     pub group_by: Option<Vec<String>>,
-    pub group_window_minutes: Option<u32>,
+    pub group_window_minutes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EscalationFile {
     pub name: String,
     pub steps: Vec<EscalationStep>,
     #[serde(default)]
-    pub repeat: u32,
+    pub repeat: i64,
     #[serde(default)]
     pub fallback: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PagerFile {
     pub name: String,
     /// `pagerduty` or `webhook`.
@@ -332,13 +363,12 @@ pub struct PagerFile {
     pub secret_file: Option<String>,
     /// `@handle`, `!team` or `everyone`: whom this pager reaches.
     pub targets: Vec<String>,
-    pub timeout_seconds: Option<u32>,
-    pub max_attempts: Option<u32>,
+    pub timeout_seconds: Option<i64>,
+    pub max_attempts: Option<i64>,
 }
 
 /// How a source of alerts proves who it is.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SourceFile {
     /// `bearer` (an `Authorization: Bearer` token), `hmac` (an HMAC-SHA256 of the body in
     /// a header) or `none` (only behind a trusted network).
@@ -350,26 +380,23 @@ pub struct SourceFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ChatSection {
     /// Channel for console and transcript lines that name none.
     pub default_channel: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IncidentsSection {
     /// How far back, before `/incident open`, the channel's messages join the incident.
-    pub lookback_minutes: Option<u32>,
+    pub lookback_minutes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AlertsSection {
     /// The channel alerts are announced in.
     pub channel: Option<String>,
     /// Largest alert body accepted, in KiB; larger ones get 413.
-    pub max_body_kib: Option<u32>,
+    pub max_body_kib: Option<i64>,
     /// Credentials per source (`alertmanager`, `grafana`, `generic`).
     #[serde(default)]
     pub sources: BTreeMap<String, SourceFile>,
@@ -499,6 +526,8 @@ pub const DEFAULT_LOOKBACK_MINUTES: u32 = 30;
 /// How long `warroom serve` may take to stop when the configuration names no grace: under
 /// the 30 s both systemd (`TimeoutStopSec`) and Kubernetes give before they kill.
 pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 20;
+const GRACE_SECONDS_RANGE: std::ops::RangeInclusive<i64> = 1..=3600;
+const LOOKBACK_MINUTES_RANGE: std::ops::RangeInclusive<i64> = 0..=1440;
 
 /// The example configuration shipped in `deploy/`: the seed scenario's contacts, alerts and
 /// escalations. The demo uses it when no `--config` is given.
@@ -569,14 +598,14 @@ impl Settings {
             settings.read_runbook_dir(Path::new(""), "defaults")?;
             return Ok(settings);
         };
-        let text = std::fs::read_to_string(&path)
+        let text = read_small_file(&path)
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut settings = Settings::check(
             &text,
             &path.display().to_string(),
             |k| std::env::var(k).ok(),
-            |f| std::fs::read_to_string(base.join(f)),
+            |f| read_small_file(&base.join(f)),
         )?;
         settings.read_runbook_dir(&base, &path.display().to_string())?;
         Ok(settings)
@@ -605,7 +634,7 @@ impl Settings {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "toml") {
-                let text = std::fs::read_to_string(&path)
+                let text = read_small_file(&path)
                     .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
                 files.push((path.display().to_string(), text));
             }
@@ -676,7 +705,7 @@ impl Settings {
         origin: &str,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigProblems> {
-        Settings::check(text, origin, env, |f| std::fs::read_to_string(f))
+        Settings::check(text, origin, env, |f| read_small_file(Path::new(f)))
     }
 
     /// Parses and checks a configuration, collecting every mistake rather than the first.
@@ -691,9 +720,20 @@ impl Settings {
             origin: origin.to_string(),
             problems,
         };
-        let file_config: ConfigFile =
-            toml::from_str(text).map_err(|e| fail(vec![e.to_string().trim_end().to_string()]))?;
-        let mut problems = Vec::new();
+        let (file_config, unknown) = crate::unknown_keys::from_toml::<ConfigFile>(text);
+        let mut problems: Vec<String> = unknown
+            .iter()
+            .map(|key| {
+                format!("{key}: unknown key; check its spelling against docs/configuration.md")
+            })
+            .collect();
+        let file_config = match file_config {
+            Ok(file_config) => file_config,
+            Err(e) => {
+                problems.push(e.to_string().trim_end().to_string());
+                return Err(fail(problems));
+            }
+        };
         let settings = build(file_config, &env, &file, &mut problems);
         match settings {
             Some(s) if problems.is_empty() => Ok(s),
@@ -795,16 +835,20 @@ fn build(
         chrono_tz::UTC
     });
     let lookback_minutes = match env("WARROOM_LOOKBACK_MINUTES") {
-        Some(v) => v.trim().parse::<u32>().unwrap_or_else(|_| {
-            problems.push(format!(
-                "WARROOM_LOOKBACK_MINUTES='{v}' is not a whole number of minutes"
-            ));
-            DEFAULT_LOOKBACK_MINUTES
-        }),
-        None => file_config
-            .incidents
-            .lookback_minutes
-            .unwrap_or(DEFAULT_LOOKBACK_MINUTES),
+        Some(v) => bounded_env(
+            "WARROOM_LOOKBACK_MINUTES",
+            &v,
+            LOOKBACK_MINUTES_RANGE,
+            DEFAULT_LOOKBACK_MINUTES.into(),
+            problems,
+        ),
+        None => bounded(
+            "incidents.lookback_minutes",
+            file_config.incidents.lookback_minutes,
+            LOOKBACK_MINUTES_RANGE,
+            DEFAULT_LOOKBACK_MINUTES.into(),
+            problems,
+        ),
     };
     let default_channel = channel_name(
         env("WARROOM_DEFAULT_CHANNEL").or(file_config.chat.default_channel),
@@ -955,12 +999,20 @@ fn build(
                 if step.targets.is_empty() {
                     problems.push(format!("{step_key}: a step needs at least one target"));
                 }
+                let wait_key = format!("{key}.steps[{j}].wait_minutes");
+                let wait_minutes = bounded(
+                    &wait_key,
+                    Some(step.wait_minutes.into()),
+                    0..=10_080,
+                    0,
+                    problems,
+                ) as u32;
                 EscalationStep {
                     targets: targets(&step_key, &step.targets, problems)
                         .iter()
                         .map(Target::to_string)
                         .collect(),
-                    wait_minutes: step.wait_minutes,
+                    wait_minutes,
                 }
             })
             .collect();
@@ -971,7 +1023,13 @@ fn build(
         let policy = Policy {
             name: e.name.clone(),
             steps,
-            repeat: e.repeat,
+            repeat: bounded(
+                &format!("{key}.repeat"),
+                Some(e.repeat),
+                0..=100,
+                0,
+                problems,
+            ) as u32,
             fallback,
         };
         if policies.insert(e.name.clone(), policy).is_some() {
@@ -1063,8 +1121,20 @@ fn build(
             kind,
             url,
             targets: reached,
-            timeout: std::time::Duration::from_secs(p.timeout_seconds.unwrap_or(10).max(1).into()),
-            max_attempts: p.max_attempts.unwrap_or(5).max(1),
+            timeout: std::time::Duration::from_secs(bounded(
+                &format!("{key}.timeout_seconds"),
+                p.timeout_seconds,
+                1..=300,
+                10,
+                problems,
+            ) as u64),
+            max_attempts: bounded(
+                &format!("{key}.max_attempts"),
+                p.max_attempts,
+                1..=100,
+                5,
+                problems,
+            ) as u32,
         });
     }
     let discord = read_discord(
@@ -1131,17 +1201,28 @@ fn build(
             hash
         });
     let grace_seconds = match env("WARROOM_SHUTDOWN_GRACE_SECONDS") {
-        Some(v) => v.trim().parse::<u64>().unwrap_or_else(|_| {
-            problems.push(format!(
-                "WARROOM_SHUTDOWN_GRACE_SECONDS='{v}' is not a whole number of seconds"
-            ));
-            DEFAULT_SHUTDOWN_GRACE_SECONDS
-        }),
-        None => file_config
-            .http
-            .shutdown_grace_seconds
-            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECONDS),
+        Some(v) => bounded_env(
+            "WARROOM_SHUTDOWN_GRACE_SECONDS",
+            &v,
+            GRACE_SECONDS_RANGE,
+            DEFAULT_SHUTDOWN_GRACE_SECONDS as i64,
+            problems,
+        ),
+        None => bounded(
+            "http.shutdown_grace_seconds",
+            file_config.http.shutdown_grace_seconds,
+            GRACE_SECONDS_RANGE,
+            DEFAULT_SHUTDOWN_GRACE_SECONDS as i64,
+            problems,
+        ),
     };
+    let max_body_kib = bounded(
+        "alerts.max_body_kib",
+        file_config.alerts.max_body_kib,
+        1..=65_536,
+        1024,
+        problems,
+    );
     if let Some(format) = &file_config.log.format {
         if crate::logging::LogFormat::parse(format).is_none() {
             problems.push(format!(
@@ -1156,18 +1237,18 @@ fn build(
         lease,
         console_token_sha256,
         metrics_token_sha256,
-        shutdown_grace: std::time::Duration::from_secs(grace_seconds),
+        shutdown_grace: std::time::Duration::from_secs(grace_seconds as u64),
         agents,
         runbooks: Vec::new(),
         runbooks_dir: file_config.runbooks.dir.clone(),
         discord,
         timezone,
         default_channel,
-        lookback: chrono::Duration::minutes(lookback_minutes.into()),
+        lookback: chrono::Duration::minutes(lookback_minutes),
         alerts_channel,
         directory,
         listen,
-        max_alert_body_bytes: file_config.alerts.max_body_kib.unwrap_or(1024) as usize * 1024,
+        max_alert_body_bytes: max_body_kib as usize * 1024,
         sources,
         routes: Routes { routes, default },
         policies,
@@ -1179,12 +1260,29 @@ fn build(
 /// The lease's timings: the leader must be able to miss a renewal and still renew in time.
 fn read_lease(l: &LeaseSection, problems: &mut Vec<String>) -> crate::store::LeaseSettings {
     let default = crate::store::LeaseSettings::default();
-    let ttl = l
-        .ttl_seconds
-        .map_or(default.ttl, |s| std::time::Duration::from_secs(s.into()));
-    let renew = l
-        .renew_seconds
-        .map_or(default.renew, |s| std::time::Duration::from_secs(s.into()));
+    let seconds = |key: &str, value, range, default: std::time::Duration, problems: &mut _| {
+        std::time::Duration::from_secs(bounded(
+            key,
+            value,
+            range,
+            default.as_secs() as i64,
+            problems,
+        ) as u64)
+    };
+    let ttl = seconds(
+        "lease.ttl_seconds",
+        l.ttl_seconds,
+        3..=3600,
+        default.ttl,
+        problems,
+    );
+    let renew = seconds(
+        "lease.renew_seconds",
+        l.renew_seconds,
+        1..=1200,
+        default.renew,
+        problems,
+    );
     if renew.is_zero() || ttl < renew * 2 + std::time::Duration::from_secs(1) {
         problems.push(format!(
             "lease.ttl_seconds = {} and lease.renew_seconds = {}: renew at least every second, \
@@ -1247,7 +1345,13 @@ fn read_deploys(d: &DeploysSection, problems: &mut Vec<String>) -> DeploySetting
     }
     DeploySettings {
         token_sha256,
-        incident_window: chrono::Duration::hours(d.incident_window_hours.unwrap_or(24).into()),
+        incident_window: chrono::Duration::hours(bounded(
+            "deploys.incident_window_hours",
+            d.incident_window_hours,
+            0..=720,
+            24,
+            problems,
+        )),
         incident_environment: d
             .incident_environment
             .as_deref()
@@ -1472,6 +1576,13 @@ fn read_route(
             ));
         }
     }
+    let group_window_minutes = bounded(
+        &format!("{key}.group_window_minutes"),
+        r.group_window_minutes,
+        1..=10_080,
+        60,
+        problems,
+    );
     if problems.len() > before {
         return None;
     }
@@ -1488,7 +1599,7 @@ fn read_route(
             .group_by
             .clone()
             .unwrap_or_else(|| vec!["alertname".into()]),
-        group_window: chrono::Duration::minutes(r.group_window_minutes.unwrap_or(60).into()),
+        group_window: chrono::Duration::minutes(group_window_minutes),
     })
 }
 
@@ -1629,6 +1740,117 @@ targets = ["everyone"]
             all.contains("http.max_connections = 4294967295 is out of range; use 1..=100000"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn every_number_has_bounds_and_every_unknown_key_is_named_in_one_run() {
+        let text = r#"
+[alerts]
+max_body_kib = 0
+max_body_kb = 64
+
+[incidents]
+lookback_minutes = -5
+
+[http]
+shutdown_grace_seconds = 0
+listn = "0.0.0.0:8080"
+
+[lease]
+ttl_seconds = 99999
+
+[deploys]
+incident_window_hours = 100000
+
+[[escalations]]
+name = "x"
+repeat = 1000
+steps = [{ targets = ["everyone"], wait_minutes = 999999, wiat = 1 }]
+
+[[pagers]]
+name = "hook"
+kind = "webhook"
+url = "http://127.0.0.1:1/"
+targets = ["everyone"]
+timeout_seconds = 0
+max_attempts = 4294967295
+"#;
+        let err = Settings::check(text, "w.toml", no_env, example_files).unwrap_err();
+        let all = err.to_string();
+        for expected in [
+            "alerts.max_body_kb: unknown key; check its spelling",
+            "http.listn: unknown key",
+            "escalations[0].steps[0].wiat: unknown key",
+            "alerts.max_body_kib = 0 is out of range; use 1..=65536",
+            "incidents.lookback_minutes = -5 is out of range; use 0..=1440",
+            "http.shutdown_grace_seconds = 0 is out of range; use 1..=3600",
+            "lease.ttl_seconds = 99999 is out of range; use 3..=3600",
+            "deploys.incident_window_hours = 100000 is out of range; use 0..=720",
+            "escalations[0] (x).repeat = 1000 is out of range; use 0..=100",
+            "escalations[0] (x).steps[0].wait_minutes = 999999 is out of range",
+            "pagers[0] (hook).timeout_seconds = 0 is out of range; use 1..=300",
+            "pagers[0] (hook).max_attempts = 4294967295 is out of range; use 1..=100",
+        ] {
+            assert!(all.contains(expected), "missing «{expected}» in:\n{all}");
+        }
+        assert_eq!(err.problems.len(), 12, "one line per mistake:\n{all}");
+        let bad_env = Settings::check(
+            "",
+            "w.toml",
+            |k| (k == "WARROOM_LOOKBACK_MINUTES").then(|| "99999".into()),
+            example_files,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad_env.contains("WARROOM_LOOKBACK_MINUTES = 99999 is out of range"),
+            "{bad_env}"
+        );
+    }
+
+    #[test]
+    fn files_the_configuration_names_must_be_small_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("warroom.toml"),
+            r#"
+[alerts.sources.generic]
+secret_file = "/dev/zero"
+
+[[routes]]
+name = "r"
+match = { alertname = "A" }
+sop = "/dev/zero"
+"#,
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let all = Settings::load(Some(&dir.path().join("warroom.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(
+            all.contains("routes[0] (r).sop: cannot read /dev/zero (relative to the config file): not a regular file"),
+            "{all}"
+        );
+        let settings_warned = std::fs::write(
+            dir.path().join("warroom.toml"),
+            "[alerts.sources.generic]\nsecret_file = \"/dev/zero\"\n",
+        );
+        settings_warned.unwrap();
+        let settings = Settings::load(Some(&dir.path().join("warroom.toml"))).unwrap();
+        assert!(
+            settings
+                .warnings
+                .iter()
+                .any(|w| w.contains("secret_file: cannot read /dev/zero: not a regular file")),
+            "{:?}",
+            settings.warnings
+        );
+        assert!(Settings::load(Some(Path::new("/dev/zero")))
+            .unwrap_err()
+            .to_string()
+            .contains("cannot read the config file /dev/zero"));
     }
 
     #[test]

@@ -16,5 +16,7 @@ pub mod metrics;
 pub mod notify;
 pub mod secret;
 pub mod serve;
+pub mod small_file;
 pub mod store;
 pub mod time_range;
+pub mod unknown_keys;

@@ -45,7 +45,7 @@ pub fn format_in_config(config: Option<&Path>) -> Option<LogFormat> {
         Some(p) => p.to_path_buf(),
         None => PathBuf::from("warroom.toml"),
     };
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = crate::small_file::read_small_file(&path).ok()?;
     let table: toml::Table = text.parse().ok()?;
     LogFormat::parse(table.get("log")?.get("format")?.as_str()?)
 }

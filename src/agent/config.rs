@@ -23,7 +23,6 @@ const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AgentFile {
     /// Base URL of `warroom serve`.
     server: String,
@@ -92,7 +91,7 @@ impl AgentConfig {
             origin: origin.clone(),
             problems,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::small_file::read_small_file(path).map_err(|e| {
             fail(vec![format!(
                 "cannot read the agent configuration: {e}; pass --config FILE or set WARROOM_AGENT_CONFIG"
             )])
@@ -107,9 +106,15 @@ impl AgentConfig {
         base: &Path,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<AgentConfig, Vec<String>> {
-        let file: AgentFile =
-            toml::from_str(text).map_err(|e| vec![e.to_string().trim_end().to_string()])?;
-        let mut problems = Vec::new();
+        let (file, unknown) = crate::unknown_keys::from_toml::<AgentFile>(text);
+        let mut problems: Vec<String> = unknown
+            .iter()
+            .map(|key| format!("{key}: unknown key; see docs/runbooks-and-agents.md for the keys agent.toml takes"))
+            .collect();
+        let file = file.map_err(|e| {
+            problems.push(e.to_string().trim_end().to_string());
+            problems.clone()
+        })?;
         let mut warnings = Vec::new();
 
         let server = check_server(&file.server, &mut problems, &mut warnings);
@@ -288,7 +293,7 @@ fn read_token(
         return None;
     };
     let path = base.join(file);
-    match std::fs::read_to_string(&path) {
+    match crate::small_file::read_small_file(&path) {
         Ok(token) if !token.trim().is_empty() => Some(Secret::new(token.trim())),
         Ok(_) => {
             problems.push(format!(
@@ -352,7 +357,7 @@ fn read_runbooks(dir: &Path, problems: &mut Vec<String>) -> BTreeMap<String, Run
             ));
             continue;
         };
-        let text = match std::fs::read_to_string(file) {
+        let text = match crate::small_file::read_small_file(file) {
             Ok(text) => text,
             Err(e) => {
                 problems.push(format!("commands: cannot read {}: {e}", file.display()));
@@ -503,12 +508,14 @@ PATH = "/tmp"
             "command = \"broken\"\ndescription = \"x\"\nroles = [\"sre\"]\nsteps = []\nbogus = 1\n",
         )
         .unwrap();
+        // Every mistake of the file at once: the unknown key and the missing steps.
         let problems = load(&dir).unwrap_err().problems;
-        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(
             problems[0].contains("broken.toml:5") && problems[0].contains("bogus"),
             "{problems:?}"
         );
+        assert!(problems[1].contains("broken.toml:4: steps"), "{problems:?}");
     }
 
     #[test]

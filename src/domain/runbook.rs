@@ -24,6 +24,8 @@ const DESCRIPTION_LIMIT: usize = 100;
 const NAME_LIMIT: usize = 32;
 /// How long a run may take when its file says nothing.
 const DEFAULT_TIMEOUT_SECONDS: u64 = 300;
+/// A run's or a step's time limit: a second to a day.
+const TIMEOUT_RANGE: std::ops::RangeInclusive<i64> = 1..=86_400;
 /// Words chat commands of warroom itself use: a runbook may not take them.
 const RESERVED: &[&str] = &[
     "incident", "ack", "help", "oncall", "deploy", "deploys", "release",
@@ -156,7 +158,6 @@ impl fmt::Display for RunbookError {
 // The file as written.
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RunbookFile {
     command: Spanned<String>,
     description: Spanned<String>,
@@ -170,12 +171,11 @@ struct RunbookFile {
     agents: BTreeMap<String, String>,
     #[serde(default)]
     idempotent: bool,
-    timeout_seconds: Option<u64>,
+    timeout_seconds: Option<Spanned<i64>>,
     steps: Spanned<Vec<StepFile>>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ParamFile {
     name: Spanned<String>,
     #[serde(default)]
@@ -189,14 +189,12 @@ struct ParamFile {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ApprovalFile {
     role: Option<String>,
     team: Option<String>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StepFile {
     id: Spanned<String>,
     program: Spanned<String>,
@@ -211,11 +209,9 @@ struct StepFile {
     capture_patterns: BTreeMap<String, Spanned<String>>,
     on_success: Option<Spanned<String>>,
     on_failure: Option<Spanned<String>>,
-    #[serde(default)]
-    retries: u32,
-    #[serde(default)]
-    retry_delay_seconds: u64,
-    timeout_seconds: Option<u64>,
+    retries: Option<Spanned<i64>>,
+    retry_delay_seconds: Option<Spanned<i64>>,
+    timeout_seconds: Option<Spanned<i64>>,
     success_outcome: Option<Spanned<String>>,
     failure_outcome: Option<Spanned<String>>,
 }
@@ -292,15 +288,30 @@ impl Runbook {
         let line_of = |span: std::ops::Range<usize>| {
             text[..span.start.min(text.len())].matches('\n').count() + 1
         };
-        let raw: RunbookFile = toml::from_str(text).map_err(|e| {
-            vec![RunbookError {
+        let (raw, unknown) = crate::unknown_keys::from_toml::<RunbookFile>(text);
+        let mut errors: Vec<RunbookError> = unknown
+            .into_iter()
+            .map(|key| RunbookError {
                 file: file.to_string(),
-                line: e.span().map_or(0, line_of),
-                field: "file".into(),
-                problem: e.message().trim().to_string(),
-            }]
-        })?;
-        let mut errors = Vec::new();
+                line: line_of_key(text, &key),
+                field: key,
+                problem:
+                    "unknown key; see docs/runbooks-and-agents.md for the keys a runbook takes"
+                        .into(),
+            })
+            .collect();
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => {
+                errors.push(RunbookError {
+                    file: file.to_string(),
+                    line: e.span().map_or(0, line_of),
+                    field: "file".into(),
+                    problem: e.message().trim().to_string(),
+                });
+                return Err(errors);
+            }
+        };
         let mut fail = |line: usize, field: &str, problem: String| {
             errors.push(RunbookError {
                 file: file.to_string(),
@@ -443,10 +454,58 @@ impl Runbook {
             }
         });
 
-        let timeout_seconds = raw
-            .timeout_seconds
-            .unwrap_or(DEFAULT_TIMEOUT_SECONDS)
-            .max(1);
+        // Every number has bounds: a mistyped 0 or a huge value is refused, not clamped.
+        let mut bounded = |key: &str,
+                           value: &Option<Spanned<i64>>,
+                           range: std::ops::RangeInclusive<i64>,
+                           default: i64| match value {
+            None => default,
+            Some(v) if range.contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                fail(
+                    line_of(v.span()),
+                    key,
+                    format!(
+                        "{} is out of range; use {}..={}",
+                        v.get_ref(),
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                default
+            }
+        };
+        let timeout_seconds = bounded(
+            "timeout_seconds",
+            &raw.timeout_seconds,
+            TIMEOUT_RANGE,
+            DEFAULT_TIMEOUT_SECONDS as i64,
+        ) as u64;
+        let step_numbers: Vec<(u32, u64, u64)> = raw
+            .steps
+            .get_ref()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let key = |field: &str| format!("steps[{i}].{field}");
+                (
+                    bounded(&key("retries"), &s.retries, 0..=100, 0) as u32,
+                    bounded(
+                        &key("retry_delay_seconds"),
+                        &s.retry_delay_seconds,
+                        0..=3600,
+                        0,
+                    ) as u64,
+                    (bounded(
+                        &key("timeout_seconds"),
+                        &s.timeout_seconds,
+                        TIMEOUT_RANGE,
+                        timeout_seconds as i64,
+                    ) as u64)
+                        .min(timeout_seconds),
+                )
+            })
+            .collect();
         let step_files = raw.steps.get_ref();
         if step_files.is_empty() {
             fail(
@@ -485,7 +544,13 @@ impl Runbook {
             }
         }
         // Everything a template may name: parameters, and what any step captures.
-        let mut known: BTreeSet<String> = params.iter().map(|p| p.name.clone()).collect();
+        // A parameter refused above (a bad pattern, say) still counts as declared, so its
+        // one mistake is reported once rather than again at every template that names it.
+        let mut known: BTreeSet<String> = raw
+            .params
+            .iter()
+            .map(|p| p.name.get_ref().clone())
+            .collect();
         for s in step_files {
             known.extend(s.captures.keys().cloned());
         }
@@ -609,12 +674,9 @@ impl Runbook {
                 captures,
                 on_success,
                 on_failure,
-                retries: s.retries,
-                retry_delay_seconds: s.retry_delay_seconds,
-                timeout_seconds: s
-                    .timeout_seconds
-                    .unwrap_or(timeout_seconds)
-                    .min(timeout_seconds),
+                retries: step_numbers[i].0,
+                retry_delay_seconds: step_numbers[i].1,
+                timeout_seconds: step_numbers[i].2,
                 success_outcome: s.success_outcome.as_ref().map(|o| o.get_ref().clone()),
                 failure_outcome: s.failure_outcome.as_ref().map(|o| o.get_ref().clone()),
             });
@@ -757,6 +819,19 @@ static DEFAULT_CAPTURE_PATTERN: std::sync::LazyLock<Regex> = std::sync::LazyLock
 });
 
 /// `pattern` as a regex the whole value must match, or why it is not a regular expression.
+/// The first line that sets the last part of a dotted `key` (`steps[1].idd` → `idd = …`),
+/// or 0 when none does (a key written as a quoted or dotted key, or a table).
+fn line_of_key(text: &str, key: &str) -> usize {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(0, |i| i + 1)
+}
+
 fn anchored(pattern: &str) -> Result<Regex, String> {
     Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
         format!(
@@ -943,6 +1018,51 @@ captures = { v = 'no group' }
         )
         .unwrap_err();
         assert!(unknown[0].to_string().contains("shell"), "{unknown:?}");
+    }
+
+    #[test]
+    fn one_mistake_is_one_error_and_every_unknown_key_is_named_at_once() {
+        // A bad pattern for a parameter that five arguments use is one error, not six.
+        let text = r#"command = "probe site"
+description = "d"
+roles = ["sre"]
+timeout_seconds = 0
+colour = "red"
+
+[[params]]
+name = "server"
+pattern = "[a-z"
+hlep = "typo"
+
+[[steps]]
+id = "one"
+program = "tool"
+args = ["{server}", "--a={server}", "{server}", "x{server}", "{server}y"]
+retries = 4294967296
+retry_delay_seconds = -1
+succes_outcome = "typo"
+"#;
+        let errors = Runbook::parse("commands/probe.toml", text).unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown.len(),
+            7,
+            "one line per mistake, nothing more: {shown:#?}"
+        );
+        for expected in [
+            "commands/probe.toml:5: colour: unknown key",
+            "commands/probe.toml:10: params[0].hlep: unknown key",
+            "commands/probe.toml:18: steps[0].succes_outcome: unknown key",
+            "commands/probe.toml:9: params[0].pattern: '[a-z' is not a regular expression",
+            "commands/probe.toml:4: timeout_seconds: 0 is out of range; use 1..=86400",
+            "commands/probe.toml:16: steps[0].retries: 4294967296 is out of range; use 0..=100",
+            "commands/probe.toml:17: steps[0].retry_delay_seconds: -1 is out of range; use 0..=3600",
+        ] {
+            assert!(
+                shown.iter().any(|s| s.starts_with(expected)),
+                "missing {expected:?} in {shown:#?}"
+            );
+        }
     }
 
     #[test]
