@@ -195,6 +195,7 @@ async fn a_failover_is_claimed_once_run_by_the_agent_and_reported_step_by_step()
         ],
         output_limit: 65536,
         redact: vec![],
+        url_hosts: vec![],
     };
     let runbook = s
         .warroom

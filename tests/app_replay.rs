@@ -893,6 +893,7 @@ async fn an_agent_without_the_labels_a_runbook_asks_for_takes_nothing() {
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         output_limit: 1024,
         redact: vec![],
+        url_hosts: vec![],
     };
     let mut agents = [LocalAgent::new(dns_host, &app.settings().runbooks, site)];
     let summary = replay_with_agents(&app, DEMO_OUTAGE, "demo", &mut agents, |_, _| {})

@@ -34,6 +34,7 @@ fn dns_site(state: &Path) -> Site {
         ],
         output_limit: 64 * 1024,
         redact: vec![regex::Regex::new(r"token=\S+").unwrap()],
+        url_hosts: vec![],
     }
 }
 
@@ -390,6 +391,7 @@ async fn on_app_host(
         ],
         output_limit: 64 * 1024,
         redact: vec![],
+        url_hosts: vec![],
     };
     let mut reports = Vec::new();
     run_runbook(&runbook, &values, &site, |r| {
@@ -498,4 +500,48 @@ async fn a_failed_install_leaves_the_old_build_and_says_the_service_is_down() {
         message.contains("Build 2.0.0 could not be installed: exoticplant is DOWN with 1.0.0"),
         "{message}"
     );
+}
+
+/// A responder cannot point the shipped runbooks' health URL at anything but the app host
+/// itself: metadata and link-local addresses, other hosts and credentials in the URL are
+/// refused before any run is asked for.
+#[test]
+fn health_urls_reach_only_the_listed_hosts() {
+    let settings = Settings::example().unwrap();
+    for command in ["/restart app", "/redeploy app"] {
+        let runbook = settings
+            .runbooks
+            .iter()
+            .find(|r| r.command_text() == command)
+            .unwrap();
+        let bind = |url: &str| {
+            let mut given = BTreeMap::from([("health_url".to_string(), url.to_string())]);
+            if command == "/redeploy app" {
+                given.insert("version".into(), "1.2.3".into());
+            }
+            runbook.bind(&given)
+        };
+        for refused in [
+            "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+            "http://2852039166/latest/meta-data/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://10.0.0.5:8080/healthz",
+            "http://127.0.0.1:8080@evil.example/healthz",
+            "http://internal-admin.corp:8080/",
+        ] {
+            let problem = bind(refused).unwrap_err();
+            assert!(
+                problem.starts_with("health_url: ") && problem.ends_with("(refused, nothing ran)"),
+                "{command} {refused}: {problem}"
+            );
+        }
+        for allowed in [
+            "http://127.0.0.1:8080/healthz",
+            "http://localhost:9000/ready",
+            "http://[::1]:8080/healthz",
+        ] {
+            let values = bind(allowed).unwrap_or_else(|e| panic!("{command} {allowed}: {e}"));
+            assert_eq!(values["health_url"], allowed);
+        }
+    }
 }

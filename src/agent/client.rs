@@ -200,7 +200,13 @@ impl Agent {
 
     /// The runbook and the parameters as this agent's own copy binds them, or why not.
     fn check(&mut self, job: &Job) -> Result<(Runbook, BTreeMap<String, String>), Refusal> {
-        admit(job, &self.runbooks, &mut self.nonces, chrono::Utc::now())
+        admit(
+            job,
+            &self.runbooks,
+            &self.site.url_hosts,
+            &mut self.nonces,
+            chrono::Utc::now(),
+        )
     }
 
     /// Runs a checked job, reporting as it goes, with heartbeats beside it.
@@ -280,6 +286,7 @@ impl Agent {
 pub(crate) fn admit(
     job: &Job,
     runbooks: &BTreeMap<String, Runbook>,
+    url_hosts: &[crate::domain::url_param::HostPattern],
     nonces: &mut Nonces,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Runbook, BTreeMap<String, String>), Refusal> {
@@ -307,7 +314,10 @@ pub(crate) fn admit(
             job.runbook
         )));
     };
-    match runbook.bind(&job.params) {
+    match runbook
+        .bind(&job.params)
+        .and_then(|values| runbook.check_urls_on_site(&values, url_hosts).map(|()| values))
+    {
         Ok(values) => Ok((runbook.clone(), values)),
         Err(e) => Err(Refusal {
             reason: format!("bad parameters: {e}"),
@@ -795,6 +805,23 @@ program = "args"
 args = ["{word}"]
 "#;
 
+    /// Prints the URL it is given; the runbook lists no hosts, so the agent's `url_hosts`
+    /// decide which it may name.
+    const PROBE: &str = r#"
+command = "probe url"
+description = "Prints a URL"
+roles = ["sre"]
+[[params]]
+name = "url"
+pattern = 'https?://[A-Za-z0-9.:/_-]{1,200}'
+required = true
+kind = "url"
+[[steps]]
+id = "print"
+program = "args"
+args = ["{url}"]
+"#;
+
     fn fakes() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes")
     }
@@ -823,12 +850,14 @@ args = ["{word}"]
             .unwrap();
             std::fs::write(commands.join("slow.toml"), SLOW).unwrap();
             std::fs::write(commands.join("echo.toml"), ECHO).unwrap();
+            std::fs::write(commands.join("probe.toml"), PROBE).unwrap();
             let text = format!(
                 r#"
 server = "{uri}"
 name = "test-agent"
 commands = "commands"
 redact = ['token=\S+']
+url_hosts = ["127.0.0.1", "*.svc.internal"]
 [programs]
 dnstool = "{dnstool}"
 args = "{args}"
@@ -1049,7 +1078,12 @@ FAKE_DNS = "{state}"
         assert_eq!(
             body,
             Poll {
-                runbooks: vec!["echo".into(), "failover-dns".into(), "slow".into()],
+                runbooks: vec![
+                    "echo".into(),
+                    "failover-dns".into(),
+                    "probe".into(),
+                    "slow".into()
+                ],
                 wait_seconds: 1
             }
         );
@@ -1136,6 +1170,55 @@ FAKE_DNS = "{state}"
                 .collect::<Vec<_>>()
         );
         assert_eq!(f.dns_calls(), None, "the fake dnsTool ran");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn url_parameters_reach_only_the_hosts_the_agent_lists() {
+        let f = Fixture::new().await;
+        f.jobs(&[
+            job(
+                1,
+                "probe",
+                json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+                "u-1",
+            ),
+            job(2, "probe", json!({"url": "http://2852039166/"}), "u-2"),
+            job(3, "probe", json!({"url": "http://db.example.com/"}), "u-3"),
+            job(
+                4,
+                "probe",
+                json!({"url": "http://app.svc.internal:8080/healthz"}),
+                "u-4",
+            ),
+        ])
+        .await;
+        f.reports_answer(200).await;
+        let (tx, agent) = f.start();
+        let reports = f
+            .wait_for_reports("three refusals and a finished run", |r| {
+                r.iter().filter(|r| r["kind"] == "finished").count() == 1 && r.len() >= 4
+            })
+            .await;
+        stop(tx, agent).await;
+        let refusals: Vec<&str> = reports
+            .iter()
+            .filter(|r| r["kind"] == "refused")
+            .map(|r| r["reason"].as_str().unwrap())
+            .collect();
+        assert_eq!(refusals.len(), 3, "{reports:?}");
+        assert!(
+            refusals[0].contains("url: 169.254.169.254 is a link-local or cloud metadata address"),
+            "{refusals:?}"
+        );
+        assert!(refusals[1].contains("metadata address"), "{refusals:?}");
+        assert!(
+            refusals[2].contains(
+                "url: db.example.com is not an allowed host; use one of 127.0.0.1, *.svc.internal"
+            ),
+            "{refusals:?}"
+        );
+        let finished = reports.iter().find(|r| r["kind"] == "finished").unwrap();
+        assert_eq!(finished["outcome"], "succeeded", "{finished}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

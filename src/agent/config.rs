@@ -50,6 +50,9 @@ struct AgentFile {
     /// Extra environment of every step.
     #[serde(default)]
     env: BTreeMap<String, String>,
+    /// Hosts URL parameters may name when their runbook lists none.
+    #[serde(default)]
+    url_hosts: Vec<String>,
 }
 
 /// A checked agent configuration.
@@ -75,6 +78,8 @@ pub struct AgentConfig {
     pub programs: BTreeMap<String, String>,
     /// Extra environment of every step (besides PATH).
     pub env: BTreeMap<String, String>,
+    /// Hosts URL parameters may name when their runbook lists none (`url_hosts`).
+    pub url_hosts: Vec<crate::domain::url_param::HostPattern>,
     /// Things that work but are probably not meant (a program found nowhere, plain http).
     pub warnings: Vec<String>,
 }
@@ -197,6 +202,14 @@ impl AgentConfig {
             }
         }
 
+        let mut url_hosts = Vec::new();
+        for entry in &file.url_hosts {
+            match crate::domain::url_param::HostPattern::parse(entry) {
+                Ok(pattern) => url_hosts.push(pattern),
+                Err(problem) => problems.push(format!("url_hosts: {problem}")),
+            }
+        }
+
         match (server, token) {
             (Some(server), Some(token)) if problems.is_empty() => Ok(AgentConfig {
                 server,
@@ -209,6 +222,7 @@ impl AgentConfig {
                 path,
                 programs: file.programs,
                 env: file.env,
+                url_hosts,
                 warnings,
             }),
             _ => Err(problems),
@@ -225,6 +239,7 @@ impl AgentConfig {
             env,
             output_limit: self.output_limit,
             redact: self.redact.clone(),
+            url_hosts: self.url_hosts.clone(),
         }
     }
 

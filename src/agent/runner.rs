@@ -4,6 +4,7 @@
 
 use super::exec::{self, Ended, Invocation};
 use crate::domain::runbook::{render, Next, Runbook};
+use crate::domain::url_param::HostPattern;
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -20,6 +21,8 @@ pub struct Site {
     pub output_limit: usize,
     /// Patterns removed from every output line before it leaves the host.
     pub redact: Vec<Regex>,
+    /// The hosts URL parameters may name on this host when the runbook lists none.
+    pub url_hosts: Vec<HostPattern>,
 }
 
 /// What the runner reports as the run goes: the protocol's reports (it never sends

@@ -65,7 +65,13 @@ impl LocalAgent {
                     }
                 }
             };
-            match admit(&job, &self.runbooks, &mut self.nonces, now) {
+            match admit(
+                &job,
+                &self.runbooks,
+                &self.site.url_hosts,
+                &mut self.nonces,
+                now,
+            ) {
                 Ok((runbook, values)) => {
                     run_runbook(&runbook, &values, &self.site, record).await;
                 }

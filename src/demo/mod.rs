@@ -88,6 +88,7 @@ pub fn local_agents(dir: &Path, settings: &Settings) -> anyhow::Result<Vec<Local
             ],
             output_limit: 64 * 1024,
             redact: vec![],
+            url_hosts: vec![],
         };
         let identity = AgentSettings {
             name: name.to_string(),

@@ -16,3 +16,4 @@ pub mod run;
 pub mod runbook;
 pub mod shift;
 pub mod types;
+pub mod url_param;

@@ -12,6 +12,7 @@
 //! file, line and field) comes out. Both `warroom serve` and `warroom agent` read the files.
 
 use super::access::Access;
+use crate::domain::url_param::{check_url, HostPattern};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,6 +69,9 @@ pub struct Param {
     /// The only values allowed, when given (offered as choices in Discord).
     pub choices: Vec<String>,
     pub default: Option<String>,
+    /// For a URL parameter (`kind = "url"`): the hosts it may name; empty leaves the list to
+    /// each agent's `url_hosts`. `None` for a plain parameter.
+    pub url_hosts: Option<Vec<HostPattern>>,
 }
 
 /// Who may approve a run: a warroom role (or higher), or a member of a team.
@@ -186,6 +190,10 @@ struct ParamFile {
     #[serde(default)]
     choices: Vec<String>,
     default: Option<String>,
+    /// `text` (default) or `url`.
+    kind: Option<Spanned<String>>,
+    /// For `kind = "url"`: the hosts its values may name.
+    hosts: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -398,6 +406,45 @@ impl Runbook {
                     );
                 }
             }
+            let url_hosts = match (p.kind.as_ref().map(|k| k.get_ref().as_str()), &p.hosts) {
+                (None | Some("text"), None) => None,
+                (None | Some("text"), Some(hosts)) => {
+                    fail(
+                        line_of(hosts.span()),
+                        &format!("{key}.hosts"),
+                        "hosts belong to a URL parameter; add kind = \"url\"".into(),
+                    );
+                    None
+                }
+                (Some("url"), hosts) => {
+                    let mut allowed = Vec::new();
+                    for entry in hosts.iter().flat_map(|h| h.get_ref()) {
+                        match HostPattern::parse(entry) {
+                            Ok(pattern) => allowed.push(pattern),
+                            Err(problem) => fail(
+                                hosts.as_ref().map_or(line, |h| line_of(h.span())),
+                                &format!("{key}.hosts"),
+                                problem,
+                            ),
+                        }
+                    }
+                    for value in p.choices.iter().chain(&p.default) {
+                        if let Err(problem) = check_url(&name, value, &allowed, false) {
+                            fail(line, &key, format!("the default or a choice: {problem}"));
+                        }
+                    }
+                    Some(allowed)
+                }
+                (Some(other), _) => {
+                    let kind = p.kind.as_ref().expect("matched Some");
+                    fail(
+                        line_of(kind.span()),
+                        &format!("{key}.kind"),
+                        format!("'{other}' is not a parameter kind; use text or url"),
+                    );
+                    None
+                }
+            };
             params.push(Param {
                 name,
                 help: p.help.clone(),
@@ -405,6 +452,7 @@ impl Runbook {
                 required: p.required,
                 choices: p.choices.clone(),
                 default: p.default.clone(),
+                url_hosts,
             });
         }
 
@@ -771,9 +819,30 @@ impl Runbook {
                     p.pattern.as_str()
                 ));
             }
+            if let Some(hosts) = &p.url_hosts {
+                check_url(&p.name, &value, hosts, false)
+                    .map_err(|problem| format!("{problem} (refused, nothing ran)"))?;
+            }
             values.insert(p.name.clone(), value);
         }
         Ok(values)
+    }
+
+    /// The agent's own check of bound URL values: a URL parameter whose runbook lists no
+    /// hosts may name only the agent's `url_hosts`, and with neither list nothing passes.
+    pub fn check_urls_on_site(
+        &self,
+        values: &BTreeMap<String, String>,
+        site_hosts: &[HostPattern],
+    ) -> Result<(), String> {
+        for p in &self.params {
+            let (Some(hosts), Some(value)) = (&p.url_hosts, values.get(&p.name)) else {
+                continue;
+            };
+            let allowed = if hosts.is_empty() { site_hosts } else { hosts };
+            check_url(&p.name, value, allowed, true)?;
+        }
+        Ok(())
     }
 }
 
@@ -1063,6 +1132,54 @@ succes_outcome = "typo"
                 "missing {expected:?} in {shown:#?}"
             );
         }
+    }
+
+    #[test]
+    fn url_parameters_name_their_hosts() {
+        let with = |param: &str| {
+            format!(
+                "command = \"probe url\"\ndescription = \"d\"\nroles = [\"sre\"]\n[[params]]\nname = \"url\"\npattern = '.*'\n{param}\n[[steps]]\nid = \"s\"\nprogram = \"p\"\nargs = [\"{{url}}\"]\n"
+            )
+        };
+        let shown = |param: &str| -> Vec<String> {
+            Runbook::parse("commands/p.toml", &with(param))
+                .unwrap_err()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            shown("hosts = [\"a\"]"),
+            ["commands/p.toml:7: params[0].hosts: hosts belong to a URL parameter; add kind = \"url\""]
+        );
+        assert!(
+            shown("kind = \"link\"")[0].contains("params[0].kind: 'link' is not a parameter kind")
+        );
+        assert!(shown("kind = \"url\"\nhosts = [\"a b\"]")[0]
+            .contains("params[0].hosts: 'a b' is not a host entry"));
+        let refused =
+            shown("kind = \"url\"\nhosts = [\"127.0.0.1\"]\ndefault = \"http://169.254.169.254/\"");
+        assert!(
+            refused[0].contains("the default or a choice: url: 169.254.169.254 is a link-local"),
+            "{refused:?}"
+        );
+
+        // Listed hosts bind on the server and on every agent; an empty list leaves the hosts
+        // to each agent's url_hosts, and an agent with none refuses every URL.
+        let listed = Runbook::parse("p", &with("kind = \"url\"\nhosts = [\"*.svc\"]")).unwrap();
+        let given = |url: &str| BTreeMap::from([("url".to_string(), url.to_string())]);
+        let values = listed.bind(&given("http://a.svc/")).unwrap();
+        assert_eq!(listed.check_urls_on_site(&values, &[]), Ok(()));
+        assert!(listed.bind(&given("http://a.other/")).is_err());
+        let open = Runbook::parse("p", &with("kind = \"url\"")).unwrap();
+        let values = open.bind(&given("http://a.other/")).unwrap();
+        assert!(open
+            .check_urls_on_site(&values, &[])
+            .unwrap_err()
+            .contains("no host is allowed"));
+        let site = [HostPattern::parse("a.other").unwrap()];
+        assert_eq!(open.check_urls_on_site(&values, &site), Ok(()));
+        assert!(open.bind(&given("http://169.254.169.254/")).is_err());
     }
 
     #[test]
