@@ -119,8 +119,18 @@ pub enum Command {
         #[arg(long)]
         deployment: bool,
     },
-    /// Walk the ledger and prove that no event was altered or removed.
-    Verify,
+    /// Walk the ledger and prove that no event was altered or removed, up to the last
+    /// signed checkpoint `warroom serve` wrote outside the database.
+    Verify {
+        /// The witness file to check against; default the configured one (`witness.file`,
+        /// or `DB.witness` beside a SQLite database) when it exists.
+        #[arg(long)]
+        witness: Option<PathBuf>,
+        /// The instance's public key (hex) every checkpoint must be signed by; default the
+        /// one of `witness.key_file` when it is readable here.
+        #[arg(long)]
+        witness_key: Option<String>,
+    },
     /// Create or upgrade the store's schema.
     Migrate,
     /// Write the ledger to standard output as JSON Lines (every row with its position and
@@ -318,26 +328,17 @@ impl Cli {
                 );
                 Ok(0)
             }
-            Command::Verify => {
-                let ledger = Ledger::open_read_only(&self.db).await?;
-                let report = ledger.verify().await?;
-                ledger.close().await;
-                match &report.problem {
-                    None => {
-                        println!(
-                            "ledger intact: {} events, head hash {}",
-                            report.events, report.head_hash
-                        );
-                        Ok(0)
-                    }
-                    Some(problem) => {
-                        println!(
-                            "ledger BROKEN at position {}: {}",
-                            problem.position, problem.what
-                        );
-                        Ok(1)
-                    }
-                }
+            Command::Verify {
+                ref witness,
+                ref witness_key,
+            } => {
+                verify(
+                    &self.db,
+                    self.config.as_deref(),
+                    witness.as_deref(),
+                    witness_key.as_deref(),
+                )
+                .await
             }
             Command::Migrate => {
                 let ledger = Ledger::open(&self.db).await?;
@@ -359,7 +360,10 @@ impl Cli {
     }
 
     async fn serve(&self, listen: Option<String>) -> anyhow::Result<i32> {
-        let settings = Settings::load(self.config.as_deref())?;
+        let mut settings = Settings::load(self.config.as_deref())?;
+        settings.witness = settings
+            .witness
+            .resolved(crate::witness::default_file_for(&self.db));
         for warning in &settings.warnings {
             tracing::warn!("{warning}");
         }
@@ -783,4 +787,94 @@ fn host_name() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// `warroom verify`: the chain, and the checkpoints of a witness file when there is one.
+async fn verify(
+    db: &str,
+    config: Option<&Path>,
+    witness: Option<&Path>,
+    witness_key: Option<&str>,
+) -> anyhow::Result<i32> {
+    // The configured witness, when the configuration can be read; an explicit --witness
+    // needs none.
+    let configured = Settings::load(config)
+        .ok()
+        .map(|s| s.witness.resolved(crate::witness::default_file_for(db)));
+    let file = match witness {
+        Some(path) => Some(path.to_path_buf()),
+        None => configured
+            .as_ref()
+            .and_then(|w| w.file.clone())
+            .filter(|f| f.exists()),
+    };
+    let pinned = match witness_key {
+        Some(key) => Some(key.trim().to_string()),
+        None => match configured.as_ref().and_then(|w| w.key_file.as_deref()) {
+            Some(path) => crate::witness::public_key_in(path)?,
+            None => None,
+        },
+    };
+    let checkpoints = match &file {
+        Some(path) => crate::witness::read_witness(path, pinned.as_deref())
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Vec::new(),
+    };
+    let ledger = match Ledger::open_read_only(db).await {
+        Ok(ledger) => ledger,
+        Err(e @ crate::store::StoreError::Missing { .. }) => return Err(e.into()),
+        Err(e) => {
+            println!(
+                "ledger BROKEN: {} holds no readable warroom ledger (an emptied or damaged file, or another database): {e}; restore it from a backup",
+                crate::store::redact(db)
+            );
+            return Ok(1);
+        }
+    };
+    // A store without the ledger migration (1) is not an empty ledger: it was emptied, or it is
+    // not warroom's (`migrate` makes a new store, and a new store verifies with 0 events).
+    if let crate::store::SchemaState::Behind(missing) = ledger.schema_state().await? {
+        if missing.contains(&1) {
+            ledger.close().await;
+            println!(
+                "ledger BROKEN: {} holds no warroom ledger (an emptied file, or another database); restore it from a backup",
+                crate::store::redact(db)
+            );
+            return Ok(1);
+        }
+    }
+    let witnessed: Vec<(i64, String)> = checkpoints
+        .iter()
+        .map(|c| (c.position, c.hash.clone()))
+        .collect();
+    let report = ledger.verify_witnessed(&witnessed).await?;
+    ledger.close().await;
+    if let Some(problem) = &report.problem {
+        println!(
+            "ledger BROKEN at position {}: {}",
+            problem.position, problem.what
+        );
+        return Ok(1);
+    }
+    print!(
+        "ledger intact: {} events, head hash {}",
+        report.events, report.head_hash
+    );
+    match (&file, checkpoints.iter().max_by_key(|c| c.position)) {
+        (Some(path), Some(last)) => println!(
+            "; it matches the {} checkpoints of {} (the furthest: position {} at {})",
+            checkpoints.len(),
+            path.display(),
+            last.position,
+            last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        (Some(path), None) => println!("; {} holds no checkpoint yet", path.display()),
+        (None, _) => {
+            println!();
+            eprintln!(
+                "note: no witness file was found, so events cut from the end of the ledger would not show; pass --witness FILE (see docs/operations.md)"
+            );
+        }
+    }
+    Ok(0)
 }

@@ -54,6 +54,23 @@ pub struct ConfigFile {
     pub log: LogSection,
     #[serde(default)]
     pub lease: LeaseSection,
+    #[serde(default)]
+    pub witness: WitnessSection,
+}
+
+/// Signed checkpoints of the ledger's head, written outside the database (see
+/// [`crate::witness`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WitnessSection {
+    /// The witness file (JSON Lines, appended); default beside a SQLite database
+    /// (`DB.witness`), none on PostgreSQL.
+    pub file: Option<String>,
+    /// The instance's Ed25519 key (made when missing); default the witness file + `.key`.
+    pub key_file: Option<String>,
+    /// A checkpoint once the ledger grew by this many events (default 1000)…
+    pub every_events: Option<i64>,
+    /// …or this many minutes after the last one (default 5), and at every incident close.
+    pub every_minutes: Option<i64>,
 }
 
 /// Logging; `RUST_LOG` filters. (`warroom` reads `format` before the rest of the file, see
@@ -486,6 +503,9 @@ pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue"
 /// The settings the application runs with, every value checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Where and how often checkpoints are written; the file defaults are resolved against
+    /// the store by `warroom serve` ([`crate::witness::WitnessSettings::resolved`]).
+    pub witness: crate::witness::WitnessSettings,
     pub timezone: chrono_tz::Tz,
     pub default_channel: String,
     pub lookback: chrono::Duration,
@@ -1231,7 +1251,29 @@ fn build(
         }
     }
     let lease = read_lease(&file_config.lease, problems);
+    let witness = crate::witness::WitnessSettings {
+        file: file_config.witness.file.as_ref().map(PathBuf::from),
+        key_file: file_config.witness.key_file.as_ref().map(PathBuf::from),
+        every_events: bounded(
+            "witness.every_events",
+            file_config.witness.every_events,
+            1..=1_000_000,
+            crate::witness::DEFAULT_EVERY_EVENTS,
+            problems,
+        ),
+        every: std::time::Duration::from_secs(
+            bounded(
+                "witness.every_minutes",
+                file_config.witness.every_minutes,
+                1..=1440,
+                crate::witness::DEFAULT_EVERY_MINUTES,
+                problems,
+            ) as u64
+                * 60,
+        ),
+    };
     Some(Settings {
+        witness,
         connections,
         deploys,
         lease,

@@ -20,3 +20,4 @@ pub mod small_file;
 pub mod store;
 pub mod time_range;
 pub mod unknown_keys;
+pub mod witness;

@@ -41,6 +41,12 @@ struct PageLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckpointLabels {
+    hash: String,
+    signature: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
     runbook: String,
     outcome: String,
@@ -66,6 +72,8 @@ pub struct Metrics {
     agents_connected: Gauge,
     discord_connected: Gauge,
     leader: Gauge,
+    checkpoint_position: Gauge,
+    checkpoint: Family<CheckpointLabels, Gauge>,
     agents: Mutex<HashMap<String, AgentSeen>>,
 }
 
@@ -142,6 +150,18 @@ impl Metrics {
             "1 on the instance holding the leader lease (always 1 when no lease is configured)",
             leader.clone(),
         );
+        let checkpoint_position = Gauge::default();
+        registry.register(
+            "ledger_checkpoint_position",
+            "Position of the last signed ledger checkpoint this process wrote",
+            checkpoint_position.clone(),
+        );
+        let checkpoint = Family::<CheckpointLabels, Gauge>::default();
+        registry.register(
+            "ledger_checkpoint",
+            "The last signed ledger checkpoint: its hash and signature as labels, its position as the value",
+            checkpoint.clone(),
+        );
         Metrics {
             registry,
             events_appended,
@@ -154,8 +174,23 @@ impl Metrics {
             agents_connected,
             discord_connected,
             leader,
+            checkpoint_position,
+            checkpoint,
             agents: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A ledger checkpoint was written: only the latest is exported, so a scraper that keeps
+    /// history (Prometheus) holds every checkpoint outside the database.
+    pub fn checkpoint(&self, position: i64, hash: &str, signature: &str) {
+        self.checkpoint.clear();
+        self.checkpoint
+            .get_or_create(&CheckpointLabels {
+                hash: hash.to_string(),
+                signature: signature.to_string(),
+            })
+            .set(position);
+        self.checkpoint_position.set(position);
     }
 
     /// A group commit wrote `events` events.

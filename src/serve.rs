@@ -133,6 +133,25 @@ pub async fn start_led(
     tasks.push(tokio::spawn(async move {
         crate::http::connections::serve(listener, router, limits, http_stop).await;
     }));
+    // Every instance witnesses the head it sees: checkpoints outside the database.
+    let witness = warroom.settings().witness.clone();
+    let key = match &witness.key_file {
+        Some(path) => crate::witness::WitnessKey::load_or_create(path)?,
+        None => {
+            let key = crate::witness::WitnessKey::generate();
+            tracing::info!(
+                public_key = %key.public_hex(),
+                "ledger checkpoints are signed with a key made for this run (set witness.key_file to keep one)"
+            );
+            key
+        }
+    };
+    tasks.push(tokio::spawn(crate::witness::keep_witnessing(
+        warroom.clone(),
+        witness,
+        key,
+        stopped.clone(),
+    )));
     tasks.push(tokio::spawn(lead_while_elected(
         warroom.clone(),
         clock,

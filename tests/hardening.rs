@@ -654,3 +654,182 @@ async fn slow_idle_and_surplus_connections_are_dropped_but_long_polls_are_not() 
     // Everything it accepted was still well: alerts are taken as before.
     assert_eq!(post_alert(&http, &server, 1).await, 200);
 }
+
+/// The checkpoints of a witness file, as `(position, hash)`.
+fn checkpoints(path: &Path) -> Vec<(i64, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["position"].as_i64().unwrap(),
+                v["hash"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `warroom serve` writes signed checkpoints outside the database — at each incident close,
+/// every N events, at the stop — and `verify` then sees rows cut from the end of the ledger,
+/// which the chain alone cannot show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_sees_events_cut_from_the_end_against_signed_checkpoints() {
+    let (dir, db) = common::fresh_sqlite_url();
+    let witness = warroom::witness::default_file_for(&db).unwrap();
+    let mut server = spawn_with(
+        &db,
+        dir.path(),
+        "\n[witness]\nevery_events = 1000\nevery_minutes = 60\n",
+    );
+    let http = client();
+    for n in 0..40 {
+        assert_eq!(post_alert(&http, &server, n).await, 200);
+    }
+    // The first checkpoint comes at the checkpointer's first look.
+    let started = Instant::now();
+    while checkpoints(&witness).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An incident opened and closed from the console: the close is witnessed at once.
+    let lines = r#"{"at": "2030-01-01T00:00:00Z", "from": "rpark", "channel": "ops", "text": "/incident open title:\"Witnessed\" severity:sev2"}
+{"at": "2030-01-01T00:05:00Z", "from": "rpark", "channel": "ops", "text": "/incident close incident:INC-1"}
+"#;
+    let console = http
+        .post(server.url("/v1/console?identity=witness"))
+        .bearer_auth(CONSOLE_TOKEN)
+        .body(lines)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(console.status(), 200, "{}", console.text().await.unwrap());
+    // Neither 1000 events nor an hour have passed: only the close can be why.
+    let closed_at = count_events(&db).await as i64;
+    let started = Instant::now();
+    while checkpoints(&witness).last().is_none_or(|c| c.0 < closed_at) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no checkpoint of the close (head {closed_at}): {:?}\n{}",
+            checkpoints(&witness),
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("warroom_ledger_checkpoint_position "),
+        "{metrics}"
+    );
+    assert!(server.terminate(Duration::from_secs(30)).success());
+    assert!(server.log_text().contains("ledger checkpoint"));
+    let witnessed = checkpoints(&witness);
+    let head = count_events(&db).await as i64;
+    assert!(
+        witnessed.len() >= 2,
+        "the first look and the close: {witnessed:?}"
+    );
+    assert_eq!(
+        witnessed.last().unwrap().0,
+        head,
+        "the stop witnesses the final head"
+    );
+    assert!(dir.path().join("warroom.db.witness.key").exists());
+
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["--db", db.as_str(), "verify"];
+        args.extend_from_slice(extra);
+        let out = common::warroom(dir.path(), &args);
+        (
+            out.status.code(),
+            common::text(&out.stdout) + &common::text(&out.stderr),
+        )
+    };
+    let (code, said) = verify(&[]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains(&format!("it matches the {} checkpoints", witnessed.len())),
+        "{said}"
+    );
+
+    // A wrong pinned key, and a forged line, are refused before the ledger is read.
+    let (code, said) = verify(&["--witness-key", &"ab".repeat(32)]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("not by the instance's key"), "{said}");
+
+    // Cut the last 10 events. The chain still holds, so without the witness verify is
+    // satisfied (what it said before checkpoints existed); with it, it is not.
+    let kept = head - 10;
+    // (The append-only trigger is in the way of a careless DELETE, not of someone who means it.)
+    common::raw_sql(
+        &db,
+        &[
+            "DROP TRIGGER events_no_delete",
+            &format!("DELETE FROM events WHERE position > {kept}"),
+        ],
+    )
+    .await;
+    let unwitnessed = dir.path().join("elsewhere.db");
+    std::fs::copy(dir.path().join("warroom.db"), &unwitnessed).unwrap();
+    let out = common::warroom(
+        dir.path(),
+        &[
+            "--db",
+            &format!("sqlite://{}", unwitnessed.display()),
+            "verify",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the chain alone cannot see a cut tail"
+    );
+    let (code, said) = verify(&[]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains(&format!(
+            "ledger BROKEN at position {}: the ledger ends at position {kept} but position {head} was witnessed",
+            kept + 1
+        )),
+        "{said}"
+    );
+
+    // A database emptied to 0 bytes fails as well.
+    std::fs::write(dir.path().join("warroom.db"), b"").unwrap();
+    let _ = std::fs::remove_file(dir.path().join("warroom.db-wal"));
+    let _ = std::fs::remove_file(dir.path().join("warroom.db-shm"));
+    let (code, said) = verify(&[]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("holds no readable warroom ledger"), "{said}");
+    assert_eq!(
+        std::fs::metadata(dir.path().join("warroom.db"))
+            .unwrap()
+            .len(),
+        0,
+        "verify wrote into the emptied file"
+    );
+
+    // An altered checkpoint line is caught by its signature.
+    let text = std::fs::read_to_string(&witness).unwrap();
+    let forged = text.replacen(
+        &format!("\"position\":{head}"),
+        &format!("\"position\":{kept}"),
+        1,
+    );
+    assert_ne!(forged, text);
+    std::fs::write(&witness, forged).unwrap();
+    let (code, said) = verify(&["--witness", witness.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("signature does not match"), "{said}");
+}

@@ -129,6 +129,11 @@ pub enum Notice {
     },
     /// An on-call shift ended: its summary goes to the announcement channel.
     ShiftEnded(u32),
+    /// A signed ledger checkpoint taken at an incident close: posted in the announcement
+    /// channel, one more witness outside the database.
+    Checkpoint {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +212,8 @@ pub struct Warroom {
     page_queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<paging::Delivery>>,
     /// Where notices go, when a chat front end listens.
     notices: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Notice>>,
+    /// Incidents closed here so far: the ledger's witness checkpoints at each close.
+    closes: tokio::sync::watch::Sender<u64>,
 }
 
 /// A refusal to show the person and record.
@@ -255,6 +262,7 @@ impl Warroom {
             job_queued: tokio::sync::Notify::new(),
             page_queue: std::sync::OnceLock::new(),
             notices: std::sync::OnceLock::new(),
+            closes: tokio::sync::watch::Sender::new(0),
         };
         {
             let mut projection = app.projection.lock().await;
@@ -266,6 +274,11 @@ impl Warroom {
     /// Sends notices (an incident opened or closed here) to a chat front end from now on.
     pub fn send_notices_to(&self, queue: tokio::sync::mpsc::UnboundedSender<Notice>) {
         let _ = self.notices.set(queue);
+    }
+
+    /// Changes each time an incident is closed here.
+    pub fn incident_closes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.closes.subscribe()
     }
 
     pub(crate) fn notify(&self, notice: Notice) {
@@ -553,6 +566,7 @@ impl Warroom {
                                     && new.iter().any(|e| matches!(e, Event::IncidentClosed {}))
                                 {
                                     self.notify(Notice::Closed(number));
+                                    self.closes.send_modify(|n| *n += 1);
                                 }
                                 (number, events, self.describe(number, &new))
                             })

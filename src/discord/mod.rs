@@ -330,7 +330,9 @@ impl Bot {
                 severity,
             } => self.announce_alert(&alert, &title, severity).await,
             Notice::Run { incident, text } => self.say_in_incident(incident, &text).await,
-            Notice::DeployFlagged { text } => self.announce(&text).await,
+            Notice::DeployFlagged { text } | Notice::Checkpoint { text } => {
+                self.announce(&text).await
+            }
             Notice::ShiftEnded(number) => self.post_shift_summary(number).await,
         };
         if let Err(e) = result {

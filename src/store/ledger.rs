@@ -236,6 +236,9 @@ impl Ledger {
             url,
             LedgerOptions {
                 read_only: true,
+                // Reading never writes, not even a schema: an emptied file must not be made
+                // into a new, empty ledger that verifies.
+                migrate: false,
                 ..LedgerOptions::default()
             },
         )
@@ -249,7 +252,7 @@ impl Ledger {
             let hint = if options.migrate {
                 ""
             } else {
-                " (opened without migrating: if the schema is missing, run `warroom migrate`)"
+                " (opened without migrating: a store from an older warroom needs `warroom migrate` first)"
             };
             StoreError::Open {
                 url: redact(url),
@@ -500,6 +503,21 @@ impl Ledger {
     /// Walks the whole ledger: positions gapless from 1, each hash recomputed, stream versions
     /// gapless from 1. Reports the first break.
     pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        self.verify_witnessed(&[]).await
+    }
+
+    /// [`Ledger::verify`], and also against heads witnessed outside the database (`(position,
+    /// hash)`, see [`crate::witness`]): the hash at each witnessed position must be the one
+    /// witnessed, and the ledger must reach the furthest witnessed position — the chain alone
+    /// cannot show events cut from its end.
+    pub async fn verify_witnessed(
+        &self,
+        witnessed: &[(i64, String)],
+    ) -> Result<VerifyReport, StoreError> {
+        let mut witnessed_at: HashMap<i64, Vec<&str>> = HashMap::new();
+        for (position, hash) in witnessed {
+            witnessed_at.entry(*position).or_default().push(hash);
+        }
         let mut prev_hash = chain::GENESIS.to_string();
         let mut expected_position = 1;
         let mut versions: HashMap<String, i64> = HashMap::new();
@@ -550,6 +568,21 @@ impl Ledger {
                         prev_hash,
                     ));
                 }
+                if let Some(other) = witnessed_at
+                    .get(&e.position)
+                    .and_then(|hashes| hashes.iter().find(|h| !h.eq_ignore_ascii_case(&hash)))
+                {
+                    return Ok(report(
+                        VerifyProblem {
+                            position: e.position,
+                            what: format!(
+                                "the hash here is not the witnessed one ({other}): the ledger was rewritten at or before this position"
+                            ),
+                        },
+                        checked,
+                        prev_hash,
+                    ));
+                }
                 let version = versions.entry(e.stream_id.clone()).or_insert(0);
                 if e.stream_version != *version + 1 {
                     return Ok(report(
@@ -569,8 +602,21 @@ impl Ledger {
                 expected_position += 1;
             }
         }
+        let events = expected_position - 1;
+        if let Some(furthest) = witnessed_at.keys().copied().filter(|p| *p > events).max() {
+            return Ok(report(
+                VerifyProblem {
+                    position: events + 1,
+                    what: format!(
+                        "the ledger ends at position {events} but position {furthest} was witnessed: events were removed from its end"
+                    ),
+                },
+                events,
+                prev_hash,
+            ));
+        }
         Ok(VerifyReport {
-            events: expected_position - 1,
+            events,
             head_hash: prev_hash,
             problem: None,
         })

@@ -24,6 +24,7 @@ pub use ledger::{
     migrate, migrator_for, redact, Ledger, LedgerOptions, LedgerStats, SchemaState, Subscription,
     VerifyProblem, VerifyReport,
 };
+pub use sqlite::sqlite_file;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

@@ -38,6 +38,16 @@ pub(crate) struct SqliteBackend {
     lock: std::sync::Mutex<Option<Arc<WriterLock>>>,
 }
 
+/// The database file a SQLite URL names; `None` for another backend or an in-memory store.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    (file.as_os_str() != ":memory:").then(|| file.to_path_buf())
+}
+
 impl SqliteBackend {
     /// `write`: take the file's writer lock first, so a second instance is refused before it
     /// touches the file.
@@ -65,10 +75,13 @@ impl SqliteBackend {
         // no lock to migrate SQLite, so instances opening a new file together can see "database
         // is locked" or lose a migration race. The loser's work rolled back; a retry finds the
         // file in WAL mode and the schema current.
+        // A reader leaves the file as it is: switching it to WAL writes its header, which
+        // would turn an emptied file into a database.
         let mut attempt = 0;
-        loop {
+        let mut prepared = !(write || migrate);
+        while !prepared {
             match prepare(&options, migrate).await {
-                Ok(()) => break,
+                Ok(()) => prepared = true,
                 Err(e) if attempt < 10 && worth_retrying(&e) => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
