@@ -376,6 +376,35 @@ token_sha256 = "{agent}"
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
 
+    // Closing the incident posts a signed ledger checkpoint in the announcement channel.
+    let close = r#"{"at": "2030-01-01T00:02:00Z", "from": "rpark", "channel": "ops", "text": "/incident close incident:INC-1"}"#;
+    let closed = http
+        .post(server.url("/v1/console?identity=canary-close"))
+        .bearer_auth(CONSOLE_TOKEN)
+        .body(close)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 200, "{}", closed.text().await.unwrap());
+    let mut announced = None;
+    for _ in 0..200 {
+        announced = fake
+            .messages_in(999_000_000_000_000_001)
+            .into_iter()
+            .find(|m| m.content.starts_with("Ledger checkpoint: "));
+        if announced.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let announced =
+        announced.unwrap_or_else(|| panic!("no checkpoint in #ops:\n{}", server.log_text()));
+    assert!(
+        announced.content.contains("signature `"),
+        "{}",
+        announced.content
+    );
+
     let status = server.terminate(Duration::from_secs(20));
     let log = server.log_text();
     assert!(status.success(), "exit {status}:\n{log}");
