@@ -114,15 +114,20 @@ pub fn read_alerts(
                         field("endsAt"),
                         a.ends_at.filter(|t| t.year() != 1 && t.timestamp() != 0),
                     )?;
-                    let name = a.labels.get("alertname").cloned().ok_or_else(|| {
-                        fail(
-                            Some(field("labels.alertname")),
-                            format!(
-                                "{} is missing; every alert needs a name",
-                                field("labels.alertname")
-                            ),
-                        )
-                    })?;
+                    let name = a
+                        .labels
+                        .get("alertname")
+                        .filter(|n| !n.trim().is_empty())
+                        .cloned()
+                        .ok_or_else(|| {
+                            fail(
+                                Some(field("labels.alertname")),
+                                format!(
+                                    "{} is missing or empty; every alert needs a name",
+                                    field("labels.alertname")
+                                ),
+                            )
+                        })?;
                     Ok(AlertFacts {
                         source: source.to_string(),
                         fingerprint: a
