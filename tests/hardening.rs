@@ -126,13 +126,7 @@ async fn a_nul_in_a_console_line_fails_only_that_line_on_postgresql() {
             r#"{"at": "2030-01-01T00:00:00Z", "from": "rpark", "channel": "ops\u0000x", "text": "nul in the channel"}"#,
             r#"{"at": "2030-01-01T00:00:00Z", "from": "rp\u0000ark", "channel": "ops", "text": "nul in the name"}"#,
         ] {
-            let answer = http
-                .post(server.url("/v1/console"))
-                .bearer_auth(CONSOLE_TOKEN)
-                .body(line)
-                .send()
-                .await
-                .unwrap();
+            let answer = server.console(&http, CONSOLE_TOKEN, None, line).await;
             let status = answer.status().as_u16();
             let text = answer.text().await.unwrap();
             assert_eq!(status, 400, "{text}");
@@ -700,13 +694,9 @@ async fn verify_sees_events_cut_from_the_end_against_signed_checkpoints() {
     let lines = r#"{"at": "2030-01-01T00:00:00Z", "from": "rpark", "channel": "ops", "text": "/incident open title:\"Witnessed\" severity:sev2"}
 {"at": "2030-01-01T00:05:00Z", "from": "rpark", "channel": "ops", "text": "/incident close incident:INC-1"}
 "#;
-    let console = http
-        .post(server.url("/v1/console?identity=witness"))
-        .bearer_auth(CONSOLE_TOKEN)
-        .body(lines)
-        .send()
-        .await
-        .unwrap();
+    let console = server
+        .console(&http, CONSOLE_TOKEN, Some("witness"), lines)
+        .await;
     assert_eq!(console.status(), 200, "{}", console.text().await.unwrap());
     // Neither 1000 events nor an hour have passed: only the close can be why.
     let closed_at = count_events(&db).await as i64;

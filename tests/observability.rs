@@ -317,13 +317,9 @@ token_sha256 = "{agent}"
     let lines = r#"{"at": "2030-01-01T00:00:00Z", "from": "rpark", "channel": "ops", "text": "checking the canary"}
 {"at": "2030-01-01T00:01:00Z", "from": "rpark", "channel": "ops", "text": "/incident update text:\"looking\" incident:INC-1"}
 "#;
-    let console = http
-        .post(server.url("/v1/console?identity=canary"))
-        .bearer_auth(CONSOLE_TOKEN)
-        .body(lines)
-        .send()
-        .await
-        .unwrap();
+    let console = server
+        .console(&http, CONSOLE_TOKEN, Some("canary"), lines)
+        .await;
     assert_eq!(console.status(), 200, "{}", console.text().await.unwrap());
     let console = http
         .post(server.url("/v1/console"))
@@ -378,13 +374,9 @@ token_sha256 = "{agent}"
 
     // Closing the incident posts a signed ledger checkpoint in the announcement channel.
     let close = r#"{"at": "2030-01-01T00:02:00Z", "from": "rpark", "channel": "ops", "text": "/incident close incident:INC-1"}"#;
-    let closed = http
-        .post(server.url("/v1/console?identity=canary-close"))
-        .bearer_auth(CONSOLE_TOKEN)
-        .body(close)
-        .send()
-        .await
-        .unwrap();
+    let closed = server
+        .console(&http, CONSOLE_TOKEN, Some("canary-close"), close)
+        .await;
     assert_eq!(closed.status(), 200, "{}", closed.text().await.unwrap());
     let mut announced = None;
     for _ in 0..200 {

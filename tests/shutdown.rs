@@ -226,6 +226,7 @@ async fn sigterm_with_discord_unreachable_stops_within_the_grace() {
             "{outage}: stopped with {status} after {took:?} (grace {GRACE:?}):\n{log}"
         );
         assert!(log.contains("stopped cleanly"), "{outage}:\n{log}");
+        eprintln!("{outage}: stopped in {took:?} (grace {GRACE:?})");
         assert!(
             !log.contains("unreachable-discord-token"),
             "{outage}: the token was logged"

@@ -178,18 +178,23 @@ async fn serve_connection(
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stopping = false;
     loop {
+        // The stop flag is read at each tick rather than awaited: a future waiting on the
+        // shared flag would be polled at every wake-up of every connection, and the flag's
+        // waiter list is one lock for all of them (measured: a sixth of the throughput of
+        // small keep-alive requests). A stop is seen within one watchdog period.
         tokio::select! {
+            biased;
             ended = connection.as_mut() => {
                 if let Err(e) = ended {
                     tracing::debug!("HTTP connection ended: {e}");
                 }
                 return;
             }
-            _ = stop_requested(&mut stop), if !stopping => {
-                stopping = true;
-                connection.as_mut().graceful_shutdown();
-            }
             _ = watchdog.tick() => {
+                if !stopping && *stop.borrow_and_update() {
+                    stopping = true;
+                    connection.as_mut().graceful_shutdown();
+                }
                 if let Some(why) = activity.overdue(limits) {
                     tracing::debug!("closing an HTTP connection: {why}");
                     return;
@@ -353,7 +358,8 @@ fn with_deadline(body: Incoming, limit: Duration) -> (Body, Option<Arc<AtomicBoo
     let read = Arc::new(AtomicBool::new(false));
     let body = Body::new(DeadlineBody {
         inner: body,
-        deadline: Box::pin(tokio::time::sleep(limit)),
+        due: tokio::time::Instant::now() + limit,
+        deadline: None,
         limit,
         read: read.clone(),
     });
@@ -362,7 +368,11 @@ fn with_deadline(body: Incoming, limit: Duration) -> (Body, Option<Arc<AtomicBoo
 
 struct DeadlineBody {
     inner: Incoming,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// When the body must have arrived.
+    due: tokio::time::Instant,
+    /// The timer, made only once the body has to be waited for: most bodies arrive with
+    /// their head, and then no timer is ever set.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     limit: Duration,
     /// Set once the body has been read to its end.
     read: Arc<AtomicBool>,
@@ -382,7 +392,11 @@ impl http_body::Body for DeadlineBody {
             }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        if self.deadline.as_mut().poll(cx).is_ready() {
+        let due = self.due;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        if deadline.as_mut().poll(cx).is_ready() {
             let limit = self.limit;
             return Poll::Ready(Some(Err(Box::new(BodyTooSlow(limit)))));
         }

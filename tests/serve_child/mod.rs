@@ -61,6 +61,27 @@ fn listen_address(line: &str) -> Option<String> {
 }
 
 impl ServeChild {
+    /// Posts transcript `lines` to the console with `token`; with `identity`, a resend of the
+    /// same lines is a no-op.
+    pub async fn console(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+        identity: Option<&str>,
+        lines: &str,
+    ) -> reqwest::Response {
+        let path = match identity {
+            Some(identity) => format!("/v1/console?identity={identity}"),
+            None => "/v1/console".to_string(),
+        };
+        http.post(self.url(&path))
+            .bearer_auth(token)
+            .body(lines.to_string())
+            .send()
+            .await
+            .expect("the console answers")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
