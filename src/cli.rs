@@ -831,18 +831,6 @@ async fn verify(
             return Ok(1);
         }
     };
-    // A store without the ledger migration (1) is not an empty ledger: it was emptied, or it is
-    // not warroom's (`migrate` makes a new store, and a new store verifies with 0 events).
-    if let crate::store::SchemaState::Behind(missing) = ledger.schema_state().await? {
-        if missing.contains(&1) {
-            ledger.close().await;
-            println!(
-                "ledger BROKEN: {} holds no warroom ledger (an emptied file, or another database); restore it from a backup",
-                crate::store::redact(db)
-            );
-            return Ok(1);
-        }
-    }
     let witnessed: Vec<(i64, String)> = checkpoints
         .iter()
         .map(|c| (c.position, c.hash.clone()))

@@ -249,15 +249,7 @@ impl Default for ConnectionLimits {
 /// `[http]`'s connection limits, each within its bounds.
 fn read_connection_limits(http: &HttpSection, problems: &mut Vec<String>) -> ConnectionLimits {
     let defaults = ConnectionLimits::default();
-    let seconds = |key: &str, value, range, default: std::time::Duration, problems: &mut _| {
-        std::time::Duration::from_secs(bounded(
-            key,
-            value,
-            range,
-            default.as_secs() as i64,
-            problems,
-        ) as u64)
-    };
+    let seconds = bounded_seconds;
     ConnectionLimits {
         header_timeout: seconds(
             "http.header_timeout_seconds",
@@ -311,6 +303,18 @@ fn bounded(
             default
         }
     }
+}
+
+/// [`bounded`] for a number of seconds.
+fn bounded_seconds(
+    key: &str,
+    value: Option<i64>,
+    range: std::ops::RangeInclusive<i64>,
+    default: std::time::Duration,
+    problems: &mut Vec<String>,
+) -> std::time::Duration {
+    let seconds = bounded(key, value, range, default.as_secs() as i64, problems);
+    std::time::Duration::from_secs(seconds as u64)
 }
 
 /// A whole number an environment variable gives, within `range` (see [`bounded`]).
@@ -1302,15 +1306,7 @@ fn build(
 /// The lease's timings: the leader must be able to miss a renewal and still renew in time.
 fn read_lease(l: &LeaseSection, problems: &mut Vec<String>) -> crate::store::LeaseSettings {
     let default = crate::store::LeaseSettings::default();
-    let seconds = |key: &str, value, range, default: std::time::Duration, problems: &mut _| {
-        std::time::Duration::from_secs(bounded(
-            key,
-            value,
-            range,
-            default.as_secs() as i64,
-            problems,
-        ) as u64)
-    };
+    let seconds = bounded_seconds;
     let ttl = seconds(
         "lease.ttl_seconds",
         l.ttl_seconds,

@@ -93,31 +93,38 @@ pub struct WitnessKey(SigningKey);
 /// The public key (hex) of the key in `path`, without creating one; `None` when the file
 /// does not exist.
 pub fn public_key_in(path: &Path) -> anyhow::Result<Option<String>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    Ok(Some(WitnessKey::load_or_create(path)?.public_hex()))
+    Ok(WitnessKey::load(path)?.map(|key| key.public_hex()))
 }
 
 impl WitnessKey {
-    /// Reads the key in `path` (64 hex characters, the Ed25519 seed), or creates one there
-    /// (readable by the owner only) when the file does not exist.
+    /// Reads the key in `path` (64 hex characters, the Ed25519 seed); `None` when the file
+    /// does not exist.
+    fn load(path: &Path) -> anyhow::Result<Option<WitnessKey>> {
+        use anyhow::Context;
+        let text = match crate::small_file::read_small_file(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => anyhow::bail!("cannot read the witness key {}: {e}", path.display()),
+        };
+        let seed: [u8; 32] = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .with_context(|| {
+                format!(
+                    "the witness key {} is not 64 hex characters; remove it to have a new one made",
+                    path.display()
+                )
+            })?;
+        Ok(Some(WitnessKey(SigningKey::from_bytes(&seed))))
+    }
+
+    /// Reads the key in `path`, or creates one there (readable by the owner only) when the
+    /// file does not exist.
     pub fn load_or_create(path: &Path) -> anyhow::Result<WitnessKey> {
         use anyhow::Context;
-        match crate::small_file::read_small_file(path) {
-            Ok(text) => {
-                let seed: [u8; 32] = hex::decode(text.trim())
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .with_context(|| {
-                        format!(
-                            "the witness key {} is not 64 hex characters; remove it to have a new one made",
-                            path.display()
-                        )
-                    })?;
-                Ok(WitnessKey(SigningKey::from_bytes(&seed)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        match WitnessKey::load(path)? {
+            Some(key) => Ok(key),
+            None => {
                 let key = WitnessKey::generate();
                 let mut file = create_private(path)
                     .with_context(|| format!("cannot create the witness key {}", path.display()))?;
@@ -130,10 +137,6 @@ impl WitnessKey {
                 );
                 Ok(key)
             }
-            Err(e) => Err(anyhow::anyhow!(
-                "cannot read the witness key {}: {e}",
-                path.display()
-            )),
         }
     }
 
@@ -271,22 +274,25 @@ pub async fn keep_witnessing(
             close_seen = true;
         }
         let closed = std::mem::take(&mut close_seen);
-        match warroom.ledger().last().await {
-            Ok((position, hash)) => {
-                let due = position > witnessed
-                    && (witnessed == 0
-                        || stopping
-                        || closed
-                        || position - witnessed >= settings.every_events
-                        || last_at.elapsed() >= settings.every);
-                if due {
+        // The head known in memory says whether a checkpoint is due; the store is asked only
+        // then, for the head's hash.
+        let head = warroom.ledger().known_head();
+        let due = head > witnessed
+            && (witnessed == 0
+                || stopping
+                || closed
+                || head - witnessed >= settings.every_events
+                || last_at.elapsed() >= settings.every);
+        if due {
+            match warroom.ledger().last().await {
+                Ok((position, hash)) => {
                     let checkpoint = Checkpoint::sign(&key, position, &hash, Utc::now());
                     publish(&warroom, &settings, &checkpoint, closed).await;
                     witnessed = position;
                     last_at = tokio::time::Instant::now();
                 }
+                Err(e) => tracing::warn!("could not read the ledger's head for a checkpoint: {e}"),
             }
-            Err(e) => tracing::warn!("could not read the ledger's head for a checkpoint: {e}"),
         }
         if stopping {
             return;
@@ -311,13 +317,13 @@ async fn publish(
     checkpoint: &Checkpoint,
     close: bool,
 ) {
-    if let Some(path) = &settings.file {
-        let (path, line) = (path.clone(), checkpoint.clone());
-        let written = tokio::task::spawn_blocking(move || append(&path, &line)).await;
-        match written {
+    if let Some(path) = settings.file.clone() {
+        let line = checkpoint.clone();
+        let file = path.display().to_string();
+        match tokio::task::spawn_blocking(move || append(&path, &line)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(
-                file = %settings.file.as_ref().map_or(String::new(), |f| f.display().to_string()),
+                %file,
                 "could not write the ledger checkpoint to the witness file: {e}"
             ),
             Err(e) => tracing::error!("the witness file writer failed: {e}"),

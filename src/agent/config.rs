@@ -116,10 +116,13 @@ impl AgentConfig {
             .iter()
             .map(|key| format!("{key}: unknown key; see docs/runbooks-and-agents.md for the keys agent.toml takes"))
             .collect();
-        let file = file.map_err(|e| {
-            problems.push(e.to_string().trim_end().to_string());
-            problems.clone()
-        })?;
+        let file = match file {
+            Ok(file) => file,
+            Err(e) => {
+                problems.push(e.to_string().trim_end().to_string());
+                return Err(problems);
+            }
+        };
         let mut warnings = Vec::new();
 
         let server = check_server(&file.server, &mut problems, &mut warnings);

@@ -369,6 +369,12 @@ impl Ledger {
             .await
     }
 
+    /// The last position this process has seen committed (its own commits, and on
+    /// PostgreSQL other instances'), without asking the store.
+    pub fn known_head(&self) -> i64 {
+        *self.inner.heads.borrow()
+    }
+
     /// The last position; 0 when the ledger is empty.
     pub async fn head(&self) -> Result<i64, StoreError> {
         self.inner.backend.head().await
