@@ -193,18 +193,15 @@ async fn lead_while_elected(
             tokio::spawn(sweep_jobs(warroom.clone(), clock, led.clone())),
             tokio::spawn(schedule_escalations(warroom.clone(), clock, led)),
         ];
-        // Setting up the client already asks Discord's REST API for the gateway, which may
-        // hang while Discord is unreachable: a stop must not wait for it.
+        // The gateway is held in the background (reaching Discord may take any time) and
+        // stops with `Gateway::stop`.
         let connected = match &gateway {
-            Some(bot) => tokio::select! {
-                connected = crate::discord::connect_gateway(bot) => match connected {
-                    Ok(g) => Some(g),
-                    Err(e) => {
-                        tracing::error!("leading without the Discord gateway: {e:#}");
-                        None
-                    }
-                },
-                _ = stopped.changed() => None,
+            Some(bot) => match crate::discord::connect_gateway(bot) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    tracing::error!("leading without the Discord gateway: {e:#}");
+                    None
+                }
             },
             None => None,
         };

@@ -234,6 +234,51 @@ impl Bot {
         }
     }
 
+    /// An interaction Discord sent again when the session resumed after an outage. The
+    /// three seconds Discord allows for an answer have most likely passed, and the person was
+    /// told "the application did not respond" and may have tried again or given up: running
+    /// it now could act twice or act late, so it is not run. They are told so privately if
+    /// Discord still takes an answer, else with a mention in the channel.
+    pub(super) async fn refuse_replayed(self: Arc<Self>, interaction: Interaction) {
+        let (what, user, channel) = match &interaction {
+            Interaction::Command(c) => (
+                format!("`/{}`", commands::parsed(&c.data).words.join(" ")),
+                c.user.id,
+                c.channel_id,
+            ),
+            Interaction::Component(c) => ("button press".to_string(), c.user.id, c.channel_id),
+            // Autocomplete asked while away has nobody waiting for it any more.
+            _ => return,
+        };
+        let Some((id, token)) = identity(&interaction) else {
+            return;
+        };
+        tracing::warn!(
+            user = %user,
+            "Discord: a {what} sent while the gateway was down arrived after the outage; it was not run"
+        );
+        let text = format!(
+            "your {what} reached warroom only after its Discord connection came back, too late to be answered, so it was not run. Send it again if it is still needed."
+        );
+        let private = CreateInteractionResponse::Message(
+            CreateInteractionResponseMessage::new()
+                .content(format!("Sorry: {text}"))
+                .ephemeral(true),
+        );
+        if private.execute(&self.http, (id, &token)).await.is_ok() {
+            return;
+        }
+        let public = serenity::all::CreateMessage::new()
+            .content(format!("<@{user}> {text}"))
+            .allowed_mentions(serenity::all::CreateAllowedMentions::new().users([user]));
+        if let Err(e) = channel.send_message(&self.http, public).await {
+            tracing::error!(
+                "Discord: cannot tell <@{user}> their {what} was not run: {}",
+                explain(&e.into())
+            );
+        }
+    }
+
     /// Edits the deferred answer with `answer` once it is ready.
     fn edit_later(
         &self,

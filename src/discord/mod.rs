@@ -7,23 +7,21 @@
 //! incident's channel, posting its header and SOP, backfilling history after a fresh session,
 //! uploading the post-mortem when the incident closes, paging people with a mention and a DM.
 //!
-//! Module map: `commands` (registration and reading slash commands), `interactions` (one
+//! Module map: `gateway` (the websocket session: connect, resume, heartbeat, reconnect),
+//! `commands` (registration and reading slash commands), `interactions` (one
 //! answer for the gateway and the HTTP endpoint), `recording` (messages and backfill),
 //! `channels` (incident channels, header, post-mortem), `pager` (pages through Discord).
 
 mod channels;
 pub mod commands;
+pub mod gateway;
 pub mod interactions;
 mod pager;
 mod recording;
 
 use crate::app::{Notice, Warroom};
 use crate::config::{DiscordSettings, DISCORD_API_URL};
-use serenity::all::{
-    ChannelId, ConnectionStage, Context, EventHandler, GatewayIntents, GuildId, Interaction,
-    Message, MessageId, MessageUpdateEvent, Ready, ResumedEvent, ShardManager,
-    ShardStageUpdateEvent, UserId,
-};
+use serenity::all::{ChannelId, GatewayIntents, GuildId, Ready, UserId};
 use serenity::http::{Http, HttpBuilder};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,25 +51,70 @@ pub struct Bot {
     /// incident never create two channels.
     creating: tokio::sync::Mutex<()>,
     /// Whether the gateway is up, for `/readyz` and the metrics.
-    gateway: GatewayState,
+    gateway: Arc<GatewayState>,
 }
 
-/// The gateway connection as `/readyz` sees it.
+/// The gateway connection as `/readyz` and the metrics see it, kept by the gateway loop
+/// from what happens on the socket (see [`gateway`]).
 #[derive(Debug, Default)]
 pub struct GatewayState {
     /// A gateway connection was started (not for a bot that only answers HTTP interactions).
     started: AtomicBool,
-    /// Between READY (or RESUMED) and a disconnect.
+    /// Between READY (or RESUMED) and the session dropping.
     connected: AtomicBool,
     /// This instance leaves the gateway to another (it does not hold the leader lease).
     follower: AtomicBool,
+    /// Why the gateway is down and since when; `None` while connected or before the first try.
+    down: std::sync::Mutex<Option<(String, std::time::Instant)>>,
 }
 
 impl GatewayState {
-    /// READY or RESUMED arrived (`true`), or the session dropped (`false`).
+    /// READY or RESUMED arrived (`true`), or the gateway was closed on purpose (`false`).
     pub fn set_connected(&self, connected: bool) {
-        self.connected.store(connected, Ordering::Release);
+        let was = self.connected.swap(connected, Ordering::AcqRel);
         crate::metrics::get().set_discord_connected(connected);
+        let down = self.down.lock().expect("gateway state lock").take();
+        if connected && !was {
+            match down {
+                Some((why, since)) => tracing::info!(
+                    "Discord gateway connected again after {:.1} s away ({why})",
+                    since.elapsed().as_secs_f64()
+                ),
+                None => tracing::info!("Discord gateway connected"),
+            }
+        }
+    }
+
+    /// The session dropped or a connection attempt failed: logged once when the gateway goes
+    /// down, not at every retry.
+    fn lost(&self, why: &str) {
+        let was = self.connected.swap(false, Ordering::AcqRel);
+        crate::metrics::get().set_discord_connected(false);
+        let mut down = self.down.lock().expect("gateway state lock");
+        match down.as_mut() {
+            Some((reason, _)) => {
+                if reason != why {
+                    tracing::debug!("Discord gateway still down: {why}");
+                    *reason = why.to_string();
+                }
+            }
+            None => {
+                if was {
+                    tracing::warn!("Discord gateway lost: {why}; reconnecting");
+                } else {
+                    tracing::warn!("Discord gateway not connected yet: {why}; retrying");
+                }
+                *down = Some((why.to_string(), std::time::Instant::now()));
+            }
+        }
+    }
+
+    /// Discord refused the gateway for good (token, intents): down until restarted.
+    fn failed(&self, why: &str) {
+        self.connected.store(false, Ordering::Release);
+        crate::metrics::get().set_discord_connected(false);
+        *self.down.lock().expect("gateway state lock") =
+            Some((why.to_string(), std::time::Instant::now()));
     }
 
     /// Hook for the leader lease: a follower holds no gateway by design, so its readiness
@@ -80,14 +123,26 @@ impl GatewayState {
         self.follower.store(follower, Ordering::Release);
     }
 
+    /// Whether the session is up right now.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
     /// Why the instance is not ready as far as Discord goes; `None` when it is.
-    pub fn not_ready(&self) -> Option<&'static str> {
+    pub fn not_ready(&self) -> Option<String> {
         let waiting = self.started.load(Ordering::Acquire)
             && !self.follower.load(Ordering::Acquire)
             && !self.connected.load(Ordering::Acquire);
-        waiting.then_some(
-            "the Discord gateway is not connected (no READY yet, or the session dropped)",
-        )
+        if !waiting {
+            return None;
+        }
+        Some(match &*self.down.lock().expect("gateway state lock") {
+            Some((why, since)) => format!(
+                "the Discord gateway is not connected: {why} (for {} s)",
+                since.elapsed().as_secs()
+            ),
+            None => "the Discord gateway is not connected yet (no READY)".to_string(),
+        })
     }
 }
 
@@ -114,10 +169,11 @@ impl Discord {
 }
 
 /// A gateway connection: messages, edits, deletes and interactions come in through it, and
-/// READY reconciles channels and backfills missed history. One instance holds it at a time.
+/// READY reconciles channels and reads back what was missed. One instance holds it at a time.
 pub struct Gateway {
-    shard_manager: Arc<ShardManager>,
-    task: JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+    session: JoinHandle<()>,
+    inbound: JoinHandle<()>,
 }
 
 /// How long a closing gateway may take before its task is dropped, when nothing shorter is
@@ -125,22 +181,24 @@ pub struct Gateway {
 pub const GATEWAY_CLOSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Gateway {
-    /// Closes the shard cleanly (Discord then ends the session) and waits for the client, all
-    /// within `within`. serenity waits up to 5 s for a shard that never answers (one stuck
-    /// reconnecting to an unreachable gateway) and then for the client task: the one deadline
-    /// over both is what keeps a stop inside the shutdown grace.
+    /// Closes the session cleanly (code 1000: Discord ends it) and lets what was already
+    /// received be recorded, all within `within`; whatever is left then is dropped.
     pub async fn stop(self, within: std::time::Duration) {
         let Gateway {
-            shard_manager,
-            mut task,
+            stop,
+            mut session,
+            mut inbound,
         } = self;
+        let _ = stop.send(true);
         let closed = tokio::time::timeout(within, async {
-            shard_manager.shutdown_all().await;
-            let _ = (&mut task).await;
+            let _ = (&mut session).await;
+            // The session's end closes the inbound queue: the worker drains it and ends.
+            let _ = (&mut inbound).await;
         })
         .await;
         if closed.is_err() {
-            task.abort();
+            session.abort();
+            inbound.abort();
             tracing::warn!(
                 "the Discord gateway did not close within {} ms; dropped it",
                 within.as_millis()
@@ -199,7 +257,7 @@ impl Bot {
             bot_user: OnceLock::new(),
             names: std::sync::Mutex::new(HashMap::new()),
             creating: tokio::sync::Mutex::new(()),
-            gateway: GatewayState::default(),
+            gateway: Arc::default(),
         })))
     }
 
@@ -220,7 +278,7 @@ pub async fn start(warroom: Arc<Warroom>) -> anyhow::Result<Option<Discord>> {
     let Some(mut discord) = start_without_gateway(warroom).await? else {
         return Ok(None);
     };
-    discord.gateway = Some(connect_gateway(&discord.bot).await?);
+    discord.gateway = Some(connect_gateway(&discord.bot)?);
     Ok(Some(discord))
 }
 
@@ -258,38 +316,85 @@ pub async fn start_without_gateway(warroom: Arc<Warroom>) -> anyhow::Result<Opti
 }
 
 /// Connects the gateway for `bot`; its READY registers the commands, reconciles incident
-/// channels and backfills the history of open incidents' channels since the last recorded
-/// message — after a restart, and on an instance that has just become the leader.
-pub async fn connect_gateway(bot: &Arc<Bot>) -> anyhow::Result<Gateway> {
+/// channels and reads back what changed while no session was up — after a restart, after an
+/// outage, and on an instance that has just become the leader. Returns at once: the session
+/// is held (and re-established) in the background until [`Gateway::stop`].
+pub fn connect_gateway(bot: &Arc<Bot>) -> anyhow::Result<Gateway> {
     let Some(token) = bot.settings.token.clone() else {
         anyhow::bail!("no Discord bot token is configured");
     };
     let intents =
         GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
-    let bot_cell = Arc::new(OnceLock::new());
-    let _ = bot_cell.set(bot.clone());
-    // Not `Client::builder`: it makes its own REST client, and only ours honours api_url.
-    let mut client = serenity::client::ClientBuilder::new_with_http(
-        rest_client(token.expose(), &bot.settings),
-        intents,
-    )
-    .event_handler(Handler { bot: bot_cell })
-    .await
-    .map_err(|e| anyhow::anyhow!("cannot set up the Discord client: {e}"))?;
-    let shard_manager = client.shard_manager.clone();
+    let (inbound, queue) = mpsc::unbounded_channel();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     // Readiness waits for READY only on an instance that started a gateway.
     bot.gateway.started.store(true, Ordering::Release);
-    let gateway_bot = bot.clone();
-    let task = tokio::spawn(async move {
-        if let Err(e) = client.start().await {
-            tracing::error!("the Discord gateway connection stopped: {e}");
-        }
-        gateway_bot.gateway.set_connected(false);
-    });
+    let link = gateway::Link {
+        token: token.expose().to_string(),
+        intents: intents.bits(),
+        http: bot.http.clone(),
+        state: bot.gateway.clone(),
+        inbound,
+    };
     Ok(Gateway {
-        shard_manager,
-        task,
+        stop,
+        session: tokio::spawn(gateway::run(link, stopped)),
+        inbound: tokio::spawn(bot.clone().take_inbound(queue)),
     })
+}
+
+impl Bot {
+    /// Acts on what the gateway received. Messages, edits and deletes are recorded one after
+    /// another in Discord's order (an edit never overtakes its message); a READY's read-back
+    /// and each interaction run on their own, so neither holds up the other.
+    async fn take_inbound(self: Arc<Self>, mut queue: mpsc::UnboundedReceiver<gateway::Inbound>) {
+        use gateway::Inbound;
+        while let Some(inbound) = queue.recv().await {
+            match inbound {
+                Inbound::Ready(ready) => {
+                    let bot = self.clone();
+                    tokio::spawn(async move { bot.on_ready(*ready).await });
+                }
+                Inbound::Resumed => {
+                    // A resumed session replays what was missed: nothing to read back.
+                    tracing::info!("Discord session resumed");
+                }
+                Inbound::Message(message) => {
+                    if let Err(e) = self.record_message(&message).await {
+                        tracing::error!(
+                            message = %message.id,
+                            "Discord: could not record a message: {}",
+                            explain(&e)
+                        );
+                    }
+                }
+                Inbound::Edit(event) => {
+                    if let Err(e) = self.record_edit(&event).await {
+                        tracing::error!(message = %event.id, "Discord: could not record an edit: {}", explain(&e));
+                    }
+                }
+                Inbound::Delete { channel, ids } => {
+                    for id in ids {
+                        if let Err(e) = self.record_delete(channel, id).await {
+                            tracing::error!(message = %id, "Discord: could not record a delete: {}", explain(&e));
+                        }
+                    }
+                }
+                Inbound::Interaction {
+                    interaction,
+                    replayed: false,
+                } => {
+                    tokio::spawn(self.clone().answer_gateway(*interaction));
+                }
+                Inbound::Interaction {
+                    interaction,
+                    replayed: true,
+                } => {
+                    tokio::spawn(self.clone().refuse_replayed(*interaction));
+                }
+            }
+        }
+    }
 }
 
 /// Alerts announced one by one from one batch of notices; the rest are counted.
@@ -431,91 +536,4 @@ fn utc_or(
     Some(*timestamp)
         .filter(|t| crate::time_range::contains(*t))
         .unwrap_or_else(fallback)
-}
-
-/// Relays gateway events to the bot.
-struct Handler {
-    bot: Arc<OnceLock<Arc<Bot>>>,
-}
-
-impl Handler {
-    fn bot(&self) -> Option<Arc<Bot>> {
-        self.bot.get().cloned()
-    }
-}
-
-#[async_trait::async_trait]
-impl EventHandler for Handler {
-    async fn ready(&self, _ctx: Context, ready: Ready) {
-        if let Some(bot) = self.bot() {
-            bot.gateway.set_connected(true);
-            bot.on_ready(ready).await;
-        }
-    }
-
-    async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
-        // A resumed session replays what was missed: nothing to read back.
-        tracing::info!("Discord session resumed");
-        if let Some(bot) = self.bot() {
-            bot.gateway.set_connected(true);
-        }
-    }
-
-    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
-        // Connected follows READY or RESUMED; any other stage means the session is down or
-        // being re-established.
-        if let Some(bot) = self.bot() {
-            let connected = event.new == ConnectionStage::Connected;
-            if !connected {
-                tracing::warn!(stage = %event.new, "Discord gateway not connected");
-            }
-            bot.gateway.set_connected(connected);
-        }
-    }
-
-    async fn message(&self, _ctx: Context, message: Message) {
-        if let Some(bot) = self.bot() {
-            if let Err(e) = bot.record_message(&message).await {
-                tracing::error!(
-                    message = %message.id,
-                    "Discord: could not record a message: {}",
-                    explain(&e)
-                );
-            }
-        }
-    }
-
-    async fn message_update(
-        &self,
-        _ctx: Context,
-        _old: Option<Message>,
-        _new: Option<Message>,
-        event: MessageUpdateEvent,
-    ) {
-        if let Some(bot) = self.bot() {
-            if let Err(e) = bot.record_edit(&event).await {
-                tracing::error!(message = %event.id, "Discord: could not record an edit: {}", explain(&e));
-            }
-        }
-    }
-
-    async fn message_delete(
-        &self,
-        _ctx: Context,
-        channel: ChannelId,
-        message: MessageId,
-        _guild: Option<GuildId>,
-    ) {
-        if let Some(bot) = self.bot() {
-            if let Err(e) = bot.record_delete(channel, message).await {
-                tracing::error!(message = %message, "Discord: could not record a delete: {}", explain(&e));
-            }
-        }
-    }
-
-    async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
-        if let Some(bot) = self.bot() {
-            bot.answer_gateway(interaction).await;
-        }
-    }
 }

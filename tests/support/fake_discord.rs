@@ -215,6 +215,56 @@ impl FakeDiscord {
         self.gateway.invalidate_session();
     }
 
+    /// Cuts the live connection with a TCP reset (no close frame, no FIN) and refuses every
+    /// new connection for `refused`, as a Discord edge that dropped does; then takes
+    /// connections again on the same address. Returns when connections are taken again.
+    pub fn cut_and_refuse(&self, refused: Duration) -> tokio::time::Instant {
+        self.gateway.cut_and_refuse(refused)
+    }
+
+    /// Ends the live connection with a plain TCP close (FIN, no close frame).
+    pub fn cut_with_fin(&self) {
+        self.gateway.cut_with_fin();
+    }
+
+    /// While held, a RESUME gets no answer (no replay, no RESUMED) until released: a
+    /// resume that is pending.
+    pub fn hold_resumes(&self, held: bool) {
+        self.gateway.hold_resumes(held);
+    }
+
+    /// The live connection goes silent: no heartbeat acknowledgement, no dispatch, but the
+    /// socket stays open (a link that died without a word).
+    pub fn freeze(&self) {
+        self.gateway.freeze();
+    }
+
+    /// The heartbeat interval HELLO announces on later connections (Discord's is 41.25 s).
+    pub fn set_heartbeat_interval(&self, interval: Duration) {
+        self.gateway.set_heartbeat_interval(interval);
+    }
+
+    /// Gateway payloads sent zlib-compressed (as binary frames), because IDENTIFY asked.
+    pub fn compressed_frames(&self) -> usize {
+        self.gateway.compressed_frames()
+    }
+
+    /// Changes a message's text in the REST history, as an edit made while the bot was away.
+    pub fn edit_history(
+        &self,
+        message_id: u64,
+        text: &str,
+        edited_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        self.state()
+            .edit_history(message_id, text, &fixtures::timestamp(edited_at));
+    }
+
+    /// Takes a message out of the REST history, as a delete made while the bot was away.
+    pub fn remove_history(&self, message_id: u64) {
+        self.state().remove_history(message_id);
+    }
+
     /// Closes the live connection (code 4000, resumable) if there is one, then queues the
     /// dispatch; serenity reconnects at once and RESUMEs, and gets it then.
     pub async fn dispatch_while_disconnected(&self, event: &str, data: Value) {

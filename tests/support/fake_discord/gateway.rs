@@ -1,11 +1,15 @@
-//! The fake gateway: a websocket server speaking Discord's gateway protocol (v10, JSON text
-//! frames, no compression) to one client at a time, with sessions that can be resumed or
-//! invalidated on demand.
+//! The fake gateway: a websocket server speaking Discord's gateway protocol (v10, JSON; zlib
+//! payload compression when IDENTIFY asks for it) to one client at a time, with sessions that
+//! can be resumed or invalidated on demand, and the outages Discord has: a connection reset,
+//! refused connections, a silent link, a RESUME left pending.
 //!
 //! Sequencing follows Discord: READY starts a session at `s = 1`; every dispatch takes the
 //! next `s`; a RESUME naming the current session replays what the client has not
 //! acknowledged, then what was queued while no connection was live, and ends with RESUMED.
 
+use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,7 +29,7 @@ pub(super) struct Identity {
     pub application_id: u64,
 }
 
-/// Discord's usual interval; serenity's first heartbeat is then 41 s away, beyond any test.
+/// Discord's usual interval, announced unless a test sets another.
 const HEARTBEAT_INTERVAL_MS: u64 = 41_250;
 
 /// Close code for "closed by the server, reconnect and resume" (Discord's 4000, unknown
@@ -44,6 +48,10 @@ struct Shared {
     state: Mutex<State>,
     /// READY and RESUMED frames written to a socket so far, for `wait_ready`.
     sessions_sent: watch::Sender<usize>,
+    /// Until when new connections are refused (the listener is closed meanwhile).
+    refuse_until: watch::Sender<Option<tokio::time::Instant>>,
+    heartbeat_interval_ms: AtomicU64,
+    compressed: AtomicU64,
 }
 
 #[derive(Default)]
@@ -62,6 +70,11 @@ struct State {
     queue: Vec<(String, Value)>,
     /// Dispatches dropped because a fresh IDENTIFY replaced the session they waited for.
     dropped: usize,
+    /// Whether the last IDENTIFY offered payload compression.
+    compress: bool,
+    /// RESUMEs are left unanswered while set; the pending ones wait here.
+    hold_resumes: bool,
+    held: Vec<(u64, Outbox, Value)>,
 }
 
 struct Session {
@@ -86,6 +99,12 @@ enum Out {
         starts_session: bool,
     },
     Close(u16),
+    /// Drop the connection with a TCP reset.
+    Reset,
+    /// Drop the connection with a plain FIN, no close frame.
+    Fin,
+    /// Stop answering anything, keeping the socket open.
+    Freeze,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -128,6 +147,9 @@ impl Gateway {
             url: url.clone(),
             state: Mutex::new(State::default()),
             sessions_sent: watch::channel(0).0,
+            refuse_until: watch::channel(None).0,
+            heartbeat_interval_ms: AtomicU64::new(HEARTBEAT_INTERVAL_MS),
+            compressed: AtomicU64::new(0),
         });
         let accept = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         Gateway {
@@ -198,6 +220,56 @@ impl Gateway {
         state.queue.clear();
     }
 
+    pub(super) fn cut_and_refuse(&self, refused: Duration) -> tokio::time::Instant {
+        let back = tokio::time::Instant::now() + refused;
+        // Refuse first, so the client's immediate reconnect already meets a closed port.
+        self.shared.refuse_until.send_replace(Some(back));
+        self.end_live(Out::Reset);
+        back
+    }
+
+    pub(super) fn cut_with_fin(&self) {
+        self.end_live(Out::Fin);
+    }
+
+    pub(super) fn freeze(&self) {
+        self.end_live(Out::Freeze);
+    }
+
+    /// Ends the live connection as `how` says; dispatches queue until a RESUME.
+    fn end_live(&self, how: Out) {
+        let mut state = lock(&self.shared.state);
+        let live = state
+            .live
+            .take()
+            .expect("fake Discord: this outage needs a live gateway connection");
+        let _ = live.out.send(how);
+    }
+
+    pub(super) fn hold_resumes(&self, held: bool) {
+        let pending = {
+            let mut state = lock(&self.shared.state);
+            state.hold_resumes = held;
+            if held {
+                return;
+            }
+            std::mem::take(&mut state.held)
+        };
+        for (conn, out, resume) in pending {
+            self.shared.resume(conn, &out, &resume);
+        }
+    }
+
+    pub(super) fn set_heartbeat_interval(&self, interval: Duration) {
+        self.shared
+            .heartbeat_interval_ms
+            .store(interval.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn compressed_frames(&self) -> usize {
+        self.shared.compressed.load(Ordering::Relaxed) as usize
+    }
+
     pub(super) fn dispatch_while_disconnected(&self, event: &str, data: Value) {
         let mut state = lock(&self.shared.state);
         if let Some(live) = state.live.take() {
@@ -238,23 +310,76 @@ impl State {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let addr = listener.local_addr().expect("fake gateway: local address");
+    let mut listener = Some(listener);
+    let mut refusals = shared.refuse_until.subscribe();
     let mut connections = JoinSet::new();
     let mut next_id = 0;
     loop {
+        let refuse_until = *refusals.borrow_and_update();
+        if let Some(until) = refuse_until {
+            // A closed listener: connecting is refused (RST to the SYN), as when an edge is down.
+            drop(listener.take());
+            tokio::time::sleep_until(until).await;
+            listener = Some(loop {
+                match TcpListener::bind(addr).await {
+                    Ok(l) => break l,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            });
+            shared.refuse_until.send_replace(None);
+            refusals.borrow_and_update();
+            continue;
+        }
+        let open = listener.as_ref().expect("listening unless refusing");
         tokio::select! {
-            accepted = listener.accept() => {
+            accepted = open.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 next_id += 1;
                 connections.spawn(serve(Arc::clone(&shared), stream, next_id));
             }
+            _ = refusals.changed() => {}
             Some(_) = connections.join_next() => {}
         }
+    }
+}
+
+fn is_dispatch(frame: &str) -> bool {
+    serde_json::from_str::<Value>(frame).is_ok_and(|v| v["op"] == 0)
+}
+
+/// Zlib, as Discord compresses a payload for a client that asked.
+fn zlib(text: &str) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(text.as_bytes())
+        .expect("compressing in memory");
+    encoder.finish().expect("compressing in memory")
+}
+
+/// Makes the socket's close a reset: SO_LINGER on with a zero timeout.
+fn reset_on_close(fd: RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `fd` is the connection's open socket (owned by the websocket still held by the
+    // caller) and `linger` is a valid value of the size passed.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
     }
 }
 
 /// One websocket connection: HELLO first, then client frames answered and outgoing frames
 /// written in order until either side closes.
 async fn serve(shared: Arc<Shared>, stream: TcpStream, conn: u64) {
+    let fd = stream.as_raw_fd();
     let ws = match tokio_tungstenite::accept_async(stream).await {
         Ok(ws) => ws,
         Err(why) => {
@@ -268,7 +393,7 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, conn: u64) {
     log(conn, "connected");
     let _ = out.send(text(json!({
         "op": 10,
-        "d": { "heartbeat_interval": HEARTBEAT_INTERVAL_MS },
+        "d": { "heartbeat_interval": shared.heartbeat_interval_ms.load(Ordering::Relaxed) },
     })));
     loop {
         tokio::select! {
@@ -300,7 +425,16 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, conn: u64) {
             outgoing = outbox.recv() => match outgoing {
                 Some(Out::Text { frame, starts_session }) => {
                     log(conn, &format!("-> {frame}"));
-                    if sink.send(Frame::Text(frame)).await.is_err() {
+                    // Discord compresses dispatches for a client that offered it; the
+                    // other opcodes stay text here, which a client must take as well.
+                    let compress = lock(&shared.state).compress && is_dispatch(&frame);
+                    let sent = if compress {
+                        shared.compressed.fetch_add(1, Ordering::Relaxed);
+                        sink.send(Frame::Binary(zlib(&frame))).await
+                    } else {
+                        sink.send(Frame::Text(frame)).await
+                    };
+                    if sent.is_err() {
                         break;
                     }
                     if starts_session {
@@ -318,6 +452,23 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, conn: u64) {
                         break;
                     }
                 }
+                Some(Out::Reset) => {
+                    log(conn, "-> reset");
+                    reset_on_close(fd);
+                    clear_live(&shared, conn);
+                    return;
+                }
+                Some(Out::Fin) => {
+                    log(conn, "-> fin");
+                    clear_live(&shared, conn);
+                    return;
+                }
+                Some(Out::Freeze) => {
+                    log(conn, "-> frozen");
+                    clear_live(&shared, conn);
+                    // Holds the socket open and reads nothing until the fake is dropped.
+                    std::future::pending::<()>().await;
+                }
                 None => break,
             },
         }
@@ -331,6 +482,13 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, conn: u64) {
     // Completes the closing handshake when the client started it; bounded, as the client may
     // already be gone.
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+fn clear_live(shared: &Shared, conn: u64) {
+    let mut state = lock(&shared.state);
+    if state.live.as_ref().is_some_and(|live| live.conn == conn) {
+        state.live = None;
+    }
 }
 
 impl Shared {
@@ -355,6 +513,7 @@ impl Shared {
         let mut state = lock(&self.state);
         state.identifies += 1;
         state.identify_payloads.push(identify.clone());
+        state.compress = identify["compress"].as_bool().unwrap_or(false);
         if state.sessions_started > 0 {
             // A new session never sees what the old one missed (as on Discord). Only before
             // the very first session is the queue kept, so a test that dispatches before the
@@ -402,6 +561,10 @@ impl Shared {
 
     fn resume(&self, conn: u64, out: &Outbox, resume: &Value) {
         let mut state = lock(&self.state);
+        if state.hold_resumes {
+            state.held.push((conn, out.clone(), resume.clone()));
+            return;
+        }
         state.resumes += 1;
         let wanted = resume["session_id"].as_str().unwrap_or_default();
         let acknowledged = resume["seq"].as_u64().unwrap_or(0);

@@ -88,6 +88,8 @@ struct Tracked {
     channel_id: u64,
     /// The message a component interaction came from.
     message_id: Option<u64>,
+    /// When it was sent: Discord takes the first answer for three seconds only.
+    sent: std::time::Instant,
 }
 
 /// A request body: JSON, or the `payload_json` of a multipart form plus its file parts.
@@ -295,6 +297,23 @@ impl State {
             .filter(|m| m.visible && m.channel_id == channel_id)
             .map(Stored::to_fake)
             .collect()
+    }
+
+    /// Changes a message's text in the history as an edit would, with its `edited_timestamp`.
+    pub(super) fn edit_history(&mut self, message_id: u64, text: &str, edited: &str) {
+        let stored = self
+            .messages
+            .get_mut(&message_id)
+            .unwrap_or_else(|| panic!("edit_history: no message {message_id}"));
+        stored.json["content"] = json!(text);
+        stored.json["edited_timestamp"] = json!(edited);
+    }
+
+    /// Takes a message out of the history, as a delete would.
+    pub(super) fn remove_history(&mut self, message_id: u64) {
+        self.messages
+            .remove(&message_id)
+            .unwrap_or_else(|| panic!("remove_history: no message {message_id}"));
     }
 
     pub(super) fn add_history(&mut self, channel_id: u64, mut message: Value) {

@@ -16,6 +16,9 @@ fn is_ephemeral(data: &Value) -> bool {
     data["flags"].as_u64().unwrap_or(0) & EPHEMERAL != 0
 }
 
+/// How long Discord waits for an interaction's first answer.
+const ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl State {
     /// Remembers an interaction so responses to it land in its channel, as on Discord.
     pub(in super::super) fn track_interaction(&mut self, interaction: &Value) {
@@ -48,6 +51,7 @@ impl State {
             kind: interaction["type"].as_u64().unwrap_or(0),
             channel_id,
             message_id,
+            sent: std::time::Instant::now(),
         };
         self.interactions.insert(token.to_string(), tracked);
     }
@@ -82,7 +86,12 @@ impl State {
     }
 
     pub(super) fn interaction_callback(&mut self, id: u64, token: &str, body: Body) -> Handled {
-        if self.interactions.get(token).is_some_and(|t| t.id != id) {
+        // Discord forgets an interaction not answered within three seconds.
+        if self
+            .interactions
+            .get(token)
+            .is_some_and(|t| t.id != id || t.sent.elapsed() > ANSWER_LIMIT)
+        {
             return Err(Refusal(404, 10062, "Unknown interaction"));
         }
         if !self.acknowledged.insert(token.to_string()) {
