@@ -189,6 +189,11 @@ pub struct DiscordSection {
     /// Channels recorded besides incident channels; default the chat's default channel and
     /// the alerts channel.
     pub watch_channels: Option<Vec<String>>,
+    /// After a new gateway session, how far back each recorded channel's history is
+    /// compared with the ledger (edits, deletes, messages missed): hours (default 24) …
+    pub reconcile_hours: Option<i64>,
+    /// … and at most this many of its newest messages (default 500).
+    pub reconcile_messages: Option<i64>,
     /// The warroom role of members no `access` entry names: `viewer` (default), `responder`,
     /// `sre`, or `none` (they may run no command; what they say is still recorded).
     pub default_access: Option<String>,
@@ -478,6 +483,10 @@ pub struct DiscordSettings {
     pub threads: bool,
     pub announce_channel: String,
     pub watch_channels: Vec<String>,
+    /// How far back a new session compares each recorded channel's history with the ledger.
+    pub reconcile_window: chrono::Duration,
+    /// The most messages of a channel compared.
+    pub reconcile_messages: usize,
     /// The role of members no `access` entry names.
     pub default_access: crate::domain::access::Access,
     /// Discord user id → contact handle.
@@ -1544,6 +1553,20 @@ fn read_discord(
         threads,
         announce_channel,
         watch_channels,
+        reconcile_window: chrono::Duration::hours(bounded(
+            "discord.reconcile_hours",
+            d.reconcile_hours,
+            1..=720,
+            24,
+            problems,
+        )),
+        reconcile_messages: bounded(
+            "discord.reconcile_messages",
+            d.reconcile_messages,
+            1..=10_000,
+            500,
+            problems,
+        ) as usize,
         default_access,
         users,
         user_access,

@@ -390,6 +390,7 @@ async fn edits_and_deletes_keep_the_original_in_the_ledger() {
         InputKind::Edit {
             message_id: "m0".into(),
             text: "before the incident, edited".into(),
+            found_at: None,
         },
     ))
     .await
@@ -409,6 +410,7 @@ async fn edits_and_deletes_keep_the_original_in_the_ledger() {
         "09:04:00",
         InputKind::Delete {
             message_id: "m1".into(),
+            found_at: None,
         },
     ))
     .await
@@ -419,6 +421,7 @@ async fn edits_and_deletes_keep_the_original_in_the_ledger() {
         InputKind::Edit {
             message_id: "m0".into(),
             text: "edited again inside".into(),
+            found_at: None,
         },
     ))
     .await

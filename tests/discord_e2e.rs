@@ -384,11 +384,13 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
                     duplicate_checked = true;
                 }
             }
-            InputKind::Edit { message_id, text } => {
+            InputKind::Edit {
+                message_id, text, ..
+            } => {
                 let id = discord_ids[&message_id];
                 h.edit(h.channel_id(&channel), id, &from, &text, at).await;
             }
-            InputKind::Delete { message_id } => {
+            InputKind::Delete { message_id, .. } => {
                 let id = discord_ids[&message_id];
                 h.delete(h.channel_id(&channel), id).await;
             }
@@ -416,7 +418,13 @@ async fn the_seed_outage_runs_end_to_end_through_discord() {
         .find(|c| c.kind == 4 && c.name == "Incidents")
         .expect("the incident category was created");
     assert_eq!(created.parent_id, Some(category.id));
-    let posted = h.fake.messages_in(channel);
+    // The bot's own posts (the history also holds what people said).
+    let posted: Vec<FakeMessage> = h
+        .fake
+        .messages_in(channel)
+        .into_iter()
+        .filter(|m| m.author_id == BOT)
+        .collect();
     assert!(
         posted[0].content.contains("INC-1 · Application outage"),
         "header: {}",
@@ -626,6 +634,116 @@ async fn messages_missed_while_the_session_was_lost_are_read_back_from_history()
         .collect();
     assert_eq!(texts, ["log mount at 97%", "rotated the logs"]);
     let _ = before;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_deletes_and_messages_made_while_no_session_could_resume_are_recovered() {
+    let h = harness().await;
+    // Within the reconciliation window (24 h), and before the new session.
+    let t0 = Utc::now() - chrono::Duration::minutes(10);
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    h.command(OPS, "rpark", "/incident open title:\"Disk full\"", at(0))
+        .await;
+    let channel = h.channel_id("inc-1-disk-full");
+    let edited = h.say(channel, "ghammer", "disk at 97%", at(10)).await;
+    let kept = h.say(channel, "khouse", "rotating logs", at(20)).await;
+    let deleted = h
+        .say(channel, "svega", "my password is hunter2", at(30))
+        .await;
+    let ops_deleted = h.say(OPS, "gtree", "checking #ops", at(40)).await;
+    let ops_kept = h.say(OPS, "gtree", "ops still fine", at(45)).await;
+
+    // Discord invalidates the session: what happens now is never dispatched.
+    h.fake.invalidate_session().await;
+    let edited_at = at(60);
+    h.fake.edit_history(edited, "disk at 99%", edited_at);
+    h.fake.remove_history(deleted);
+    h.fake.remove_history(ops_deleted);
+    let ops_new = h.id_at(at(70));
+    h.fake.add_history(
+        OPS,
+        fixtures::message(
+            ops_new,
+            OPS,
+            GUILD,
+            h.user("bsparrow"),
+            "bsparrow",
+            "said in #ops while away",
+            at(70),
+        ),
+    );
+    h.fake.wait_ready(2, Duration::from_secs(30)).await;
+    assert_eq!(h.fake.identifies(), 2, "a fresh session was identified");
+
+    let keys = [
+        format!("discord:edit:{edited}:{}", edited_at.timestamp_millis()),
+        format!("discord:delete:{deleted}"),
+        format!("discord:delete:{ops_deleted}"),
+        format!("discord:message:{ops_new}"),
+    ];
+    for key in &keys {
+        h.until(&format!("{key} is recovered"), || h.recorded(key))
+            .await;
+    }
+    for untouched in [kept, ops_kept] {
+        assert!(
+            !h.recorded(&format!("discord:delete:{untouched}")).await,
+            "message {untouched} is still in the history but was recorded as deleted"
+        );
+    }
+    let records = h.records(1).await;
+    let edit = records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::MessageEdited {
+                before,
+                after,
+                found_at,
+                ..
+            } => Some((before.clone(), after.clone(), *found_at, r.at)),
+            _ => None,
+        })
+        .expect("the edit is in the incident");
+    assert_eq!(edit.0.as_deref(), Some("disk at 97%"));
+    assert_eq!(edit.1, "disk at 99%");
+    assert!(
+        edit.2.is_some(),
+        "the edit is marked as found after an absence"
+    );
+    assert_eq!(
+        edit.3.timestamp_millis(),
+        edited_at.timestamp_millis(),
+        "at the edit's own time"
+    );
+    assert!(records.iter().any(|r| matches!(
+        &r.event,
+        Event::MessageDeleted { message_id, found_at: Some(_), .. } if *message_id == deleted.to_string()
+    )));
+    // The post-mortem says so.
+    let postmortem = warroom::domain::postmortem::render_markdown(
+        &h.warroom.postmortem(IncidentNumber(1)).await.unwrap(),
+    );
+    assert!(
+        postmortem.contains("after warroom was away"),
+        "{postmortem}"
+    );
+    assert!(
+        postmortem.contains("[message deleted while warroom was away; found "),
+        "{postmortem}"
+    );
+    assert!(!postmortem.contains("hunter2"), "{postmortem}");
+
+    // A second new session finds nothing more to record.
+    let before = h.warroom.ledger().head().await.unwrap();
+    h.fake.invalidate_session().await;
+    h.fake.wait_ready(3, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        h.warroom.ledger().head().await.unwrap(),
+        before,
+        "a second pass recorded again"
+    );
     h.stop().await;
 }
 

@@ -59,6 +59,11 @@ impl Warroom {
         projection.bound_incident(channel).is_some() || projection.chat_id(channel).is_some()
     }
 
+    /// The source ids of the messages recorded in a channel and not deleted.
+    pub async fn live_message_ids(&self, channel: &str) -> Vec<String> {
+        self.projection.lock().await.live_message_ids(channel)
+    }
+
     /// The highest source message id recorded in a channel.
     pub async fn latest_message_id(&self, channel: &str) -> Option<String> {
         self.projection

@@ -149,9 +149,14 @@ pub enum InputKind {
     Edit {
         message_id: String,
         text: String,
+        /// When warroom found the edit in the history after being away; `None` when it
+        /// heard of it as it happened.
+        found_at: Option<DateTime<Utc>>,
     },
     Delete {
         message_id: String,
+        /// When warroom found the message gone from the history after being away.
+        found_at: Option<DateTime<Utc>>,
     },
     /// Alerts already read from their sender's body.
     Alerts(Vec<AlertFacts>),
@@ -363,12 +368,25 @@ impl Warroom {
                     other => other,
                 }
             }
-            InputKind::Edit { message_id, text } => {
-                self.edit_or_delete(&mut projection, &input, message_id, Some(text.clone()))
-                    .await
+            InputKind::Edit {
+                message_id,
+                text,
+                found_at,
+            } => {
+                self.edit_or_delete(
+                    &mut projection,
+                    &input,
+                    message_id,
+                    Some(text.clone()),
+                    *found_at,
+                )
+                .await
             }
-            InputKind::Delete { message_id } => {
-                self.edit_or_delete(&mut projection, &input, message_id, None)
+            InputKind::Delete {
+                message_id,
+                found_at,
+            } => {
+                self.edit_or_delete(&mut projection, &input, message_id, None, *found_at)
                     .await
             }
             InputKind::Alerts(alerts) => self.record_alerts(&mut projection, &input, alerts).await,
@@ -416,6 +434,7 @@ impl Warroom {
         input: &Input,
         message_id: &str,
         new_text: Option<String>,
+        found_at: Option<DateTime<Utc>>,
     ) -> anyhow::Result<Outcome> {
         let channel = input.channel.clone();
         let place = projection.message_place(&channel, message_id);
@@ -425,10 +444,12 @@ impl Warroom {
                     channel,
                     message_id: message_id.into(),
                     text,
+                    found_at,
                 },
                 None => IncidentCommand::DeleteMessage {
                     channel,
                     message_id: message_id.into(),
+                    found_at,
                 },
             };
             return match self.order(projection, input, number, command).await {
@@ -455,10 +476,12 @@ impl Warroom {
                 message_id: message_id.into(),
                 before,
                 after,
+                found_at,
             },
             None => Event::MessageDeleted {
                 channel: channel.clone(),
                 message_id: message_id.into(),
+                found_at,
             },
         };
         let incident = projection

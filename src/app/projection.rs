@@ -110,6 +110,8 @@ pub struct Projection {
     bound: HashMap<String, IncidentNumber>,
     /// (channel, source message id) → where the message lives.
     messages: HashMap<(String, String), Place>,
+    /// (channel, source message id) of the messages recorded as deleted.
+    deleted: std::collections::HashSet<(String, String)>,
     /// (source, fingerprint) → the alert's last recorded state.
     alerts: HashMap<(String, String), AlertState>,
     /// Alert group key → the incidents it opened.
@@ -289,6 +291,16 @@ impl Projection {
                     self.messages
                         .insert((message.channel.clone(), id.clone()), place);
                 }
+            }
+            (
+                _,
+                Event::MessageDeleted {
+                    channel,
+                    message_id,
+                    ..
+                },
+            ) => {
+                self.deleted.insert((channel.clone(), message_id.clone()));
             }
             (
                 None,
@@ -739,6 +751,16 @@ impl Projection {
     /// All incidents, by number.
     pub fn incidents(&self) -> impl Iterator<Item = &IncidentSummary> {
         self.incidents.values()
+    }
+
+    /// The source ids of the messages recorded in a channel and not deleted, for a chat front
+    /// end to compare with the channel's history.
+    pub fn live_message_ids(&self, channel: &str) -> Vec<String> {
+        self.messages
+            .keys()
+            .filter(|key| key.0 == channel && !self.deleted.contains(*key))
+            .map(|(_, id)| id.clone())
+            .collect()
     }
 
     pub fn message_place(&self, channel: &str, message_id: &str) -> Option<Place> {

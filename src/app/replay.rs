@@ -63,6 +63,7 @@ pub fn inputs(
                 InputKind::Edit {
                     message_id: message_id.clone(),
                     text: text.clone(),
+                    found_at: None,
                 },
             ),
             TranscriptEntry::Delete {
@@ -74,6 +75,7 @@ pub fn inputs(
                 channel_or(channel, &settings.default_channel),
                 InputKind::Delete {
                     message_id: message_id.clone(),
+                    found_at: None,
                 },
             ),
             TranscriptEntry::Alert {

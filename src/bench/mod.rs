@@ -350,6 +350,7 @@ fn big_incident(n: usize) -> Vec<Recorded> {
                 message_id: format!("m{}", i - 1),
                 before: None,
                 after: payload_text(i),
+                found_at: None,
             }
         } else {
             let text = payload_text(i);

@@ -474,6 +474,12 @@ impl Bot {
         if let Err(e) = self.backfill().await {
             tracing::error!("Discord: backfill after a new session: {}", explain(&e));
         }
+        if let Err(e) = self.reconcile_history().await {
+            tracing::error!(
+                "Discord: comparing history after a new session: {}",
+                explain(&e)
+            );
+        }
     }
 
     /// Channels for open incidents that have none, post-mortems of closed incidents that

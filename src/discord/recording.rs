@@ -1,5 +1,9 @@
 //! Messages, edits and deletes from Discord become inputs keyed by their Discord ids; after
-//! a fresh session, what was said meanwhile is read back from each channel's history.
+//! a fresh session, what changed meanwhile is read back from each channel's history: new
+//! messages, and edits and deletes found there, marked as found after warroom was away.
+//!
+//! The keys make every path idempotent: a message, an edit (by its edited timestamp) or a
+//! delete heard live and found again in the history is stored once.
 
 use super::{utc_or, Bot};
 use crate::app::{Caller, Input, InputKind};
@@ -8,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serenity::all::{
     Channel, ChannelId, GetMessages, Message, MessageId, MessageUpdateEvent, User,
 };
+use std::collections::HashSet;
 
 /// Messages per history page: Discord's maximum.
 const HISTORY_PAGE: u8 = 100;
@@ -90,10 +95,11 @@ impl Bot {
         if !self.records(&channel).await {
             return Ok(());
         }
-        self.record_in(&channel, message).await
+        self.record_in(&channel, message).await.map(|_| ())
     }
 
-    async fn record_in(&self, channel: &str, message: &Message) -> anyhow::Result<()> {
+    /// Records a message in `channel`; true when it was not recorded before.
+    async fn record_in(&self, channel: &str, message: &Message) -> anyhow::Result<bool> {
         let input = Input {
             key: format!("discord:message:{}", message.id),
             // A snowflake always holds a sensible creation time.
@@ -120,8 +126,7 @@ impl Bot {
                     .collect(),
             },
         };
-        self.warroom.handle(input).await?;
-        Ok(())
+        Ok(!self.warroom.handle(input).await?.already_recorded)
     }
 
     /// Records an edit with the text before (from the ledger) and after.
@@ -147,19 +152,35 @@ impl Bot {
             .as_ref()
             .map(|a| self.author(a))
             .unwrap_or_else(|| "unknown (Discord)".into());
+        self.record_edit_in(&channel, event.id, text, at, from, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Records that a message's text became `text` at `at`; keyed by the edit's time, so an
+    /// edit heard live and found again in the history is one edit. True when it is new.
+    async fn record_edit_in(
+        &self,
+        channel: &str,
+        id: MessageId,
+        text: &str,
+        at: DateTime<Utc>,
+        from: String,
+        found_at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<bool> {
         let input = Input {
-            key: format!("discord:edit:{}:{}", event.id, at.timestamp_millis()),
+            key: format!("discord:edit:{id}:{}", at.timestamp_millis()),
             at,
             from,
-            channel,
+            channel: channel.to_string(),
             caller: self.caller(),
             kind: InputKind::Edit {
-                message_id: event.id.to_string(),
-                text: text.clone(),
+                message_id: id.to_string(),
+                text: text.to_string(),
+                found_at,
             },
         };
-        self.warroom.handle(input).await?;
-        Ok(())
+        Ok(!self.warroom.handle(input).await?.already_recorded)
     }
 
     /// Records a delete as a marker; the original stays in the ledger.
@@ -174,19 +195,31 @@ impl Bot {
         if !self.records(&channel).await {
             return Ok(());
         }
+        self.record_delete_in(&channel, message, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Records a delete marker. Discord does not say when a message was deleted: the time is
+    /// now, as the gateway delivers deletes as they happen, or when it was found missing.
+    async fn record_delete_in(
+        &self,
+        channel: &str,
+        message: MessageId,
+        found_at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<bool> {
         let input = Input {
             key: format!("discord:delete:{message}"),
-            // Discord does not say when; the gateway delivers deletes as they happen.
-            at: Utc::now(),
+            at: found_at.unwrap_or_else(Utc::now),
             from: "unknown (Discord)".into(),
-            channel,
+            channel: channel.to_string(),
             caller: self.caller(),
             kind: InputKind::Delete {
                 message_id: message.to_string(),
+                found_at,
             },
         };
-        self.warroom.handle(input).await?;
-        Ok(())
+        Ok(!self.warroom.handle(input).await?.already_recorded)
     }
 
     /// Reads each open incident channel's history after the last message recorded there
@@ -217,6 +250,158 @@ impl Bot {
             }
         }
         Ok(())
+    }
+
+    /// Compares the recent history of every recorded channel — open incidents' channels,
+    /// those of incidents settled within the window, and the watched channels — with the
+    /// ledger, and records what differs (see [`Bot::reconcile_channel`]). Runs after every
+    /// new session: Discord replays nothing of what happened before it.
+    pub(super) async fn reconcile_history(&self) -> anyhow::Result<()> {
+        let window = self.settings.reconcile_window;
+        let since = Utc::now() - window;
+        let mut channels: Vec<(ChannelId, String)> = Vec::new();
+        for incident in self.warroom.incidents().await? {
+            let recent = incident.status != crate::domain::types::IncidentStatus::Closed
+                || incident.settled_at.is_some_and(|t| t >= since);
+            if !recent {
+                continue;
+            }
+            if let Some(id) = self
+                .warroom
+                .chat_id(&incident.channel)
+                .await
+                .and_then(|id| id.parse::<u64>().ok())
+            {
+                channels.push((ChannelId::new(id), incident.channel.clone()));
+            }
+        }
+        if !self.settings.watch_channels.is_empty() {
+            let guild_channels = self.guild.channels(&self.http).await?;
+            for watched in &self.settings.watch_channels {
+                if let Some(c) = guild_channels.values().find(|c| &c.name == watched) {
+                    self.remember(c.id, &c.name);
+                    channels.push((c.id, c.name.clone()));
+                }
+            }
+        }
+        let mut done = HashSet::new();
+        for (id, name) in channels {
+            if !done.insert(id) {
+                continue;
+            }
+            match self.reconcile_channel(id, &name, since).await {
+                Ok(found) if found.any() => tracing::info!(
+                    channel = %name,
+                    messages = found.messages,
+                    edits = found.edits,
+                    deletes = found.deletes,
+                    "recorded what changed in #{name} while warroom was away"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(
+                    "Discord: cannot compare #{name} with the ledger: {}",
+                    super::explain(&e)
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a channel's newest messages (back to `since`, at most
+    /// `discord.reconcile_messages`) and records, marked as found now: messages never
+    /// recorded; edits whose edited time was never recorded; and recorded messages no longer
+    /// there, as deleted.
+    pub(super) async fn reconcile_channel(
+        &self,
+        id: ChannelId,
+        channel: &str,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Found> {
+        let found_at = Utc::now();
+        let limit = self.settings.reconcile_messages;
+        let mut history: Vec<Message> = Vec::new();
+        let mut before: Option<MessageId> = None;
+        let mut complete = false;
+        loop {
+            let mut ask = GetMessages::new().limit(HISTORY_PAGE);
+            if let Some(before) = before {
+                ask = ask.before(before);
+            }
+            let page = id.messages(&self.http, ask).await?;
+            let full = page.len() == usize::from(HISTORY_PAGE);
+            let floor = snowflake_at(since);
+            let mut reached_floor = false;
+            for message in page {
+                if message.id <= floor {
+                    reached_floor = true;
+                } else if history.len() < limit {
+                    history.push(message);
+                }
+            }
+            before = history.iter().map(|m| m.id).min();
+            if reached_floor || !full {
+                complete = true;
+                break;
+            }
+            if history.len() >= limit {
+                break;
+            }
+        }
+        history.sort_by_key(|m| m.id);
+        let mut found = Found::default();
+        for message in &history {
+            if self.is_own(&message.author) {
+                continue;
+            }
+            if self.record_in(channel, message).await? {
+                found.messages += 1;
+            } else if let Some(edited) = message.edited_timestamp {
+                // A new message already holds its edited text; a recorded one whose edit was
+                // never heard gets it now (one heard live has the same key: nothing to do).
+                let at = utc_or(edited, Utc::now);
+                let from = self.author(&message.author);
+                let text = &message.content;
+                if self
+                    .record_edit_in(channel, message.id, text, at, from, Some(found_at))
+                    .await?
+                {
+                    found.edits += 1;
+                }
+            }
+        }
+        // Recorded messages the history should hold but does not were deleted. The window
+        // is what was read: back to `since` when the read got there, else to the oldest
+        // message read; and only up to when the read began, as later messages may have
+        // arrived live meanwhile.
+        let floor = if complete {
+            snowflake_at(since)
+        } else {
+            match history.first() {
+                Some(oldest) => oldest.id,
+                None => return Ok(found),
+            }
+        };
+        let ceiling = snowflake_at(found_at);
+        let present: HashSet<MessageId> = history.iter().map(|m| m.id).collect();
+        for recorded in self.warroom.live_message_ids(channel).await {
+            let Ok(number) = recorded.parse::<u64>() else {
+                continue;
+            };
+            if number == 0 {
+                continue;
+            }
+            let message = MessageId::new(number);
+            if message > floor
+                && message < ceiling
+                && !present.contains(&message)
+                && self
+                    .record_delete_in(channel, message, Some(found_at))
+                    .await?
+            {
+                found.deletes += 1;
+            }
+        }
+        Ok(found)
     }
 
     /// Records a channel's messages after `after`, oldest first; returns how many were read.
@@ -258,5 +443,19 @@ impl Bot {
         let since = Utc::now() - self.warroom.settings().lookback;
         self.read_history(id, channel, snowflake_at(since)).await?;
         Ok(())
+    }
+}
+
+/// What a reconciliation recorded in one channel.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    pub messages: usize,
+    pub edits: usize,
+    pub deletes: usize,
+}
+
+impl Found {
+    fn any(&self) -> bool {
+        self.messages + self.edits + self.deletes > 0
     }
 }

@@ -173,11 +173,19 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<String>,
         after: String,
+        /// Set when the edit was found in the channel's history after warroom was away
+        /// (Discord delivered no event for it): when it was found.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        found_at: Option<DateTime<Utc>>,
     },
     /// A marker: the original text stays in the ledger in its `MessagePosted`.
     MessageDeleted {
         channel: String,
         message_id: String,
+        /// Set when the message was found missing from the channel's history after warroom
+        /// was away: when (the delete itself happened at an unknown time before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        found_at: Option<DateTime<Utc>>,
     },
     AlertReceived(AlertFacts),
     /// An alert opened this incident for its route's group; later alerts of the group join it.

@@ -40,14 +40,17 @@ pub enum IncidentCommand {
         reason: Option<String>,
     },
     RecordMessage(ChatMessage),
+    /// `found_at`: the edit or delete was found in the history after warroom was away.
     EditMessage {
         channel: String,
         message_id: String,
         text: String,
+        found_at: Option<DateTime<Utc>>,
     },
     DeleteMessage {
         channel: String,
         message_id: String,
+        found_at: Option<DateTime<Utc>>,
     },
     RecordAlert(AlertFacts),
     /// Stop the escalation: `by` has seen the page and is on it.
@@ -229,6 +232,7 @@ pub fn decide(
             channel,
             message_id,
             text,
+            found_at,
         } => {
             let key = (channel, message_id);
             let Some(known) = incident.messages.get(&key) else {
@@ -243,11 +247,13 @@ pub fn decide(
                 channel: key.0,
                 message_id: key.1,
                 after: text,
+                found_at,
             }
         }
         IncidentCommand::DeleteMessage {
             channel,
             message_id,
+            found_at,
         } => {
             if !incident
                 .messages
@@ -262,6 +268,7 @@ pub fn decide(
             Event::MessageDeleted {
                 channel,
                 message_id,
+                found_at,
             }
         }
         IncidentCommand::RecordAlert(alert) => Event::AlertReceived(alert),
@@ -391,6 +398,7 @@ pub fn apply(state: Option<Incident>, recorded: &Recorded) -> Option<Incident> {
         Event::MessageDeleted {
             channel,
             message_id,
+            ..
         } => {
             if let Some(entry) = incident
                 .messages
@@ -585,6 +593,7 @@ mod tests {
                 channel: "ops".into(),
                 message_id: "m1".into(),
                 text: "App is still not responding.".into(),
+                found_at: None,
             },
         )
         .unwrap();
@@ -595,6 +604,7 @@ mod tests {
                 message_id: "m1".into(),
                 before: Some("App is still not respond.".into()),
                 after: "App is still not responding.".into(),
+                found_at: None,
             }]
         );
         assert!(matches!(
@@ -602,7 +612,8 @@ mod tests {
                 &history,
                 IncidentCommand::DeleteMessage {
                     channel: "ops".into(),
-                    message_id: "m2".into()
+                    message_id: "m2".into(),
+                    found_at: None,
                 }
             ),
             Err(IncidentError::UnknownMessage { .. })
@@ -611,6 +622,7 @@ mod tests {
         all.push(Event::MessageDeleted {
             channel: "ops".into(),
             message_id: "m1".into(),
+            found_at: None,
         });
         let state = fold(&record(all)).unwrap();
         assert!(state.messages[&("ops".to_string(), "m1".to_string())].deleted);

@@ -80,6 +80,10 @@ pub struct TimelineEntry {
     pub edits: Vec<Edit>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The delete was found in the history after warroom was away: `deleted_at` is when it
+    /// was found, not when it happened.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted_while_away: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
     /// How the author is shown in Markdown (`Susan Vega (@svega)`), empty for alerts.
@@ -94,6 +98,9 @@ pub struct Edit {
     /// Unknown when the original was never seen.
     pub before: Option<String>,
     pub after: String,
+    /// When warroom found the edit in the history after being away (it heard no event).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found_at: Option<DateTime<Utc>>,
     pub event_id: Uuid,
 }
 
@@ -218,6 +225,7 @@ pub fn assemble(
                 author_name: who.name.clone(),
                 edits: vec![],
                 deleted_at: None,
+                deleted_while_away: false,
                 attachments: vec![],
                 shown_as: who.shown.clone(),
             }
@@ -339,11 +347,13 @@ pub fn assemble(
                 message_id,
                 before,
                 after,
+                found_at,
             } => {
                 let edit = Edit {
                     at: r.at,
                     before: before.clone(),
                     after: after.clone(),
+                    found_at: *found_at,
                     event_id: r.event_id,
                 };
                 match by_message.get(&(channel.as_str(), message_id.as_str())) {
@@ -363,6 +373,7 @@ pub fn assemble(
             Event::MessageDeleted {
                 channel,
                 message_id,
+                found_at,
             } => {
                 let i = match by_message.get(&(channel.as_str(), message_id.as_str())) {
                     Some(&i) => i,
@@ -374,7 +385,14 @@ pub fn assemble(
                 // A published document must not re-expose what someone deleted (a pasted
                 // secret, say); the ledger keeps the original.
                 let e = &mut timeline[i];
-                e.text = format!("[message deleted {}]", hhmm(r.at));
+                e.text = match found_at {
+                    Some(found) => format!(
+                        "[message deleted while warroom was away; found {}]",
+                        hhmm(*found)
+                    ),
+                    None => format!("[message deleted {}]", hhmm(r.at)),
+                };
+                e.deleted_while_away = found_at.is_some();
                 e.edits.clear();
                 e.attachments.clear();
                 e.deleted_at = Some(r.at);
@@ -742,6 +760,11 @@ impl TimelineEntry {
         if let (Some(last), None) = (self.edits.last(), self.deleted_at) {
             out.push_str(" (edited ");
             push_hhmm(out, last.at, tz);
+            if let Some(found) = last.found_at {
+                out.push_str("; found ");
+                push_hhmm(out, found, tz);
+                out.push_str(" after warroom was away");
+            }
             out.push(')');
         }
         for a in &self.attachments {
@@ -1015,6 +1038,7 @@ mod tests {
                 message_id: "m4".into(),
                 before: Some("App is still not respond.".into()),
                 after: "App is still not responding.".into(),
+                found_at: None,
             },
         )
         .at(
@@ -1028,6 +1052,7 @@ mod tests {
             Event::MessageDeleted {
                 channel: "ops".into(),
                 message_id: "m5".into(),
+                found_at: None,
             },
         )
         .at(

@@ -198,6 +198,7 @@ impl FakeDiscord {
         if event == "INTERACTION_CREATE" {
             self.state().track_interaction(&data);
         }
+        self.state().mirror_in_history(event, &data);
         self.gateway.dispatch(event, data);
     }
 
@@ -272,6 +273,7 @@ impl FakeDiscord {
         if event == "INTERACTION_CREATE" {
             self.state().track_interaction(&data);
         }
+        self.state().mirror_in_history(event, &data);
         self.gateway.dispatch_while_disconnected(event, data);
     }
 

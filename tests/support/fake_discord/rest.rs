@@ -299,6 +299,31 @@ impl State {
             .collect()
     }
 
+    /// What a message dispatch did to a channel, as Discord's history shows it afterwards:
+    /// a message is there, an edit changed it, a delete took it away.
+    pub(super) fn mirror_in_history(&mut self, event: &str, data: &Value) {
+        let (Some(id), Some(channel_id)) = (id_of(&data["id"]), id_of(&data["channel_id"])) else {
+            return;
+        };
+        match event {
+            "MESSAGE_CREATE" if !self.messages.contains_key(&id) => {
+                self.add_history(channel_id, data.clone())
+            }
+            "MESSAGE_UPDATE" => {
+                if let (Some(stored), Some(text)) =
+                    (self.messages.get_mut(&id), data["content"].as_str())
+                {
+                    stored.json["content"] = json!(text);
+                    stored.json["edited_timestamp"] = data["edited_timestamp"].clone();
+                }
+            }
+            "MESSAGE_DELETE" => {
+                self.messages.remove(&id);
+            }
+            _ => {}
+        }
+    }
+
     /// Changes a message's text in the history as an edit would, with its `edited_timestamp`.
     pub(super) fn edit_history(&mut self, message_id: u64, text: &str, edited: &str) {
         let stored = self
