@@ -748,6 +748,47 @@ async fn edits_deletes_and_messages_made_while_no_session_could_resume_are_recov
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_from_the_api_url_is_waited_out_as_retry_after_asks() {
+    let h = harness().await;
+    let posts = format!("/api/v10/channels/{OPS}/messages");
+    // A proxy in front of Discord (discord.api_url) answers 429 twice.
+    for _ in 0..2 {
+        h.fake.fail_next(
+            "POST",
+            &posts,
+            429,
+            json!({"message": "You are being rate limited.", "retry_after": 0.3, "global": false}),
+        );
+    }
+    let started = std::time::Instant::now();
+    let body = json!({"name": "QueueDepthHigh", "status": "firing", "summary": "orders queue at 9k", "dedup_key": "queue-1"});
+    h.alerts("queue-alert", Utc::now(), "generic", &body).await;
+    h.until("the alert is announced despite the 429s", || async {
+        h.fake
+            .messages_in(OPS)
+            .iter()
+            .any(|m| m.content.contains("QueueDepthHigh"))
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(600),
+        "two waits of 0.3 s were asked, the post came after {took:?}"
+    );
+    let tries = h
+        .fake
+        .rest()
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == posts)
+        .count();
+    assert_eq!(tries, 3, "one post, two 429s waited out");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_interactions_endpoint_checks_signatures_and_answers_like_the_gateway() {
     let signer = fixtures::InteractionSigner::new([7; 32]);
     let key = signer.public_key_hex();

@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod interactions;
 mod pager;
 mod recording;
+pub mod relay;
 
 use crate::app::{Notice, Warroom};
 use crate::config::{DiscordSettings, DISCORD_API_URL};
@@ -52,6 +53,9 @@ pub struct Bot {
     creating: tokio::sync::Mutex<()>,
     /// Whether the gateway is up, for `/readyz` and the metrics.
     gateway: Arc<GatewayState>,
+    /// The relay `http` talks to when `discord.api_url` is not Discord's own; it lives as
+    /// long as the client.
+    relay: Option<relay::Relay>,
 }
 
 /// The gateway connection as `/readyz` and the metrics see it, kept by the gateway loop
@@ -208,19 +212,26 @@ impl Gateway {
     }
 }
 
-/// The REST client. With Discord's own URL serenity's rate limiter is on; another base URL
-/// (a proxy, a fake Discord in tests) needs it off, since serenity applies the base URL only
-/// then, and whatever sits there is in charge of Discord's limits.
-pub fn rest_client(token: &str, settings: &DiscordSettings) -> Http {
+/// The REST client. With Discord's own URL serenity's rate limiter is on (it also waits out
+/// 429s). Another base URL (a proxy, a fake Discord in tests) needs the limiter off, since
+/// serenity applies the base URL only then; the requests then go through a [`relay`] that
+/// waits out 429s as their `Retry-After` asks, returned to be kept as long as the client.
+pub async fn rest_client(
+    token: &str,
+    settings: &DiscordSettings,
+) -> anyhow::Result<(Http, Option<relay::Relay>)> {
     let builder = HttpBuilder::new(token);
     if settings.api_url == DISCORD_API_URL {
-        builder.build()
-    } else {
-        builder
-            .proxy(settings.api_url.clone())
-            .ratelimiter_disabled(true)
-            .build()
+        return Ok((builder.build(), None));
     }
+    let relay = relay::start(&settings.api_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the relay to discord.api_url: {e}"))?;
+    let http = builder
+        .proxy(relay.url().to_string())
+        .ratelimiter_disabled(true)
+        .build();
+    Ok((http, Some(relay)))
 }
 
 impl Bot {
@@ -258,6 +269,7 @@ impl Bot {
             names: std::sync::Mutex::new(HashMap::new()),
             creating: tokio::sync::Mutex::new(()),
             gateway: Arc::default(),
+            relay: None,
         })))
     }
 
@@ -290,8 +302,9 @@ pub async fn start_without_gateway(warroom: Arc<Warroom>) -> anyhow::Result<Opti
     let Some(token) = settings.token.clone() else {
         return Ok(None);
     };
-    let http = Arc::new(rest_client(token.expose(), &settings));
-    let bot = Bot::new(warroom.clone(), http)?.expect("a token was checked above");
+    let (http, relay) = rest_client(token.expose(), &settings).await?;
+    let mut bot = Bot::new(warroom.clone(), Arc::new(http))?.expect("a token was checked above");
+    Arc::get_mut(&mut bot).expect("the bot was just made").relay = relay;
     // Notices go to the instance that caused them (an alert opening an incident on a
     // follower is acted on there, over REST), so every instance acts on its own.
     let (notices, mut notice_queue) = mpsc::unbounded_channel();
