@@ -29,6 +29,8 @@ struct Outage {
     fake: FakeDiscord,
     server: serve_child::ServeChild,
     http: reqwest::Client,
+    /// The store, read once the server has stopped.
+    db: String,
     _dir: tempfile::TempDir,
 }
 
@@ -89,6 +91,7 @@ team = "Ops"
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap(),
+        db,
         _dir: dir,
     };
     outage.fake.wait_ready(1, Duration::from_secs(20)).await;
@@ -199,9 +202,63 @@ async fn a_gateway_cut_by_a_reset_while_discord_refuses_never_slows_alert_intake
             answers
         })
     };
+    // Two messages in #ops before the cut; during it one is edited, one deleted, and a new
+    // one said: Discord holds them for the session and replays them on RESUME.
+    let t0 = Utc::now();
+    let (first, second, during) = (
+        fixtures::snowflake_at(t0, 11),
+        fixtures::snowflake_at(t0, 12),
+        fixtures::snowflake_at(t0, 13),
+    );
+    for (id, text) in [
+        (first, "disk at 97% on db-1"),
+        (second, "rotating the logs"),
+    ] {
+        o.fake
+            .dispatch(
+                "MESSAGE_CREATE",
+                fixtures::message(id, OPS, GUILD, RPARK, "rpark", text, t0),
+            )
+            .await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cut = Instant::now();
     let back = o.fake.cut_and_refuse(REFUSED);
+    let edited_at = Utc::now();
+    o.fake
+        .dispatch(
+            "MESSAGE_UPDATE",
+            fixtures::message_update(
+                first,
+                OPS,
+                GUILD,
+                RPARK,
+                "rpark",
+                "disk at 99% on db-1",
+                edited_at,
+            ),
+        )
+        .await;
+    o.fake
+        .dispatch(
+            "MESSAGE_DELETE",
+            fixtures::message_delete(second, OPS, GUILD),
+        )
+        .await;
+    o.fake
+        .dispatch(
+            "MESSAGE_CREATE",
+            fixtures::message(
+                during,
+                OPS,
+                GUILD,
+                RPARK,
+                "rpark",
+                "said during the outage",
+                edited_at,
+            ),
+        )
+        .await;
 
     // Readiness says so at once and all through the outage.
     let noticed = o
@@ -298,6 +355,25 @@ async fn a_gateway_cut_by_a_reset_while_discord_refuses_never_slows_alert_intake
     );
     // The fake compressed every dispatch, as IDENTIFY asked (READY, RESUMED, the command).
     assert!(o.fake.compressed_frames() >= 3);
+
+    // What was said, edited and deleted during the outage is in the ledger.
+    let mut o = o;
+    assert!(o.server.terminate(Duration::from_secs(10)).success());
+    let ledger = warroom::store::Ledger::open(&o.db).await.unwrap();
+    for key in [
+        format!("discord:message:{first}"),
+        format!("discord:edit:{first}:{}", edited_at.timestamp_millis()),
+        format!("discord:delete:{second}"),
+        format!("discord:message:{during}"),
+    ] {
+        assert!(
+            ledger
+                .contains_event(warroom::app::event_id(&key, 0))
+                .await
+                .unwrap(),
+            "{key} is not in the ledger"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
