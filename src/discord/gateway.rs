@@ -122,7 +122,7 @@ pub async fn run(link: Link, mut stop: watch::Receiver<bool>) {
                         url
                     }
                     Err(why) => {
-                        failures += 1;
+                        failures = failures.saturating_add(1);
                         link.state.lost(&why);
                         wait = retry_wait(failures);
                         continue;
@@ -137,7 +137,7 @@ pub async fn run(link: Link, mut stop: watch::Receiver<bool>) {
         let socket = match socket {
             Ok(socket) => socket,
             Err(why) => {
-                failures += 1;
+                failures = failures.saturating_add(1);
                 link.state.lost(&why);
                 // A resume URL or a cached gateway URL that keeps failing may be stale.
                 if failures % 3 == 0 {
@@ -508,4 +508,80 @@ struct Deleted {
 struct DeletedMany {
     ids: Vec<MessageId>,
     channel_id: ChannelId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(code: u16) -> Option<CloseFrame<'static>> {
+        Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: "".into(),
+        })
+    }
+
+    fn held() -> Option<Session> {
+        Some(Session {
+            id: "s".into(),
+            resume_url: "ws://x".into(),
+            seq: 7,
+        })
+    }
+
+    #[test]
+    fn close_codes_decide_between_resuming_identifying_and_giving_up() {
+        for fatal in [4004, 4010, 4011, 4012, 4013, 4014] {
+            let mut session = held();
+            assert!(
+                matches!(closed(close(fatal), &mut session), Ended::Fatal(_)),
+                "{fatal}"
+            );
+        }
+        for fresh in [4007, 4009] {
+            let mut session = held();
+            assert!(matches!(
+                closed(close(fresh), &mut session),
+                Ended::Reconnect { .. }
+            ));
+            assert!(session.is_none(), "{fresh} cannot be resumed");
+        }
+        for resumable in [1001, 1006, 4000, 4008] {
+            let mut session = held();
+            assert!(matches!(
+                closed(close(resumable), &mut session),
+                Ended::Reconnect { .. }
+            ));
+            assert!(session.is_some(), "{resumable} can be resumed");
+        }
+        let mut session = held();
+        assert!(matches!(
+            closed(None, &mut session),
+            Ended::Reconnect { .. }
+        ));
+        assert!(session.is_some());
+    }
+
+    #[test]
+    fn retries_start_quick_and_never_wait_more_than_the_cap() {
+        assert!(retry_wait(1) < Duration::from_millis(400));
+        for failures in [2, 5, 10, 1000, u32::MAX] {
+            let wait = retry_wait(failures);
+            assert!(
+                wait <= RETRY_CAP + Duration::from_millis(100),
+                "{failures}: {wait:?}"
+            );
+        }
+        assert!(retry_wait(6) >= RETRY_CAP);
+    }
+
+    #[test]
+    fn compressed_payloads_inflate_and_garbage_is_an_error() {
+        use flate2::write::ZlibEncoder;
+        use std::io::Write;
+        let mut encoder = ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(br#"{"op":11}"#).unwrap();
+        assert_eq!(inflate(&encoder.finish().unwrap()).unwrap(), r#"{"op":11}"#);
+        assert!(inflate(b"not zlib").is_err());
+    }
 }
