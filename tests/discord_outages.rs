@@ -184,6 +184,18 @@ async fn post_alert(http: &reqwest::Client, base: &str, n: usize) -> (Duration, 
 async fn a_gateway_cut_by_a_reset_while_discord_refuses_never_slows_alert_intake() {
     const REFUSED: Duration = Duration::from_secs(8);
     let o = start(None).await;
+    let wrong = o
+        .http
+        .get(o.server.url("/readyz?exclude=dicsord"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 400);
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("store, migrations, discord"));
 
     // Alerts every 100 ms and readiness every 100 ms, from before the cut until the end.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -275,6 +287,14 @@ async fn a_gateway_cut_by_a_reset_while_discord_refuses_never_slows_alert_intake
             "ready during the outage at {:?}",
             cut.elapsed()
         );
+        // What the shipped Kubernetes probe asks: traffic (alerts) keeps coming.
+        let intake = o
+            .http
+            .get(o.server.url("/readyz?exclude=discord"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(intake.status(), 200, "the probe without Discord failed");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 

@@ -6,7 +6,7 @@
 use crate::app::Warroom;
 use crate::store::SchemaState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -68,7 +68,24 @@ fn failed(check: &str, error: impl std::fmt::Display) -> serde_json::Value {
     json!({ "check": check, "error": error.to_string() })
 }
 
-async fn readyz(State(probes): State<Probes>) -> Response {
+/// The checks `/readyz` runs, each of which `?exclude=NAME` (repeatable) leaves out.
+const READINESS_CHECKS: [&str; 3] = ["store", "migrations", "discord"];
+
+async fn readyz(State(probes): State<Probes>, RawQuery(query): RawQuery) -> Response {
+    // As Kubernetes' own components do: `exclude` leaves a check out, so a load balancer can
+    // ask only what matters for traffic. The shipped probe leaves out Discord: alert intake
+    // must go on while Discord is down.
+    let mut excluded = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key != "exclude" || !READINESS_CHECKS.contains(&value.as_ref()) {
+            let error = format!(
+                "unknown readiness parameter {key}={value}; use exclude=CHECK with CHECK one of {}",
+                READINESS_CHECKS.join(", ")
+            );
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response();
+        }
+        excluded.push(value.into_owned());
+    }
     let mut failures = Vec::new();
     let ledger = probes.warroom.ledger();
     match tokio::time::timeout(CHECK_TIMEOUT, ledger.head()).await {
@@ -113,6 +130,7 @@ async fn readyz(State(probes): State<Probes>) -> Response {
             failures.push(failed("discord", why));
         }
     }
+    failures.retain(|f| !excluded.iter().any(|x| f["check"] == x.as_str()));
     if failures.is_empty() {
         (StatusCode::OK, Json(json!({ "ready": true }))).into_response()
     } else {
