@@ -165,18 +165,8 @@ impl Outage {
 
 /// Posts one alert and returns how long the answer took and its status.
 async fn post_alert(http: &reqwest::Client, base: &str, n: usize) -> (Duration, u16) {
-    let body = serve_child::alertmanager_body("DiskFull", &[format!("fp-{n}")]);
     let started = Instant::now();
-    let status = match http
-        .post(format!("{base}/v1/alerts/alertmanager"))
-        .bearer_auth(ALERT_TOKEN)
-        .body(body)
-        .send()
-        .await
-    {
-        Ok(answer) => answer.status().as_u16(),
-        Err(_) => 0,
-    };
+    let status = serve_child::post_alertmanager(http, base, ALERT_TOKEN, "DiskFull", n).await;
     (started.elapsed(), status)
 }
 

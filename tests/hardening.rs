@@ -77,17 +77,7 @@ fn spawn_with(db: &str, dir: &Path, http: &str) -> serve_child::ServeChild {
 }
 
 async fn post_alert(http: &reqwest::Client, server: &serve_child::ServeChild, n: usize) -> u16 {
-    let body = serve_child::alertmanager_body("Hardening", &[format!("fp-{n}")]);
-    match http
-        .post(server.url("/v1/alerts/alertmanager"))
-        .bearer_auth(AM_TOKEN)
-        .body(body)
-        .send()
-        .await
-    {
-        Ok(r) => r.status().as_u16(),
-        Err(_) => 0,
-    }
+    serve_child::post_alertmanager(http, &server.url(""), AM_TOKEN, "Hardening", n).await
 }
 
 /// Sixteen alert senders while console lines with a NUL in `channel` or `from` arrive: each

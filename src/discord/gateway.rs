@@ -276,6 +276,8 @@ async fn hold(
             Duration::ZERO,
         );
     }
+    // A silent link is one that owes an acknowledgement this long.
+    let ack_wait = ACK_WAIT.min(interval);
     // Discord asks for the first beat after a random share of the interval.
     let mut next_beat = Instant::now() + interval.mul_f64(rand::thread_rng().gen_range(0.0..1.0));
     let mut ack_due: Option<Instant> = None;
@@ -300,7 +302,7 @@ async fn hold(
                     }
                     // An acknowledgement still owed keeps its deadline: later beats must not
                     // push it back.
-                    ack_due.get_or_insert(Instant::now() + ACK_WAIT.min(interval));
+                    ack_due.get_or_insert(Instant::now() + ack_wait);
                     next_beat += interval;
                 }
             }
@@ -342,7 +344,7 @@ async fn hold(
                         if let Err(e) = beat(&mut socket, session).await {
                             return reconnect(format!("the gateway connection failed: {e}"), Duration::ZERO);
                         }
-                        ack_due.get_or_insert(Instant::now() + ACK_WAIT.min(interval));
+                        ack_due.get_or_insert(Instant::now() + ack_wait);
                     }
                     7 => return reconnect("Discord asked for a reconnect".into(), Duration::ZERO),
                     9 => {

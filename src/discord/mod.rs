@@ -55,7 +55,7 @@ pub struct Bot {
     gateway: Arc<GatewayState>,
     /// The relay `http` talks to when `discord.api_url` is not Discord's own; it lives as
     /// long as the client.
-    relay: Option<relay::Relay>,
+    _relay: Option<relay::Relay>,
 }
 
 /// The gateway connection as `/readyz` and the metrics see it, kept by the gateway loop
@@ -237,7 +237,12 @@ pub async fn rest_client(
 impl Bot {
     /// The adapter over an application, without a gateway connection: enough to answer the
     /// HTTP interactions endpoint and to page. `None` when no bot token is configured.
-    pub fn new(warroom: Arc<Warroom>, http: Arc<Http>) -> anyhow::Result<Option<Arc<Bot>>> {
+    /// `relay` is the one `http` talks to, if any (see [`rest_client`]).
+    pub fn new(
+        warroom: Arc<Warroom>,
+        http: Arc<Http>,
+        relay: Option<relay::Relay>,
+    ) -> anyhow::Result<Option<Arc<Bot>>> {
         let settings = warroom.settings().discord.clone();
         if settings.token.is_none() {
             return Ok(None);
@@ -269,7 +274,7 @@ impl Bot {
             names: std::sync::Mutex::new(HashMap::new()),
             creating: tokio::sync::Mutex::new(()),
             gateway: Arc::default(),
-            relay: None,
+            _relay: relay,
         })))
     }
 
@@ -303,8 +308,7 @@ pub async fn start_without_gateway(warroom: Arc<Warroom>) -> anyhow::Result<Opti
         return Ok(None);
     };
     let (http, relay) = rest_client(token.expose(), &settings).await?;
-    let mut bot = Bot::new(warroom.clone(), Arc::new(http))?.expect("a token was checked above");
-    Arc::get_mut(&mut bot).expect("the bot was just made").relay = relay;
+    let bot = Bot::new(warroom.clone(), Arc::new(http), relay)?.expect("a token was checked above");
     // Notices go to the instance that caused them (an alert opening an incident on a
     // follower is acted on there, over REST), so every instance acts on its own.
     let (notices, mut notice_queue) = mpsc::unbounded_channel();

@@ -322,6 +322,7 @@ impl Bot {
         let mut history: Vec<Message> = Vec::new();
         let mut before: Option<MessageId> = None;
         let mut complete = false;
+        let floor = snowflake_at(since);
         loop {
             let mut ask = GetMessages::new().limit(HISTORY_PAGE);
             if let Some(before) = before {
@@ -329,7 +330,6 @@ impl Bot {
             }
             let page = id.messages(&self.http, ask).await?;
             let full = page.len() == usize::from(HISTORY_PAGE);
-            let floor = snowflake_at(since);
             let mut reached_floor = false;
             for message in page {
                 if message.id <= floor {
@@ -374,7 +374,7 @@ impl Bot {
         // message read; and only up to when the read began, as later messages may have
         // arrived live meanwhile.
         let floor = if complete {
-            snowflake_at(since)
+            floor
         } else {
             match history.first() {
                 Some(oldest) => oldest.id,

@@ -85,7 +85,8 @@ async fn forward(State(upstream): State<Upstream>, request: Request) -> Response
     let mut headers = parts.headers;
     headers.remove(axum::http::header::HOST);
     headers.remove(axum::http::header::CONTENT_LENGTH);
-    for attempt in 1..=TRIES {
+    let mut attempt = 1;
+    loop {
         let sent = upstream
             .client
             .request(parts.method.clone(), &url)
@@ -120,12 +121,12 @@ async fn forward(State(upstream): State<Upstream>, request: Request) -> Response
                     wait.as_secs_f64()
                 );
                 tokio::time::sleep(wait).await;
+                attempt += 1;
                 continue;
             }
         }
         return relayed(status, &answer_headers, bytes);
     }
-    unreachable!("the last try always returns")
 }
 
 /// How long a 429 asks to wait: the body's `retry_after` (seconds, with a fraction) where

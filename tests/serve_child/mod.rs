@@ -130,6 +130,29 @@ impl Drop for ServeChild {
     }
 }
 
+/// Posts one firing alert `name` (fingerprint `fp-N`) to the Alertmanager door of the
+/// server at `base` (`http://127.0.0.1:PORT`) with a bearer `token`; the status, or 0 when
+/// no answer came.
+pub async fn post_alertmanager(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    n: usize,
+) -> u16 {
+    let body = alertmanager_body(name, &[format!("fp-{n}")]);
+    match http
+        .post(format!("{base}/v1/alerts/alertmanager"))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(answer) => answer.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
 /// An Alertmanager webhook body with one firing alert per fingerprint.
 pub fn alertmanager_body(name: &str, fingerprints: &[String]) -> Vec<u8> {
     let alerts: Vec<serde_json::Value> = fingerprints
