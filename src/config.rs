@@ -440,7 +440,35 @@ pub enum SourceAuth {
     Open,
 }
 
-pub use crate::notify::PagerKind;
+/// How a pager is spoken to.
+#[derive(Debug, Clone)]
+pub enum PagerKind {
+    /// PagerDuty Events API v2 (`url` is normally `https://events.pagerduty.com/v2/enqueue`).
+    PagerDuty {
+        /// The integration's routing key, sent in the body.
+        routing_key: Secret,
+    },
+    /// A JSON POST; when a secret is set, header
+    /// `X-Warroom-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>`.
+    Webhook {
+        /// HMAC key shared with the receiver.
+        secret: Option<Secret>,
+    },
+    /// The chat front end (Discord): a mention in the incident's channel and a direct
+    /// message. Delivered through the chat pager the notifier was given.
+    Chat,
+}
+
+impl PagerKind {
+    /// The secret this kind holds, so error text can be scrubbed of it.
+    pub fn secret(&self) -> Option<&Secret> {
+        match self {
+            PagerKind::PagerDuty { routing_key } => Some(routing_key),
+            PagerKind::Webhook { secret } => secret.as_ref(),
+            PagerKind::Chat => None,
+        }
+    }
+}
 
 /// An outside pager, checked.
 #[derive(Debug, Clone)]
@@ -452,18 +480,6 @@ pub struct PagerSettings {
     pub targets: Vec<Target>,
     pub timeout: std::time::Duration,
     pub max_attempts: u32,
-}
-
-impl PagerSettings {
-    /// The pager as the notifier sends to it.
-    pub fn pager(&self) -> crate::notify::Pager {
-        crate::notify::Pager {
-            name: self.name.clone(),
-            url: self.url.clone(),
-            kind: self.kind.clone(),
-            timeout: self.timeout,
-        }
-    }
 }
 
 /// Discord's REST API.
@@ -609,13 +625,7 @@ pub const EXAMPLE_RUNBOOKS: &[(&str, &str)] = &[
 /// The alert sources warroom reads.
 pub const ALERT_SOURCES: &[&str] = &["alertmanager", "grafana", "generic"];
 
-/// Every mistake found in a configuration, each naming its key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}: {}", .problems.join(&format!("\n{origin}: ")))]
-pub struct ConfigProblems {
-    pub origin: String,
-    pub problems: Vec<String>,
-}
+pub use crate::problems::ConfigProblems;
 
 impl Settings {
     /// Reads the file at `path`; without a path, `./warroom.toml` when it exists, else the

@@ -10,13 +10,13 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use warroom::agent::protocol::{AgentReport, Job, Poll, ReportBody};
 use warroom::agent::runner::{run_runbook, Site};
 use warroom::app::{Input, InputKind, Warroom};
 use warroom::config::{AgentSettings, Settings};
 use warroom::domain::event::Event;
 use warroom::domain::postmortem::render_markdown;
 use warroom::domain::types::IncidentNumber;
+use warroom::protocol::{AgentReport, Job, Poll, ReportBody};
 use warroom::store::Ledger;
 
 const DNS_TOKEN: &str = "agent-dns-1-token";

@@ -881,8 +881,8 @@ async fn the_demo_runs_its_restart_and_redeploy_once_on_the_local_agent() {
 
 #[tokio::test]
 async fn an_agent_without_the_labels_a_runbook_asks_for_takes_nothing() {
+    use warroom::agent::local::LocalAgent;
     use warroom::agent::runner::Site;
-    use warroom::app::local_agent::LocalAgent;
     use warroom::app::replay::replay_with_agents;
     let (_dir, url) = common::fresh_sqlite_url();
     let app = app(&url).await;

@@ -153,6 +153,28 @@ async fn the_last_deploy_is_one_command_for_each_service_and_environment() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].deploy.version, "2.1.0-qa.1");
     assert_eq!(found[0].deploy.migrations, Some(false));
+
+    // The command line reads the deploy streams alone, with no projection, and finds the
+    // same deploys, flags and order.
+    let reader = warroom::app::reading::Reader::new(app.ledger().clone(), app.settings().clone());
+    for (service, environment) in [
+        (Some("app"), Some("prod")),
+        (None, None),
+        (None, Some("qa")),
+    ] {
+        let query = warroom::app::deploys::DeployQuery {
+            service: service.map(Into::into),
+            environment: environment.map(Into::into),
+            last: 50,
+        };
+        let projected = app.deploys(&query).await.unwrap();
+        assert!(!projected.is_empty(), "{query:?}");
+        assert_eq!(
+            reader.deploys(&query).await.unwrap(),
+            projected,
+            "{query:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ mod common;
 use warroom::app::replay::replay;
 use warroom::app::Warroom;
 use warroom::config::Settings;
-use warroom::domain::release::{render_json, render_markdown};
+use warroom::domain::release::as_built::{render_json, render_markdown};
 use warroom::store::Ledger;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -92,6 +92,10 @@ async fn two_releases_make_the_seeds_as_built_document() {
 
     let doc = app.as_built(None).await.unwrap();
     let md = render_markdown(&doc);
+    // The command line reads the release streams alone, with no projection: the same
+    // document.
+    let reader = warroom::app::reading::Reader::new(app.ledger().clone(), app.settings().clone());
+    assert_eq!(render_markdown(&reader.as_built(None).await.unwrap()), md);
     // Both releases, in order, each with the template's sections in the template's order.
     let headings: Vec<&str> = md.lines().filter(|l| l.starts_with('#')).collect();
     let sections = [

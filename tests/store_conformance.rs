@@ -14,6 +14,7 @@ on_both_backends!(
     envelopes_round_trip_exactly,
     positions_and_versions_are_gapless,
     streams_read_backward_in_pages,
+    streams_are_found_by_prefix,
     expected_versions_are_enforced,
     re_appending_an_event_is_a_no_op_and_a_changed_one_an_error,
     one_conflicting_append_does_not_sink_the_batch,
@@ -164,6 +165,41 @@ async fn streams_read_backward_in_pages(url: &str) {
         .is_empty());
     assert!(ledger
         .read_stream_backward("absent", None, 4)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn streams_are_found_by_prefix(url: &str) {
+    let ledger = Ledger::open(url).await.unwrap();
+    for (n, stream) in [
+        "release-2",
+        "release-10",
+        "releases",
+        "release",
+        "incident-1",
+        "release-2",
+        "deploys-app",
+        "release.x",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ledger
+            .append(stream, ExpectedVersion::Any, vec![event(n as u64, "s")])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        ledger.streams_with_prefix("release-").await.unwrap(),
+        ["release-10", "release-2"]
+    );
+    assert_eq!(
+        ledger.streams_with_prefix("deploys-").await.unwrap(),
+        ["deploys-app"]
+    );
+    assert!(ledger
+        .streams_with_prefix("shift-")
         .await
         .unwrap()
         .is_empty());

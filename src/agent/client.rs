@@ -1,12 +1,12 @@
-//! The agent's side of the protocol (see [`super::protocol`]): it long-polls `warroom serve`
+//! The agent's side of the protocol (see [`crate::protocol`]): it long-polls `warroom serve`
 //! for a job, refuses jobs it must not run, carries out the others one at a time with the
 //! runner, and posts every report in order while a separate task sends heartbeats. It only
 //! ever connects out; failures of the server or the network are waited out with backoff.
 
 use super::config::AgentConfig;
-use super::protocol::{AgentReport, Job, Poll, ReportBody};
 use super::runner::{self, run_runbook, Site};
 use crate::domain::runbook::Runbook;
+use crate::protocol::{AgentReport, Job, Poll, ReportBody};
 use crate::secret::Secret;
 use rand::Rng;
 use reqwest::StatusCode;

@@ -3,8 +3,8 @@
 //! collects every mistake with its key, so one `warroom agent` start shows them all.
 
 use super::runner::Site;
-use crate::config::ConfigProblems;
 use crate::domain::runbook::Runbook;
+use crate::problems::ConfigProblems;
 use crate::secret::Secret;
 use regex::Regex;
 use serde::Deserialize;

@@ -3,5 +3,5 @@
 pub mod client;
 pub mod config;
 pub mod exec;
-pub mod protocol;
+pub mod local;
 pub mod runner;

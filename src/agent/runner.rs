@@ -27,7 +27,7 @@ pub struct Site {
 
 /// What the runner reports as the run goes: the protocol's reports (it never sends
 /// `Heartbeat` or `Refused`; the client does).
-pub use super::protocol::AgentReport as Report;
+pub use crate::protocol::AgentReport as Report;
 
 /// Runs a runbook with checked parameters; `report` sees every report in order and may
 /// be slow (it sends them to the server). Returns the final report.

@@ -6,6 +6,27 @@ use super::projection::IncidentSummary;
 use super::{event_id, Warroom};
 use crate::domain::event::Event;
 use crate::domain::types::{IncidentNumber, IncidentStatus};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// A chat front end as the HTTP doors see it: whether it is ready, and the signed webhook
+/// its service calls for commands and buttons (Discord's `POST /discord/interactions`).
+#[async_trait::async_trait]
+pub trait ChatDoor: Send + Sync {
+    /// `None` when the front end is ready (or needs nothing to be: a follower); else why not,
+    /// in words for `/readyz`.
+    fn not_ready(&self) -> Option<String>;
+
+    /// Answers a signed webhook call: (HTTP status, JSON body). The signature and its
+    /// timestamp are checked before anything else is read.
+    async fn answer_signed(
+        self: Arc<Self>,
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> (u16, serde_json::Value);
+}
 
 /// The SOP an alert's route attached to an incident, for the channel header.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,10 +3,10 @@
 //! declaring runs lost when their agent falls silent or stale when no agent took them.
 
 use super::{event_id, Pending, Warroom};
-use crate::agent::protocol::{AgentReport, Job};
 use crate::config::AgentSettings;
 use crate::domain::event::Event;
 use crate::domain::types::IncidentNumber;
+use crate::protocol::{AgentReport, Job};
 use crate::store::{AppendError, ExpectedVersion, NewEvent};
 use chrono::{DateTime, Utc};
 

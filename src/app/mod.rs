@@ -11,9 +11,9 @@ pub mod chat;
 pub mod deploys;
 pub mod intake;
 pub mod jobs;
-pub mod local_agent;
 pub mod paging;
 pub mod projection;
+pub mod reading;
 pub mod releases;
 pub mod replay;
 pub mod runbooks;
@@ -33,6 +33,7 @@ use crate::store::{AppendError, Appended, ExpectedVersion, Ledger, NewEvent, Sto
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use projection::{channel_stream, IncidentSummary, Place, Projection};
+use reading::Reader;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -202,6 +203,8 @@ impl Pending {
 pub struct Warroom {
     ledger: Ledger,
     settings: Arc<Settings>,
+    /// The same ledger and settings, for the documents read from streams.
+    reader: Reader,
     /// Held while an input is handled, so inputs within one process are decided one at a
     /// time; other processes are caught by the store's expected-version check.
     projection: Arc<Mutex<Projection>>,
@@ -258,9 +261,11 @@ impl Warroom {
     pub async fn start(ledger: Ledger, settings: Settings) -> anyhow::Result<Warroom> {
         let projection = Arc::new(Mutex::new(Projection::default()));
         let follower = tokio::spawn(follow(ledger.clone(), projection.clone())).abort_handle();
+        let settings = Arc::new(settings);
         let app = Warroom {
+            reader: Reader::sharing(ledger.clone(), settings.clone()),
             ledger,
-            settings: Arc::new(settings),
+            settings,
             projection,
             follower,
             escalation_changed: tokio::sync::Notify::new(),
@@ -635,7 +640,7 @@ impl Warroom {
                     environment,
                     last: count,
                 };
-                let found = projection.deploys(|d| query.matches(d));
+                let found = projection.deploys.matching(|d| query.matches(d));
                 let newest: Vec<_> = found.into_iter().rev().take(count).cloned().collect();
                 return Ok(Outcome {
                     reply: Some(deploys::describe_deploys(&newest, self.settings.timezone)),
@@ -1027,22 +1032,17 @@ impl Warroom {
 
     /// Every event of an incident, in stream order.
     pub async fn incident_records(&self, number: IncidentNumber) -> anyhow::Result<Vec<Recorded>> {
-        self.ledger
-            .read_stream(&number.stream_id())
-            .await?
-            .iter()
-            .map(to_recorded)
-            .collect()
+        self.reader.incident_records(number).await
     }
 
     /// The post-mortem draft of an incident, from its events.
     pub async fn postmortem(&self, number: IncidentNumber) -> anyhow::Result<PostMortem> {
-        let records = self.incident_records(number).await?;
-        if records.is_empty() {
-            anyhow::bail!("{number} does not exist; `warroom incidents` lists the incidents");
-        }
-        postmortem::assemble(&records, &self.settings.directory, self.settings.timezone)
-            .with_context(|| format!("cannot assemble the post-mortem of {number}"))
+        self.reader.postmortem(number).await
+    }
+
+    /// The read-only side of this application's ledger.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
     }
 
     /// All incidents, by number.

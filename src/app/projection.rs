@@ -2,7 +2,6 @@
 //! bound to which open incident, and where each chat message lives. Rebuilt from the ledger
 //! at start-up and kept current by reading what was appended since.
 
-use crate::domain::deploy::Deploy;
 use crate::domain::escalation::Escalations;
 use crate::domain::event::{AlertFacts, AlertStatus, AttemptOutcome, Event, Recorded};
 use crate::domain::types::{IncidentNumber, IncidentStatus, Severity};
@@ -144,30 +143,17 @@ pub struct Projection {
     /// Runs an agent is carrying out.
     pub running_runs: BTreeMap<(IncidentNumber, u32), RunningRun>,
     /// Releases and which are published (`release-N` streams).
-    pub releases: super::releases::ReleaseIndex,
+    pub releases: super::releases::view::ReleaseIndex,
     /// Who is on call, and the highest shift number taken.
     current_shift: Option<crate::domain::shift::Shift>,
     max_shift: u32,
-    /// Every deploy recorded, in ledger order (few: one per pipeline run).
-    deploys: Vec<RecordedDeploy>,
-    /// Deploy stream → the index of its latest deploy, which a flag that follows is about.
-    last_deploy: HashMap<String, usize>,
+    /// Every deploy recorded (`deploys-SERVICE` streams).
+    pub deploys: super::deploys::view::DeployIndex,
     /// (incident, dedup key) → a page of an open incident and its delivery so far; pages
     /// older than [`PAGES_KEPT`] are dropped as newer ones come.
     pages: BTreeMap<(IncidentNumber, String), RecordedPage>,
     /// When `pages` was last pruned.
     pages_pruned_at: Option<DateTime<Utc>>,
-}
-
-/// A deploy as the read model keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedDeploy {
-    pub deploy: Deploy,
-    /// When it happened (its finish, else its start, else when it was recorded).
-    pub at: DateTime<Utc>,
-    pub recorded_at: DateTime<Utc>,
-    /// What guard rules said of it: `rule: reason`.
-    pub flags: Vec<String>,
 }
 
 /// The key under which an alert's state is kept.
@@ -192,6 +178,7 @@ impl Projection {
     ) {
         self.position = self.position.max(position);
         self.releases.apply(stream_id, position, event);
+        self.deploys.apply(stream_id, at, event);
         let incident = IncidentNumber::from_stream_id(stream_id);
         if let Some(number) = incident {
             self.follow_escalation(number, position, at, actor, event);
@@ -445,37 +432,6 @@ impl Projection {
             {
                 self.current_shift = None;
             }
-            (None, Event::DeployRecorded(deploy)) => {
-                // A later report of a deploy with the same id (started, then succeeded)
-                // updates it: one deploy, at its latest status.
-                let earlier = deploy
-                    .id
-                    .as_ref()
-                    .and_then(|id| self.deploy_index(&deploy.service, id));
-                match earlier {
-                    Some(i) => {
-                        let entry = &mut self.deploys[i];
-                        entry.deploy = entry.deploy.updated_by(deploy);
-                        entry.at = entry.deploy.when(entry.recorded_at);
-                        self.last_deploy.insert(stream_id.to_string(), i);
-                    }
-                    None => {
-                        self.last_deploy
-                            .insert(stream_id.to_string(), self.deploys.len());
-                        self.deploys.push(RecordedDeploy {
-                            deploy: deploy.clone(),
-                            at: deploy.when(at),
-                            recorded_at: at,
-                            flags: Vec::new(),
-                        });
-                    }
-                }
-            }
-            (None, Event::DeployFlagged { rule, reason }) => {
-                if let Some(i) = self.last_deploy.get(stream_id) {
-                    self.deploys[*i].flags.push(format!("{rule}: {reason}"));
-                }
-            }
             _ => {}
         }
     }
@@ -488,25 +444,6 @@ impl Projection {
     /// The number the next shift takes.
     pub fn next_shift_number(&self) -> u32 {
         self.max_shift + 1
-    }
-
-    /// Where the deploy a service's pipeline named `id` is kept.
-    fn deploy_index(&self, service: &str, id: &str) -> Option<usize> {
-        self.deploys
-            .iter()
-            .rposition(|d| d.deploy.service == service && d.deploy.id.as_deref() == Some(id))
-    }
-
-    /// The deploy a service's pipeline named `id`, as its reports so far make it.
-    pub fn deploy_by_id(&self, service: &str, id: &str) -> Option<&RecordedDeploy> {
-        self.deploy_index(service, id).map(|i| &self.deploys[i])
-    }
-
-    /// Deploys, oldest first by when they happened, that pass `keep`.
-    pub fn deploys(&self, keep: impl Fn(&RecordedDeploy) -> bool) -> Vec<&RecordedDeploy> {
-        let mut found: Vec<&RecordedDeploy> = self.deploys.iter().filter(|d| keep(d)).collect();
-        found.sort_by_key(|d| (d.at, d.recorded_at));
-        found
     }
 
     /// Keeps the escalation state of incidents that have one; others cost nothing.

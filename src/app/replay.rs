@@ -2,10 +2,10 @@
 //! (syntax and alert bodies) before its first line is handled.
 
 use super::alerts::read_alerts;
-use super::local_agent::LocalAgent;
 use super::transcript::{self, TranscriptEntry, TranscriptError, TranscriptLine};
 use super::{Caller, Input, InputKind, Outcome, Warroom};
 use crate::domain::types::IncidentNumber;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
 /// What a replay did.
@@ -117,16 +117,34 @@ pub async fn replay(
     identity: &str,
     on_line: impl FnMut(&TranscriptLine, &Outcome),
 ) -> anyhow::Result<ReplaySummary> {
-    replay_with_agents(warroom, text, identity, &mut [], on_line).await
+    replay_with_agents::<NoAgents>(warroom, text, identity, &mut [], on_line).await
+}
+
+/// What carries out runbook jobs during a replay, on the transcript's clock: the demo's
+/// agents inside the process (`agent::local::LocalAgent`).
+#[async_trait::async_trait]
+pub trait JobWorker: Send {
+    /// Carries out the runs queued for it by `now`; returns how many it took.
+    async fn work(&mut self, warroom: &Warroom, now: DateTime<Utc>) -> anyhow::Result<usize>;
+}
+
+/// No agents: a replay whose runs stay queued.
+enum NoAgents {}
+
+#[async_trait::async_trait]
+impl JobWorker for NoAgents {
+    async fn work(&mut self, _: &Warroom, _: DateTime<Utc>) -> anyhow::Result<usize> {
+        match *self {}
+    }
 }
 
 /// Replays a checked transcript with agents in the process: after each line, they carry
 /// out the runs queued by then, on the transcript's clock.
-pub async fn replay_with_agents(
+pub async fn replay_with_agents<A: JobWorker>(
     warroom: &Warroom,
     text: &str,
     identity: &str,
-    agents: &mut [LocalAgent],
+    agents: &mut [A],
     mut on_line: impl FnMut(&TranscriptLine, &Outcome),
 ) -> anyhow::Result<ReplaySummary> {
     let lines = inputs(text, identity, warroom)?;

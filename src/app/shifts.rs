@@ -3,7 +3,8 @@
 //! back for summaries.
 
 use super::projection::Projection;
-use super::{event_id, to_recorded, Input, Notice, Outcome, Pending, Warroom};
+use super::reading::Reader;
+use super::{event_id, Input, Notice, Outcome, Pending, Warroom};
 use crate::domain::event::{Event, Recorded};
 use crate::domain::shift::{self, OncallOrder, Shift, ShiftSummary};
 use crate::store::{AppendError, ExpectedVersion};
@@ -151,7 +152,7 @@ impl Warroom {
 
     /// Every shift, oldest first.
     pub async fn shifts(&self) -> anyhow::Result<Vec<Shift>> {
-        let streams = self.all_streams().await?;
+        let streams = self.reader.all_streams().await?;
         Ok(shift::shifts(
             streams
                 .iter()
@@ -160,6 +161,29 @@ impl Warroom {
         ))
     }
 
+    /// The on-call summary log of a shift or a time range, from the whole ledger (recurring
+    /// alerts and repeated steps need the history before it).
+    pub async fn oncall_summary(&self, of: SummaryOf) -> anyhow::Result<ShiftSummary> {
+        self.reader.oncall_summary(of).await
+    }
+
+    fn local(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.settings.timezone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    }
+}
+
+/// The time of the latest event in the ledger.
+fn latest(streams: &BTreeMap<String, Vec<Recorded>>) -> DateTime<Utc> {
+    streams
+        .values()
+        .flat_map(|r| r.iter().map(|r| r.at))
+        .max()
+        .unwrap_or_else(Utc::now)
+}
+
+impl Reader {
     /// The on-call summary log of a shift or a time range, from the whole ledger (recurring
     /// alerts and repeated steps need the history before it).
     pub async fn oncall_summary(&self, of: SummaryOf) -> anyhow::Result<ShiftSummary> {
@@ -206,37 +230,4 @@ impl Warroom {
             self.settings.timezone,
         ))
     }
-
-    /// The whole ledger, by stream.
-    async fn all_streams(&self) -> anyhow::Result<BTreeMap<String, Vec<Recorded>>> {
-        let mut streams: BTreeMap<String, Vec<Recorded>> = BTreeMap::new();
-        let mut after = 0;
-        loop {
-            let page = self.ledger.read_all(after, 10_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.position;
-            for stored in &page {
-                streams
-                    .entry(stored.stream_id.clone())
-                    .or_default()
-                    .push(to_recorded(stored)?);
-            }
-        }
-        Ok(streams)
-    }
-
-    fn local(&self, at: DateTime<Utc>) -> String {
-        at.with_timezone(&self.settings.timezone)
-            .format("%Y-%m-%d %H:%M %Z")
-            .to_string()
-    }
-}
-
-/// The time of the latest event in the ledger.
-fn latest(streams: &BTreeMap<String, Vec<Recorded>>) -> DateTime<Utc> {
-    streams
-        .values()
-        .flat_map(|r| r.iter().map(|r| r.at))
-        .max()
-        .unwrap_or_else(Utc::now)
 }

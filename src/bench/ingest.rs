@@ -4,13 +4,13 @@
 //! and times alert to first page at a webhook pager. When an Alertmanager binary is found,
 //! its own `POST /api/v2/alerts` gets the same load in the same run, for comparison.
 
+use super::outside::{start_pager, PagesSeen, Sender};
 use super::{ms, percentile};
 use anyhow::Context;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "bench-token";
@@ -65,22 +65,10 @@ fn memory_mb(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
-    for _ in 0..300 {
-        if let Ok(r) = client.get(url).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    anyhow::bail!("{url} never answered")
-}
-
 /// Sends `requests` bodies made by `body(i)` over `CONNECTIONS` concurrent connections;
 /// returns the wall time and the sorted request latencies. Any non-2xx answer fails.
 async fn drive(
-    client: &reqwest::Client,
+    client: &Sender,
     url: &str,
     bearer: Option<&str>,
     requests: usize,
@@ -100,18 +88,8 @@ async fn drive(
                 if i >= requests {
                     return Ok::<_, anyhow::Error>(latencies);
                 }
-                let mut request = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body(i));
-                if let Some(token) = &bearer {
-                    request = request.bearer_auth(token);
-                }
                 let t = Instant::now();
-                let response = request.send().await?;
-                let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                anyhow::ensure!(status.is_success(), "{url} answered {status}: {text}");
+                client.post_json(&url, bearer.as_deref(), body(i)).await?;
                 latencies.push(t.elapsed());
             }
         }));
@@ -193,14 +171,8 @@ struct CommitCounters {
     append_seconds: f64,
 }
 
-async fn commit_counters(client: &reqwest::Client, base: &str) -> anyhow::Result<CommitCounters> {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
+async fn commit_counters(client: &Sender, base: &str) -> anyhow::Result<CommitCounters> {
+    let text = client.get_text(&format!("{base}/metrics")).await?;
     let value = |name: &str| -> anyhow::Result<f64> {
         text.lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
@@ -239,37 +211,9 @@ fn report_commits(before: &CommitCounters, after: &CommitCounters, elapsed: Dura
 /// Runs the ingest benchmark.
 pub async fn run(options: &IngestOptions) -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONNECTIONS)
-        .build()?;
+    let client = Sender::new(CONNECTIONS)?;
     // The pager: a webhook receiver that notes when each incident's page arrives.
-    let pages: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let receiver_addr = receiver.local_addr()?;
-    {
-        let pages = pages.clone();
-        let app = axum::Router::new().route(
-            "/page",
-            axum::routing::post(move |body: axum::body::Bytes| {
-                let pages = pages.clone();
-                async move {
-                    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                        if let Some(title) = v["title"].as_str() {
-                            pages
-                                .lock()
-                                .expect("pages lock")
-                                .entry(title.to_string())
-                                .or_insert_with(Instant::now);
-                        }
-                    }
-                    "ok"
-                }
-            }),
-        );
-        tokio::spawn(async move {
-            let _ = axum::serve(receiver, app).await;
-        });
-    }
+    let (receiver_addr, pages) = start_pager().await?;
     let port = free_port()?;
     let config = work.path().join("bench.toml");
     std::fs::write(
@@ -336,7 +280,7 @@ targets = ["!Bench"]
     let warroom = ChildGuard(child);
     let pid = warroom.0.id();
     let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&client, &format!("{base}/healthz")).await?;
+    client.wait_ready(&format!("{base}/healthz")).await?;
     let scrapes = Arc::new(AtomicUsize::new(0));
     let scraper = options.scrape_metrics.then(|| {
         let (client, url, scrapes) = (client.clone(), format!("{base}/metrics"), scrapes.clone());
@@ -345,10 +289,8 @@ targets = ["!Bench"]
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                if let Ok(response) = client.get(&url).send().await {
-                    if response.status().is_success() && response.bytes().await.is_ok() {
-                        scrapes.fetch_add(1, Ordering::Relaxed);
-                    }
+                if client.get_text(&url).await.is_ok() {
+                    scrapes.fetch_add(1, Ordering::Relaxed);
                 }
             }
         })
@@ -449,9 +391,9 @@ targets = ["!Bench"]
 /// Sends `rate` alerts per second for `seconds`; every `every`-th opens an incident that
 /// pages at once, and the time from sending it to the page reaching the webhook is taken.
 async fn paced(
-    client: &reqwest::Client,
+    client: &Sender,
     url: &str,
-    pages: &Arc<Mutex<HashMap<String, Instant>>>,
+    pages: &PagesSeen,
     options: &IngestOptions,
     every: usize,
     what: &str,
@@ -479,22 +421,11 @@ async fn paced(
         };
         let (client, url) = (client.clone(), url.to_string());
         in_flight.push(tokio::spawn(async move {
-            client
-                .post(&url)
-                .bearer_auth(TOKEN)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
+            client.post_json(&url, Some(TOKEN), body).await
         }));
     }
     for f in in_flight {
-        let response = f.await??;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "paced alert answered {}",
-            response.status()
-        );
+        f.await?.context("a paced alert was refused")?;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -530,7 +461,7 @@ async fn paced(
 
 /// The same load on Alertmanager's own API, which holds alerts in memory only.
 async fn alertmanager(
-    client: &reqwest::Client,
+    client: &Sender,
     binary: &str,
     scenarios: &[Scenario],
     dir: &std::path::Path,
@@ -552,7 +483,7 @@ async fn alertmanager(
         .with_context(|| format!("cannot start {binary}"))?;
     let am = ChildGuard(child);
     let base = format!("http://127.0.0.1:{port}");
-    wait_ready(client, &format!("{base}/-/ready")).await?;
+    client.wait_ready(&format!("{base}/-/ready")).await?;
     let url = format!("{base}/api/v2/alerts");
     println!(
         "  alertmanager: {binary} (pid {}), same load on POST /api/v2/alerts",

@@ -2,6 +2,7 @@
 //! Targets and figures live in docs/benchmarks.md; this only measures, on whatever machine it runs.
 
 pub mod ingest;
+mod outside;
 mod portable;
 
 use crate::app::{event_id, Warroom};
@@ -10,6 +11,7 @@ use crate::domain::contacts::mentions;
 use crate::domain::event::{ChatMessage, Event, Recorded, SCHEMA_VERSION};
 use crate::domain::postmortem;
 use crate::domain::types::{IncidentNumber, Severity};
+use crate::store::baseline::{self, RawRow};
 use crate::store::{ExpectedVersion, Ledger, NewEvent};
 use anyhow::Context;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -73,16 +75,18 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         append_suite("sqlite (file, WAL, synchronous=FULL)", &url, args.events).await?;
-        raw_baseline_sqlite(
+        raw_baseline(
             &format!("sqlite://{}", dir.path().join("raw.db").display()),
             args.events,
         )
         .await?;
         if let Some(admin) = &args.postgres {
-            let url = create_database(admin).await?;
+            let url = baseline::create_database(admin)
+                .await
+                .context("cannot make a database on the PostgreSQL given by --postgres")?;
             append_suite("postgresql", &url, args.events).await?;
-            raw_baseline_postgres(&url, args.events).await?;
-            drop_database(admin, &url).await?;
+            raw_baseline(&url, args.events).await?;
+            baseline::drop_database(admin, &url).await?;
         } else {
             println!("  (postgresql skipped: pass --postgres URL or set WARROOM_BENCH_POSTGRES)");
         }
@@ -227,63 +231,17 @@ async fn append_suite(label: &str, url: &str, events: usize) -> anyhow::Result<(
     Ok(())
 }
 
-const RAW_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_raw (position BIGINT PRIMARY KEY, stream_id TEXT NOT NULL, \
-    stream_version BIGINT NOT NULL, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, actor TEXT NOT NULL, \
-    payload TEXT NOT NULL)";
-
-/// Inserts `events` rows 1000 per transaction through `$conn` (a connection of database
-/// `$db`) and prints the rate: the same code for both backends, so the baselines compare.
-macro_rules! raw_insert {
-    ($conn:expr, $db:ty, $events:expr) => {{
-        let conn = $conn;
-        sqlx::query(RAW_TABLE).execute(&mut *conn).await?;
-        let rows = raw_rows($events);
-        let start = Instant::now();
-        for chunk in rows.chunks(1000) {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let mut qb = sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO bench_raw (position, stream_id, stream_version, event_id, event_type, actor, payload) ",
-            );
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.0)
-                    .push_bind(&r.1)
-                    .push_bind(r.0)
-                    .push_bind(&r.2)
-                    .push_bind("MessagePosted")
-                    .push_bind("rpark")
-                    .push_bind(&r.3);
-            });
-            qb.build().execute(&mut *tx).await?;
-            tx.commit().await?;
-        }
-        let rate = $events as f64 / start.elapsed().as_secs_f64();
-        println!("  raw sqlx multi-row INSERT, 1000 rows per transaction (baseline): {rate:>9.0} rows/s");
-    }};
-}
-
-async fn raw_baseline_sqlite(url: &str, events: usize) -> anyhow::Result<()> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    use sqlx::ConnectOptions;
-    let opts: SqliteConnectOptions = url
-        .parse::<SqliteConnectOptions>()?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full);
-    raw_insert!(&mut opts.connect().await?, sqlx::Sqlite, events);
-    Ok(())
-}
-
-async fn raw_baseline_postgres(url: &str, events: usize) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    raw_insert!(
-        &mut sqlx::PgConnection::connect(url).await?,
-        sqlx::Postgres,
-        events
+/// The raw sqlx batch insert of `events` rows on the store at `url`, printed: the ceiling
+/// the ledger's appends are compared with.
+async fn raw_baseline(url: &str, events: usize) -> anyhow::Result<()> {
+    let rate = baseline::raw_insert_rate(url, &raw_rows(events)).await?;
+    println!(
+        "  raw sqlx multi-row INSERT, 1000 rows per transaction (baseline): {rate:>9.0} rows/s"
     );
     Ok(())
 }
 
-fn raw_rows(events: usize) -> Vec<(i64, String, String, String)> {
+fn raw_rows(events: usize) -> Vec<RawRow> {
     let at = Utc::now();
     (0..events)
         .map(|i| {
@@ -296,32 +254,6 @@ fn raw_rows(events: usize) -> Vec<(i64, String, String, String)> {
             )
         })
         .collect()
-}
-
-async fn create_database(admin: &str) -> anyhow::Result<String> {
-    use sqlx::Connection;
-    let name = format!(
-        "warroom_bench_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    let mut conn = sqlx::PgConnection::connect(admin)
-        .await
-        .with_context(|| "cannot connect to the PostgreSQL given by --postgres")?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await?;
-    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-    Ok(format!("{base}/{name}"))
-}
-
-async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let name = url.rsplit('/').next().unwrap_or_default();
-    let mut conn = sqlx::PgConnection::connect(admin).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await?;
-    Ok(())
 }
 
 /// A long incident: opened, then `n - 1` messages with mentions and a few edits.
@@ -419,7 +351,39 @@ async fn rebuild_bench(n: usize) -> anyhow::Result<()> {
         peak_rss_kb() / 1024,
         rss_before / 1024
     );
+    drop(warroom);
     ledger.close().await;
+    readonly_commands(&url, IncidentNumber((written as u64).div_ceil(1000)))?;
+    Ok(())
+}
+
+/// Times `warroom postmortem` and `warroom timeline` as a user runs them, a child process
+/// each, on the ledger at `url`: they read one stream, whatever the ledger's size.
+fn readonly_commands(url: &str, incident: IncidentNumber) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    for command in ["postmortem", "timeline"] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let out = std::process::Command::new(&exe)
+                .args([command, &incident.to_string(), "--db", url])
+                .stdout(std::process::Stdio::null())
+                .output()?;
+            times.push(t.elapsed());
+            anyhow::ensure!(
+                out.status.success(),
+                "warroom {command} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        times.sort();
+        println!(
+            "  `warroom {command} {incident}` on that ledger (whole process): median {}, min {}, max {}",
+            ms(times[2]),
+            ms(times[0]),
+            ms(times[4])
+        );
+    }
     Ok(())
 }
 

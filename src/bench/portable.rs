@@ -3,7 +3,8 @@
 //! `--postgres`), printing rows/s, the file's size and the peak memory (the export and the
 //! import stream, so memory should not grow with N).
 
-use super::{create_database, drop_database, peak_rss_kb};
+use super::peak_rss_kb;
+use crate::store::baseline::{create_database, drop_database};
 use crate::store::{portable, Ledger};
 use std::time::Instant;
 

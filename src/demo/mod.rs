@@ -3,8 +3,8 @@
 //! (the same scripts the tests use), written to a temporary directory and run as real
 //! processes.
 
+use crate::agent::local::LocalAgent;
 use crate::agent::runner::Site;
-use crate::app::local_agent::LocalAgent;
 use crate::config::{AgentSettings, Settings};
 use anyhow::Context;
 use std::collections::BTreeMap;

@@ -307,7 +307,7 @@ impl Bot {
     /// its timestamp are checked before anything else; 401 when the signature is missing or
     /// wrong, or when the signed timestamp is not a Unix time within
     /// [`SIGNATURE_MAX_AGE`] of `now` (a captured request replayed later is refused).
-    pub async fn answer_http(
+    pub(crate) async fn answer_http(
         self: &Arc<Self>,
         signature: Option<&str>,
         timestamp: Option<&str>,

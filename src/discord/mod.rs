@@ -32,6 +32,24 @@ use tokio::task::JoinHandle;
 
 pub use pager::DiscordPager;
 
+/// What the HTTP doors ask of the bot: readiness (the gateway) and the interactions webhook.
+#[async_trait::async_trait]
+impl crate::app::chat::ChatDoor for Bot {
+    fn not_ready(&self) -> Option<String> {
+        self.gateway().not_ready()
+    }
+
+    async fn answer_signed(
+        self: Arc<Self>,
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+        body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (u16, serde_json::Value) {
+        self.answer_http(signature, timestamp, body, now).await
+    }
+}
+
 /// Longest message Discord accepts, in characters; longer replies go out as a file.
 const MESSAGE_LIMIT: usize = 2000;
 

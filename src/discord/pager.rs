@@ -3,9 +3,9 @@
 
 use super::channels::incident_buttons;
 use super::{explain, Bot};
+use crate::app::paging::transport::{Attempt, ChatPager, Page, PageAction};
 use crate::domain::escalation::Target;
 use crate::domain::types::IncidentNumber;
-use crate::notify::{Attempt, ChatPager, Page, PageAction};
 use serenity::all::{CreateMessage, UserId};
 use std::sync::Arc;
 

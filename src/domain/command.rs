@@ -7,7 +7,8 @@
 
 use super::access::Access;
 use super::incident::IncidentCommand;
-use super::release::{self, ReleaseCommand, Version};
+use super::release::rules::{self, ReleaseCommand};
+use super::release::values::Version;
 use super::types::{ImpactArea, IncidentNumber, Severity};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -929,7 +930,7 @@ pub fn interpret(parsed: &ParsedCommand) -> Result<ChatCommand, CommandError> {
             },
         }),
         ["help"] => Ok(ChatCommand::Help),
-        ["release", word] => release::interpret(word, &parsed.options)
+        ["release", word] => rules::interpret(word, &parsed.options)
             .map(|(version, order)| ChatCommand::Release { version, order })
             .map_err(invalid),
         other => unreachable!("command {other:?} is in the table but not interpreted"),

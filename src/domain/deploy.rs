@@ -312,8 +312,11 @@ impl Deploy {
 
 /// The stream of a service's deploys: `deploys-app`.
 pub fn stream_id(service: &str) -> String {
-    format!("deploys-{service}")
+    format!("{STREAM_PREFIX}{service}")
 }
+
+/// What every deploy stream's id starts with.
+pub const STREAM_PREFIX: &str = "deploys-";
 
 fn text_of<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, FieldError> {
     match map.get(field) {

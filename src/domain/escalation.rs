@@ -418,7 +418,7 @@ mod tests {
         assert_eq!(Target::parse("everyone").unwrap(), Target::Everyone);
         let err = Target::parse("khouse").unwrap_err();
         assert!(err.to_string().contains("@handle"), "{err}");
-        let dir = crate::config::Settings::example().unwrap().directory;
+        let dir = crate::domain::testkit::directory();
         assert_eq!(
             Target::Team("dba".into()).resolve(&dir).unwrap(),
             Target::Team("Database Admin".into())

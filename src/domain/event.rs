@@ -5,7 +5,8 @@
 //! envelope facts the domain reads (when, who, which id) but none of the storage details.
 
 use super::deploy::Deploy;
-use super::release::{CapacityPlan, ChangeKind, Version};
+use super::release::capacity::CapacityPlan;
+use super::release::values::{ChangeKind, Version};
 use super::types::{ImpactArea, IncidentNumber, Role, Severity};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -420,25 +420,11 @@ pub fn fold<'a>(records: impl IntoIterator<Item = &'a Recorded>) -> Option<Incid
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-    use uuid::Uuid;
 
     const N: IncidentNumber = IncidentNumber(3);
 
     fn record(events: Vec<Event>) -> Vec<Recorded> {
-        events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| Recorded {
-                event_id: Uuid::from_u128(i as u128 + 1),
-                position: i as i64 + 1,
-                at: Utc
-                    .with_ymd_and_hms(2021, 3, 9, 9, 17 + i as u32, 0)
-                    .unwrap(),
-                actor: "rpark".into(),
-                event,
-            })
-            .collect()
+        crate::domain::testkit::given("rpark", events)
     }
 
     fn run(history: &[Event], command: IncidentCommand) -> Result<Vec<Event>, IncidentError> {

@@ -15,5 +15,7 @@ pub mod routing;
 pub mod run;
 pub mod runbook;
 pub mod shift;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod types;
 pub mod url_param;

@@ -3,12 +3,12 @@
 //! by its token, of which the configuration holds only the SHA-256.
 
 use super::{body_or_error, error, field_error, json_body};
-use crate::agent::protocol::{Poll, ReportBody};
 use crate::app::jobs::ReportError;
 use crate::app::Warroom;
 use crate::clock::Clock;
 use crate::config::AgentSettings;
 use crate::domain::types::IncidentNumber;
+use crate::protocol::{Poll, ReportBody};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -40,6 +40,11 @@ fn unknown_agent() -> Response {
 /// the shutdown for up to [`MAX_WAIT`].
 #[derive(Clone)]
 pub struct Stopping(pub tokio::sync::watch::Receiver<bool>);
+
+/// The layer that tells held polls the server is stopping (when `stopped` turns true).
+pub fn stopping_layer(stopped: tokio::sync::watch::Receiver<bool>) -> Extension<Stopping> {
+    Extension(Stopping(stopped))
+}
 
 /// The answer to a poll held while the server stops: 503 with `Retry-After`, which agents
 /// take as "reconnect after a short wait".

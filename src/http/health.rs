@@ -3,6 +3,7 @@
 //! instance should hold it) and `GET /metrics` (Prometheus text, optionally behind a bearer
 //! token). Also the request-id and trace layers every route goes through.
 
+use crate::app::chat::ChatDoor;
 use crate::app::Warroom;
 use crate::store::SchemaState;
 use axum::body::Body;
@@ -26,11 +27,11 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 struct Probes {
     warroom: Arc<Warroom>,
-    discord: Option<Arc<crate::discord::Bot>>,
+    discord: Option<Arc<dyn ChatDoor>>,
 }
 
 /// The probe and metrics routes.
-pub fn routes(warroom: Arc<Warroom>, discord: Option<Arc<crate::discord::Bot>>) -> Router {
+pub fn routes(warroom: Arc<Warroom>, discord: Option<Arc<dyn ChatDoor>>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -126,7 +127,7 @@ async fn readyz(State(probes): State<Probes>, RawQuery(query): RawQuery) -> Resp
     }
     if let Some(bot) = &probes.discord {
         // A follower (see `GatewayState::set_follower`) holds no gateway by design.
-        if let Some(why) = bot.gateway().not_ready() {
+        if let Some(why) = bot.not_ready() {
             failures.push(failed("discord", why));
         }
     }

@@ -14,6 +14,7 @@ pub mod health;
 pub mod status;
 
 use crate::app::alerts::read_alerts;
+use crate::app::chat::ChatDoor;
 use crate::app::Warroom;
 use crate::clock::Clock;
 use crate::config::ALERT_SOURCES;
@@ -29,11 +30,7 @@ use std::sync::Arc;
 
 /// The router over an application, with Discord's interactions endpoint answered by the bot
 /// when it runs. Every door reads "now" from `clock`, the server's one clock.
-pub fn router(
-    warroom: Arc<Warroom>,
-    discord: Option<Arc<crate::discord::Bot>>,
-    clock: Clock,
-) -> Router {
+pub fn router(warroom: Arc<Warroom>, discord: Option<Arc<dyn ChatDoor>>, clock: Clock) -> Router {
     let limit = warroom.settings().max_alert_body_bytes;
     let probes = health::routes(warroom.clone(), discord.clone());
     let interactions = Router::new()
@@ -62,7 +59,7 @@ pub fn router(
 /// `POST /discord/interactions`: Discord's outgoing webhook for slash commands and
 /// buttons. The bot checks the Ed25519 signature over the raw body before anything else.
 async fn discord_interaction(
-    State(discord): State<Option<Arc<crate::discord::Bot>>>,
+    State(discord): State<Option<Arc<dyn ChatDoor>>>,
     Extension(clock): Extension<Clock>,
     headers: HeaderMap,
     body: Bytes,
@@ -75,7 +72,7 @@ async fn discord_interaction(
         );
     };
     let (status, answer) = bot
-        .answer_http(
+        .answer_signed(
             header("x-signature-ed25519"),
             header("x-signature-timestamp"),
             &body,

@@ -8,9 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rand::Rng;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
@@ -27,98 +25,9 @@ pub const SIGNATURE_HEADER: &str = "X-Warroom-Signature";
 /// Header carrying `<dedup_key>-<action>`, so a webhook receiver can drop repeats.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
+pub use crate::app::paging::transport::{Attempt, ChatPager, Page, PageAction};
+pub use crate::config::PagerKind;
 pub use crate::secret::Secret;
-
-/// What a page asks the pager to do with the alert named by its dedup key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PageAction {
-    /// Open (or re-notify) the alert.
-    Trigger,
-    /// Someone is on it; stop escalating.
-    Acknowledge,
-    /// The alert is over.
-    Resolve,
-}
-
-impl PageAction {
-    /// The wire name, as PagerDuty's `event_action` and the webhook's `action` spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PageAction::Trigger => "trigger",
-            PageAction::Acknowledge => "acknowledge",
-            PageAction::Resolve => "resolve",
-        }
-    }
-}
-
-impl fmt::Display for PageAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What to tell the pager. `dedup_key` is fixed per incident + escalation step + target, so a
-/// retried or repeated send never pages twice (PagerDuty dedups on it; webhook receivers get
-/// it too, also as the `Idempotency-Key` header).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// Stable key for this incident + escalation step + target.
-    pub dedup_key: String,
-    /// Trigger, acknowledge or resolve.
-    pub action: PageAction,
-    /// Incident reference, e.g. `INC-7`.
-    pub incident: String,
-    /// The incident's title.
-    pub title: String,
-    /// One line, e.g. `INC-7 sev1 Application outage — paging Networking (step 1)`.
-    pub summary: String,
-    /// PagerDuty severity: `critical`, `error`, `warning` or `info`.
-    pub severity: String,
-    /// Who is paged: `@bsparrow` or `!Networking`.
-    pub target: String,
-    /// Free text from `/incident page ... message:"..."`.
-    pub message: Option<String>,
-    /// When the page was decided.
-    pub at: DateTime<Utc>,
-}
-
-/// How a pager is spoken to.
-#[derive(Debug, Clone)]
-pub enum PagerKind {
-    /// PagerDuty Events API v2 (`url` is normally `https://events.pagerduty.com/v2/enqueue`).
-    PagerDuty {
-        /// The integration's routing key, sent in the body.
-        routing_key: Secret,
-    },
-    /// A JSON POST; when a secret is set, header
-    /// `X-Warroom-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>`.
-    Webhook {
-        /// HMAC key shared with the receiver.
-        secret: Option<Secret>,
-    },
-    /// The chat front end (Discord): a mention in the incident's channel and a direct
-    /// message. Delivered through the [`ChatPager`] the notifier was given.
-    Chat,
-}
-
-/// A chat front end that can page people itself (Discord: mention and DM).
-#[async_trait::async_trait]
-pub trait ChatPager: Send + Sync + fmt::Debug {
-    /// One attempt at delivering a page, classified like an HTTP pager's.
-    async fn page(&self, page: &Page) -> Attempt;
-}
-
-impl PagerKind {
-    /// The secret this kind holds, so error text can be scrubbed of it.
-    fn secret(&self) -> Option<&Secret> {
-        match self {
-            PagerKind::PagerDuty { routing_key } => Some(routing_key),
-            PagerKind::Webhook { secret } => secret.as_ref(),
-            PagerKind::Chat => None,
-        }
-    }
-}
 
 /// One configured outside pager.
 #[derive(Debug, Clone)]
@@ -133,36 +42,15 @@ pub struct Pager {
     pub timeout: Duration,
 }
 
-/// Result of one HTTP attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
-    /// The receiver accepted the page (any 2xx).
-    Delivered {
-        /// HTTP status received.
-        status: u16,
-    },
-    /// Worth retrying: 5xx, 429, 408, connect error, timeout.
-    Retryable {
-        /// HTTP status, when a response came back at all.
-        status: Option<u16>,
-        /// What went wrong, never containing the pager's secret.
-        error: String,
-        /// From a `Retry-After` header (delta-seconds or HTTP-date), when present.
-        retry_after: Option<Duration>,
-    },
-    /// Not worth retrying: other statuses (bad routing key, invalid event, a redirect).
-    Refused {
-        /// HTTP status received.
-        status: u16,
-        /// Status plus the receiver's message, truncated to about 300 characters.
-        error: String,
-    },
-}
-
-impl Attempt {
-    /// Whether the page got through.
-    pub fn is_delivered(&self) -> bool {
-        matches!(self, Attempt::Delivered { .. })
+impl Pager {
+    /// The pager as the notifier sends to it, from its checked settings.
+    pub fn from_settings(settings: &crate::config::PagerSettings) -> Pager {
+        Pager {
+            name: settings.name.clone(),
+            url: settings.url.clone(),
+            kind: settings.kind.clone(),
+            timeout: settings.timeout,
+        }
     }
 }
 

@@ -250,7 +250,7 @@ async fn deliver(
     pager_settings: PagerSettings,
     _carrying: Carrying,
 ) {
-    let pager = pager_settings.pager();
+    let pager = super::Pager::from_settings(&pager_settings);
     let page = page_of(&order, PageAction::Trigger);
     let policy = RetryPolicy {
         max_attempts: pager_settings.max_attempts,
@@ -336,7 +336,7 @@ async fn mirror(
         else {
             continue;
         };
-        let pager = settings.pager();
+        let pager = super::Pager::from_settings(&settings);
         let message = Page {
             dedup_key: page.dedup_key.clone(),
             action: page_action,

@@ -1,10 +1,10 @@
 //! The `Ledger`: the store's public face. Appends go to one writer task that commits whatever
 //! is queued in one transaction (group commit); reads go straight to the backend.
 
+use super::backend::{Backend, Snapshot};
 use super::chain::{self, ChainFields};
-use super::plan::{AppendRequest, Plan};
+use super::plan::AppendRequest;
 use super::{AppendError, Appended, ExpectedVersion, NewEvent, StoreError, StoredEvent};
-use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::migrate::Migrator;
 use std::collections::{HashMap, VecDeque};
@@ -13,63 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
-
-/// What a database must do for the ledger. Implemented for SQLite and PostgreSQL.
-#[async_trait]
-pub(crate) trait Backend: Send + Sync + 'static {
-    /// In one transaction holding the store-wide append lock: read the head, the versions of
-    /// the batch's streams and the stored events with the batch's ids, plan with `decide`,
-    /// insert the plan's rows, commit. Returns the plan.
-    async fn commit(
-        &self,
-        requests: &[AppendRequest],
-        decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
-    ) -> Result<Plan, StoreError>;
-    async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError>;
-    /// Up to `limit` events of a stream with versions below `before_version`, newest first.
-    async fn read_stream_backward(
-        &self,
-        stream: &str,
-        before_version: i64,
-        limit: i64,
-    ) -> Result<Vec<StoredEvent>, StoreError>;
-    async fn stream_version(&self, stream: &str) -> Result<i64, StoreError>;
-    /// In one transaction holding the append lock: if the head is still `expected_head`
-    /// (position and hash), inserts `rows` exactly as given (positions, times, hashes) and
-    /// commits; otherwise writes nothing and returns the head it found. For `warroom import`,
-    /// whose caller has checked the rows' chain; never used by appends.
-    async fn insert_verbatim(
-        &self,
-        expected_head: &(i64, String),
-        rows: &[StoredEvent],
-    ) -> Result<Option<(i64, String)>, StoreError>;
-    async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError>;
-    async fn head(&self) -> Result<i64, StoreError>;
-    async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError>;
-    /// Versions of the migrations applied to the schema, in order.
-    async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError>;
-    /// Starts feeding other writers' heads into `heads` (PostgreSQL LISTEN) until `stop`
-    /// fires or is dropped; no-op elsewhere.
-    async fn follow_other_writers(
-        &self,
-        heads: Arc<watch::Sender<i64>>,
-        stop: oneshot::Receiver<()>,
-    ) -> Result<(), StoreError>;
-    /// Writes one row outside the ledger (the `writer_probe` table) and commits it: whether
-    /// the store takes writes again after a failed commit, e.g. once a full disk has room.
-    async fn probe_write(&self) -> Result<(), StoreError>;
-    async fn close(&self);
-}
-
-/// What a backend read inside the append transaction, for the planner.
-pub(crate) struct Snapshot {
-    /// Last position and its hash (0 and the genesis hash when empty): where the batch chains on.
-    pub head: (i64, String),
-    /// Current version of each stream the batch touches; absent streams are at 0.
-    pub versions: HashMap<String, i64>,
-    /// Stored events whose ids the batch uses, for idempotent re-appends.
-    pub existing: HashMap<Uuid, super::plan::Existing>,
-}
 
 /// Tuning for [`Ledger::open_with`].
 #[derive(Debug, Clone)]
@@ -352,6 +295,12 @@ impl Ledger {
     /// The stream's last version; 0 when it does not exist.
     pub async fn stream_version(&self, stream: &str) -> Result<i64, StoreError> {
         self.inner.backend.stream_version(stream).await
+    }
+
+    /// Ids of the streams whose id starts with `prefix` (`release-`, `deploys-`), in byte
+    /// order: what a reader of one kind of stream reads instead of the whole ledger.
+    pub async fn streams_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.backend.streams_with_prefix(prefix).await
     }
 
     /// Up to `limit` events with positions after `after_position`, in order.

@@ -10,6 +10,8 @@
 //! - `event_id` is unique: re-appending an identical event is a no-op, a different one an error;
 //! - each row's `hash` is SHA-256 over the previous row's hash and the row's canonical bytes.
 
+mod backend;
+pub mod baseline;
 mod chain;
 mod lease;
 mod ledger;
@@ -28,6 +30,18 @@ pub use sqlite::sqlite_file;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+
+/// The least string above every string that starts with `prefix`, when its last character
+/// can simply be raised (ASCII below DEL); `None` otherwise.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let last = *prefix.as_bytes().last()?;
+    if last >= 0x7f {
+        return None;
+    }
+    let mut end = prefix[..prefix.len() - 1].to_string();
+    end.push(char::from(last + 1));
+    Some(end)
+}
 
 /// An event as the application hands it to the store, before it has a position.
 #[derive(Debug, Clone, PartialEq)]

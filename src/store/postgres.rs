@@ -2,7 +2,7 @@
 //! advisory lock, so positions commit in order and a follower never skips a late commit;
 //! other instances learn of new events through `LISTEN/NOTIFY`.
 
-use super::ledger::{Backend, Snapshot};
+use super::backend::{Backend, Snapshot};
 use super::plan::{AppendRequest, Plan};
 use super::{chain, StoreError, StoredEvent};
 use async_trait::async_trait;
@@ -233,6 +233,19 @@ impl Backend for PgBackend {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(v.unwrap_or(0))
+    }
+
+    async fn streams_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // `starts_with` rather than a range: under a linguistic collation (en_US) a range of
+        // text is not a range of bytes.
+        let mut found: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT stream_id FROM events WHERE starts_with(stream_id, $1)",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        found.sort();
+        Ok(found)
     }
 
     async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {

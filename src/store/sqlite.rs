@@ -1,6 +1,6 @@
 //! The SQLite backend: WAL, `synchronous=FULL`, appends serialised by `BEGIN IMMEDIATE`.
 
-use super::ledger::{Backend, Snapshot};
+use super::backend::{Backend, Snapshot};
 use super::lock::WriterLock;
 use super::plan::{AppendRequest, Plan};
 use super::{chain, StoreError, StoredEvent};
@@ -375,6 +375,26 @@ impl Backend for SqliteBackend {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(v.unwrap_or(0))
+    }
+
+    async fn streams_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // A range over the (stream_id, stream_version) index: SQLite compares TEXT byte by
+        // byte (BINARY), and LIKE would not use the index.
+        let Some(end) = super::prefix_end(prefix) else {
+            return Ok(sqlx::query_scalar(
+                "SELECT DISTINCT stream_id FROM events WHERE substr(stream_id, 1, length(?1)) = ?1 ORDER BY stream_id",
+            )
+            .bind(prefix)
+            .fetch_all(&self.pool)
+            .await?);
+        };
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT stream_id FROM events WHERE stream_id >= ? AND stream_id < ? ORDER BY stream_id",
+        )
+        .bind(prefix)
+        .bind(end)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {

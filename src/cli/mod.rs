@@ -1,5 +1,9 @@
 //! The `warroom` command line: one subcommand per job, each a thin shell around the use cases.
 
+mod portable;
+mod remote;
+
+use crate::app::reading::Reader;
 use crate::app::replay::{self, ReplaySummary};
 use crate::app::Warroom;
 use crate::config::Settings;
@@ -202,7 +206,7 @@ impl Cli {
                     .with_context(|| format!("cannot read the transcript {}", file.display()))?;
                 let identity = transcript_identity(file);
                 if let Some(server) = server {
-                    return replay_on_server(server, &text, &identity, quiet).await;
+                    return remote::replay_on_server(server, &text, &identity, quiet).await;
                 }
                 // Every line is checked before the store is opened, so a transcript refused for
                 // a bad line leaves no new, empty store behind.
@@ -217,7 +221,7 @@ impl Cli {
                 Ok(0)
             }
             Command::Incidents => {
-                let warroom = self.reader().await?;
+                let warroom = self.projected().await?;
                 let incidents = warroom.incidents().await?;
                 if incidents.is_empty() {
                     println!("No incidents yet. `/incident open title:\"…\"` starts one.");
@@ -249,8 +253,8 @@ impl Cli {
                     },
                     _ => crate::app::shifts::SummaryOf::Shift(shift),
                 };
-                let warroom = self.reader().await?;
-                let summary = warroom.oncall_summary(of).await?;
+                let reader = self.reader().await?;
+                let summary = reader.oncall_summary(of).await?;
                 match format {
                     Format::Md => print!("{}", crate::domain::shift::render_markdown(&summary)),
                     Format::Json => println!("{}", crate::domain::shift::render_json(&summary)),
@@ -263,17 +267,17 @@ impl Cli {
                 last,
                 format,
             } => {
-                let warroom = self.reader().await?;
+                let reader = self.reader().await?;
                 let query = crate::app::deploys::DeployQuery {
                     service: service.as_ref().map(|s| s.trim().to_ascii_lowercase()),
                     environment: env.as_ref().map(|e| e.trim().to_ascii_lowercase()),
                     last,
                 };
-                let found = warroom.deploys(&query).await?;
+                let found = reader.deploys(&query).await?;
                 match format {
                     Format::Md => println!(
                         "{}",
-                        crate::app::deploys::describe_deploys(&found, warroom.settings().timezone)
+                        crate::app::deploys::describe_deploys(&found, reader.settings().timezone)
                     ),
                     Format::Json => {
                         let rows: Vec<serde_json::Value> = found
@@ -294,10 +298,10 @@ impl Cli {
             }
             Command::Timeline { ref incident } => {
                 let number = parse_incident(incident)?;
-                let warroom = self.reader().await?;
+                let reader = self.reader().await?;
                 print!(
                     "{}",
-                    postmortem::render_timeline(&warroom.postmortem(number).await?)
+                    postmortem::render_timeline(&reader.postmortem(number).await?)
                 );
                 Ok(0)
             }
@@ -307,8 +311,8 @@ impl Cli {
                 ref out,
             } => {
                 let number = parse_incident(incident)?;
-                let warroom = self.reader().await?;
-                let document = render(&warroom.postmortem(number).await?, format);
+                let reader = self.reader().await?;
+                let document = render(&reader.postmortem(number).await?, format);
                 match out {
                     Some(path) => std::fs::write(path, document)
                         .with_context(|| format!("cannot write {}", path.display()))?,
@@ -321,10 +325,10 @@ impl Cli {
                 format,
                 deployment,
             } => {
-                let warroom = self.reader().await?;
+                let reader = self.reader().await?;
                 print!(
                     "{}",
-                    as_built(&warroom, release.as_deref(), format, deployment).await?
+                    as_built(&reader, release.as_deref(), format, deployment).await?
                 );
                 Ok(0)
             }
@@ -350,12 +354,12 @@ impl Cli {
                 Ok(0)
             }
             Command::Check => check(self.config.as_deref()),
-            Command::Export { from } => crate::cli_portable::export(&self.db, from).await,
-            Command::Import { ref file } => crate::cli_portable::import(&self.db, file).await,
+            Command::Export { from } => portable::export(&self.db, from).await,
+            Command::Import { ref file } => portable::import(&self.db, file).await,
             Command::Serve { ref listen } => self.serve(listen.clone()).await,
             Command::Bench(ref args) => crate::bench::run(args).await,
             Command::Agent { ref config } => agent(config.as_deref()).await,
-            Command::Healthcheck { ref url } => healthcheck(url).await,
+            Command::Healthcheck { ref url } => remote::healthcheck(url).await,
         }
     }
 
@@ -449,7 +453,16 @@ impl Cli {
 
     /// A `Warroom` for commands that only read: it takes no SQLite writer lock, so they work
     /// while `warroom serve` runs on the same file.
-    async fn reader(&self) -> anyhow::Result<Warroom> {
+    /// The ledger read-only, for the commands that read a few streams: no projection.
+    async fn reader(&self) -> anyhow::Result<Reader> {
+        let settings = Settings::load(self.config.as_deref())?;
+        let ledger = Ledger::open_read_only(&self.db).await?;
+        Ok(Reader::new(ledger, settings))
+    }
+
+    /// The application on the ledger read-only, its projection rebuilt: for the commands
+    /// that list what only the whole ledger tells (the incidents).
+    async fn projected(&self) -> anyhow::Result<Warroom> {
         let settings = Settings::load(self.config.as_deref())?;
         let ledger = Ledger::open_read_only(&self.db).await?;
         Warroom::start(ledger, settings).await
@@ -518,32 +531,6 @@ async fn agent(config: Option<&Path>) -> anyhow::Result<i32> {
     let _ = stop.send(true);
     running.await.context("the agent's task failed")??;
     Ok(0)
-}
-
-/// `warroom healthcheck`: one GET with a short timeout. Anything but a 2xx — a refused
-/// connection, a timeout, a 503 — is unhealthy, and says why on one line.
-async fn healthcheck(url: &str) -> anyhow::Result<i32> {
-    let client = reqwest::Client::builder()
-        // Below Docker's default 30 s health-check timeout, so ours reports first.
-        .timeout(std::time::Duration::from_secs(5))
-        // A redirect would make some other address answer for this one.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .context("cannot build the HTTP client")?;
-    match client.get(url).send().await {
-        Ok(response) if response.status().is_success() => {
-            println!("{url}: {}", response.status());
-            Ok(0)
-        }
-        Ok(response) => {
-            println!("{url}: unhealthy: {}", response.status());
-            Ok(1)
-        }
-        Err(e) => {
-            println!("{url}: unhealthy: no answer ({e})");
-            Ok(1)
-        }
-    }
 }
 
 /// `warroom check`: every mistake with its key, then the warnings; exit 1 on mistakes.
@@ -624,7 +611,7 @@ async fn demo(config: Option<&Path>, which: DemoWhich, format: Format) -> anyhow
     match which {
         DemoWhich::Outage => print!("{}", render(&postmortem, format)),
         DemoWhich::Week => {
-            use crate::domain::{release, shift};
+            use crate::domain::{release::as_built, shift};
             let as_built = warroom.as_built(None).await?;
             let oncall = warroom
                 .oncall_summary(crate::app::shifts::SummaryOf::Shift(None))
@@ -632,13 +619,13 @@ async fn demo(config: Option<&Path>, which: DemoWhich, format: Format) -> anyhow
             match format {
                 Format::Md => print!(
                     "{}\n{}\n{}",
-                    release::render_markdown(&as_built),
+                    as_built::render_markdown(&as_built),
                     shift::render_markdown(&oncall),
                     postmortem::render_markdown(&postmortem)
                 ),
                 Format::Json => {
                     let value = serde_json::json!({
-                        "as_built": serde_json::from_str::<serde_json::Value>(&release::render_json(&as_built))?,
+                        "as_built": serde_json::from_str::<serde_json::Value>(&as_built::render_json(&as_built))?,
                         "oncall_summary": serde_json::from_str::<serde_json::Value>(&shift::render_json(&oncall))?,
                         "postmortem": serde_json::from_str::<serde_json::Value>(&postmortem::render_json(&postmortem))?,
                     });
@@ -648,48 +635,6 @@ async fn demo(config: Option<&Path>, which: DemoWhich, format: Format) -> anyhow
         }
     }
     warroom.ledger().clone().close().await;
-    Ok(0)
-}
-
-/// `warroom replay FILE --server URL`: the lines go to the server's HTTP console, the
-/// replies come back.
-async fn replay_on_server(
-    server: &str,
-    text: &str,
-    identity: &str,
-    quiet: bool,
-) -> anyhow::Result<i32> {
-    let token = std::env::var("WARROOM_CONSOLE_TOKEN").map_err(|_| {
-        anyhow::anyhow!("set WARROOM_CONSOLE_TOKEN to the console token of {server} (its SHA-256 is http.console_token_sha256 there)")
-    })?;
-    let url = format!("{}/v1/console", server.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .query(&[("identity", identity)])
-        .bearer_auth(token.trim())
-        .body(text.to_string())
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}; is warroom serve running there?"))?;
-    let status = response.status();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!(
-            "{url} answered {status}: {}",
-            body["error"].as_str().unwrap_or("no reason given")
-        );
-    }
-    if !quiet {
-        for reply in body["replies"].as_array().into_iter().flatten() {
-            if let Some(text) = reply["reply"].as_str() {
-                println!("line {}: {text}", reply["line"]);
-            }
-        }
-    }
-    eprintln!(
-        "sent {} lines to {server}: {} events recorded",
-        body["lines"], body["events"]
-    );
     Ok(0)
 }
 
@@ -743,24 +688,24 @@ fn render(document: &postmortem::PostMortem, format: Format) -> String {
 /// `warroom as-built`: the document, or with `--deployment` the Deployment of the release
 /// named, else of the latest published one.
 async fn as_built(
-    warroom: &Warroom,
+    reader: &Reader,
     release: Option<&str>,
     format: Format,
     deployment: bool,
 ) -> anyhow::Result<String> {
-    use crate::domain::release::{self, Version};
+    use crate::domain::release::{as_built, values::Version};
     let named = release.map(str::parse::<Version>).transpose()?;
-    let mut document = warroom.as_built(named.as_ref()).await?;
+    let mut document = reader.as_built(named.as_ref()).await?;
     if !deployment {
         return Ok(match format {
-            Format::Md => release::render_markdown(&document),
-            Format::Json => release::render_json(&document),
+            Format::Md => as_built::render_markdown(&document),
+            Format::Json => as_built::render_json(&document),
         });
     }
     let Some(latest) = document.releases.pop() else {
         bail!("no release was published yet; name a draft with --release N");
     };
-    Ok(release::render_deployment(&latest)?)
+    Ok(as_built::render_deployment(&latest)?)
 }
 
 fn parse_time(flag: &str, text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {

@@ -3,6 +3,8 @@
 //! PostgreSQL store, only the holder of the leader lease runs the escalation scheduler, the
 //! job sweeper and the Discord gateway; every instance serves HTTP and delivers its pages.
 
+mod witnessing;
+
 use crate::app::Warroom;
 use crate::clock::Clock;
 use crate::store::{LeaderState, Lease};
@@ -123,10 +125,9 @@ pub async fn start_led(
         discord.clone(),
         stopped.clone(),
     )));
-    let router = crate::http::router(warroom.clone(), discord, clock)
-        .layer(axum::Extension(crate::http::agents::Stopping(
-            stopped.clone(),
-        )))
+    let chat_door = discord.map(|bot| bot as Arc<dyn crate::app::chat::ChatDoor>);
+    let router = crate::http::router(warroom.clone(), chat_door, clock)
+        .layer(crate::http::agents::stopping_layer(stopped.clone()))
         .merge(crate::http::status::router(leader.clone()));
     let http_stop = stopped.clone();
     let limits = warroom.settings().connections;
@@ -146,7 +147,7 @@ pub async fn start_led(
             key
         }
     };
-    tasks.push(tokio::spawn(crate::witness::keep_witnessing(
+    tasks.push(tokio::spawn(witnessing::keep_witnessing(
         warroom.clone(),
         witness,
         key,

@@ -2,13 +2,18 @@
 //! service's stream with what the guard rules say of it, answering "when was the last
 //! deploy?", and the deploys noted in an incident when it opens.
 
-use super::projection::{Projection, RecordedDeploy};
+pub mod view;
+
+use super::projection::Projection;
+use super::reading::Reader;
 use super::{event_id, Input, Notice, Outcome, Pending, Warroom};
-use crate::domain::deploy::Deploy;
-use crate::domain::event::Event;
+use crate::domain::deploy::{self, Deploy};
+use crate::domain::event::{Event, Recorded};
 use crate::store::ExpectedVersion;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+use view::DeployIndex;
+pub use view::RecordedDeploy;
 
 /// How many deploys `/deploys last` lists when no count is given.
 pub const DEFAULT_LAST: usize = 5;
@@ -23,6 +28,17 @@ pub struct DeployQuery {
 }
 
 impl DeployQuery {
+    /// The newest deploys of `index` it matches, newest first.
+    pub fn pick(&self, index: &DeployIndex) -> Vec<RecordedDeploy> {
+        let found = index.matching(|d| self.matches(d));
+        found
+            .into_iter()
+            .rev()
+            .take(self.last.max(1))
+            .cloned()
+            .collect()
+    }
+
     pub fn matches(&self, d: &RecordedDeploy) -> bool {
         self.service.as_ref().is_none_or(|s| s == &d.deploy.service)
             && self
@@ -44,6 +60,7 @@ impl Warroom {
     ) -> anyhow::Result<Outcome> {
         let flagged_before = deploy.id.as_ref().is_some_and(|id| {
             projection
+                .deploys
                 .deploy_by_id(&deploy.service, id)
                 .is_some_and(|d| !d.flags.is_empty())
         });
@@ -107,14 +124,7 @@ impl Warroom {
 
     /// The newest deploys matching the query, newest first.
     pub async fn deploys(&self, query: &DeployQuery) -> anyhow::Result<Vec<RecordedDeploy>> {
-        let projection = self.current().await?;
-        let found = projection.deploys(|d| query.matches(d));
-        Ok(found
-            .into_iter()
-            .rev()
-            .take(query.last.max(1))
-            .cloned()
-            .collect())
+        Ok(query.pick(&self.current().await?.deploys))
     }
 
     /// The deploys to note in an incident opening at `at`: to its environment (the alert's
@@ -139,7 +149,8 @@ impl Warroom {
         let service = label("service");
         let since = at - settings.incident_window;
         projection
-            .deploys(|d| {
+            .deploys
+            .matching(|d| {
                 d.deploy.environment == environment
                     && service.as_ref().is_none_or(|s| s == &d.deploy.service)
                     && d.at >= since
@@ -183,4 +194,26 @@ pub fn deploy_line(
         line.push_str(&format!(" ⚠ {flag}"));
     }
     line
+}
+
+impl Reader {
+    /// The newest deploys matching the query, newest first, read from the deploy streams
+    /// alone.
+    pub async fn deploys(&self, query: &DeployQuery) -> anyhow::Result<Vec<RecordedDeploy>> {
+        // In ledger order across services, as the projection applies them.
+        let mut records: Vec<(String, Recorded)> = self
+            .streams(deploy::STREAM_PREFIX)
+            .await?
+            .into_iter()
+            .flat_map(|(stream_id, records)| {
+                records.into_iter().map(move |r| (stream_id.clone(), r))
+            })
+            .collect();
+        records.sort_by_key(|(_, r)| r.position);
+        let mut index = DeployIndex::default();
+        for (stream_id, r) in &records {
+            index.apply(stream_id, r.at, &r.event);
+        }
+        Ok(query.pick(&index))
+    }
 }

@@ -1,6 +1,6 @@
 //! `warroom export` and `warroom import`: the ledger as JSON Lines on standard output, and
 //! such a file loaded into another store (see `store::portable` for the format and the rules).
-//! Kept apart from `cli.rs`, which only routes the two subcommands here.
+//! Kept apart from `cli/mod.rs`, which only routes the two subcommands here.
 
 use crate::store::portable::{self, ExportError};
 use crate::store::Ledger;

@@ -3,15 +3,16 @@
 //! does (the same claim, the same admission, the same runner and reports); only the HTTP
 //! hop is missing and the clock is the transcript's.
 
-use super::jobs::ReportError;
-use super::Warroom;
-use crate::agent::client::{admit, Nonces};
-use crate::agent::protocol::AgentReport;
-use crate::agent::runner::{run_runbook, Site};
+use super::client::{admit, Nonces};
+use super::runner::{run_runbook, Site};
+use crate::app::jobs::ReportError;
+use crate::app::replay::JobWorker;
+use crate::app::Warroom;
 use crate::config::AgentSettings;
 use crate::domain::run::runbook_name;
 use crate::domain::runbook::Runbook;
 use crate::domain::types::IncidentNumber;
+use crate::protocol::AgentReport;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -29,6 +30,7 @@ pub struct LocalAgent {
 }
 
 impl LocalAgent {
+    /// An agent with `identity`, allowed `runbooks`, running its steps on `site`.
     pub fn new(identity: AgentSettings, runbooks: &[Runbook], site: Site) -> LocalAgent {
         LocalAgent {
             identity,
@@ -40,12 +42,15 @@ impl LocalAgent {
             nonces: Nonces::new(1000),
         }
     }
+}
 
+#[async_trait::async_trait]
+impl JobWorker for LocalAgent {
     /// Claims and carries out every run queued for this agent, one after another, as at
     /// `now`; each report is stamped `now` plus the time the run has really taken, so the
     /// timeline shows the steps in order and how long they took. Returns how many jobs it
     /// took.
-    pub async fn work(&mut self, warroom: &Warroom, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    async fn work(&mut self, warroom: &Warroom, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let names: Vec<String> = self.runbooks.keys().cloned().collect();
         let mut taken = 0;
         while let Some(job) = warroom.claim_job(&self.identity, &names, now).await? {

@@ -6,6 +6,8 @@
 //! the escalation and the step. Every instance computes the same ids, so when several fire
 //! the same step at once the store keeps one append and only its writer delivers.
 
+pub mod transport;
+
 use super::projection::Projection;
 use super::{Failure, Input, Pending, Refusal, Warroom};
 use crate::domain::escalation::{dedup_key, DueStep, Target};
