@@ -358,27 +358,38 @@ async fn rebuild_bench(n: usize) -> anyhow::Result<()> {
 }
 
 /// Times `warroom postmortem` and `warroom timeline` as a user runs them, a child process
-/// each, on the ledger at `url`: they read one stream, whatever the ledger's size.
+/// each, on the ledger at `url`: they read one stream, whatever the ledger's size. Then
+/// `warroom incidents`, which rebuilds the projection as every read-only command did before
+/// they read only their streams.
 fn readonly_commands(url: &str, incident: IncidentNumber) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
-    for command in ["postmortem", "timeline"] {
+    let number = incident.to_string();
+    let commands: [&[&str]; 3] = [
+        &["postmortem", &number],
+        &["timeline", &number],
+        &["incidents"],
+    ];
+    for command in commands {
         let mut times = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
             let out = std::process::Command::new(&exe)
-                .args([command, &incident.to_string(), "--db", url])
+                .args(command)
+                .args(["--db", url])
                 .stdout(std::process::Stdio::null())
                 .output()?;
             times.push(t.elapsed());
             anyhow::ensure!(
                 out.status.success(),
-                "warroom {command} failed: {}",
+                "warroom {} failed: {}",
+                command.join(" "),
                 String::from_utf8_lossy(&out.stderr)
             );
         }
         times.sort();
         println!(
-            "  `warroom {command} {incident}` on that ledger (whole process): median {}, min {}, max {}",
+            "  `warroom {}` on that ledger (whole process): median {}, min {}, max {}",
+            command.join(" "),
             ms(times[2]),
             ms(times[0]),
             ms(times[4])
