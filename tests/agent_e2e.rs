@@ -17,7 +17,6 @@ use warroom::config::{AgentSettings, Settings};
 use warroom::domain::event::{Event, Recorded};
 use warroom::domain::runbook::Runbook;
 use warroom::domain::types::IncidentNumber;
-use warroom::store::Ledger;
 
 const TOKEN: &str = "agent-e2e-token";
 
@@ -56,20 +55,9 @@ async fn setup() -> Setup {
         .runbooks
         .push(Runbook::parse("commands/slow-job.toml", SLOW).unwrap());
     let (db_dir, url) = common::fresh_sqlite_url();
-    let warroom = Arc::new(
-        Warroom::start(Ledger::open(&url).await.unwrap(), settings)
-            .await
-            .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = warroom::serve::start(
-        warroom.clone(),
-        listener,
-        warroom::clock::Clock::start(),
-        warroom::notify::RetryPolicy::default(),
-    )
-    .await
-    .unwrap();
+    let common::TestApp {
+        warroom, running, ..
+    } = common::spawn_app(&url, settings, Default::default()).await;
     // The agent's own directory: the shipped failover plus the slow job.
     let agent_dir = tempfile::tempdir().unwrap();
     let commands = agent_dir.path().join("commands");

@@ -17,7 +17,6 @@ use warroom::domain::event::Event;
 use warroom::domain::postmortem::render_markdown;
 use warroom::domain::types::IncidentNumber;
 use warroom::protocol::{AgentReport, Job, Poll, ReportBody};
-use warroom::store::Ledger;
 
 const DNS_TOKEN: &str = "agent-dns-1-token";
 const APP_TOKEN: &str = "agent-app-1-token";
@@ -47,21 +46,11 @@ async fn server() -> Server {
     ];
     settings.console_token_sha256 = Some(Sha256::digest(CONSOLE_TOKEN.as_bytes()).into());
     let (dir, url) = common::fresh_sqlite_url();
-    let warroom = Arc::new(
-        Warroom::start(Ledger::open(&url).await.unwrap(), settings)
-            .await
-            .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = warroom::serve::start(
-        warroom.clone(),
-        listener,
-        warroom::clock::Clock::start(),
-        warroom::notify::RetryPolicy::default(),
-    )
-    .await
-    .unwrap();
-    let url = format!("http://{}", running.addr);
+    let common::TestApp {
+        warroom,
+        running,
+        base: url,
+    } = common::spawn_app(&url, settings, Default::default()).await;
     Server {
         warroom,
         running,

@@ -9,12 +9,8 @@ mod common;
 
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
-use warroom::app::Warroom;
-use warroom::clock::Clock;
 use warroom::config::Settings;
-use warroom::store::Ledger;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -104,20 +100,9 @@ targets = ["!Networking"]
     )
     .unwrap();
     let (_dir, url) = common::fresh_sqlite_url();
-    let warroom = Arc::new(
-        Warroom::start(Ledger::open(&url).await.unwrap(), settings)
-            .await
-            .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = warroom::serve::start(
-        warroom.clone(),
-        listener,
-        Clock::start(),
-        warroom::notify::RetryPolicy::default(),
-    )
-    .await
-    .unwrap();
+    let common::TestApp {
+        warroom, running, ..
+    } = common::spawn_app(&url, settings, Default::default()).await;
 
     let work = tempfile::tempdir().unwrap();
     let am_config = work.path().join("alertmanager.yml");

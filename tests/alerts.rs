@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use warroom::app::{Input, InputKind, Warroom};
-use warroom::clock::Clock;
 use warroom::config::Settings;
 use warroom::domain::event::{AttemptOutcome, Event};
 use warroom::domain::types::IncidentNumber;
@@ -150,22 +149,26 @@ struct Harness {
 
 impl Harness {
     async fn start(url: &str, config_text: &str) -> Harness {
-        let warroom = Arc::new(
-            Warroom::start(Ledger::open(url).await.unwrap(), settings(config_text))
-                .await
-                .unwrap(),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let retry = warroom::notify::RetryPolicy {
             base_delay: std::time::Duration::from_millis(20),
             max_delay: std::time::Duration::from_millis(100),
             ..Default::default()
         };
-        let running = warroom::serve::start(warroom.clone(), listener, Clock::start(), retry)
-            .await
-            .unwrap();
+        let common::TestApp {
+            warroom,
+            running,
+            base,
+        } = common::spawn_app(
+            url,
+            settings(config_text),
+            warroom::serve::Options {
+                retry,
+                ..Default::default()
+            },
+        )
+        .await;
         Harness {
-            base: format!("http://{}", running.addr),
+            base,
             warroom,
             running: Some(running),
             client: reqwest::Client::new(),
@@ -884,11 +887,6 @@ group_by = ["instance"]
 /// An instance on a shared store under a real lease, as `warroom serve` runs beside others;
 /// its pages are taken over 200 ms after they are due.
 async fn start_leased(url: &str, text: &str, name: &str, delay_ms: u64) -> (Arc<Warroom>, Running) {
-    let warroom = Arc::new(
-        Warroom::start(Ledger::open(url).await.unwrap(), settings(text))
-            .await
-            .unwrap(),
-    );
     let lease = warroom::store::Lease::start(
         url,
         warroom::store::LeaseSettings {
@@ -905,22 +903,20 @@ async fn start_leased(url: &str, text: &str, name: &str, delay_ms: u64) -> (Arc<
         takeover_grace: std::time::Duration::from_millis(200),
         ..Default::default()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let leadership = warroom::serve::Leadership {
-        lease,
-        gateway: None,
-    };
-    let running = warroom::serve::start_led(
-        warroom.clone(),
-        listener,
-        Clock::start(),
-        retry,
-        None,
-        leadership,
+    let app = common::spawn_app(
+        url,
+        settings(text),
+        warroom::serve::Options {
+            retry,
+            leadership: warroom::serve::Leadership {
+                lease,
+                gateway: None,
+            },
+            ..Default::default()
+        },
     )
-    .await
-    .unwrap();
-    (warroom, running)
+    .await;
+    (app.warroom, app.running)
 }
 
 async fn wait_until_leader(running: &Running) {

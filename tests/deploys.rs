@@ -295,17 +295,15 @@ fn time(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
 
 /// `warroom serve` on the app with its clock started at `now`, and its deploys door.
 async fn serve(app: &Arc<Warroom>, now: &str) -> (warroom::serve::Running, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = warroom::serve::start(
+    let served = common::serve_app(
         app.clone(),
-        listener,
-        warroom::clock::Clock::starting_at(time(now)),
-        warroom::notify::RetryPolicy::default(),
+        warroom::serve::Options {
+            clock: warroom::clock::Clock::starting_at(time(now)),
+            ..Default::default()
+        },
     )
-    .await
-    .unwrap();
-    let endpoint = format!("http://{}/v1/deploys", running.addr);
-    (running, endpoint)
+    .await;
+    (served.running, format!("{}/v1/deploys", served.base))
 }
 
 #[tokio::test]

@@ -793,18 +793,17 @@ async fn the_interactions_endpoint_checks_signatures_and_answers_like_the_gatewa
     let signer = fixtures::InteractionSigner::new([7; 32]);
     let key = signer.public_key_hex();
     let h = harness_with(|s| s.discord.public_key = Some(key.clone())).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bot = h.discord.as_ref().unwrap().bot.clone();
-    let running = warroom::serve::start_with_discord(
+    let served = common::serve_app(
         h.warroom.clone(),
-        listener,
-        warroom::clock::Clock::start(),
-        warroom::notify::RetryPolicy::default(),
-        Some(bot),
+        warroom::serve::Options {
+            discord: Some(bot),
+            ..Default::default()
+        },
     )
-    .await
-    .unwrap();
-    let url = format!("http://{}/discord/interactions", running.addr);
+    .await;
+    let running = served.running;
+    let url = format!("{}/discord/interactions", served.base);
     let client = reqwest::Client::new();
     let post = |body: Vec<u8>, headers: Vec<(&'static str, String)>| {
         let mut request = client.post(&url).body(body);
@@ -898,16 +897,15 @@ async fn a_discord_pager_mentions_and_direct_messages_and_the_button_acknowledge
         })
     })
     .await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = warroom::serve::start_with_discord(
+    let running = common::serve_app(
         h.warroom.clone(),
-        listener,
-        warroom::clock::Clock::start(),
-        warroom::notify::RetryPolicy::default(),
-        Some(h.discord.as_ref().unwrap().bot.clone()),
+        warroom::serve::Options {
+            discord: Some(h.discord.as_ref().unwrap().bot.clone()),
+            ..Default::default()
+        },
     )
     .await
-    .unwrap();
+    .running;
     let now = Utc::now();
     h.command(OPS, "rpark", "/incident open title:\"DB slow\"", now)
         .await;

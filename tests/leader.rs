@@ -439,20 +439,19 @@ async fn member(url: &str, fake: &FakeDiscord, name: &str) -> Member {
         .unwrap()
         .expect("a token is configured");
     let lease = Lease::start(url, lease, name.into()).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = warroom::serve::start_led(
+    let running = common::serve_app(
         warroom.clone(),
-        listener,
-        warroom::clock::Clock::start(),
-        warroom::notify::RetryPolicy::default(),
-        Some(discord.bot.clone()),
-        warroom::serve::Leadership {
-            lease,
-            gateway: Some(discord.bot.clone()),
+        warroom::serve::Options {
+            discord: Some(discord.bot.clone()),
+            leadership: warroom::serve::Leadership {
+                lease,
+                gateway: Some(discord.bot.clone()),
+            },
+            ..Default::default()
         },
     )
     .await
-    .unwrap();
+    .running;
     Member {
         warroom,
         discord,

@@ -387,15 +387,16 @@ impl Cli {
         );
         let lease = crate::store::Lease::start(&self.db, warroom.settings().lease, holder).await?;
         let bot = discord.as_ref().map(|d| d.bot.clone());
-        let running = crate::serve::start_led(
+        let running = crate::serve::start(
             warroom.clone(),
             listener,
-            crate::clock::Clock::start(),
-            crate::notify::RetryPolicy::default(),
-            bot.clone(),
-            crate::serve::Leadership {
-                lease,
-                gateway: bot,
+            crate::serve::Options {
+                discord: bot.clone(),
+                leadership: crate::serve::Leadership {
+                    lease,
+                    gateway: bot,
+                },
+                ..Default::default()
             },
         )
         .await?;

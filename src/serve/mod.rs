@@ -58,47 +58,45 @@ impl Leadership {
     }
 }
 
-/// Starts the HTTP intake on `listener`, the escalation scheduler and the page delivery
-/// worker (with `retry` between attempts).
+/// How a server runs: what the tests and `warroom serve` choose differently.
+pub struct Options {
+    /// The one clock every part reads "now" from.
+    pub clock: Clock,
+    /// The waits between page delivery attempts.
+    pub retry: crate::notify::RetryPolicy,
+    /// The Discord front end, when it runs: it serves `POST /discord/interactions` and
+    /// delivers the pages of `discord` pagers.
+    pub discord: Option<Arc<crate::discord::Bot>>,
+    /// The lease the scheduler, the sweeper and the gateway run under.
+    pub leadership: Leadership,
+}
+
+impl Default for Options {
+    /// The real clock, the default retries, no Discord, a single instance.
+    fn default() -> Options {
+        Options {
+            clock: Clock::start(),
+            retry: crate::notify::RetryPolicy::default(),
+            discord: None,
+            leadership: Leadership::single(),
+        }
+    }
+}
+
+/// Starts the HTTP intake on `listener`, the page delivery worker and the witness on every
+/// instance, and — while `options.leadership` holds the lease — the escalation scheduler,
+/// the job sweeper and the Discord gateway. What `warroom serve` and the tests both run.
 pub async fn start(
     warroom: Arc<Warroom>,
     listener: tokio::net::TcpListener,
-    clock: Clock,
-    retry: crate::notify::RetryPolicy,
+    options: Options,
 ) -> anyhow::Result<Running> {
-    start_with_discord(warroom, listener, clock, retry, None).await
-}
-
-/// [`start`], with the Discord front end (when it runs) serving `POST /discord/interactions`
-/// and delivering the pages of `discord` pagers.
-pub async fn start_with_discord(
-    warroom: Arc<Warroom>,
-    listener: tokio::net::TcpListener,
-    clock: Clock,
-    retry: crate::notify::RetryPolicy,
-    discord: Option<Arc<crate::discord::Bot>>,
-) -> anyhow::Result<Running> {
-    start_led(
-        warroom,
-        listener,
+    let Options {
         clock,
         retry,
         discord,
-        Leadership::single(),
-    )
-    .await
-}
-
-/// [`start_with_discord`] under a lease: the escalation scheduler, the job sweeper and the
-/// gateway of `leadership.gateway` run only while `leadership.lease` is held.
-pub async fn start_led(
-    warroom: Arc<Warroom>,
-    listener: tokio::net::TcpListener,
-    clock: Clock,
-    retry: crate::notify::RetryPolicy,
-    discord: Option<Arc<crate::discord::Bot>>,
-    leadership: Leadership,
-) -> anyhow::Result<Running> {
+        leadership,
+    } = options;
     let leader = leadership.lease.state();
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = watch::channel(false);

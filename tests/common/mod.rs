@@ -108,3 +108,45 @@ pub fn warroom(dir: &Path, args: &[&str]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// `warroom serve` in this process on a free loopback port, as `warroom::serve::start` runs
+/// it for the command line, over an application on its own store.
+pub struct TestApp {
+    pub warroom: std::sync::Arc<warroom::app::Warroom>,
+    pub running: warroom::serve::Running,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+/// The application on the store at `url` (its projection rebuilt), served with `options`.
+pub async fn spawn_app(
+    url: &str,
+    settings: warroom::config::Settings,
+    options: warroom::serve::Options,
+) -> TestApp {
+    let ledger = warroom::store::Ledger::open(url)
+        .await
+        .expect("the test store opens");
+    let warroom = warroom::app::Warroom::start(ledger, settings)
+        .await
+        .expect("the application starts");
+    serve_app(std::sync::Arc::new(warroom), options).await
+}
+
+/// Serves an application already built (to share it between servers, or to keep a handle).
+pub async fn serve_app(
+    warroom: std::sync::Arc<warroom::app::Warroom>,
+    options: warroom::serve::Options,
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let running = warroom::serve::start(warroom.clone(), listener, options)
+        .await
+        .expect("the server starts");
+    TestApp {
+        base: format!("http://{}", running.addr),
+        warroom,
+        running,
+    }
+}
