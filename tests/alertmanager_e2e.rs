@@ -63,12 +63,6 @@ async fn an_alert_posted_to_alertmanager_opens_an_incident_and_pages() {
 [alerts.sources.alertmanager]
 auth = "bearer"
 secret_env = "E2E_TOKEN"
-[[teams]]
-name = "Networking"
-[[contacts]]
-handle = "bsparrow"
-name = "Bob Sparrow"
-team = "Networking"
 [[routes]]
 name = "dns"
 match = {{ alertname = "DNSNotAnswering" }}
@@ -85,8 +79,10 @@ kind = "pagerduty"
 url = "{}"
 secret_env = "E2E_PD"
 targets = ["!Networking"]
+{people}
 "#,
-        pagerduty.uri()
+        pagerduty.uri(),
+        people = common::PEOPLE,
     );
     let settings = Settings::check(
         &config,

@@ -35,29 +35,6 @@ secret_env = "AM_TOKEN"
 auth = "hmac"
 secret_env = "GENERIC_KEY"
 
-[[teams]]
-name = "Networking"
-aliases = ["net"]
-[[teams]]
-name = "Database Admin"
-aliases = ["dba"]
-[[teams]]
-name = "SRE"
-aliases = ["sre"]
-
-[[contacts]]
-handle = "bsparrow"
-name = "Bob Sparrow"
-team = "Networking"
-[[contacts]]
-handle = "khouse"
-name = "Karen House"
-team = "Database Admin"
-[[contacts]]
-handle = "rpark"
-name = "Riley Park"
-team = "SRE"
-
 [[routes]]
 name = "dns"
 match = {{ alertname = "DNSNotAnswering" }}
@@ -100,7 +77,9 @@ targets = ["!sre", "!dba"]
 timeout_seconds = 2
 max_attempts = 2
 {extra}
-"#
+{people}
+"#,
+        people = common::PEOPLE
     )
 }
 

@@ -63,13 +63,9 @@ api_url = "{api}"
 "{RPARK}" = "rpark"
 [discord.access]
 responder = ["user:{RPARK}"]
-[[teams]]
-name = "Ops"
-[[contacts]]
-handle = "rpark"
-name = "R Park"
-team = "Ops"
+{people}
 "#,
+            people = common::PEOPLE,
             api = fake.api_url(),
         ),
     )

@@ -42,22 +42,6 @@ channel = "ops"
 auth = "bearer"
 secret_env = "AM_TOKEN"
 
-[[teams]]
-name = "Networking"
-aliases = ["net"]
-[[teams]]
-name = "SRE"
-aliases = ["sre"]
-
-[[contacts]]
-handle = "bsparrow"
-name = "Bob Sparrow"
-team = "Networking"
-[[contacts]]
-handle = "rpark"
-name = "Riley Park"
-team = "SRE"
-
 [[routes]]
 name = "dns"
 match = {{ alertname = "DNSNotAnswering" }}
@@ -73,7 +57,9 @@ steps = [
   {{ targets = ["@rpark"], wait_minutes = 1 }},
 ]
 {lease}
-"#
+{people}
+"#,
+        people = common::PEOPLE
     )
 }
 

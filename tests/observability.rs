@@ -211,12 +211,6 @@ secret_env = "OBS_ALERT_TOKEN"
 auth = "hmac"
 secret_env = "OBS_GRAFANA_SECRET"
 signature_header = "X-Grafana-Alerting-Signature"
-[[teams]]
-name = "Ops"
-[[contacts]]
-handle = "rpark"
-name = "R Park"
-team = "Ops"
 [[routes]]
 name = "canary"
 match = {{ alertname = "Canary" }}
@@ -242,7 +236,9 @@ targets = ["!Ops"]
 [[agents]]
 name = "dns-1"
 token_sha256 = "{agent}"
+{people}
 "#,
+            people = common::PEOPLE,
             console = sha256_hex(CONSOLE_TOKEN),
             metrics = sha256_hex(METRICS_TOKEN),
             agent = sha256_hex(AGENT_TOKEN),

@@ -150,3 +150,37 @@ pub async fn serve_app(
         running,
     }
 }
+
+/// The scenario's people and teams as `warroom.toml` text, for the tests' configurations:
+/// append it after their own sections (it ends with array tables). Chat names: `!net`,
+/// `!dba`, `!sre`, `!Ops`.
+pub const PEOPLE: &str = r#"
+[[teams]]
+name = "Networking"
+aliases = ["net"]
+[[teams]]
+name = "Database Admin"
+aliases = ["dba"]
+[[teams]]
+name = "SRE"
+aliases = ["sre"]
+[[teams]]
+name = "Ops"
+
+[[contacts]]
+handle = "bsparrow"
+name = "Bob Sparrow"
+team = "Networking"
+[[contacts]]
+handle = "khouse"
+name = "Karen House"
+team = "Database Admin"
+[[contacts]]
+handle = "rpark"
+name = "Riley Park"
+team = "SRE"
+[[contacts]]
+handle = "ghammer"
+name = "Glenn Hammer"
+team = "Ops"
+"#;
