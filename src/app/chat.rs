@@ -5,7 +5,7 @@
 use super::projection::IncidentSummary;
 use super::{event_id, Warroom};
 use crate::domain::event::Event;
-use crate::domain::types::{IncidentNumber, IncidentStatus};
+use crate::domain::types::{IncidentNumber, IncidentStatus, Role};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -166,14 +166,49 @@ impl Warroom {
             .await
     }
 
-    /// Records that the post-mortem draft was posted in the incident's channel.
+    /// Records that the post-mortem draft (`file`, whose bytes hash to `sha256`) was posted
+    /// in the incident's channel as chat message `chat_message_id`: once per close, so an
+    /// incident reopened and closed again is posted, and recorded, again.
     pub async fn record_postmortem_published(
         &self,
         number: IncidentNumber,
-        event: Event,
-        key: &str,
+        file: String,
+        sha256: String,
+        chat_message_id: Option<String>,
     ) -> anyhow::Result<()> {
-        self.record_fact_once(number, key, event).await
+        let records = self.incident_records(number).await?;
+        let closes = records
+            .iter()
+            .filter(|r| matches!(r.event, Event::IncidentClosed {}))
+            .count();
+        let channel = self
+            .incident(number)
+            .await?
+            .map(|i| i.channel)
+            .unwrap_or_default();
+        let event = Event::PostmortemPublished {
+            channel,
+            file,
+            sha256,
+            chat_message_id,
+        };
+        self.record_fact_once(
+            number,
+            &format!("postmortem-published:{number}:{closes}"),
+            event,
+        )
+        .await
+    }
+
+    /// The incident's commander now: the last person given the role, if anyone was.
+    pub async fn commander(&self, number: IncidentNumber) -> anyhow::Result<Option<String>> {
+        let records = self.incident_records(number).await?;
+        Ok(records.iter().rev().find_map(|r| match &r.event {
+            Event::RoleAssigned { role, handle, .. } if *role == Role::Commander => {
+                Some(handle.clone())
+            }
+            _ => None,
+        }))
     }
 
     /// Appends a fact warroom itself observed to an incident's stream, once per key: a

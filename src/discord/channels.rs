@@ -2,7 +2,7 @@
 //! the post-mortem draft posted there as a file when it closes.
 
 use super::{Bot, MESSAGE_LIMIT};
-use crate::domain::event::{AlertFacts, AlertStatus, Event};
+use crate::domain::event::{AlertFacts, AlertStatus};
 use crate::domain::postmortem::{minutes_in_words, render_markdown, PostMortem};
 use crate::domain::types::IncidentNumber;
 use crate::domain::types::Severity;
@@ -230,15 +230,7 @@ impl Bot {
         let Some(incident) = self.warroom.incident(number).await? else {
             return Ok(());
         };
-        let records = self.warroom.incident_records(number).await?;
-        let commander = records.iter().rev().find_map(|r| match &r.event {
-            Event::RoleAssigned { role, handle, .. }
-                if *role == crate::domain::types::Role::Commander =>
-            {
-                Some(handle.clone())
-            }
-            _ => None,
-        });
+        let commander = self.warroom.commander(number).await?;
         let directory = &self.warroom.settings().directory;
         let tz = self.warroom.settings().timezone;
         let header = format!(
@@ -378,30 +370,8 @@ impl Bot {
             )
             .await?;
         let sha256 = hex::encode(Sha256::digest(markdown.as_bytes()));
-        let closes = self
-            .warroom
-            .incident_records(number)
-            .await?
-            .iter()
-            .filter(|r| matches!(r.event, Event::IncidentClosed {}))
-            .count();
         self.warroom
-            .record_postmortem_published(
-                number,
-                Event::PostmortemPublished {
-                    channel: self
-                        .warroom
-                        .incident(number)
-                        .await?
-                        .map(|i| i.channel)
-                        .unwrap_or_default(),
-                    file,
-                    sha256,
-                    chat_message_id: Some(posted.id.to_string()),
-                },
-                // Once per close: a reopened and closed again incident is posted again.
-                &format!("postmortem-published:{number}:{closes}"),
-            )
+            .record_postmortem_published(number, file, sha256, Some(posted.id.to_string()))
             .await
     }
 }
