@@ -915,34 +915,11 @@ pub fn render_timeline(pm: &PostMortem) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::contacts::{Contact, Team};
     use crate::domain::event::{AlertFacts, AlertStatus, ChatMessage};
     use chrono::TimeZone;
 
     fn directory() -> Directory {
-        let person = |handle: &str, name: &str, team: &str, aliases: &[&str]| Contact {
-            handle: handle.into(),
-            name: name.into(),
-            team: team.into(),
-            aliases: aliases.iter().map(|a| a.to_string()).collect(),
-        };
-        let team = |name: &str, aliases: &[&str]| Team {
-            name: name.into(),
-            aliases: aliases.iter().map(|a| a.to_string()).collect(),
-        };
-        Directory::new(
-            vec![
-                person("svega", "Susan Vega", "Customer Support", &[]),
-                person("ghammer", "Glenn Hammer", "Ops", &["hammer"]),
-                person("rpark", "Riley Park", "SRE", &[]),
-            ],
-            vec![
-                team("Customer Support", &[]),
-                team("Ops", &[]),
-                team("SRE", &["sre"]),
-            ],
-        )
-        .unwrap()
+        crate::domain::testkit::directory()
     }
 
     struct Log(Vec<Recorded>);
