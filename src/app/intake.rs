@@ -203,8 +203,19 @@ impl Warroom {
     }
 
     /// Records alerts read from a sender's body, received at `at`. Each alert is durable when
-    /// this returns `Ok`; a store failure returns `Err` and the sender should retry.
+    /// this returns `Ok`; on `Err` the sender should retry (a store failure, or a conflict
+    /// that outlasted the retries).
     pub async fn ingest_alerts(
+        &self,
+        at: DateTime<Utc>,
+        alerts: &[AlertFacts],
+    ) -> Result<IntakeReport, super::error::AppError> {
+        self.ingest_any(at, alerts)
+            .await
+            .map_err(super::error::AppError::classify)
+    }
+
+    async fn ingest_any(
         &self,
         at: DateTime<Utc>,
         alerts: &[AlertFacts],
@@ -510,10 +521,10 @@ impl Warroom {
                 Err(e) => return Err(e.into()),
             }
         }
-        anyhow::bail!(
+        Err(super::error::AppError::conflict(format!(
             "could not place alert {} after {MAX_OPEN_ATTEMPTS} attempts; the store is very busy, retry",
             alert.name
-        )
+        )))
     }
 
     /// Decides where an alert goes from its group's latest incident.
@@ -585,7 +596,7 @@ impl Warroom {
                 channel: channel.clone(),
             },
         )
-        .map_err(|e| anyhow::anyhow!("route {}: {e}", route.name))?;
+        .map_err(|e| super::error::AppError::refused(format!("route {}: {e}", route.name)))?;
         let mut events: Vec<(Uuid, Pending)> = Vec::new();
         for e in opened {
             events.push((event_id(&key, events.len()), system(e)));

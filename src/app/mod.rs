@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod chat;
 pub mod deploys;
+pub mod error;
 pub mod intake;
 pub mod jobs;
 pub mod paging;
@@ -32,6 +33,7 @@ use crate::domain::types::{IncidentNumber, Severity};
 use crate::store::{AppendError, Appended, ExpectedVersion, Ledger, NewEvent, StoredEvent};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use error::AppError;
 use projection::{channel_stream, IncidentSummary, Place, Projection};
 use reading::Reader;
 use std::sync::Arc;
@@ -332,7 +334,11 @@ impl Warroom {
     }
 
     /// Handles one input from any front end.
-    pub async fn handle(&self, input: Input) -> anyhow::Result<Outcome> {
+    pub async fn handle(&self, input: Input) -> Result<Outcome, AppError> {
+        self.handle_any(input).await.map_err(AppError::classify)
+    }
+
+    async fn handle_any(&self, input: Input) -> anyhow::Result<Outcome> {
         let input = input.normalised();
         let mut projection = self.projection.lock().await;
         self.catch_up(&mut projection).await?;
@@ -464,9 +470,10 @@ impl Warroom {
                     ..Outcome::default()
                 }),
                 Err(Failure::Store(e)) => Err(e),
-                Err(Failure::Refused(r)) => {
-                    Err(anyhow::anyhow!("recording an edit was refused: {}", r.0))
-                }
+                Err(Failure::Refused(r)) => Err(AppError::refused(format!(
+                    "recording an edit was refused: {}",
+                    r.0
+                ))),
             };
         }
         // The message lives in the channel's stream, or was never seen: record the fact where
@@ -845,7 +852,7 @@ impl Warroom {
                 Err(e) => return Err(anyhow::Error::from(e).into()),
             }
         }
-        Err(anyhow::anyhow!("could not take an incident number after {MAX_OPEN_ATTEMPTS} attempts; the store is very busy, try again").into())
+        Err(AppError::conflict(format!("could not take an incident number after {MAX_OPEN_ATTEMPTS} attempts; the store is very busy, try again")).into())
     }
 
     /// The channel's messages and alerts from the lookback window before `until`, as
@@ -955,7 +962,7 @@ impl Warroom {
                 Err(e) => return Err(anyhow::Error::from(e).into()),
             }
         }
-        Err(anyhow::anyhow!("{number} kept changing while recording; try again").into())
+        Err(AppError::conflict(format!("{number} kept changing while recording; try again")).into())
     }
 
     /// Pagers that delivered this incident's pages hear of its acknowledgement and

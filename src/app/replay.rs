@@ -5,6 +5,7 @@ use super::alerts::read_alerts;
 use super::transcript::{self, TranscriptEntry, TranscriptError, TranscriptLine};
 use super::{Caller, Input, InputKind, Outcome, Warroom};
 use crate::domain::types::IncidentNumber;
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
@@ -159,7 +160,7 @@ pub async fn replay_with_agents<A: JobWorker>(
         let outcome = warroom
             .handle(input)
             .await
-            .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?;
+            .with_context(|| format!("line {}", line.line))?;
         summary.lines += 1;
         summary.events += outcome.events;
         summary.already_recorded += usize::from(outcome.already_recorded);

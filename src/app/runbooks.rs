@@ -157,7 +157,10 @@ impl Warroom {
                 Err(e) => return Err(anyhow::Error::from(e).into()),
             }
         }
-        Err(anyhow::anyhow!("{number} kept changing while recording; try again").into())
+        Err(super::error::AppError::conflict(format!(
+            "{number} kept changing while recording; try again"
+        ))
+        .into())
     }
 
     /// A plain `confirm` said in an incident channel confirms the speaker's waiting run.

@@ -145,7 +145,9 @@ impl Warroom {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                anyhow::bail!("could not start a shift after {MAX_ATTEMPTS} attempts; retry")
+                Err(super::error::AppError::conflict(format!(
+                    "could not start a shift after {MAX_ATTEMPTS} attempts; retry"
+                )))
             }
         }
     }

@@ -4,6 +4,7 @@
 //! ends and `warroom replay FILE --server URL`.
 
 use super::{body_or_error, error, field_error};
+use crate::app::error::AppError;
 use crate::app::replay::replay;
 use crate::app::transcript::TranscriptError;
 use crate::app::Warroom;
@@ -89,11 +90,34 @@ pub async fn run(
                 bad.to_string(),
             ),
             None => {
-                tracing::error!("the console could not record: {e:#}");
-                error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("{e:#}; the lines before it were recorded, send the rest again"),
-                )
+                // `line N: why`: the lines before it were recorded.
+                let line = format!("{e}");
+                match AppError::classify(e) {
+                    AppError::Store(e) => {
+                        tracing::error!("the console could not record: {e:#}");
+                        error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!(
+                                "{e:#}; the lines before it were recorded, send the rest again"
+                            ),
+                        )
+                    }
+                    failure => {
+                        let with_line = |reason: String| {
+                            format!("{line}: {reason}; the lines before it were recorded")
+                        };
+                        let failure = match failure {
+                            AppError::Refused(r) => AppError::Refused(with_line(r)),
+                            AppError::Conflict(r) => AppError::Conflict(with_line(r)),
+                            AppError::Invalid { field, message } => AppError::Invalid {
+                                field,
+                                message: with_line(message),
+                            },
+                            store => store,
+                        };
+                        super::app_error("console", failure, "")
+                    }
+                }
             }
         },
     }

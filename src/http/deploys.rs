@@ -79,12 +79,10 @@ pub async fn record(
             )
                 .into_response()
         }
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "recording a deploy failed");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the deploy could not be recorded; retry",
-            )
-        }
+        Err(failure) => super::app_error(
+            "deploys",
+            failure,
+            "the event store is unavailable; the deploy was not recorded, retry",
+        ),
     }
 }

@@ -15,6 +15,7 @@ pub mod status;
 
 use crate::app::alerts::read_alerts;
 use crate::app::chat::ChatDoor;
+use crate::app::error::AppError;
 use crate::app::Warroom;
 use crate::clock::Clock;
 use crate::config::ALERT_SOURCES;
@@ -99,6 +100,32 @@ fn field_error(status: StatusCode, field: &str, message: impl Into<String>) -> R
 
 fn answer_error(status: StatusCode, field: Option<&str>, message: String) -> Response {
     (status, Json(json!({ "error": message, "field": field }))).into_response()
+}
+
+/// The answer to a use case's failure: 422 when the rules refuse it, 409 when other writers
+/// kept changing what it depends on (with `Retry-After`), 400 for wrong input, each with
+/// what to do; 503 with `Retry-After` only when the store failed, saying `on_store_failure`
+/// (what the door's caller should do then). `door` names the door in the log.
+fn app_error(door: &str, failure: AppError, on_store_failure: &str) -> Response {
+    match failure {
+        AppError::Refused(reason) => error(StatusCode::UNPROCESSABLE_ENTITY, reason),
+        AppError::Conflict(reason) => retry_after(error(StatusCode::CONFLICT, reason)),
+        AppError::Invalid { field, message } => {
+            answer_error(StatusCode::BAD_REQUEST, field.as_deref(), message)
+        }
+        AppError::Store(e) => {
+            tracing::error!(%door, "the store failed: {e:#}");
+            retry_after(error(StatusCode::SERVICE_UNAVAILABLE, on_store_failure))
+        }
+    }
+}
+
+/// Adds `Retry-After: 5` (seconds): when the same request may succeed.
+fn retry_after(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert("retry-after", HeaderValue::from_static("5"));
+    response
 }
 
 /// Why a door refuses a request, answered as [`error`]'s JSON.
@@ -242,16 +269,78 @@ async fn receive_alerts(
             })),
         )
             .into_response(),
-        Err(e) => {
-            tracing::error!(%source, "could not record alerts: {e:#}");
-            let mut response = error(
+        // Alert senders (Alertmanager, Grafana) retry a 5xx but drop an alert answered 4xx:
+        // a conflict that outlasted our own retries is answered 503, so the alert comes back.
+        Err(AppError::Conflict(reason)) => {
+            tracing::warn!(%source, "alerts not recorded, the sender will retry: {reason}");
+            retry_after(error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the event store is unavailable; nothing was recorded, retry later",
-            );
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from_static("5"));
-            response
+                format!("{reason}; nothing was recorded"),
+            ))
         }
+        Err(failure) => app_error(
+            &format!("alerts/{source}"),
+            failure,
+            "the event store is unavailable; nothing was recorded, retry later",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answered(response: Response) -> (u16, Option<String>, serde_json::Value) {
+        let status = response.status().as_u16();
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn only_a_store_failure_is_answered_503() {
+        let (status, retry, body) = answered(app_error(
+            "test",
+            AppError::Refused("INC-1 is closed; /incident reopen first".into()),
+            "retry",
+        ))
+        .await;
+        assert_eq!((status, retry), (422, None));
+        assert_eq!(body["error"], "INC-1 is closed; /incident reopen first");
+
+        let (status, retry, _) = answered(app_error(
+            "test",
+            AppError::Conflict("INC-1 kept changing while recording; try again".into()),
+            "retry",
+        ))
+        .await;
+        assert_eq!((status, retry.as_deref()), (409, Some("5")));
+
+        let (status, _, body) = answered(app_error(
+            "test",
+            AppError::Invalid {
+                field: Some("version".into()),
+                message: "version: not a version".into(),
+            },
+            "retry",
+        ))
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(body["field"], "version");
+
+        let (status, retry, body) = answered(app_error(
+            "test",
+            AppError::Store(anyhow::anyhow!("database error: disk full")),
+            "the event store is unavailable; retry",
+        ))
+        .await;
+        assert_eq!((status, retry.as_deref()), (503, Some("5")));
+        // The store's own words stay in the log, not in the answer.
+        assert_eq!(body["error"], "the event store is unavailable; retry");
     }
 }

@@ -89,7 +89,9 @@ impl Warroom {
                 Err(e) => return Err(e.into()),
             }
         }
-        anyhow::bail!("release {version} kept changing while recording; try again")
+        Err(super::error::AppError::conflict(format!(
+            "release {version} kept changing while recording; try again"
+        )))
     }
 
     /// Every event of a release, in stream order.
