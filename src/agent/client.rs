@@ -219,14 +219,11 @@ impl Agent {
     ) -> Flow {
         let gone = Arc::new(AtomicBool::new(false));
         let every = Duration::from_secs(job.heartbeat_seconds.max(1));
-        // Dropping the guard (the run ended, or this future was dropped) ends the beats.
-        let _heartbeats = AbortOnDrop(tokio::spawn(heartbeats(
-            self.server.clone(),
-            job.clone(),
-            gone.clone(),
-            every,
-        )));
+        // The sink ends the beats before the run's last report goes out; dropping them (this
+        // future was dropped) ends them too.
+        let beats = Heartbeats::start(self.server.clone(), job.clone(), gone.clone(), every);
         let sink = JobSink {
+            heartbeats: std::sync::Mutex::new(Some(beats)),
             server: &self.server,
             job,
             gone: &gone,
@@ -358,6 +355,8 @@ struct JobSink<'a> {
     in_flight: AtomicBool,
     /// Told when the sink stopped taking reports because the agent is stopping.
     parked: Notify,
+    /// The job's heartbeats, until the run's last report is sent.
+    heartbeats: std::sync::Mutex<Option<Heartbeats>>,
 }
 
 impl JobSink<'_> {
@@ -367,6 +366,13 @@ impl JobSink<'_> {
         }
         if self.gone.load(Ordering::SeqCst) {
             return;
+        }
+        if matches!(report, runner::Report::Finished { .. }) {
+            // No beat may reach the server after the end: the server would answer it 409.
+            let beats = self.heartbeats.lock().expect("no panics hold it").take();
+            if let Some(beats) = beats {
+                beats.end().await;
+            }
         }
         self.in_flight.store(true, Ordering::SeqCst);
         let mut stop = self.stop.clone();
@@ -391,12 +397,49 @@ impl JobSink<'_> {
     }
 }
 
-/// Posts a heartbeat every `every` until aborted or the job is gone.
-async fn heartbeats(server: Server, job: Job, gone: Arc<AtomicBool>, every: Duration) {
+/// A job's heartbeats, posted by a task of their own beside the run.
+struct Heartbeats {
+    end: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Heartbeats {
+    fn start(server: Server, job: Job, gone: Arc<AtomicBool>, every: Duration) -> Heartbeats {
+        let (end, ended) = watch::channel(false);
+        let task = tokio::spawn(heartbeats(server, job, gone, every, ended));
+        Heartbeats { end, task }
+    }
+
+    /// Ends the beats, waiting for one on its way to arrive first.
+    async fn end(mut self) {
+        let _ = self.end.send(true);
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Heartbeats {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Posts a heartbeat every `every` until `ended`, or the job is gone.
+async fn heartbeats(
+    server: Server,
+    job: Job,
+    gone: Arc<AtomicBool>,
+    every: Duration,
+    mut ended: watch::Receiver<bool>,
+) {
     let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            biased;
+            // Ended, or the run (the sender) is gone.
+            _ = ended.changed() => return,
+            _ = ticks.tick() => {}
+        }
         if gone.load(Ordering::SeqCst) {
             return;
         }
@@ -749,18 +792,6 @@ impl Nonces {
         self.order.push_back(nonce.to_string());
         self.seen.insert(nonce.to_string());
         true
-    }
-}
-
-/// Aborts a task (the heartbeats) when dropped.
-struct AbortOnDrop(
-    /// The task.
-    tokio::task::JoinHandle<()>,
-);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
