@@ -110,15 +110,7 @@ impl Outage {
 
     /// `warroom_discord_gateway_connected` from /metrics.
     async fn gauge(&self) -> f64 {
-        let text = self
-            .http
-            .get(self.server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = self.server.metrics(&self.http, None).await;
         text.lines()
             .find_map(|l| l.strip_prefix("warroom_discord_gateway_connected "))
             .and_then(|v| v.trim().parse().ok())

@@ -700,14 +700,7 @@ async fn verify_sees_events_cut_from_the_end_against_signed_checkpoints() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let metrics = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics(&http, None).await;
     assert!(
         metrics.contains("warroom_ledger_checkpoint_position "),
         "{metrics}"

@@ -350,15 +350,7 @@ token_sha256 = "{agent}"
         .iter()
         .any(|r| String::from_utf8_lossy(&r.body).contains(PAGERDUTY_KEY)));
 
-    let metrics = http
-        .get(server.url("/metrics"))
-        .bearer_auth(METRICS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics(&http, Some(METRICS_TOKEN)).await;
     for name in [
         "warroom_discord_gateway_connected 1",
         "warroom_incidents_open 1",

@@ -41,15 +41,23 @@ impl AppError {
         AppError::Refused(reason.into()).into()
     }
 
+    /// The same failure with its reason rewritten by `explain` (a store failure is kept as
+    /// it is: its words are for the log).
+    pub fn explained(self, explain: impl FnOnce(String) -> String) -> AppError {
+        match self {
+            AppError::Refused(reason) => AppError::Refused(explain(reason)),
+            AppError::Conflict(reason) => AppError::Conflict(explain(reason)),
+            AppError::Invalid { field, message } => AppError::Invalid {
+                field,
+                message: explain(message),
+            },
+            store @ AppError::Store(_) => store,
+        }
+    }
+
     /// A conflict, as an `anyhow::Error` that keeps its kind.
     pub fn conflict(reason: impl Into<String>) -> anyhow::Error {
         AppError::Conflict(reason.into()).into()
-    }
-}
-
-impl From<crate::store::StoreError> for AppError {
-    fn from(e: crate::store::StoreError) -> AppError {
-        AppError::Store(e.into())
     }
 }
 

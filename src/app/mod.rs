@@ -205,8 +205,6 @@ impl Pending {
 pub struct Warroom {
     ledger: Ledger,
     settings: Arc<Settings>,
-    /// The same ledger and settings, for the documents read from streams.
-    reader: Reader,
     /// Held while an input is handled, so inputs within one process are decided one at a
     /// time; other processes are caught by the store's expected-version check.
     projection: Arc<Mutex<Projection>>,
@@ -263,11 +261,9 @@ impl Warroom {
     pub async fn start(ledger: Ledger, settings: Settings) -> anyhow::Result<Warroom> {
         let projection = Arc::new(Mutex::new(Projection::default()));
         let follower = tokio::spawn(follow(ledger.clone(), projection.clone())).abort_handle();
-        let settings = Arc::new(settings);
         let app = Warroom {
-            reader: Reader::sharing(ledger.clone(), settings.clone()),
             ledger,
-            settings,
+            settings: Arc::new(settings),
             projection,
             follower,
             escalation_changed: tokio::sync::Notify::new(),
@@ -1039,17 +1035,17 @@ impl Warroom {
 
     /// Every event of an incident, in stream order.
     pub async fn incident_records(&self, number: IncidentNumber) -> anyhow::Result<Vec<Recorded>> {
-        self.reader.incident_records(number).await
+        self.reader().incident_records(number).await
     }
 
     /// The post-mortem draft of an incident, from its events.
     pub async fn postmortem(&self, number: IncidentNumber) -> anyhow::Result<PostMortem> {
-        self.reader.postmortem(number).await
+        self.reader().postmortem(number).await
     }
 
-    /// The read-only side of this application's ledger.
-    pub fn reader(&self) -> &Reader {
-        &self.reader
+    /// The read-only side of this application's ledger (two reference counts: cheap).
+    fn reader(&self) -> Reader {
+        Reader::sharing(self.ledger.clone(), self.settings.clone())
     }
 
     /// All incidents, by number.

@@ -35,10 +35,6 @@ impl Reader {
         &self.settings
     }
 
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
     /// Every event of one stream, in stream order.
     pub async fn stream(&self, stream_id: &str) -> anyhow::Result<Vec<Recorded>> {
         self.ledger

@@ -154,7 +154,7 @@ impl Warroom {
 
     /// Every shift, oldest first.
     pub async fn shifts(&self) -> anyhow::Result<Vec<Shift>> {
-        let streams = self.reader.all_streams().await?;
+        let streams = self.reader().all_streams().await?;
         Ok(shift::shifts(
             streams
                 .iter()
@@ -166,7 +166,7 @@ impl Warroom {
     /// The on-call summary log of a shift or a time range, from the whole ledger (recurring
     /// alerts and repeated steps need the history before it).
     pub async fn oncall_summary(&self, of: SummaryOf) -> anyhow::Result<ShiftSummary> {
-        self.reader.oncall_summary(of).await
+        self.reader().oncall_summary(of).await
     }
 
     fn local(&self, at: DateTime<Utc>) -> String {

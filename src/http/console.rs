@@ -102,21 +102,13 @@ pub async fn run(
                             ),
                         )
                     }
-                    failure => {
-                        let with_line = |reason: String| {
+                    failure => super::app_error(
+                        "console",
+                        failure.explained(|reason| {
                             format!("{line}: {reason}; the lines before it were recorded")
-                        };
-                        let failure = match failure {
-                            AppError::Refused(r) => AppError::Refused(with_line(r)),
-                            AppError::Conflict(r) => AppError::Conflict(with_line(r)),
-                            AppError::Invalid { field, message } => AppError::Invalid {
-                                field,
-                                message: with_line(message),
-                            },
-                            store => store,
-                        };
-                        super::app_error("console", failure, "")
-                    }
+                        }),
+                        "",
+                    ),
                 }
             }
         },

@@ -82,6 +82,21 @@ impl ServeChild {
             .expect("the console answers")
     }
 
+    /// The `/metrics` exposition as text (with `token` when the server asks for one).
+    pub async fn metrics(&self, http: &reqwest::Client, token: Option<&str>) -> String {
+        let mut request = http.get(self.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("/metrics answers")
+            .text()
+            .await
+            .expect("/metrics is text")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

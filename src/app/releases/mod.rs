@@ -96,12 +96,12 @@ impl Warroom {
 
     /// Every event of a release, in stream order.
     pub async fn release_records(&self, version: &Version) -> anyhow::Result<Vec<Recorded>> {
-        self.reader.release_records(version).await
+        self.reader().release_records(version).await
     }
 
     /// A release as its events leave it, if it was opened.
     pub async fn release(&self, version: &Version) -> anyhow::Result<Option<Release>> {
-        self.reader.release(version).await
+        self.reader().release(version).await
     }
 
     /// The as-built document: every published release in the order published (as the
@@ -112,7 +112,7 @@ impl Warroom {
             Some(v) => vec![v.clone()],
             None => self.current().await?.releases.published(),
         };
-        self.reader.as_built_of(&versions).await
+        self.reader().as_built_of(&versions).await
     }
 }
 
