@@ -573,6 +573,7 @@ async fn chat_roles_decide_who_may_run_a_command_and_refusals_are_recorded() {
             access: Some(access),
             dedicated_channel: true,
             plain_text: false,
+            incident_channels_only: false,
         },
         kind: InputKind::Message {
             text: text.into(),

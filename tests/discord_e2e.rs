@@ -281,6 +281,16 @@ impl Harness {
             .unwrap()
     }
 
+    /// How many events a stream holds.
+    async fn records_of(&self, stream: &str) -> usize {
+        self.warroom
+            .ledger()
+            .read_stream(stream)
+            .await
+            .unwrap()
+            .len()
+    }
+
     fn file_in(&self, channel: u64, name: &str) -> Option<(FakeMessage, Vec<u8>)> {
         self.fake.messages_in(channel).into_iter().find_map(|m| {
             let bytes = m
@@ -634,6 +644,48 @@ async fn messages_missed_while_the_session_was_lost_are_read_back_from_history()
         .collect();
     assert_eq!(texts, ["log mount at 97%", "rotated the logs"]);
     let _ = before;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_incident_channels_and_watched_ones_are_recorded() {
+    const RANDOM: u64 = 500_000_000_000_000_077;
+    let h = harness().await;
+    h.fake.add_channel(RANDOM, "random", 0, None);
+    let now = Utc::now();
+    // Said in a channel nobody asked warroom to watch: heard, and not recorded.
+    let chatter = h.id_at(now);
+    let message = fixtures::message(
+        chatter,
+        RANDOM,
+        GUILD,
+        h.user("ghammer"),
+        "ghammer",
+        "lunch?",
+        now,
+    );
+    h.fake.dispatch("MESSAGE_CREATE", message).await;
+    // Messages are recorded in Discord's order: once a later one in #ops (the chat channel,
+    // watched by default) is, the one in #random has been decided.
+    let later = now + chrono::Duration::seconds(1);
+    h.say(OPS, "rpark", "disk alarms on app-01", later).await;
+    assert!(!h.recorded(&format!("discord:message:{chatter}")).await);
+    assert_eq!(h.records_of("channel-random").await, 0);
+    // An incident's channel is recorded from its first message on.
+    h.command(OPS, "rpark", "/incident open title:\"Disk full\"", later)
+        .await;
+    let channel = h.channel_id("inc-1-disk-full");
+    h.say(channel, "ghammer", "log mount at 97%", later).await;
+    let texts: Vec<String> = h
+        .records(1)
+        .await
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::MessagePosted(m) => Some(m.text),
+            _ => None,
+        })
+        .collect();
+    assert!(texts.contains(&"log mount at 97%".to_string()), "{texts:?}");
     h.stop().await;
 }
 

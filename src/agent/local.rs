@@ -5,8 +5,8 @@
 
 use super::client::{admit, Nonces};
 use super::runner::{run_runbook, Site};
-use crate::app::jobs::ReportError;
 use crate::app::replay::JobWorker;
+use crate::app::runs::jobs::ReportError;
 use crate::app::Warroom;
 use crate::config::AgentSettings;
 use crate::domain::run::runbook_name;

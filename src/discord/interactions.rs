@@ -572,6 +572,7 @@ impl Bot {
                 access: Some(access),
                 dedicated_channel: true,
                 plain_text: false,
+                incident_channels_only: false,
             },
             kind: InputKind::Message {
                 text: parsed.to_console_text(),

@@ -53,12 +53,6 @@ impl Bot {
             .insert(id, name.to_string());
     }
 
-    /// Whether what is said in a channel is recorded: incident channels and watched ones.
-    async fn records(&self, channel: &str) -> bool {
-        self.settings.watch_channels.iter().any(|c| c == channel)
-            || self.warroom.is_incident_channel(channel).await
-    }
-
     /// How a person is named in the ledger: their contact handle when config maps their
     /// Discord id, else their Discord name marked as such (so nobody passes for a contact).
     pub(super) fn author(&self, user: &User) -> String {
@@ -71,12 +65,15 @@ impl Bot {
         }
     }
 
-    fn caller(&self) -> Caller {
+    /// How warroom takes what is said in `channel`: recorded when the channel is an
+    /// incident's (the application checks, under the same lock as the append) or watched.
+    fn caller(&self, channel: &str) -> Caller {
         Caller {
             // Messages are not commands here, so no role is needed to be recorded.
             access: None,
             dedicated_channel: true,
             plain_text: true,
+            incident_channels_only: !self.settings.watch_channels.iter().any(|c| c == channel),
         }
     }
 
@@ -92,13 +89,11 @@ impl Bot {
         let Some(channel) = self.channel_name(message.channel_id).await? else {
             return Ok(());
         };
-        if !self.records(&channel).await {
-            return Ok(());
-        }
         self.record_in(&channel, message).await.map(|_| ())
     }
 
-    /// Records a message in `channel`; true when it was not recorded before.
+    /// Records a message in `channel`; true when it was recorded now (not before, and in a
+    /// channel warroom records).
     async fn record_in(&self, channel: &str, message: &Message) -> anyhow::Result<bool> {
         let input = Input {
             key: format!("discord:message:{}", message.id),
@@ -106,7 +101,7 @@ impl Bot {
             at: utc_or(message.timestamp, || *message.id.created_at()),
             from: self.author(&message.author),
             channel: channel.to_string(),
-            caller: self.caller(),
+            caller: self.caller(channel),
             kind: InputKind::Message {
                 text: message.content.clone(),
                 message_id: Some(message.id.to_string()),
@@ -126,7 +121,7 @@ impl Bot {
                     .collect(),
             },
         };
-        Ok(!self.warroom.handle(input).await?.already_recorded)
+        Ok(self.warroom.handle(input).await?.events > 0)
     }
 
     /// Records an edit with the text before (from the ledger) and after.
@@ -141,9 +136,6 @@ impl Bot {
         let Some(channel) = self.channel_name(event.channel_id).await? else {
             return Ok(());
         };
-        if !self.records(&channel).await {
-            return Ok(());
-        }
         let at = event
             .edited_timestamp
             .map_or_else(Utc::now, |t| utc_or(t, Utc::now));
@@ -173,14 +165,14 @@ impl Bot {
             at,
             from,
             channel: channel.to_string(),
-            caller: self.caller(),
+            caller: self.caller(channel),
             kind: InputKind::Edit {
                 message_id: id.to_string(),
                 text: text.to_string(),
                 found_at,
             },
         };
-        Ok(!self.warroom.handle(input).await?.already_recorded)
+        Ok(self.warroom.handle(input).await?.events > 0)
     }
 
     /// Records a delete as a marker; the original stays in the ledger.
@@ -192,9 +184,6 @@ impl Bot {
         let Some(channel) = self.channel_name(channel_id).await? else {
             return Ok(());
         };
-        if !self.records(&channel).await {
-            return Ok(());
-        }
         self.record_delete_in(&channel, message, None)
             .await
             .map(|_| ())
@@ -213,13 +202,13 @@ impl Bot {
             at: found_at.unwrap_or_else(Utc::now),
             from: "unknown (Discord)".into(),
             channel: channel.to_string(),
-            caller: self.caller(),
+            caller: self.caller(channel),
             kind: InputKind::Delete {
                 message_id: message.to_string(),
                 found_at,
             },
         };
-        Ok(!self.warroom.handle(input).await?.already_recorded)
+        Ok(self.warroom.handle(input).await?.events > 0)
     }
 
     /// Reads each open incident channel's history after the last message recorded there

@@ -3,7 +3,7 @@
 //! by its token, of which the configuration holds only the SHA-256.
 
 use super::{body_or_error, error, field_error, json_body};
-use crate::app::jobs::ReportError;
+use crate::app::runs::jobs::ReportError;
 use crate::app::Warroom;
 use crate::clock::Clock;
 use crate::config::AgentSettings;

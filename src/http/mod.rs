@@ -16,7 +16,7 @@ pub mod status;
 use crate::app::alerts::read_alerts;
 use crate::app::chat::ChatDoor;
 use crate::app::error::AppError;
-use crate::app::Warroom;
+use crate::app::{Caller, Input, InputKind, Outcome, Warroom};
 use crate::clock::Clock;
 use crate::config::ALERT_SOURCES;
 use axum::body::Bytes;
@@ -257,11 +257,28 @@ async fn receive_alerts(
         Ok(alerts) => alerts,
         Err(e) => return answer_error(StatusCode::BAD_REQUEST, e.field.as_deref(), e.to_string()),
     };
-    match warroom.ingest_alerts(clock.now(), &alerts).await {
-        Ok(report) => (
+    let received = alerts.len();
+    let now = clock.now();
+    let input = Input {
+        // Alerts are told apart by their own ids (source, fingerprint, state), not by a key.
+        key: format!(
+            "alerts/{source}@{}",
+            now.timestamp_nanos_opt().unwrap_or_default()
+        ),
+        at: now,
+        from: source.clone(),
+        channel,
+        kind: InputKind::Alerts(alerts),
+        caller: Caller::default(),
+    };
+    match warroom.handle(input).await {
+        Ok(Outcome {
+            intake: Some(report),
+            ..
+        }) => (
             StatusCode::OK,
             Json(json!({
-                "received": alerts.len(),
+                "received": received,
                 "recorded": report.recorded,
                 "duplicates": report.duplicates,
                 "opened": report.opened.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -269,6 +286,10 @@ async fn receive_alerts(
             })),
         )
             .into_response(),
+        Ok(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the alerts were handled but no intake report came back; this is a bug in warroom",
+        ),
         // Alert senders (Alertmanager, Grafana) retry a 5xx but drop an alert answered 4xx:
         // a conflict that outlasted our own retries is answered 503, so the alert comes back.
         Err(AppError::Conflict(reason)) => {

@@ -4,8 +4,8 @@
 //! On the leader it also delivers the pages an instance left unfinished when it stopped.
 
 use super::{Attempt, Notifier, Page, PageAction, RetryPolicy};
+use crate::app::paging::view::PAGES_KEPT;
 use crate::app::paging::{Delivery, PageOrder, UnfinishedPage};
-use crate::app::projection::PAGES_KEPT;
 use crate::app::Warroom;
 use crate::config::PagerSettings;
 use crate::domain::escalation::Target;

@@ -7,6 +7,7 @@
 //! the same step at once the store keeps one append and only its writer delivers.
 
 pub mod transport;
+pub mod view;
 
 use super::projection::Projection;
 use super::{Failure, Input, Pending, Refusal, Warroom};
@@ -189,12 +190,13 @@ impl Warroom {
         let mut projection = self.projection.lock().await;
         self.catch_up(&mut projection).await?;
         let mut unfinished = Vec::new();
-        for (number, dedup_key, page) in projection.recorded_pages() {
+        for (number, dedup_key, page) in projection.paging.recorded_pages() {
             if page.at < since {
                 continue;
             }
             let Some(incident) = projection
-                .incident(number)
+                .incidents
+                .get(number)
                 .filter(|i| i.status == crate::domain::types::IncidentStatus::Open)
             else {
                 continue;
@@ -203,6 +205,7 @@ impl Warroom {
                 vec![]
             } else {
                 projection
+                    .paging
                     .escalation_of(number)
                     .map(|e| e.fallback())
                     .unwrap_or_default()
@@ -279,6 +282,7 @@ impl Warroom {
         let mut projection = self.projection.lock().await;
         self.catch_up(&mut projection).await?;
         Ok(projection
+            .paging
             .escalations()
             .filter_map(|(_, e)| e.next_due_at())
             .min())
@@ -290,6 +294,7 @@ impl Warroom {
         let mut projection = self.projection.lock().await;
         self.catch_up(&mut projection).await?;
         let due: Vec<(IncidentNumber, DueStep)> = projection
+            .paging
             .escalations()
             .flat_map(|(n, e)| e.due(now).into_iter().map(move |d| (n, d)))
             .collect();
@@ -316,7 +321,7 @@ impl Warroom {
         step: &DueStep,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<PageOrder>> {
-        let Some(incident) = projection.incident(number) else {
+        let Some(incident) = projection.incidents.get(number) else {
             return Ok(vec![]);
         };
         let incident_name = number.to_string();
@@ -398,7 +403,7 @@ impl Warroom {
                 ))
             })?
             .to_string();
-        let Some(incident) = projection.incident(number) else {
+        let Some(incident) = projection.incidents.get(number) else {
             return Err(Refusal(format!("{number} does not exist")).into());
         };
         if incident.status == crate::domain::types::IncidentStatus::Closed {
@@ -445,6 +450,7 @@ impl Warroom {
             at: input.at,
             // An on-demand page falls back like the incident's escalation, if it has one.
             fallback: projection
+                .paging
                 .escalation_of(number)
                 .map(|e| e.fallback())
                 .unwrap_or_default()

@@ -1,8 +1,12 @@
-//! Runbook commands in an incident: `/failover dns` asks for a run, `confirm` (a reply or
-//! `/confirm`) and `/approve` move it on, and it is queued for an agent once everything it
-//! needs is given. The rules are in `domain::run`; this appends what they decide.
+//! The runs slice. Runbook commands in an incident: `/failover dns` asks for a run, `confirm`
+//! (a reply or `/confirm`) and `/approve` move it on, and it is queued for an agent once
+//! everything it needs is given. The rules are in `domain::run`; this appends what they
+//! decide. `jobs.rs` hands queued runs to agents and records what they report.
 
-use super::{Failure, Input, Refusal, Warroom};
+pub mod jobs;
+pub mod view;
+
+use crate::app::{Failure, Input, Refusal, Warroom};
 use crate::domain::command::ParsedCommand;
 use crate::domain::event::Event;
 use crate::domain::incident;
@@ -11,7 +15,7 @@ use crate::domain::runbook::Runbook;
 use crate::domain::types::{IncidentNumber, IncidentStatus};
 use crate::store::{AppendError, ExpectedVersion};
 
-use super::projection::Projection;
+use crate::app::projection::Projection;
 
 /// How often a run decision is retried when the incident changed meanwhile.
 const MAX_ATTEMPTS: usize = 5;
@@ -50,7 +54,7 @@ impl Warroom {
         parsed: &ParsedCommand,
         runbook: &Runbook,
     ) -> Result<(IncidentNumber, usize, String), Failure> {
-        super::allowed(input.caller.access, runbook.needs, &runbook.command_text())?;
+        crate::app::commands::allowed(input.caller.access, runbook.needs, &runbook.command_text())?;
         let mut given = parsed.options.clone();
         let named = given
             .remove("incident")
@@ -126,7 +130,7 @@ impl Warroom {
                 .iter()
                 .cloned()
                 .map(|e| match e {
-                    Event::RunbookQueued { .. } => super::Pending::system(e, input.at),
+                    Event::RunbookQueued { .. } => crate::app::Pending::system(e, input.at),
                     e => self.pending(input, e),
                 })
                 .collect();
@@ -157,7 +161,7 @@ impl Warroom {
                 Err(e) => return Err(anyhow::Error::from(e).into()),
             }
         }
-        Err(super::error::AppError::conflict(format!(
+        Err(crate::app::error::AppError::conflict(format!(
             "{number} kept changing while recording; try again"
         ))
         .into())
@@ -174,7 +178,7 @@ impl Warroom {
         if !text.trim().eq_ignore_ascii_case("confirm") {
             return None;
         }
-        let number = projection.bound_incident(&input.channel)?;
+        let number = projection.incidents.bound_to(&input.channel)?;
         let reply_input = Input {
             key: format!("{}#confirm", input.key),
             ..input.clone()

@@ -8,13 +8,15 @@
 //! before, so when two instances open for the same group at once, one append fails and
 //! that instance joins the other's incident instead.
 
-use super::projection::{channel_stream, Projection};
-use super::{event_id, Pending, Warroom, MAX_OPEN_ATTEMPTS};
+use crate::app::chat::view::channel_stream;
+use crate::app::error::AppError;
+use crate::app::incidents::{NewIncident, MAX_OPEN_ATTEMPTS};
+use crate::app::projection::Projection;
+use crate::app::{Outcome, Pending, Warroom};
 use crate::domain::event::{AlertFacts, AlertStatus, Event};
-use crate::domain::incident::{self, IncidentCommand};
 use crate::domain::routing::Route;
 use crate::domain::types::{IncidentNumber, IncidentStatus};
-use crate::store::{AppendError, Appended, ExpectedVersion, NewEvent};
+use crate::store::{AppendError, Appended, ExpectedVersion};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -88,6 +90,23 @@ struct PlannedAppend {
 }
 
 impl IntakeReport {
+    /// What handling the alerts did, as any input's outcome: the report's lines as the reply,
+    /// the incident opened (else joined), and the report itself for the door's answer.
+    pub fn into_outcome(self) -> Outcome {
+        Outcome {
+            reply: (!self.lines.is_empty()).then(|| self.lines.join("\n")),
+            events: self.events,
+            already_recorded: self.recorded == 0 && self.duplicates > 0,
+            incident: self
+                .opened
+                .first()
+                .copied()
+                .or_else(|| self.joined.iter().next().copied()),
+            refused: false,
+            intake: Some(self),
+        }
+    }
+
     fn duplicate(&mut self, alert: &AlertFacts) {
         self.duplicates += 1;
         self.lines.push(format!(
@@ -190,11 +209,11 @@ impl Warroom {
     /// alerts channel.
     pub(super) fn announce(&self, report: &IntakeReport) {
         for number in &report.opened {
-            self.notify(super::Notice::Opened(*number));
+            self.notify(crate::app::Notice::Opened(*number));
         }
         for alert in &report.unplaced {
             let route = self.settings.routes.route(alert);
-            self.notify(super::Notice::Alert {
+            self.notify(crate::app::Notice::Alert {
                 title: route.incident_title(alert),
                 severity: route.severity,
                 alert: Box::new(alert.clone()),
@@ -209,10 +228,10 @@ impl Warroom {
         &self,
         at: DateTime<Utc>,
         alerts: &[AlertFacts],
-    ) -> Result<IntakeReport, super::error::AppError> {
+    ) -> Result<IntakeReport, AppError> {
         self.ingest_any(at, alerts)
             .await
-            .map_err(super::error::AppError::classify)
+            .map_err(AppError::classify)
     }
 
     async fn ingest_any(
@@ -241,13 +260,13 @@ impl Warroom {
                     Plan::Duplicate => report.duplicate(alert),
                     Plan::Append(append) => appends.push((alert, append)),
                     Plan::Open(plan) => {
-                        if !projection.start_opening(&plan.group) {
+                        if !projection.alerts.start_opening(&plan.group) {
                             deferred.push(alert);
                             continue;
                         }
                         opens.push(OpenJob {
                             alert,
-                            number: projection.reserve_number(),
+                            number: projection.incidents.reserve_number(),
                             plan: *plan,
                         });
                     }
@@ -261,8 +280,8 @@ impl Warroom {
             let mut projection = self.projection.lock().await;
             let caught_up = self.catch_up(&mut projection).await;
             for (job, result) in opens.iter().zip(opened) {
-                projection.release_number(job.number);
-                projection.finish_opening(&job.plan.group);
+                projection.incidents.release_number(job.number);
+                projection.alerts.finish_opening(&job.plan.group);
                 match result {
                     Ok((appended, _)) if appended.already_stored => report.duplicate(job.alert),
                     Ok((_, (count, line))) => {
@@ -413,7 +432,7 @@ impl Warroom {
 
     /// Where an alert goes, decided from the projection alone.
     fn plan(&self, projection: &Projection, at: DateTime<Utc>, alert: &AlertFacts) -> Plan {
-        let previous = projection.alert_state(alert);
+        let previous = projection.alerts.state(alert);
         if let Some(p) = previous {
             if p.status == alert.status && p.starts_at == alert.starts_at {
                 return Plan::Duplicate;
@@ -431,8 +450,11 @@ impl Warroom {
         );
         match self.place(projection, route, &group, alert, at) {
             Placement::Open => Plan::Open(Box::new(OpenPlan {
-                opened_before: projection.group(&group).map_or(0, |g| g.incidents.len()),
-                lookback: projection.channel_busy_since(
+                opened_before: projection
+                    .alerts
+                    .group(&group)
+                    .map_or(0, |g| g.incidents.len()),
+                lookback: projection.chat.channel_busy_since(
                     &self.settings.alerts_channel,
                     alert_time(alert, at).min(at) - self.settings.lookback,
                 ),
@@ -487,7 +509,7 @@ impl Warroom {
                     (result, line, alert_id)
                 }
                 Plan::Open(plan) => {
-                    let number = projection.next_number();
+                    let number = projection.incidents.next_number();
                     let (events, line) = self.opening(number, alert, at, &plan).await?;
                     let count = events.len();
                     let result = self
@@ -521,7 +543,7 @@ impl Warroom {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(super::error::AppError::conflict(format!(
+        Err(AppError::conflict(format!(
             "could not place alert {} after {MAX_OPEN_ATTEMPTS} attempts; the store is very busy, retry",
             alert.name
         )))
@@ -537,9 +559,10 @@ impl Warroom {
         at: DateTime<Utc>,
     ) -> Placement {
         let latest = projection
+            .alerts
             .group(group)
             .and_then(|g| g.incidents.last())
-            .and_then(|n| projection.incident(*n));
+            .and_then(|n| projection.incidents.get(*n));
         let firing = alert.status == AlertStatus::Firing;
         if let Some(incident) = latest {
             let recent = incident
@@ -586,36 +609,23 @@ impl Warroom {
         let channel = incident_channel(number, &title);
         let key = format!("alert-open:{}", plan.alert_event.0);
         let system = |event: Event| Pending::system(event, at);
-        let opened = incident::decide(
-            None,
-            number,
-            IncidentCommand::Open {
-                number,
-                title: title.clone(),
-                severity: route.severity,
-                channel: channel.clone(),
-            },
-        )
-        .map_err(|e| super::error::AppError::refused(format!("route {}: {e}", route.name)))?;
-        let mut events: Vec<(Uuid, Pending)> = Vec::new();
-        for e in opened {
-            events.push((event_id(&key, events.len()), system(e)));
-        }
-        events.push((
-            group_event_id(group, plan.opened_before),
-            system(Event::AlertGroupOpened {
-                route: route.name.clone(),
-                group: group.to_string(),
-            }),
-        ));
-        events.push((plan.alert_event.0, plan.alert_event.1.clone()));
+        let mut then: Vec<(Option<Uuid>, Pending)> = vec![
+            (
+                Some(group_event_id(group, plan.opened_before)),
+                system(Event::AlertGroupOpened {
+                    route: route.name.clone(),
+                    group: group.to_string(),
+                }),
+            ),
+            (Some(plan.alert_event.0), plan.alert_event.1.clone()),
+        ];
         let mut line = format!(
             "opened {number} “{title}” ({}) in #{channel}",
             route.severity
         );
         if let Some(sop) = &route.sop {
-            events.push((
-                event_id(&key, events.len()),
+            then.push((
+                None,
                 system(Event::SopPosted {
                     route: route.name.clone(),
                     path: sop.path.clone(),
@@ -636,14 +646,14 @@ impl Warroom {
                 alert.status.as_str(),
                 route.name
             );
-            events.push((event_id(&key, events.len()), system(policy.start(&reason))));
+            then.push((None, system(policy.start(&reason))));
             line.push_str(&format!("; escalation '{}' started", policy.name));
         }
         if !route.suggest.is_empty() {
             line.push_str(&format!("; suggested: {}", route.suggest.join(", ")));
         }
         for deploy in &plan.deploys {
-            events.push((event_id(&key, events.len()), system(deploy.clone())));
+            then.push((None, system(deploy.clone())));
         }
         if !plan.deploys.is_empty() {
             line.push_str(&format!("; {} recent deploys noted", plan.deploys.len()));
@@ -655,31 +665,17 @@ impl Warroom {
         } else {
             vec![]
         };
-        for p in imports {
-            events.push((event_id(&key, events.len()), p));
-        }
+        then.extend(imports.into_iter().map(|p| (None, p)));
+        let new = NewIncident {
+            number,
+            title,
+            severity: route.severity,
+            channel,
+        };
+        let events = self
+            .opening_events(&new, system, &key, then)
+            .map_err(|e| AppError::refused(format!("route {}: {e}", route.name)))?;
         Ok((events, line))
-    }
-
-    /// Appends events with ids chosen by the caller.
-    pub(super) async fn append_ids(
-        &self,
-        stream: &str,
-        expected: ExpectedVersion,
-        events: Vec<(Uuid, Pending)>,
-    ) -> Result<Appended, AppendError> {
-        let events = events
-            .into_iter()
-            .map(|(id, p)| NewEvent {
-                event_id: id,
-                event_type: p.event.event_type().to_string(),
-                schema_version: crate::domain::event::SCHEMA_VERSION,
-                occurred_at: p.at,
-                actor: p.actor,
-                payload: p.event.to_payload(),
-            })
-            .collect();
-        self.ledger.append(stream, expected, events).await
     }
 }
 

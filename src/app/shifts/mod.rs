@@ -2,9 +2,11 @@
 //! the summary are in `domain::shift`; this appends what it decides and reads the ledger
 //! back for summaries.
 
-use super::projection::Projection;
-use super::reading::Reader;
-use super::{event_id, Input, Notice, Outcome, Pending, Warroom};
+pub mod view;
+
+use crate::app::projection::Projection;
+use crate::app::reading::Reader;
+use crate::app::{event_id, Input, Notice, Outcome, Pending, Warroom};
 use crate::domain::event::{Event, Recorded};
 use crate::domain::shift::{self, OncallOrder, Shift, ShiftSummary};
 use crate::store::{AppendError, ExpectedVersion};
@@ -41,7 +43,7 @@ impl Warroom {
         };
         match order {
             OncallOrder::Who => Ok(Ok(Outcome {
-                reply: Some(match projection.current_shift() {
+                reply: Some(match projection.shifts.current() {
                     Some(s) => format!(
                         "{} is on call (shift {}, since {})",
                         self.settings.directory.display(&s.person),
@@ -63,7 +65,7 @@ impl Warroom {
                 }))
             }
             OncallOrder::End => {
-                let current = projection.current_shift().cloned();
+                let current = projection.shifts.current().cloned();
                 let (stream, event) = match shift::end(current.as_ref()) {
                     Ok(decided) => decided,
                     Err(e) => return Ok(Err(e.to_string())),
@@ -90,8 +92,8 @@ impl Warroom {
             OncallOrder::Start(who) => {
                 let who = person(who.as_deref().unwrap_or(&input.from));
                 for _ in 0..MAX_ATTEMPTS {
-                    let current = projection.current_shift().cloned();
-                    let number = projection.next_shift_number();
+                    let current = projection.shifts.current().cloned();
+                    let number = projection.shifts.next_number();
                     let events = match shift::start(current.as_ref(), number, &who) {
                         Ok(events) => events,
                         Err(e) => return Ok(Err(e.to_string())),
@@ -145,7 +147,7 @@ impl Warroom {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Err(super::error::AppError::conflict(format!(
+                Err(crate::app::error::AppError::conflict(format!(
                     "could not start a shift after {MAX_ATTEMPTS} attempts; retry"
                 )))
             }

@@ -2,8 +2,12 @@
 //! incident lives in, where to resume reading a channel's history, and the facts it records
 //! itself (a channel linked, a post-mortem posted).
 
-use super::projection::IncidentSummary;
-use super::{event_id, Warroom};
+pub mod messages;
+pub mod view;
+
+use crate::app::incidents::view::IncidentSummary;
+use crate::app::projection::Projection;
+use crate::app::{event_id, Warroom};
 use crate::domain::event::Event;
 use crate::domain::types::{IncidentNumber, IncidentStatus, Role};
 use chrono::{DateTime, Utc};
@@ -43,7 +47,7 @@ impl Warroom {
         number: IncidentNumber,
     ) -> anyhow::Result<Option<IncidentSummary>> {
         let projection = self.current().await?;
-        Ok(projection.incident(number).cloned())
+        Ok(projection.incidents.get(number).cloned())
     }
 
     /// Incidents that are not closed.
@@ -61,6 +65,7 @@ impl Warroom {
         self.projection
             .lock()
             .await
+            .chat
             .chat_id(channel)
             .map(String::from)
     }
@@ -70,19 +75,14 @@ impl Warroom {
         self.projection
             .lock()
             .await
+            .chat
             .channel_of_chat_id(chat_id)
             .map(String::from)
     }
 
-    /// Whether a channel is, or was, an incident's channel.
-    pub async fn is_incident_channel(&self, channel: &str) -> bool {
-        let projection = self.projection.lock().await;
-        projection.bound_incident(channel).is_some() || projection.chat_id(channel).is_some()
-    }
-
     /// The source ids of the messages recorded in a channel and not deleted.
     pub async fn live_message_ids(&self, channel: &str) -> Vec<String> {
-        self.projection.lock().await.live_message_ids(channel)
+        self.projection.lock().await.chat.live_message_ids(channel)
     }
 
     /// The highest source message id recorded in a channel.
@@ -90,13 +90,14 @@ impl Warroom {
         self.projection
             .lock()
             .await
+            .chat
             .latest_message_id(channel)
             .map(String::from)
     }
 
     /// Whether the incident's post-mortem was posted since it last closed.
     pub async fn postmortem_published(&self, number: IncidentNumber) -> bool {
-        self.projection.lock().await.published(number)
+        self.projection.lock().await.incidents.published(number)
     }
 
     /// The SOP attached to an incident by its alert route, if any.
@@ -136,7 +137,7 @@ impl Warroom {
                     deploy,
                     deployed_at,
                     flags,
-                } => Some(super::deploys::deploy_line(
+                } => Some(crate::app::deploys::deploy_line(
                     &deploy,
                     deployed_at,
                     &flags,
@@ -225,4 +226,10 @@ impl Warroom {
         }
         self.refresh().await
     }
+}
+
+/// Whether a channel is, or was, an incident's channel: bound to one now, or linked by
+/// warroom in the chat service.
+pub(in crate::app) fn is_incident_channel(projection: &Projection, channel: &str) -> bool {
+    projection.incidents.bound_to(channel).is_some() || projection.chat.chat_id(channel).is_some()
 }

@@ -2,7 +2,7 @@
 //! (however many instances are asked at once), recording what the agent reports, and
 //! declaring runs lost when their agent falls silent or stale when no agent took them.
 
-use super::{event_id, Pending, Warroom};
+use crate::app::{event_id, Pending, Warroom};
 use crate::config::AgentSettings;
 use crate::domain::event::Event;
 use crate::domain::types::IncidentNumber;
@@ -55,7 +55,8 @@ impl Warroom {
         let candidates: Vec<_> = {
             let projection = self.current().await?;
             projection
-                .queued_runs
+                .runs
+                .queued
                 .iter()
                 .filter(|(_, q)| q.expires_at > now && runbooks.contains(&q.runbook))
                 .filter(|(_, q)| q.agents.iter().all(|(k, v)| agent.labels.get(k) == Some(v)))
@@ -86,7 +87,7 @@ impl Warroom {
             {
                 Ok(appended) if !appended.already_stored => {
                     self.refresh().await?;
-                    self.notify(super::Notice::Run {
+                    self.notify(crate::app::Notice::Run {
                         incident: number,
                         text: format!(
                             "Agent {} started run {run} ({}).",
@@ -125,7 +126,8 @@ impl Warroom {
         let runbook = {
             let projection = self.current().await?;
             let holds = projection
-                .running_runs
+                .runs
+                .running
                 .get(&(number, run))
                 .is_some_and(|r| r.agent == agent.name && r.nonce == nonce);
             if !holds {
@@ -135,6 +137,7 @@ impl Warroom {
                 });
             }
             projection
+                .runs
                 .runbook_of(number, run)
                 .unwrap_or("unknown")
                 .to_string()
@@ -228,7 +231,7 @@ impl Warroom {
         }
         self.refresh().await?;
         if let Some(text) = said {
-            self.notify(super::Notice::Run {
+            self.notify(crate::app::Notice::Run {
                 incident: number,
                 text,
             });
@@ -243,16 +246,18 @@ impl Warroom {
             let projection = self.current().await?;
             let silence = chrono::Duration::seconds(HEARTBEAT_SECONDS as i64 * MISSED_BEATS);
             let lost: Vec<_> = projection
-                .running_runs
+                .runs
+                .running
                 .iter()
                 .filter(|(_, r)| r.last_seen + silence < now)
                 .map(|(k, r)| {
-                    let runbook = projection.runbook_of(k.0, k.1).unwrap_or("unknown");
+                    let runbook = projection.runs.runbook_of(k.0, k.1).unwrap_or("unknown");
                     (*k, r.clone(), runbook.to_string())
                 })
                 .collect();
             let stale: Vec<_> = projection
-                .queued_runs
+                .runs
+                .queued
                 .iter()
                 .filter(|(_, q)| q.expires_at <= now)
                 .map(|(k, q)| (*k, q.clone()))
@@ -339,7 +344,7 @@ impl Warroom {
             Ok(a) if !a.already_stored => {
                 crate::metrics::get().job(runbook, why);
                 tracing::warn!(%runbook, outcome = why, "{said}");
-                self.notify(super::Notice::Run {
+                self.notify(crate::app::Notice::Run {
                     incident: number,
                     text: said,
                 });

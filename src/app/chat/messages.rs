@@ -1,0 +1,105 @@
+//! Recording what is said: a message goes where its channel's messages go now (the bound
+//! incident, else the channel's own stream); an edit or a delete follows the message to the
+//! stream it lives in, stating the text it replaces when that is known.
+
+use crate::app::chat::view::Place;
+use crate::app::error::AppError;
+use crate::app::projection::Projection;
+use crate::app::{to_recorded, Failure, Input, Outcome, Warroom};
+use crate::domain::event::{ChatMessage, Event};
+use crate::domain::incident::IncidentCommand;
+use chrono::{DateTime, Utc};
+
+impl Warroom {
+    /// Records a message where the channel's messages go now. A message is a fact: no rule
+    /// depends on the stream's version, so it is appended without reading the stream first
+    /// (recording stays O(1) however long the incident runs).
+    pub(in crate::app) async fn record_message(
+        &self,
+        projection: &mut Projection,
+        input: &Input,
+        message: ChatMessage,
+    ) -> anyhow::Result<Outcome> {
+        let incident = projection.incidents.bound_to(&input.channel);
+        let pending = vec![self.pending(input, Event::MessagePosted(message))];
+        self.record_facts(incident, input, pending).await
+    }
+
+    pub(in crate::app) async fn edit_or_delete(
+        &self,
+        projection: &mut Projection,
+        input: &Input,
+        message_id: &str,
+        new_text: Option<String>,
+        found_at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Outcome> {
+        let channel = input.channel.clone();
+        let place = projection.chat.message_place(&channel, message_id);
+        if let Some(Place::Incident(number)) = place {
+            let command = match new_text {
+                Some(text) => IncidentCommand::EditMessage {
+                    channel,
+                    message_id: message_id.into(),
+                    text,
+                    found_at,
+                },
+                None => IncidentCommand::DeleteMessage {
+                    channel,
+                    message_id: message_id.into(),
+                    found_at,
+                },
+            };
+            return match self.order(projection, input, number, command).await {
+                Ok((events, _)) => Ok(Outcome {
+                    events,
+                    incident: Some(number),
+                    ..Outcome::default()
+                }),
+                Err(Failure::Store(e)) => Err(e),
+                Err(Failure::Refused(r)) => Err(AppError::refused(format!(
+                    "recording an edit was refused: {}",
+                    r.0
+                ))),
+            };
+        }
+        // The message lives in the channel's stream, or was never seen: record the fact where
+        // the channel's messages go now, stating the text it replaces when it is known.
+        let before = match place {
+            Some(Place::Channel { position }) => self.text_at(position).await?,
+            _ => None,
+        };
+        let event = match new_text {
+            Some(after) => Event::MessageEdited {
+                channel: channel.clone(),
+                message_id: message_id.into(),
+                before,
+                after,
+                found_at,
+            },
+            None => Event::MessageDeleted {
+                channel: channel.clone(),
+                message_id: message_id.into(),
+                found_at,
+            },
+        };
+        let incident = projection
+            .incidents
+            .bound_to(&channel)
+            .filter(|_| place.is_none());
+        self.record_facts(incident, input, vec![self.pending(input, event)])
+            .await
+    }
+
+    /// The message text held by the event at a position (a post or an edit).
+    pub(in crate::app) async fn text_at(&self, position: i64) -> anyhow::Result<Option<String>> {
+        let found = self.ledger.read_all(position - 1, 1).await?;
+        Ok(found
+            .first()
+            .and_then(|s| to_recorded(s).ok())
+            .and_then(|r| match r.event {
+                Event::MessagePosted(m) => Some(m.text),
+                Event::MessageEdited { after, .. } => Some(after),
+                _ => None,
+            }))
+    }
+}
