@@ -1,6 +1,9 @@
 //! Use cases: whatever arrives from a chat, the console, a transcript or HTTP becomes an
 //! [`Input`] and goes through [`Warroom::handle`], which routes it, asks the domain to decide,
 //! and appends the resulting events. Front ends stay thin: they build inputs and show replies.
+//! This module keeps only that path (input → handle → append → catch up); each feature is a
+//! slice of its own (`incidents`, `chat`, `alerts`, `paging`, `runs`, `shifts`, `releases`,
+//! `deploys`) with its use cases and its view of the read model.
 //!
 //! Idempotency: every input carries a key (a Discord message id, a transcript's identity and
 //! line); the k-th event an input produces gets an id derived from that key, so an input seen

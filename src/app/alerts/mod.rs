@@ -4,6 +4,7 @@
 
 pub mod bodies;
 pub mod intake;
+pub mod placing;
 pub mod view;
 
 pub use bodies::{read_alerts, AlertBodyError};

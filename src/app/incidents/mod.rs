@@ -103,7 +103,7 @@ impl Warroom {
         for _ in 0..MAX_OPEN_ATTEMPTS {
             let number = projection.incidents.next_number();
             let channel = if dedicated {
-                alerts::intake::incident_channel(number, &title)
+                alerts::placing::incident_channel(number, &title)
             } else {
                 input.channel.clone()
             };

@@ -1,7 +1,7 @@
 //! Alert intake and paging end to end: the real HTTP server on port 0, a fresh store, and
 //! wiremock standing in for PagerDuty and a paging webhook.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};

@@ -1,6 +1,5 @@
 //! Test support shared by the integration tests: fresh stores on both backends, the
 //! example application, and the `warroom` binary as a person runs it.
-#![allow(dead_code, unused_macros)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -63,7 +62,7 @@ pub async fn raw_sql(url: &str, statements: &[&str]) {
 }
 
 /// Declares each test twice: on an SQLite file and on a fresh PostgreSQL database. The test
-/// file says `#[macro_use] mod common;` and defines `async fn name(url: &str)` for each.
+/// module defines `async fn name(url: &str)` for each (`main.rs` brings the macro in scope).
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

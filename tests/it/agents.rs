@@ -3,7 +3,7 @@
 //! step by step into the timeline; bad tokens, reports for someone else's job, runs lost
 //! when the agent falls silent, and runs nobody took.
 
-mod common;
+use crate::common;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};

@@ -3,7 +3,7 @@
 //! an agent killed with SIGKILL mid-run leaves the run lost, never started again. Prints the
 //! latency from the confirmation to the agent starting the job.
 
-mod common;
+use crate::common;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};

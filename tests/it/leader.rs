@@ -5,10 +5,10 @@
 //!
 //! Needs `WARROOM_TEST_POSTGRES` (passes without running when it is unset). The failover
 //! benchmark is `failover_time_over_ten_kills`, ignored by default:
-//! `cargo test --test leader -- --ignored --nocapture`.
+//! `cargo test --test it leader:: -- --ignored --nocapture`.
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use chrono::Utc;
 use serde_json::{json, Value};

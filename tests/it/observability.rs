@@ -3,9 +3,9 @@
 //! the binary refused, and — through a full run with Discord, PagerDuty, a webhook pager,
 //! the console and agents, logged at debug level — no secret ever in the logs.
 
-mod common;
-mod serve_child;
-mod support;
+use crate::common;
+use crate::serve_child;
+use crate::support;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -1,7 +1,7 @@
 //! The `warroom` binary as a person runs it: the demo, replay, listing, documents, verify,
 //! and the one-line errors with a non-zero exit.
 
-mod common;
+use crate::common;
 
 use common::{text, warroom};
 

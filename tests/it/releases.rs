@@ -2,7 +2,7 @@
 //! document (Markdown and JSON) from the ledger, the capacity arithmetic of release night, and
 //! the Kubernetes Deployment `warroom as-built --deployment` prints, parsed as YAML.
 
-mod common;
+use crate::common;
 
 use warroom::app::replay::replay;
 use warroom::app::Warroom;

@@ -1,6 +1,5 @@
 //! `warroom serve` as a child process, the way an operator runs it: JSON logs captured to a
 //! file, the address read from its "serving" line (it listens on port 0), SIGTERM to stop.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -99,10 +98,6 @@ impl ServeChild {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Sends SIGTERM and waits for the exit, at most `limit`.

@@ -1,7 +1,6 @@
 //! The event store's contract, the same tests on SQLite and PostgreSQL.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use chrono::{TimeZone, Utc};
 use std::collections::HashSet;

@@ -1,7 +1,7 @@
 //! The use cases end to end through transcripts: the seed's outage, idempotent replays, the
 //! lookback window, refusals, edits and deletes, on SQLite and (when enabled) PostgreSQL.
 
-mod common;
+use crate::common;
 
 use warroom::app::replay::replay;
 use warroom::app::{Input, InputKind, Warroom};

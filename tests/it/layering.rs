@@ -156,7 +156,7 @@ fn every_module_has_a_floor() {
         .collect();
     assert!(
         unknown.is_empty(),
-        "give these modules a floor in tests/layering.rs (and a line in ARCHITECTURE.md): {unknown:?}"
+        "give these modules a floor in tests/it/layering.rs (and a line in ARCHITECTURE.md): {unknown:?}"
     );
 }
 

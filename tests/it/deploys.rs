@@ -2,7 +2,7 @@
 //! deploy?" across services and environments; the deploys shortly before an incident in its
 //! timeline and post-mortem; the guard that flags a QA build in production.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

@@ -4,7 +4,7 @@
 //!
 //! serenity drops a gateway event whose data does not deserialise (it only logs a warning), so
 //! an incomplete fixture shows up as "the bot never saw it". Every builder here is checked
-//! against serenity's model types in `tests/discord.rs`.
+//! against serenity's model types in `tests/it/discord.rs`.
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use ed25519_dalek::{Signer, SigningKey};

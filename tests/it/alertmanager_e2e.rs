@@ -5,7 +5,7 @@
 //! `prometheus-alertmanager` and sets it; then a failure to run fails the test), else
 //! `/usr/bin/prometheus-alertmanager` or `alertmanager` when present, else skips.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};

@@ -5,7 +5,7 @@
 //! exactly and verifies, and a transcript of whatever the doors accept, replayed on both
 //! backends, leaves the same events on each and a ledger that verifies.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;

@@ -2,8 +2,7 @@
 //! the same post-mortem byte for byte, every row checked on the way in), and the rule that one
 //! SQLite file has one writing instance while readers keep working.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -72,8 +72,6 @@ pub struct FakeFile {
 /// The fake: a REST MockServer and a gateway on 127.0.0.1, sharing the bot's identity.
 /// Dropping it stops the gateway (and every connection) and the MockServer.
 pub struct FakeDiscord {
-    bot_id: u64,
-    guild_id: u64,
     application_id: u64,
     rest: MockServer,
     state: Arc<Mutex<rest::State>>,
@@ -106,8 +104,6 @@ impl FakeDiscord {
             .mount(&rest)
             .await;
         FakeDiscord {
-            bot_id,
-            guild_id,
             application_id,
             rest,
             state,
@@ -117,18 +113,6 @@ impl FakeDiscord {
 
     fn state(&self) -> std::sync::MutexGuard<'_, rest::State> {
         rest::lock(&self.state)
-    }
-
-    pub fn bot_id(&self) -> u64 {
-        self.bot_id
-    }
-
-    pub fn guild_id(&self) -> u64 {
-        self.guild_id
-    }
-
-    pub fn application_id(&self) -> u64 {
-        self.application_id
     }
 
     /// The MockServer's uri, for `HttpBuilder::proxy` / the bot's `discord.api_url`.
@@ -285,14 +269,9 @@ impl FakeDiscord {
     }
 
     /// Seeds a channel (0 text, 4 category, 11 public thread, 1 DM; a DM seeded here has no
-    /// known recipient, [`Self::add_dm_channel`] gives it one).
+    /// known recipient).
     pub fn add_channel(&self, id: u64, name: &str, kind: u8, parent_id: Option<u64>) {
         self.state().add_channel(id, name, kind, parent_id);
-    }
-
-    /// Seeds the DM channel with `user_id` (what `POST /users/@me/channels` then returns).
-    pub fn add_dm_channel(&self, user_id: u64, channel_id: u64) {
-        self.state().add_dm_channel(user_id, channel_id);
     }
 
     /// Seeds a guild member (and its user) for `GET /guilds/{guild}/members/{user}` and
@@ -327,11 +306,6 @@ impl FakeDiscord {
     /// The last body of `PUT /applications/{app}/guilds/{guild}/commands`.
     pub fn registered_commands(&self) -> Option<Value> {
         self.state().guild_commands.clone()
-    }
-
-    /// The last body of `PUT /applications/{app}/commands` (global commands).
-    pub fn registered_global_commands(&self) -> Option<Value> {
-        self.state().global_commands.clone()
     }
 
     /// `(user, channel)` for every DM channel opened or seeded.

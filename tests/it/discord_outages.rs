@@ -4,9 +4,9 @@
 //! Through all of them alerts keep answering at once, readiness and the gateway gauge tell
 //! the truth, and the gateway comes back within seconds of Discord.
 
-mod common;
-mod serve_child;
-mod support;
+use crate::common;
+use crate::serve_child;
+use crate::support;
 
 use chrono::Utc;
 use serde_json::{json, Value};

@@ -2,8 +2,8 @@
 //! one bad line never fails anybody else's alert, and a full disk stops writes only while it
 //! is full.
 
-mod common;
-mod serve_child;
+use crate::common;
+use crate::serve_child;
 
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -364,10 +364,13 @@ const IN_MOUNT_NAMESPACE: &str = "WARROOM_TEST_IN_MOUNT_NAMESPACE";
 /// Runs one test of this binary again inside a new user and mount namespace (`unshare`), where
 /// it may mount a small tmpfs without privileges; the mount vanishes with the namespace.
 fn rerun_in_mount_namespace(test: &str) {
+    // Tests are named by their path below the test crate: `hardening::…`.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let test = format!("{module}::{test}");
     let output = Command::new("unshare")
         .args(["--user", "--map-root-user", "--mount"])
         .arg(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
         .env(IN_MOUNT_NAMESPACE, "1")
         .output()
         .expect("unshare (util-linux) runs");

@@ -3,8 +3,8 @@
 //! recording and deduplication, authorisation, backfill after a fresh session, the
 //! interactions endpoint and paging by mention and DM.
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};

@@ -2,8 +2,8 @@
 //! connections; the server finishes what it answered, exits 0 within its grace period, and
 //! every alert it answered 2xx is in the ledger afterwards.
 
-mod common;
-mod serve_child;
+use crate::common;
+use crate::serve_child;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,8 +1,8 @@
-//! Self-tests of the fake Discord (`tests/support/fake_discord`): its fixtures deserialise into
+//! Self-tests of the fake Discord (`tests/it/support/fake_discord`): its fixtures deserialise into
 //! serenity's models, and a real serenity client and `Http` work against its gateway and REST
 //! API, including resumes, invalidated sessions and injected failures.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

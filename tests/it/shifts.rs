@@ -2,7 +2,7 @@
 //! alert, acknowledgement times and toil candidates — from a transcript, through chat
 //! commands and the command line.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 use sha2::Digest;
