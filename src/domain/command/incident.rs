@@ -1,0 +1,313 @@
+//! The incident commands (`/incident …`, `/ack`): their table entries, the shared `incident:`
+//! option, and how each becomes a typed command, mostly an order for the incident's `decide`.
+
+use super::{ChatCommand, CommandError, CommandSpec, OptionSpec, Options, DEFAULT_SEVERITY, TEXT};
+use crate::domain::access::Access;
+use crate::domain::incident::IncidentCommand;
+use crate::domain::types::{ImpactArea, UnknownWord};
+use chrono::NaiveDate;
+
+/// The `incident:INC-N` option of commands that address an incident (runbooks too).
+pub const INCIDENT: OptionSpec = OptionSpec {
+    name: "incident",
+    required: false,
+    shape: "INC-N",
+    help: "the incident, when not the one bound to this channel",
+};
+
+/// The incident commands, in the order they are listed.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        words: &["incident", "open"],
+        help: "Open an incident bound to this channel",
+        options: &[
+            OptionSpec {
+                name: "title",
+                required: true,
+                shape: "\"…\"",
+                help: "what is broken, in a few words",
+            },
+            OptionSpec {
+                name: "severity",
+                required: false,
+                shape: "sev1|sev2|sev3|sev4",
+                help: "how bad it is (default sev3)",
+            },
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "severity"],
+        help: "Change the incident's severity",
+        options: &[
+            OptionSpec {
+                name: "severity",
+                required: true,
+                shape: "sev1|sev2|sev3|sev4",
+                help: "the new severity",
+            },
+            INCIDENT,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "role"],
+        help: "Give someone an incident role",
+        options: &[
+            OptionSpec {
+                name: "role",
+                required: true,
+                shape: "commander|comms|scribe",
+                help: "the role",
+            },
+            OptionSpec {
+                name: "user",
+                required: true,
+                shape: "@handle",
+                help: "who takes it",
+            },
+            INCIDENT,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "update"],
+        help: "Post a status update",
+        options: &[TEXT, INCIDENT],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "impact"],
+        help: "Note how the incident hurt the business, customers or systems",
+        options: &[
+            OptionSpec {
+                name: "area",
+                required: true,
+                shape: "business|customer|system",
+                help: "what was hurt",
+            },
+            TEXT,
+            INCIDENT,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "resolution"],
+        help: "Note what resolved the incident",
+        options: &[TEXT, INCIDENT],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "action"],
+        help: "Add a follow-up action to the post-mortem's action plan",
+        options: &[
+            TEXT,
+            OptionSpec {
+                name: "owner",
+                required: false,
+                shape: "@handle",
+                help: "who will do it",
+            },
+            OptionSpec {
+                name: "due",
+                required: false,
+                shape: "YYYY-MM-DD",
+                help: "by when",
+            },
+            INCIDENT,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "resolve"],
+        help: "Mark the incident resolved",
+        options: &[INCIDENT],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "close"],
+        help: "Close the incident (resolving it first) and draft the post-mortem",
+        options: &[INCIDENT],
+        needs: Access::Sre,
+        confirm: true,
+    },
+    CommandSpec {
+        words: &["incident", "reopen"],
+        help: "Reopen a resolved or closed incident",
+        options: &[
+            OptionSpec {
+                name: "reason",
+                required: false,
+                shape: "\"…\"",
+                help: "why it is back",
+            },
+            INCIDENT,
+        ],
+        needs: Access::Sre,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "timeline"],
+        help: "Show the incident's timeline so far",
+        options: &[INCIDENT],
+        needs: Access::Viewer,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "postmortem"],
+        help: "Show the post-mortem draft",
+        options: &[INCIDENT],
+        needs: Access::Viewer,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "page"],
+        help: "Page a team or a person now, through the pagers that reach them",
+        options: &[
+            OptionSpec {
+                name: "team",
+                required: false,
+                shape: "dba",
+                help: "the team to page (give team or user)",
+            },
+            OptionSpec {
+                name: "user",
+                required: false,
+                shape: "@handle",
+                help: "the person to page (give team or user)",
+            },
+            OptionSpec {
+                name: "message",
+                required: false,
+                shape: "\"…\"",
+                help: "what they should know",
+            },
+            INCIDENT,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["ack"],
+        help: "Acknowledge the incident's pages: its escalation stops",
+        options: &[INCIDENT],
+        needs: Access::Responder,
+        confirm: false,
+    },
+];
+
+/// Builds the typed command for one of this group's words; its options are already checked
+/// against the table.
+pub(super) fn interpret(o: &Options) -> Result<ChatCommand, CommandError> {
+    // Read first, as before the split: a bad `incident:` is the error a person sees first.
+    let incident = o.incident()?;
+    let order = |order: IncidentCommand| {
+        Ok(ChatCommand::Order {
+            incident,
+            order: Box::new(order),
+        })
+    };
+    match o.words() {
+        ["incident", "open"] => Ok(ChatCommand::Open {
+            title: o.get("title").unwrap_or_default(),
+            severity: o.severity(Some(DEFAULT_SEVERITY))?,
+        }),
+        ["incident", "severity"] => order(IncidentCommand::ChangeSeverity(o.severity(None)?)),
+        ["incident", "role"] => order(IncidentCommand::AssignRole {
+            role: o
+                .get("role")
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e: UnknownWord| o.invalid(e.to_string()))?,
+            handle: o.handle("user").unwrap_or_default(),
+        }),
+        ["incident", "update"] => order(IncidentCommand::PostUpdate(o.text())),
+        ["incident", "impact"] => order(IncidentCommand::NoteImpact {
+            area: o
+                .get("area")
+                .unwrap_or_default()
+                .parse::<ImpactArea>()
+                .map_err(|e| o.invalid(e.to_string()))?,
+            text: o.text(),
+        }),
+        ["incident", "resolution"] => order(IncidentCommand::NoteResolution(o.text())),
+        ["incident", "action"] => order(IncidentCommand::AddAction {
+            text: o.text(),
+            owner: o.handle("owner").filter(|owner| !owner.is_empty()),
+            due: o
+                .get("due")
+                .map(|d| {
+                    NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+                        o.invalid(format!(
+                            "due date '{d}' is not a date; write it as YYYY-MM-DD"
+                        ))
+                    })
+                })
+                .transpose()?,
+        }),
+        ["incident", "resolve"] => order(IncidentCommand::Resolve),
+        ["incident", "close"] => order(IncidentCommand::Close),
+        ["incident", "reopen"] => order(IncidentCommand::Reopen {
+            reason: o.get("reason"),
+        }),
+        ["incident", "page"] => {
+            let target = match (o.handle("team"), o.handle("user")) {
+                (Some(team), None) if !team.is_empty() => format!("!{team}"),
+                (None, Some(user)) if !user.is_empty() => format!("@{user}"),
+                (Some(_), Some(_)) => return Err(o.invalid("give team or user, not both".into())),
+                _ => return Err(o.invalid("say whom to page with team: or user:".into())),
+            };
+            Ok(ChatCommand::Page {
+                incident,
+                target,
+                message: o.get("message").filter(|m| !m.is_empty()),
+            })
+        }
+        ["ack"] => order(IncidentCommand::Acknowledge { by: String::new() }),
+        ["incident", "timeline"] => Ok(ChatCommand::Timeline { incident }),
+        ["incident", "postmortem"] => Ok(ChatCommand::Postmortem { incident }),
+        _ => Err(o.not_interpreted()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // The whole path, table checks then this group; it shadows the group's own `interpret`.
+    use super::super::{interpret, parse};
+    use super::*;
+    use crate::domain::types::{IncidentNumber, Role, Severity};
+
+    #[test]
+    fn interpret_builds_typed_commands_with_defaults() {
+        let cmd =
+            interpret(&parse(r#"/incident open title:"Application outage""#).unwrap()).unwrap();
+        assert_eq!(
+            cmd,
+            ChatCommand::Open {
+                title: "Application outage".into(),
+                severity: Severity::Sev3
+            }
+        );
+        let cmd =
+            interpret(&parse("/incident role role:commander user:@rpark incident:7").unwrap())
+                .unwrap();
+        assert_eq!(
+            cmd,
+            ChatCommand::Order {
+                incident: Some(IncidentNumber(7)),
+                order: Box::new(IncidentCommand::AssignRole {
+                    role: Role::Commander,
+                    handle: "rpark".into()
+                }),
+            }
+        );
+    }
+}
