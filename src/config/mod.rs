@@ -580,25 +580,25 @@ const LOOKBACK_MINUTES_RANGE: std::ops::RangeInclusive<i64> = 0..=1440;
 
 /// The example configuration shipped in `deploy/`: the seed scenario's contacts, alerts and
 /// escalations. The demo uses it when no `--config` is given.
-pub const EXAMPLE_CONFIG: &str = include_str!("../deploy/warroom.toml");
+pub const EXAMPLE_CONFIG: &str = include_str!("../../deploy/warroom.toml");
 
 /// The SOPs the example configuration names, built in so the demo runs from anywhere.
 const EXAMPLE_SOPS: &[(&str, &str)] = &[
     (
         "sops/outstanding-orders.md",
-        include_str!("../deploy/sops/outstanding-orders.md"),
+        include_str!("../../deploy/sops/outstanding-orders.md"),
     ),
     (
         "sops/low-storage.md",
-        include_str!("../deploy/sops/low-storage.md"),
+        include_str!("../../deploy/sops/low-storage.md"),
     ),
     (
         "sops/dns-not-answering.md",
-        include_str!("../deploy/sops/dns-not-answering.md"),
+        include_str!("../../deploy/sops/dns-not-answering.md"),
     ),
     (
         "sops/application-down.md",
-        include_str!("../deploy/sops/application-down.md"),
+        include_str!("../../deploy/sops/application-down.md"),
     ),
 ];
 
@@ -606,19 +606,19 @@ const EXAMPLE_SOPS: &[(&str, &str)] = &[
 pub const EXAMPLE_RUNBOOKS: &[(&str, &str)] = &[
     (
         "commands/cleanup-logs.toml",
-        include_str!("../commands/cleanup-logs.toml"),
+        include_str!("../../commands/cleanup-logs.toml"),
     ),
     (
         "commands/failover-dns.toml",
-        include_str!("../commands/failover-dns.toml"),
+        include_str!("../../commands/failover-dns.toml"),
     ),
     (
         "commands/redeploy-app.toml",
-        include_str!("../commands/redeploy-app.toml"),
+        include_str!("../../commands/redeploy-app.toml"),
     ),
     (
         "commands/restart-app.toml",
-        include_str!("../commands/restart-app.toml"),
+        include_str!("../../commands/restart-app.toml"),
     ),
 ];
 
@@ -867,16 +867,108 @@ fn build(
     file: &dyn Fn(&str) -> std::io::Result<String>,
     problems: &mut Vec<String>,
 ) -> Option<Settings> {
-    let connections = read_connection_limits(&file_config.http, problems);
+    let ConfigFile {
+        timezone,
+        chat,
+        incidents,
+        alerts,
+        http,
+        teams,
+        contacts,
+        routes,
+        default_route,
+        escalations,
+        pagers,
+        discord,
+        runbooks,
+        agents,
+        deploys,
+        log,
+        lease,
+        witness,
+    } = file_config;
+    // The sections are read in this order because it is the order of the problems users and
+    // tests see; the directory comes before everything that names people or teams.
+    let connections = read_connection_limits(&http, problems);
+    let timezone = read_timezone(timezone, env, problems);
+    let lookback = read_lookback(&incidents, env, problems);
+    let default_channel = read_default_channel(&chat, env, problems);
+    let alerts_channel = read_alerts_channel(&alerts, env, problems);
+    let listen = read_listen(&http, env, problems);
+    let directory = read_directory(teams, contacts, problems)?;
+    let mut warnings = Vec::new();
+    let sources = read_sources(&alerts, env, file, &mut warnings, problems);
+    let policies = read_escalations(&escalations, &directory, problems);
+    let routes = read_routes(&routes, default_route.as_ref(), &policies, file, problems);
+    let pagers = read_pagers(&pagers, &directory, env, file, problems);
+    let discord = read_discord(
+        discord,
+        &default_channel,
+        &alerts_channel,
+        &directory,
+        env,
+        file,
+        problems,
+    );
+    let agents = read_agents(&agents, problems);
+    let console_token_sha256 = read_console_token(&http, problems);
+    let deploys = read_deploys(&deploys, problems);
+    let metrics_token_sha256 = read_metrics_token(&http, problems);
+    let shutdown_grace = read_shutdown_grace(&http, env, problems);
+    let max_alert_body_bytes = read_max_body_bytes(&alerts, problems);
+    read_log(&log, problems);
+    let lease = read_lease(&lease, problems);
+    let witness = read_witness(&witness, problems);
+    Some(Settings {
+        witness,
+        connections,
+        deploys,
+        lease,
+        console_token_sha256,
+        metrics_token_sha256,
+        shutdown_grace,
+        agents,
+        runbooks: Vec::new(),
+        runbooks_dir: runbooks.dir,
+        discord,
+        timezone,
+        default_channel,
+        lookback,
+        alerts_channel,
+        directory,
+        listen,
+        max_alert_body_bytes,
+        sources,
+        routes,
+        policies,
+        pagers,
+        warnings,
+    })
+}
+
+/// The time zone: `WARROOM_TIMEZONE`, else the file's, else UTC.
+fn read_timezone(
+    timezone: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> chrono_tz::Tz {
     let timezone_name = env("WARROOM_TIMEZONE")
-        .or(file_config.timezone)
+        .or(timezone)
         .unwrap_or_else(|| "UTC".into());
-    let timezone: chrono_tz::Tz = timezone_name.parse().unwrap_or_else(|_| {
+    timezone_name.parse().unwrap_or_else(|_| {
         problems.push(format!(
             "timezone '{timezone_name}' is not an IANA time zone name; use e.g. UTC or Europe/Madrid"
         ));
         chrono_tz::UTC
-    });
+    })
+}
+
+/// `[incidents]`' lookback: `WARROOM_LOOKBACK_MINUTES`, else the file's, within its bounds.
+fn read_lookback(
+    incidents: &IncidentsSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> chrono::Duration {
     let lookback_minutes = match env("WARROOM_LOOKBACK_MINUTES") {
         Some(v) => bounded_env(
             "WARROOM_LOOKBACK_MINUTES",
@@ -887,32 +979,67 @@ fn build(
         ),
         None => bounded(
             "incidents.lookback_minutes",
-            file_config.incidents.lookback_minutes,
+            incidents.lookback_minutes,
             LOOKBACK_MINUTES_RANGE,
             DEFAULT_LOOKBACK_MINUTES.into(),
             problems,
         ),
     };
-    let default_channel = channel_name(
-        env("WARROOM_DEFAULT_CHANNEL").or(file_config.chat.default_channel),
+    chrono::Duration::minutes(lookback_minutes)
+}
+
+/// `[chat]`'s default channel: `WARROOM_DEFAULT_CHANNEL`, else the file's, else `ops`.
+fn read_default_channel(
+    chat: &ChatSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> String {
+    channel_name(
+        env("WARROOM_DEFAULT_CHANNEL").or(chat.default_channel.clone()),
         "chat.default_channel",
         problems,
-    );
-    let alerts_channel = channel_name(
-        env("WARROOM_ALERTS_CHANNEL").or(file_config.alerts.channel),
+    )
+}
+
+/// `[alerts]`' channel: `WARROOM_ALERTS_CHANNEL`, else the file's, else `ops`.
+fn read_alerts_channel(
+    alerts: &AlertsSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> String {
+    channel_name(
+        env("WARROOM_ALERTS_CHANNEL").or(alerts.channel.clone()),
         "alerts.channel",
         problems,
-    );
+    )
+}
+
+/// `[http]`'s address: `WARROOM_LISTEN`, else the file's, else `127.0.0.1:8080`.
+fn read_listen(
+    http: &HttpSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> String {
     let listen = env("WARROOM_LISTEN")
-        .or(file_config.http.listen)
+        .or(http.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".into());
     if listen.parse::<std::net::SocketAddr>().is_err() {
         problems.push(format!(
             "http.listen = '{listen}' is not an address; use IP:PORT such as 127.0.0.1:8080"
         ));
     }
-    let mut teams = file_config.teams;
-    for contact in &file_config.contacts {
+    listen
+}
+
+/// `[[teams]]` and `[[contacts]]` as one directory; `None` when it cannot be made, since
+/// every later section that names a person or a team needs it.
+fn read_directory(
+    teams: Vec<Team>,
+    contacts: Vec<Contact>,
+    problems: &mut Vec<String>,
+) -> Option<Directory> {
+    let mut teams = teams;
+    for contact in &contacts {
         if !teams.iter().any(|t| t.name == contact.team) {
             problems.push(format!(
                 "contact '{}' is in team '{}', which is not in [[teams]]; add the team or fix the name",
@@ -921,48 +1048,65 @@ fn build(
         }
     }
     teams.dedup_by(|a, b| a.name == b.name);
-    let directory = match Directory::new(file_config.contacts, teams) {
-        Ok(d) => d,
+    match Directory::new(contacts, teams) {
+        Ok(d) => Some(d),
         Err(e) => {
             problems.push(e.to_string());
-            return None;
+            None
         }
-    };
-    let secret = |key: &str,
-                  var: &Option<String>,
-                  path: &Option<String>,
-                  problems: &mut Vec<String>| {
-        match (var, path) {
-            (Some(_), Some(_)) => {
-                problems.push(format!("{key}: set secret_env or secret_file, not both"));
+    }
+}
+
+/// A secret a section names by `secret_env` or `secret_file` (one of them); `None` when
+/// neither is given or it cannot be read, the latter with a problem under `key`.
+fn read_secret(
+    key: &str,
+    var: &Option<String>,
+    path: &Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &dyn Fn(&str) -> std::io::Result<String>,
+    problems: &mut Vec<String>,
+) -> Option<Secret> {
+    match (var, path) {
+        (Some(_), Some(_)) => {
+            problems.push(format!("{key}: set secret_env or secret_file, not both"));
+            None
+        }
+        (Some(var), None) => match env(var) {
+            Some(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+            _ => {
+                problems.push(format!(
+                    "{key}.secret_env: the environment variable {var} is not set; export it or use secret_file"
+                ));
                 None
             }
-            (Some(var), None) => match env(var) {
-                Some(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
-                _ => {
-                    problems.push(format!(
-                        "{key}.secret_env: the environment variable {var} is not set; export it or use secret_file"
-                    ));
-                    None
-                }
-            },
-            (None, Some(path)) => match file(path) {
-                Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
-                Ok(_) => {
-                    problems.push(format!("{key}.secret_file: {path} is empty"));
-                    None
-                }
-                Err(e) => {
-                    problems.push(format!("{key}.secret_file: cannot read {path}: {e}"));
-                    None
-                }
-            },
-            (None, None) => None,
-        }
-    };
-    let mut warnings = Vec::new();
+        },
+        (None, Some(path)) => match file(path) {
+            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+            Ok(_) => {
+                problems.push(format!("{key}.secret_file: {path} is empty"));
+                None
+            }
+            Err(e) => {
+                problems.push(format!("{key}.secret_file: cannot read {path}: {e}"));
+                None
+            }
+        },
+        (None, None) => None,
+    }
+}
+
+/// `[alerts.sources]`: how each source proves who it is. A source whose secret cannot be
+/// read is left out with a warning rather than a problem.
+fn read_sources(
+    alerts: &AlertsSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &dyn Fn(&str) -> std::io::Result<String>,
+    warnings: &mut Vec<String>,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, SourceAuth> {
     let mut sources = BTreeMap::new();
-    for (name, source) in &file_config.alerts.sources {
+    for (name, source) in &alerts.sources {
         let key = format!("alerts.sources.{name}");
         if !ALERT_SOURCES.contains(&name.as_str()) {
             problems.push(format!(
@@ -974,7 +1118,14 @@ fn build(
         // A source whose secret is missing is switched off, not fatal: the demo and replays
         // need no HTTP, and a refused sender retries until the secret is set.
         let mut missing = Vec::new();
-        let value = secret(&key, &source.secret_env, &source.secret_file, &mut missing);
+        let value = read_secret(
+            &key,
+            &source.secret_env,
+            &source.secret_file,
+            env,
+            file,
+            &mut missing,
+        );
         let switched_off = !missing.is_empty();
         warnings.extend(
             missing
@@ -1009,26 +1160,46 @@ fn build(
             None => {}
         }
     }
-    let targets = |key: &str, given: &[String], problems: &mut Vec<String>| -> Vec<Target> {
-        given
-            .iter()
-            .filter_map(|t| match Target::parse(t) {
-                Ok(target) => match target.resolve(&directory) {
-                    Ok(resolved) => Some(resolved),
-                    Err(e) => {
-                        problems.push(format!("{key}: {e}"));
-                        None
-                    }
-                },
+    sources
+}
+
+/// Page targets as written (`@handle`, `!team`, `everyone`), each resolved in the directory;
+/// those that cannot be are left out with a problem under `key`.
+fn read_targets(
+    key: &str,
+    given: &[String],
+    directory: &Directory,
+    problems: &mut Vec<String>,
+) -> Vec<Target> {
+    given
+        .iter()
+        .filter_map(|t| match Target::parse(t) {
+            Ok(target) => match target.resolve(directory) {
+                Ok(resolved) => Some(resolved),
                 Err(e) => {
                     problems.push(format!("{key}: {e}"));
                     None
                 }
-            })
-            .collect()
+            },
+            Err(e) => {
+                problems.push(format!("{key}: {e}"));
+                None
+            }
+        })
+        .collect()
+}
+
+/// `[[escalations]]`: the policies by name, their targets in canonical form.
+fn read_escalations(
+    escalations: &[EscalationFile],
+    directory: &Directory,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, Policy> {
+    let targets = |key: &str, given: &[String], problems: &mut Vec<String>| {
+        read_targets(key, given, directory, problems)
     };
     let mut policies = BTreeMap::new();
-    for (i, e) in file_config.escalations.iter().enumerate() {
+    for (i, e) in escalations.iter().enumerate() {
         let key = format!("escalations[{i}] ({})", e.name);
         if e.steps.is_empty() {
             problems.push(format!("{key}.steps: a policy needs at least one step"));
@@ -1079,9 +1250,20 @@ fn build(
             problems.push(format!("{key}.name: another policy is called '{}'", e.name));
         }
     }
+    policies
+}
+
+/// `[[routes]]` in order, then `[default_route]` (record only when absent or unreadable).
+fn read_routes(
+    routes: &[RouteFile],
+    default_route: Option<&RouteFile>,
+    policies: &BTreeMap<String, Policy>,
+    file: &dyn Fn(&str) -> std::io::Result<String>,
+    problems: &mut Vec<String>,
+) -> Routes {
     let mut route_names = std::collections::HashSet::new();
-    let mut routes = Vec::new();
-    for (i, r) in file_config.routes.iter().enumerate() {
+    let mut read = Vec::new();
+    for (i, r) in routes.iter().enumerate() {
         let name = r.name.clone().unwrap_or_default();
         let key = format!("routes[{i}] ({name})");
         if name.trim().is_empty() {
@@ -1089,11 +1271,11 @@ fn build(
         } else if !route_names.insert(name.clone()) {
             problems.push(format!("{key}.name: another route is called '{name}'"));
         }
-        if let Some(route) = read_route(&key, &name, r, &policies, file, problems) {
-            routes.push(route);
+        if let Some(route) = read_route(&key, &name, r, policies, file, problems) {
+            read.push(route);
         }
     }
-    let default = match &file_config.default_route {
+    let default = match default_route {
         Some(r) => {
             if r.name.is_some() || !r.match_equal.is_empty() || !r.match_re.is_empty() {
                 problems.push(
@@ -1101,15 +1283,30 @@ fn build(
                         .into(),
                 );
             }
-            read_route("default_route", "default", r, &policies, file, problems)
+            read_route("default_route", "default", r, policies, file, problems)
                 .unwrap_or_else(|| Route::record_only("default"))
         }
         None => Route::record_only("default"),
     };
-    let mut pagers = Vec::new();
-    for (i, p) in file_config.pagers.iter().enumerate() {
+    Routes {
+        routes: read,
+        default,
+    }
+}
+
+/// `[[pagers]]`: each outside pager with its secret, URL and whom it reaches. A pager with
+/// a mistake that leaves it unusable is left out after its problem.
+fn read_pagers(
+    pagers: &[PagerFile],
+    directory: &Directory,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &dyn Fn(&str) -> std::io::Result<String>,
+    problems: &mut Vec<String>,
+) -> Vec<PagerSettings> {
+    let mut read = Vec::new();
+    for (i, p) in pagers.iter().enumerate() {
         let key = format!("pagers[{i}] ({})", p.name);
-        let value = secret(&key, &p.secret_env, &p.secret_file, problems);
+        let value = read_secret(&key, &p.secret_env, &p.secret_file, env, file, problems);
         let kind = match p.kind.as_str() {
             "pagerduty" => match value {
                 Some(routing_key) => PagerKind::PagerDuty { routing_key },
@@ -1153,13 +1350,13 @@ fn build(
                 "{key}.url = '{url}': use an http:// or https:// URL"
             ));
         }
-        let reached = targets(&format!("{key}.targets"), &p.targets, problems);
+        let reached = read_targets(&format!("{key}.targets"), &p.targets, directory, problems);
         if p.targets.is_empty() {
             problems.push(format!(
                 "{key}.targets: name whom it reaches (@handle, !team, everyone)"
             ));
         }
-        pagers.push(PagerSettings {
+        read.push(PagerSettings {
             name: p.name.clone(),
             kind,
             url,
@@ -1180,27 +1377,23 @@ fn build(
             ) as u32,
         });
     }
-    let discord = read_discord(
-        file_config.discord,
-        &default_channel,
-        &alerts_channel,
-        &directory,
-        env,
-        file,
-        problems,
-    );
-    let mut agents: Vec<AgentSettings> = Vec::new();
-    for (i, a) in file_config.agents.iter().enumerate() {
+    read
+}
+
+/// `[[agents]]`: each agent by the hash of its token; names are unique.
+fn read_agents(agents: &[AgentFile], problems: &mut Vec<String>) -> Vec<AgentSettings> {
+    let mut read: Vec<AgentSettings> = Vec::new();
+    for (i, a) in agents.iter().enumerate() {
         let key = format!("agents[{i}] ({})", a.name);
         let hash = hex::decode(a.token_sha256.trim())
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok());
         match hash {
             Some(token_sha256) => {
-                if agents.iter().any(|o| o.name == a.name) {
+                if read.iter().any(|o| o.name == a.name) {
                     problems.push(format!("{key}.name: another agent is called '{}'", a.name));
                 }
-                agents.push(AgentSettings {
+                read.push(AgentSettings {
                     name: a.name.clone(),
                     token_sha256,
                     labels: a.labels.clone(),
@@ -1211,7 +1404,12 @@ fn build(
             )),
         }
     }
-    let console_token_sha256 = match &file_config.http.console_token_sha256 {
+    read
+}
+
+/// `[http]`'s console token hash; the console is off without one.
+fn read_console_token(http: &HttpSection, problems: &mut Vec<String>) -> Option<[u8; 32]> {
+    match &http.console_token_sha256 {
         None => None,
         Some(hex_hash) => {
             let hash = hex::decode(hex_hash.trim())
@@ -1225,24 +1423,32 @@ fn build(
             }
             hash
         }
-    };
-    let deploys = read_deploys(&file_config.deploys, problems);
-    let metrics_token_sha256 = file_config
-        .http
-        .metrics_token_sha256
-        .as_ref()
-        .and_then(|hex_hash| {
-            let hash = hex::decode(hex_hash.trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok());
-            if hash.is_none() {
-                problems.push(
-                    "http.metrics_token_sha256: give the SHA-256 of the scrapers' token in hex (`printf %s \"$TOKEN\" | sha256sum`)"
-                        .into(),
-                );
-            }
-            hash
-        });
+    }
+}
+
+/// `[http]`'s metrics token hash; `/metrics` is open without one.
+fn read_metrics_token(http: &HttpSection, problems: &mut Vec<String>) -> Option<[u8; 32]> {
+    http.metrics_token_sha256.as_ref().and_then(|hex_hash| {
+        let hash = hex::decode(hex_hash.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok());
+        if hash.is_none() {
+            problems.push(
+                "http.metrics_token_sha256: give the SHA-256 of the scrapers' token in hex (`printf %s \"$TOKEN\" | sha256sum`)"
+                    .into(),
+            );
+        }
+        hash
+    })
+}
+
+/// `[http]`'s shutdown grace: `WARROOM_SHUTDOWN_GRACE_SECONDS`, else the file's, within
+/// its bounds.
+fn read_shutdown_grace(
+    http: &HttpSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> std::time::Duration {
     let grace_seconds = match env("WARROOM_SHUTDOWN_GRACE_SECONDS") {
         Some(v) => bounded_env(
             "WARROOM_SHUTDOWN_GRACE_SECONDS",
@@ -1253,33 +1459,49 @@ fn build(
         ),
         None => bounded(
             "http.shutdown_grace_seconds",
-            file_config.http.shutdown_grace_seconds,
+            http.shutdown_grace_seconds,
             GRACE_SECONDS_RANGE,
             DEFAULT_SHUTDOWN_GRACE_SECONDS as i64,
             problems,
         ),
     };
+    std::time::Duration::from_secs(grace_seconds as u64)
+}
+
+/// `[alerts]`' largest body, from KiB to bytes.
+fn read_max_body_bytes(alerts: &AlertsSection, problems: &mut Vec<String>) -> usize {
     let max_body_kib = bounded(
         "alerts.max_body_kib",
-        file_config.alerts.max_body_kib,
+        alerts.max_body_kib,
         1..=65_536,
         1024,
         problems,
     );
-    if let Some(format) = &file_config.log.format {
+    max_body_kib as usize * 1024
+}
+
+/// `[log]` is only checked here: `warroom` reads its format before the rest of the file.
+fn read_log(log: &LogSection, problems: &mut Vec<String>) {
+    if let Some(format) = &log.format {
         if crate::logging::LogFormat::parse(format).is_none() {
             problems.push(format!(
                 "log.format = '{format}': write \"text\" or \"json\""
             ));
         }
     }
-    let lease = read_lease(&file_config.lease, problems);
-    let witness = crate::witness::WitnessSettings {
-        file: file_config.witness.file.as_ref().map(PathBuf::from),
-        key_file: file_config.witness.key_file.as_ref().map(PathBuf::from),
+}
+
+/// `[witness]`: where and how often checkpoints are written, the numbers within bounds.
+fn read_witness(
+    witness: &WitnessSection,
+    problems: &mut Vec<String>,
+) -> crate::witness::WitnessSettings {
+    crate::witness::WitnessSettings {
+        file: witness.file.as_ref().map(PathBuf::from),
+        key_file: witness.key_file.as_ref().map(PathBuf::from),
         every_events: bounded(
             "witness.every_events",
-            file_config.witness.every_events,
+            witness.every_events,
             1..=1_000_000,
             crate::witness::DEFAULT_EVERY_EVENTS,
             problems,
@@ -1287,39 +1509,14 @@ fn build(
         every: std::time::Duration::from_secs(
             bounded(
                 "witness.every_minutes",
-                file_config.witness.every_minutes,
+                witness.every_minutes,
                 1..=1440,
                 crate::witness::DEFAULT_EVERY_MINUTES,
                 problems,
             ) as u64
                 * 60,
         ),
-    };
-    Some(Settings {
-        witness,
-        connections,
-        deploys,
-        lease,
-        console_token_sha256,
-        metrics_token_sha256,
-        shutdown_grace: std::time::Duration::from_secs(grace_seconds as u64),
-        agents,
-        runbooks: Vec::new(),
-        runbooks_dir: file_config.runbooks.dir.clone(),
-        discord,
-        timezone,
-        default_channel,
-        lookback: chrono::Duration::minutes(lookback_minutes),
-        alerts_channel,
-        directory,
-        listen,
-        max_alert_body_bytes: max_body_kib as usize * 1024,
-        sources,
-        routes: Routes { routes, default },
-        policies,
-        pagers,
-        warnings,
-    })
+    }
 }
 
 /// The lease's timings: the leader must be able to miss a renewal and still renew in time.
