@@ -307,20 +307,13 @@ pub fn dedup_key(
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use uuid::Uuid;
 
     fn at(min: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2021, 3, 9, 9, 0, 0).unwrap() + chrono::Duration::minutes(min)
     }
 
     fn rec(min: i64, event: Event) -> Recorded {
-        Recorded {
-            event_id: Uuid::new_v4(),
-            position: min,
-            at: at(min),
-            actor: "warroom".into(),
-            event,
-        }
+        crate::domain::testkit::recorded(min, at(min), "warroom", event)
     }
 
     fn policy() -> Policy {

@@ -637,13 +637,7 @@ mod tests {
     }
 
     fn rec(position: i64, t: &str, event: Event) -> Recorded {
-        Recorded {
-            event_id: uuid::Uuid::new_v4(),
-            position,
-            at: at(t),
-            actor: "x".into(),
-            event,
-        }
+        crate::domain::testkit::recorded(position, at(t), "x", event)
     }
 
     #[test]

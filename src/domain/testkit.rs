@@ -1,5 +1,5 @@
 //! What the domain's tests share: the scenario's people and teams as a directory, and
-//! `given`, which turns a list of events into the recorded history a fold reads.
+//! `given` and `recorded`, which turn events into the recorded history a fold reads.
 
 use super::contacts::{Contact, Directory, Team};
 use super::event::{Event, Recorded};
@@ -54,4 +54,16 @@ pub fn given(actor: &str, events: impl IntoIterator<Item = Event>) -> Vec<Record
             event,
         })
         .collect()
+}
+
+/// One recorded event at the time and position a test needs (histories whose times matter:
+/// escalation steps falling due, shifts, flapping windows); its id follows the position.
+pub fn recorded(position: i64, at: DateTime<Utc>, actor: &str, event: Event) -> Recorded {
+    Recorded {
+        event_id: Uuid::from_u128(position as u128),
+        position,
+        at,
+        actor: actor.into(),
+        event,
+    }
 }

@@ -271,9 +271,10 @@ mod tests {
     async fn redirect_is_refused_not_followed() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(
-                ResponseTemplate::new(308).insert_header("Location", "http://elsewhere.test/"),
-            )
+            .respond_with(ResponseTemplate::new(308).insert_header(
+                "Location",
+                "http://someone:pw@elsewhere.test/hook?token=abc123#x",
+            ))
             .expect(1)
             .mount(&server)
             .await;
@@ -283,7 +284,11 @@ mod tests {
         match got {
             Attempt::Refused { status, error } => {
                 assert_eq!(status, 308);
-                assert!(error.contains("elsewhere.test"), "{error}");
+                // Where it points is said; what may be a credential in the URL is not.
+                assert!(error.contains("http://elsewhere.test/hook"), "{error}");
+                for secret in ["someone", "pw@", "abc123", "token"] {
+                    assert!(!error.contains(secret), "{secret} in {error}");
+                }
             }
             other => panic!("expected refused, got {other:?}"),
         }

@@ -45,7 +45,7 @@ pub(super) async fn classify(response: reqwest::Response, secret: Option<&Secret
     let raw = read_limited(response).await;
     let mut detail = receiver_message(&raw);
     if let Some(location) = location.as_ref().and_then(|l| l.to_str().ok()) {
-        detail = format!("redirect to {location} not followed; {detail}");
+        detail = format!("redirect to {} not followed; {detail}", where_to(location));
     }
     let head = match status.canonical_reason() {
         Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
@@ -132,6 +132,24 @@ pub(super) fn describe_error(err: reqwest::Error, timeout: Duration) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Where a redirect points, without what may be a credential: the user and password, the
+/// query and the fragment are left out (only the pager's own secret would be redacted later).
+fn where_to(location: &str) -> String {
+    match reqwest::Url::parse(location) {
+        Ok(url) => {
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}{}",
+                url.scheme(),
+                url.host_str().unwrap_or(""),
+                url.path()
+            )
+        }
+        // A relative location names no other host; its query is left out all the same.
+        Err(_) => location.split(['?', '#']).next().unwrap_or("").to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -340,14 +340,14 @@ async fn a_gateway_cut_by_a_reset_while_discord_refuses_never_slows_alert_intake
         "only {} alerts were sent",
         answers.len()
     );
-    // Every answer within 100 ms; one in a hundred may meet a slow disk, never a frozen
-    // server (serenity's spin held answers for up to 38 s).
+    // Every answer within 100 ms; one in each hundred begun may meet a slow disk (99 answers
+    // allow one), never a frozen server (serenity's spin held answers for up to 38 s).
     let late = took
         .iter()
         .filter(|t| **t >= Duration::from_millis(100))
         .count();
     assert!(
-        late * 100 <= answers.len() && slowest < Duration::from_secs(1),
+        late <= answers.len().div_ceil(100) && slowest < Duration::from_secs(1),
         "{late} of {} alerts took 100 ms or more to answer during the outage; slowest {slowest:?}",
         answers.len()
     );

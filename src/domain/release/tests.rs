@@ -5,7 +5,6 @@ use super::rules::*;
 use super::values::*;
 use crate::domain::event::{Event, Recorded};
 use chrono::{TimeZone, Utc};
-use uuid::Uuid;
 
 /// The seed's main application: 500 users per replica, 2,600 expected, 3 replicas today,
 /// 85% of a 256 MB request in use, 25% more memory for the same users, CPU unchanged.
@@ -181,13 +180,8 @@ fn decimals_are_exact_and_read_back() {
 }
 
 fn record(n: i64, event: Event) -> Recorded {
-    Recorded {
-        event_id: Uuid::from_u128(n as u128),
-        position: n,
-        at: Utc.with_ymd_and_hms(2021, 3, 10, 20, 0, 0).unwrap() + chrono::Duration::minutes(n),
-        actor: "rpark".into(),
-        event,
-    }
+    let at = Utc.with_ymd_and_hms(2021, 3, 10, 20, 0, 0).unwrap() + chrono::Duration::minutes(n);
+    crate::domain::testkit::recorded(n, at, "rpark", event)
 }
 
 fn run(commands: Vec<ReleaseCommand>) -> Result<Option<Release>, ReleaseError> {
