@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use warroom::agent::config::AgentConfig;
-use warroom::app::{Input, InputKind, Warroom};
+use warroom::app::Warroom;
 use warroom::config::{AgentSettings, Settings};
 use warroom::domain::event::{Event, Recorded};
 use warroom::domain::runbook::Runbook;
@@ -100,22 +100,8 @@ FAKE_DNS = "{}"
 }
 
 async fn say(warroom: &Warroom, key: &str, text: &str) {
-    warroom
-        .handle(Input {
-            key: key.into(),
-            at: Utc::now(),
-            from: "rpark".into(),
-            channel: "ops".into(),
-            caller: Default::default(),
-            kind: InputKind::Message {
-                text: text.into(),
-                message_id: None,
-                reply_to: None,
-                attachments: vec![],
-            },
-        })
-        .await
-        .unwrap();
+    let line = common::console_line(key, "rpark", text);
+    warroom.handle(line).await.unwrap();
 }
 
 async fn records(warroom: &Warroom) -> Vec<Recorded> {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use warroom::agent::runner::{run_runbook, Site};
-use warroom::app::{Input, InputKind, Warroom};
+use warroom::app::Warroom;
 use warroom::config::{AgentSettings, Settings};
 use warroom::domain::event::Event;
 use warroom::domain::postmortem::render_markdown;
@@ -62,22 +62,8 @@ async fn server() -> Server {
 
 impl Server {
     async fn say(&self, key: &str, from: &str, text: &str) -> warroom::app::Outcome {
-        self.warroom
-            .handle(Input {
-                key: key.into(),
-                at: Utc::now(),
-                from: from.into(),
-                channel: "ops".into(),
-                caller: Default::default(),
-                kind: InputKind::Message {
-                    text: text.into(),
-                    message_id: None,
-                    reply_to: None,
-                    attachments: vec![],
-                },
-            })
-            .await
-            .unwrap()
+        let line = common::console_line(key, from, text);
+        self.warroom.handle(line).await.unwrap()
     }
 
     async fn poll(&self, token: &str, runbooks: &[&str], wait: u64) -> reqwest::Response {

@@ -63,14 +63,7 @@ async fn an_alert_posted_to_alertmanager_opens_an_incident_and_pages() {
 [alerts.sources.alertmanager]
 auth = "bearer"
 secret_env = "E2E_TOKEN"
-[[routes]]
-name = "dns"
-match = {{ alertname = "DNSNotAnswering" }}
-title = "DNS server not answering requests"
-severity = "sev2"
-escalation = "networking"
-auto_open = true
-[[escalations]]
+{dns_route}[[escalations]]
 name = "networking"
 steps = [{{ targets = ["!Networking"], wait_minutes = 5 }}]
 [[pagers]]
@@ -82,6 +75,7 @@ targets = ["!Networking"]
 {people}
 "#,
         pagerduty.uri(),
+        dns_route = common::DNS_ROUTE,
         people = common::PEOPLE,
     );
     let settings = Settings::check(

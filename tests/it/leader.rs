@@ -42,14 +42,7 @@ channel = "ops"
 auth = "bearer"
 secret_env = "AM_TOKEN"
 
-[[routes]]
-name = "dns"
-match = {{ alertname = "DNSNotAnswering" }}
-title = "DNS server not answering requests"
-severity = "sev2"
-escalation = "networking"
-auto_open = true
-
+{dns_route}
 [[escalations]]
 name = "networking"
 steps = [
@@ -59,6 +52,7 @@ steps = [
 {lease}
 {people}
 "#,
+        dns_route = common::DNS_ROUTE,
         people = common::PEOPLE
     )
 }

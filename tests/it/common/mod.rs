@@ -183,3 +183,33 @@ handle = "ghammer"
 name = "Glenn Hammer"
 team = "Ops"
 "#;
+
+/// The seed's DNS alert (`DNSNotAnswering`) routed to an incident of its own that escalates
+/// by the policy `networking`, which each test defines with the steps it needs.
+pub const DNS_ROUTE: &str = r#"
+[[routes]]
+name = "dns"
+match = { alertname = "DNSNotAnswering" }
+title = "DNS server not answering requests"
+severity = "sev2"
+escalation = "networking"
+auto_open = true
+"#;
+
+/// What the operator types at the console in #ops as `from`, now: a message, or a command
+/// when it starts with `/`.
+pub fn console_line(key: &str, from: &str, text: &str) -> warroom::app::Input {
+    warroom::app::Input {
+        key: key.into(),
+        at: chrono::Utc::now(),
+        from: from.into(),
+        channel: "ops".into(),
+        caller: Default::default(),
+        kind: warroom::app::InputKind::Message {
+            text: text.into(),
+            message_id: None,
+            reply_to: None,
+            attachments: vec![],
+        },
+    }
+}
