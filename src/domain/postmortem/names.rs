@@ -1,0 +1,89 @@
+//! Names from events resolved through the contact list — handle, full name, team, how they
+//! are shown — once per distinct name, for every section.
+
+use crate::domain::contacts::{Directory, Named};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// The contact list, and the names already resolved through it.
+pub(super) struct Names<'d> {
+    directory: &'d Directory,
+    // Every name resolves the same way each time and an incident has few distinct names, so
+    // each is looked up once (a 100k-event incident would otherwise redo it 300k times).
+    resolved: RefCell<HashMap<String, Rc<Resolved>>>,
+}
+
+impl<'d> Names<'d> {
+    pub(super) fn new(directory: &'d Directory) -> Names<'d> {
+        Names {
+            directory,
+            resolved: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub(super) fn directory(&self) -> &'d Directory {
+        self.directory
+    }
+
+    pub(super) fn resolve(&self, name: &str) -> Rc<Resolved> {
+        if let Some(known) = self.resolved.borrow().get(name) {
+            return known.clone();
+        }
+        let resolved = Rc::new(Resolved::of(self.directory, name));
+        self.resolved
+            .borrow_mut()
+            .insert(name.to_string(), resolved.clone());
+        resolved
+    }
+
+    /// The contact's handle, or the name as written without its sigil.
+    pub(super) fn canonical(&self, name: &str) -> String {
+        self.resolve(name).handle.clone()
+    }
+}
+
+/// The team of people who are not in the contact list.
+pub(super) const OTHER: &str = "Other";
+
+/// How a name from an event is shown, resolved once per distinct name.
+pub(super) struct Resolved {
+    /// The contact's handle, or the name as written without its sigil.
+    pub(super) handle: String,
+    /// The handle lowercased: one person, however their name is capitalised.
+    pub(super) key: String,
+    /// The contact's full name, when known.
+    pub(super) name: Option<String>,
+    /// `Susan Vega (@svega)`, or `@name` for a stranger.
+    pub(super) shown: String,
+    /// The contact's team, or `Other`.
+    pub(super) team: String,
+    /// The name is a team's (`!sre`): not a person, so never a stakeholder.
+    pub(super) is_team: bool,
+}
+
+impl Resolved {
+    fn of(directory: &Directory, name: &str) -> Resolved {
+        match directory.lookup(name) {
+            Some(Named::Person(c)) => Resolved {
+                key: c.handle.to_lowercase(),
+                handle: c.handle.clone(),
+                name: Some(c.name.clone()),
+                shown: directory.display(name),
+                team: c.team.clone(),
+                is_team: false,
+            },
+            other => {
+                let raw = name.trim_start_matches(['@', '!']).to_string();
+                Resolved {
+                    key: raw.to_lowercase(),
+                    shown: format!("@{raw}"),
+                    handle: raw,
+                    name: None,
+                    team: OTHER.to_string(),
+                    is_team: matches!(other, Some(Named::Team(_))),
+                }
+            }
+        }
+    }
+}

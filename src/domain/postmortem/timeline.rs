@@ -1,0 +1,269 @@
+//! The Incident Timeline: one entry per message or system event, in time order, with each
+//! message's edits and its delete folded into its entry.
+//!
+//! The timeline decides about every event (its match names them all, so a new event gets a
+//! decision here); the incident's own course and the messages are described here, alerts and
+//! pages in `paging`, runbook runs in `runs`, deploy notes in `deploys`.
+
+use super::names::Names;
+use super::{deploys, hhmm, paging, runs, Edit, TimelineEntry};
+use crate::domain::event::{ChatMessage, Event, Recorded};
+use crate::domain::types::IncidentNumber;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use std::collections::HashMap;
+
+pub(super) struct Timeline<'a> {
+    number: IncidentNumber,
+    tz: Tz,
+    entries: Vec<TimelineEntry>,
+    // Borrowed keys: the records outlive the assembly, so no key is copied.
+    by_message: HashMap<(&'a str, &'a str), usize>,
+}
+
+impl<'a> Timeline<'a> {
+    pub(super) fn new(number: IncidentNumber, tz: Tz) -> Timeline<'a> {
+        Timeline {
+            number,
+            tz,
+            entries: Vec::new(),
+            by_message: HashMap::new(),
+        }
+    }
+
+    /// Whether the message already has its entry, so an edit of it changes that entry.
+    pub(super) fn holds_message(&self, channel: &str, message_id: &str) -> bool {
+        self.by_message.contains_key(&(channel, message_id))
+    }
+
+    pub(super) fn see(&mut self, r: &'a Recorded, names: &Names) {
+        match r.event.unwrapped() {
+            Event::IncidentOpened { .. }
+            | Event::SeverityChanged { .. }
+            | Event::RoleAssigned { .. }
+            | Event::StatusUpdatePosted { .. }
+            | Event::IncidentResolved { .. }
+            | Event::IncidentClosed {}
+            | Event::IncidentReopened { .. } => self.push(course(r, names, self.number)),
+            // Notes have sections of their own.
+            Event::ImpactNoted { .. }
+            | Event::ResolutionNoted { .. }
+            | Event::ActionAdded { .. } => {}
+            Event::MessagePosted(m) => self.posted(r, names, m),
+            Event::MessageEdited {
+                channel,
+                message_id,
+                before,
+                after,
+                found_at,
+            } => {
+                let edit = Edit {
+                    at: r.at,
+                    before: before.clone(),
+                    after: after.clone(),
+                    found_at: *found_at,
+                    event_id: r.event_id,
+                };
+                self.edited(r, names, channel, message_id, edit);
+            }
+            Event::MessageDeleted {
+                channel,
+                message_id,
+                found_at,
+            } => self.deleted(r, names, channel, message_id, *found_at),
+            Event::AlertReceived(_)
+            | Event::AlertGroupOpened { .. }
+            | Event::SopPosted { .. }
+            | Event::EscalationStarted { .. }
+            | Event::PageRequested { .. }
+            | Event::PageAttempted { .. }
+            | Event::PageGaveUp { .. }
+            | Event::Acknowledged { .. } => self.push(paging::entry(r, names)),
+            Event::RunbookRequested { .. }
+            | Event::RunbookConfirmed { .. }
+            | Event::RunbookApproved { .. }
+            | Event::RunbookQueued { .. }
+            | Event::RunbookHeartbeat { .. }
+            | Event::RunbookClaimed { .. }
+            | Event::RunbookStepStarted { .. }
+            | Event::RunbookOutput { .. }
+            | Event::RunbookStepFinished { .. }
+            | Event::RunbookFinished { .. } => self.push(runs::entry(r, names)),
+            Event::DeployNoted { .. } => self.push(deploys::entry(r, names, self.tz)),
+            // The chat channel link and the posted draft itself: the draft must read the same
+            // before and after it is posted.
+            Event::ChatChannelLinked { .. } | Event::PostmortemPublished { .. } => {}
+            Event::CommandRejected { .. } | Event::Imported { .. } => {}
+            // Deploys live in their services' streams; an incident holds notes of them.
+            Event::DeployRecorded(_) | Event::DeployFlagged { .. } => {}
+            // Shifts live in their own streams.
+            Event::ShiftStarted { .. } | Event::ShiftEnded { .. } => {}
+            // Release events live in release streams, never in an incident's.
+            Event::ReleaseOpened { .. }
+            | Event::ReleaseChangeAdded { .. }
+            | Event::ReleaseStakeholderAdded { .. }
+            | Event::ReleaseDecisionNoted { .. }
+            | Event::ReleaseTestNoted { .. }
+            | Event::ReleaseNoteAdded { .. }
+            | Event::ReleaseCapacityPlanned(_)
+            | Event::ReleasePublished {} => {}
+        }
+    }
+
+    /// The entries in time order.
+    pub(super) fn finish(mut self) -> Vec<TimelineEntry> {
+        // Deploy notes carry an earlier time than the event that holds them.
+        self.entries.sort_by_key(|e| e.at);
+        self.entries
+    }
+
+    /// Adds the entry an event makes, if it makes one.
+    fn push(&mut self, entry: Option<TimelineEntry>) {
+        self.entries.extend(entry);
+    }
+
+    fn posted(&mut self, r: &Recorded, names: &Names, m: &'a ChatMessage) {
+        let mut e = TimelineEntry::of(r, names, "message", &m.author, m.text.clone());
+        e.attachments = m.attachments.clone();
+        if let Some(id) = &m.message_id {
+            self.by_message
+                .insert((m.channel.as_str(), id.as_str()), self.entries.len());
+        }
+        self.entries.push(e);
+    }
+
+    /// The edit joins its message's entry; a message never seen gets an entry of its own,
+    /// the editor's, which later edits join.
+    fn edited(
+        &mut self,
+        r: &Recorded,
+        names: &Names,
+        channel: &'a str,
+        message_id: &'a str,
+        edit: Edit,
+    ) {
+        match self.by_message.get(&(channel, message_id)) {
+            Some(&i) => {
+                self.entries[i].text = edit.after.clone();
+                self.entries[i].edits.push(edit);
+            }
+            None => {
+                let mut e = TimelineEntry::of(r, names, "message", &r.actor, edit.after.clone());
+                e.edits.push(edit);
+                self.by_message
+                    .insert((channel, message_id), self.entries.len());
+                self.entries.push(e);
+            }
+        }
+    }
+
+    fn deleted(
+        &mut self,
+        r: &Recorded,
+        names: &Names,
+        channel: &str,
+        message_id: &str,
+        found_at: Option<DateTime<Utc>>,
+    ) {
+        let i = match self.by_message.get(&(channel, message_id)) {
+            Some(&i) => i,
+            None => {
+                self.entries.push(TimelineEntry::of(
+                    r,
+                    names,
+                    "message",
+                    &r.actor,
+                    String::new(),
+                ));
+                self.entries.len() - 1
+            }
+        };
+        // A published document must not re-expose what someone deleted (a pasted
+        // secret, say); the ledger keeps the original.
+        let e = &mut self.entries[i];
+        e.text = match found_at {
+            Some(found) => format!(
+                "[message deleted while warroom was away; found {}]",
+                hhmm(found, self.tz)
+            ),
+            None => format!("[message deleted {}]", hhmm(r.at, self.tz)),
+        };
+        e.deleted_while_away = found_at.is_some();
+        e.edits.clear();
+        e.attachments.clear();
+        e.deleted_at = Some(r.at);
+    }
+}
+
+impl TimelineEntry {
+    /// An entry for the event, by `author`.
+    pub(super) fn of(
+        r: &Recorded,
+        names: &Names,
+        kind: &'static str,
+        author: &str,
+        text: String,
+    ) -> TimelineEntry {
+        let who = names.resolve(author);
+        TimelineEntry {
+            at: r.at,
+            kind,
+            author: who.handle.clone(),
+            text,
+            event_id: r.event_id,
+            author_name: who.name.clone(),
+            edits: vec![],
+            deleted_at: None,
+            deleted_while_away: false,
+            attachments: vec![],
+            shown_as: who.shown.clone(),
+        }
+    }
+}
+
+/// The entry of an event in the incident's own course: opened, severity, roles, status
+/// updates, resolved, closed, reopened.
+fn course(r: &Recorded, names: &Names, n: IncidentNumber) -> Option<TimelineEntry> {
+    let (kind, text) = match r.event.unwrapped() {
+        Event::IncidentOpened {
+            title,
+            severity,
+            channel,
+            ..
+        } => (
+            "opened",
+            format!("opened {n} “{title}” at {severity} in #{channel}"),
+        ),
+        Event::SeverityChanged { from, to } => (
+            "severity",
+            format!("changed the severity from {from} to {to}"),
+        ),
+        Event::RoleAssigned { role, handle, .. } => {
+            let text = if names.canonical(handle) == names.canonical(&r.actor) {
+                format!("took the {role} role")
+            } else {
+                format!("made {} {role}", names.resolve(handle).shown)
+            };
+            ("role", text)
+        }
+        Event::StatusUpdatePosted { text } => ("update", format!("posted a status update: {text}")),
+        Event::IncidentResolved { implicit } => {
+            let text = if *implicit {
+                format!("resolved {n} on closing it")
+            } else {
+                format!("resolved {n}")
+            };
+            ("resolved", text)
+        }
+        Event::IncidentClosed {} => ("closed", format!("closed {n}")),
+        Event::IncidentReopened { reason } => {
+            let text = match reason {
+                Some(reason) => format!("reopened {n}: {reason}"),
+                None => format!("reopened {n}"),
+            };
+            ("reopened", text)
+        }
+        _ => return None,
+    };
+    Some(TimelineEntry::of(r, names, kind, &r.actor, text))
+}
