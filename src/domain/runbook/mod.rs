@@ -981,15 +981,15 @@ mod tests {
     const SHIPPED: &[(&str, &str)] = &[
         (
             "commands/failover-dns.toml",
-            include_str!("../../commands/failover-dns.toml"),
+            include_str!("../../../commands/failover-dns.toml"),
         ),
         (
             "commands/restart-app.toml",
-            include_str!("../../commands/restart-app.toml"),
+            include_str!("../../../commands/restart-app.toml"),
         ),
         (
             "commands/cleanup-logs.toml",
-            include_str!("../../commands/cleanup-logs.toml"),
+            include_str!("../../../commands/cleanup-logs.toml"),
         ),
     ];
 
