@@ -4,7 +4,7 @@
 //! recorded where the channel's messages go and answered with its reason.
 
 use crate::app::projection::Projection;
-use crate::app::{deploys, runs, Failure, Input, Notice, Outcome, Refusal, Warroom};
+use crate::app::{allowed, deploys, runs, Failure, Input, Notice, Outcome, Refusal, Warroom};
 use crate::domain::access::Access;
 use crate::domain::command::{self, ChatCommand};
 use crate::domain::deploy::Deploy;
@@ -273,20 +273,5 @@ fn authorise(parsed: &command::ParsedCommand, access: Option<Access>) -> Result<
     match command::spec_for(&parsed.words) {
         Some(spec) => allowed(access, spec.needs, &format!("/{}", spec.words.join(" "))),
         None => Ok(()),
-    }
-}
-
-/// Refuses `command` when the caller's role is below `needs`; the operator's own tools
-/// (`access: None`) may do everything.
-pub(in crate::app) fn allowed(
-    access: Option<Access>,
-    needs: Access,
-    command: &str,
-) -> Result<(), Refusal> {
-    match access {
-        Some(held) if !held.allows(needs) => Err(Refusal(format!(
-            "{command} needs the {needs} role in warroom and you have {held}; ask whoever runs warroom to grant it (discord.access in warroom.toml)"
-        ))),
-        _ => Ok(()),
     }
 }

@@ -2,7 +2,7 @@
 //! an edit, a delete, a batch of alerts, a deploy), who it vouches for, what handling it did
 //! (an [`Outcome`]), and what a chat front end acts on afterwards (a [`Notice`]).
 
-use super::alerts::intake::IntakeReport;
+use super::alerts::report::IntakeReport;
 use crate::domain::access::Access;
 use crate::domain::deploy::Deploy;
 use crate::domain::event::{AlertFacts, Attachment};
@@ -146,4 +146,23 @@ pub struct Outcome {
     pub refused: bool,
     /// For a batch of alerts: what each alert did, for the door that answers their sender.
     pub intake: Option<IntakeReport>,
+}
+
+/// What handling a batch of alerts did, as any input's outcome: the report's lines as the
+/// reply, the incident opened (else joined), and the report itself for the door's answer.
+impl From<IntakeReport> for Outcome {
+    fn from(report: IntakeReport) -> Outcome {
+        Outcome {
+            reply: (!report.lines.is_empty()).then(|| report.lines.join("\n")),
+            events: report.events,
+            already_recorded: report.recorded == 0 && report.duplicates > 0,
+            incident: report
+                .opened
+                .first()
+                .copied()
+                .or_else(|| report.joined.iter().next().copied()),
+            refused: false,
+            intake: Some(report),
+        }
+    }
 }

@@ -95,6 +95,21 @@ impl From<IncidentError> for Refusal {
     }
 }
 
+/// Refuses `command` when the caller's role is below `needs`; the operator's own tools
+/// (`access: None`) may do everything.
+fn allowed(
+    access: Option<crate::domain::access::Access>,
+    needs: crate::domain::access::Access,
+    command: &str,
+) -> Result<(), Refusal> {
+    match access {
+        Some(held) if !held.allows(needs) => Err(Refusal(format!(
+            "{command} needs the {needs} role in warroom and you have {held}; ask whoever runs warroom to grant it (discord.access in warroom.toml)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 enum Failure {
     Refused(Refusal),
     Store(anyhow::Error),
@@ -199,7 +214,7 @@ impl Warroom {
             // intake, which decides under the lock and appends outside it. Their ids derive
             // from the alerts themselves, so the input's key plays no part.
             let report = self.ingest_alerts(input.at, alerts).await?;
-            return Ok(report.into_outcome());
+            return Ok(report.into());
         }
         self.handle_any(input).await.map_err(AppError::classify)
     }

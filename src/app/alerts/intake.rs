@@ -9,37 +9,14 @@
 //! that instance joins the other's incident instead.
 
 use crate::app::error::AppError;
-use crate::app::{Outcome, Pending, Warroom};
+use crate::app::{Pending, Warroom};
 
 use super::placing::{OpenPlan, Plan, PlannedAppend};
+use super::report::IntakeReport;
 use crate::domain::event::AlertFacts;
 use crate::domain::types::IncidentNumber;
 use crate::store::{AppendError, Appended, ExpectedVersion};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeSet;
-
-/// What ingesting a batch of alerts did.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct IntakeReport {
-    /// Alerts recorded as a new state.
-    pub recorded: usize,
-    /// Alerts whose state was already recorded (a repeated delivery).
-    pub duplicates: usize,
-    /// Incidents opened by these alerts.
-    pub opened: Vec<IncidentNumber>,
-    /// Incidents these alerts joined.
-    pub joined: BTreeSet<IncidentNumber>,
-    /// Events appended.
-    pub events: usize,
-    /// One line per alert, for the console and the chat.
-    pub lines: Vec<String>,
-    /// Alerts recorded in the alerts channel, in no incident: a chat front end announces
-    /// them with a way to open an incident. Kept only when one listens (`announcing`).
-    pub unplaced: Vec<AlertFacts>,
-    /// Whether to keep `unplaced`: copying every such alert costs the intake for nothing
-    /// when no chat front end runs.
-    announcing: bool,
-}
 
 /// An incident an alert of the body opens, its number reserved under the lock.
 struct OpenJob<'a> {
@@ -55,56 +32,6 @@ enum OpenFailure {
 
 /// An alert of the body with where it goes.
 type Planned<'a> = (&'a AlertFacts, Box<PlannedAppend>);
-
-impl IntakeReport {
-    /// What handling the alerts did, as any input's outcome: the report's lines as the reply,
-    /// the incident opened (else joined), and the report itself for the door's answer.
-    pub fn into_outcome(self) -> Outcome {
-        Outcome {
-            reply: (!self.lines.is_empty()).then(|| self.lines.join("\n")),
-            events: self.events,
-            already_recorded: self.recorded == 0 && self.duplicates > 0,
-            incident: self
-                .opened
-                .first()
-                .copied()
-                .or_else(|| self.joined.iter().next().copied()),
-            refused: false,
-            intake: Some(self),
-        }
-    }
-
-    pub(super) fn duplicate(&mut self, alert: &AlertFacts) {
-        self.duplicates += 1;
-        self.lines.push(format!(
-            "{} {}: already recorded",
-            alert.name,
-            alert.status.as_str()
-        ));
-    }
-
-    pub(super) fn recorded_one(
-        &mut self,
-        alert: &AlertFacts,
-        incident: Option<IncidentNumber>,
-        opened: bool,
-        events: usize,
-        line: &str,
-    ) {
-        self.recorded += 1;
-        self.events += events;
-        match (incident, opened) {
-            (Some(n), true) => self.opened.push(n),
-            (Some(n), false) => {
-                self.joined.insert(n);
-            }
-            (None, _) if self.announcing => self.unplaced.push(alert.clone()),
-            (None, _) => {}
-        }
-        self.lines
-            .push(format!("{} {}: {line}", alert.name, alert.status.as_str()));
-    }
-}
 
 impl Warroom {
     /// An empty report, keeping unplaced alerts when a chat front end listens.

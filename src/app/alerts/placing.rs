@@ -4,7 +4,7 @@
 
 use crate::app::chat::view::channel_stream;
 use crate::app::error::AppError;
-use crate::app::incidents::{NewIncident, MAX_OPEN_ATTEMPTS};
+use crate::app::incidents::{incident_channel, NewIncident, MAX_OPEN_ATTEMPTS};
 use crate::app::projection::Projection;
 use crate::app::{Pending, Warroom};
 use crate::domain::event::{AlertFacts, AlertStatus, Event};
@@ -14,7 +14,7 @@ use crate::store::{AppendError, ExpectedVersion};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::intake::IntakeReport;
+use super::report::IntakeReport;
 
 /// Namespace of alert and group event ids (UUID v5).
 const ALERT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x0a1e_47f0_6b2d_4c59_8e11_93d2_c4b7_5e20);
@@ -80,27 +80,6 @@ fn group_event_id(group: &str, opened_before: usize) -> Uuid {
         &ALERT_ID_NAMESPACE,
         format!("group\0{group}\0{opened_before}").as_bytes(),
     )
-}
-
-/// The dedicated channel of an incident an alert opened: `inc-7-application-outage`.
-pub fn incident_channel(number: IncidentNumber, title: &str) -> String {
-    let mut slug = String::new();
-    for c in title.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-        if slug.len() >= 40 {
-            break;
-        }
-    }
-    let slug = slug.trim_matches('-');
-    if slug.is_empty() {
-        format!("inc-{}", number.0)
-    } else {
-        format!("inc-{}-{slug}", number.0)
-    }
 }
 
 /// When an alert's state began in the world: its start when firing, its end when resolved,
@@ -366,23 +345,5 @@ impl Warroom {
             .opening_events(&new, system, &key, then)
             .map_err(|e| AppError::refused(format!("route {}: {e}", route.name)))?;
         Ok((events, line))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn incident_channels_are_slugs_of_the_title() {
-        assert_eq!(
-            incident_channel(IncidentNumber(42), "Application outage"),
-            "inc-42-application-outage"
-        );
-        assert_eq!(
-            incident_channel(IncidentNumber(3), "  DNS: not answering!! "),
-            "inc-3-dns-not-answering"
-        );
-        assert_eq!(incident_channel(IncidentNumber(1), "!!!"), "inc-1");
     }
 }

@@ -9,8 +9,7 @@ use crate::app::chat::view::channel_stream;
 use crate::app::error::AppError;
 use crate::app::projection::Projection;
 use crate::app::{
-    alerts, count_new, event_id, paging, to_recorded, Failure, Input, Notice, Pending, Refusal,
-    Warroom,
+    count_new, event_id, paging, to_recorded, Failure, Input, Notice, Pending, Refusal, Warroom,
 };
 use crate::domain::event::Event;
 use crate::domain::incident::{self, IncidentCommand, IncidentError};
@@ -103,7 +102,7 @@ impl Warroom {
         for _ in 0..MAX_OPEN_ATTEMPTS {
             let number = projection.incidents.next_number();
             let channel = if dedicated {
-                alerts::placing::incident_channel(number, &title)
+                incident_channel(number, &title)
             } else {
                 input.channel.clone()
             };
@@ -297,5 +296,45 @@ impl Warroom {
             .all()
             .filter(|i| i.status == crate::domain::types::IncidentStatus::Open)
             .count()
+    }
+}
+
+/// The dedicated channel of an incident (one an alert opened, or `/incident open` where the
+/// chat service makes channels): `inc-7-application-outage`.
+pub fn incident_channel(number: IncidentNumber, title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() {
+        format!("inc-{}", number.0)
+    } else {
+        format!("inc-{}-{slug}", number.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incident_channels_are_slugs_of_the_title() {
+        assert_eq!(
+            incident_channel(IncidentNumber(42), "Application outage"),
+            "inc-42-application-outage"
+        );
+        assert_eq!(
+            incident_channel(IncidentNumber(3), "  DNS: not answering!! "),
+            "inc-3-dns-not-answering"
+        );
+        assert_eq!(incident_channel(IncidentNumber(1), "!!!"), "inc-1");
     }
 }

@@ -54,7 +54,7 @@ impl Warroom {
         parsed: &ParsedCommand,
         runbook: &Runbook,
     ) -> Result<(IncidentNumber, usize, String), Failure> {
-        crate::app::commands::allowed(input.caller.access, runbook.needs, &runbook.command_text())?;
+        crate::app::allowed(input.caller.access, runbook.needs, &runbook.command_text())?;
         let mut given = parsed.options.clone();
         let named = given
             .remove("incident")
