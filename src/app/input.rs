@@ -48,6 +48,19 @@ impl Input {
         clean(&mut self.channel);
         self
     }
+
+    /// The command a message gives (`/incident close`), trimmed; `None` for what is only said,
+    /// and for every message of a front end whose messages are never commands.
+    pub fn command_text(&self) -> Option<&str> {
+        match &self.kind {
+            InputKind::Message { text, .. }
+                if !self.caller.plain_text && text.trim_start().starts_with('/') =>
+            {
+                Some(text.trim())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What a front end tells the use cases about who is speaking and how it works.

@@ -44,6 +44,10 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+/// How often a decision (an order, a run, a release, a shift) is retried when another writer
+/// changed its stream meanwhile.
+const MAX_ATTEMPTS: usize = 5;
+
 /// An event to append, with its own time and actor (imported copies keep the original's).
 #[derive(Clone)]
 struct Pending {
@@ -230,8 +234,8 @@ impl Warroom {
         // A plain message is a fact appended under its key's id, and the append itself tells
         // a repeat (`record_facts`): the busiest input costs one read and one append. Inputs
         // that decide something look for their first event before deciding again.
-        let said = matches!(&input.kind, InputKind::Message { text, .. }
-            if input.caller.plain_text || !text.trim_start().starts_with('/'));
+        let command = input.command_text();
+        let said = matches!(input.kind, InputKind::Message { .. }) && command.is_none();
         if !said && self.ledger.contains_event(event_id(&input.key, 0)).await? {
             return Ok(Outcome {
                 already_recorded: true,
@@ -239,10 +243,8 @@ impl Warroom {
             });
         }
         let outcome = match &input.kind {
-            InputKind::Message { text, .. }
-                if !input.caller.plain_text && text.trim_start().starts_with('/') =>
-            {
-                self.command(&mut projection, &input, text.trim()).await
+            InputKind::Message { .. } if let Some(text) = command => {
+                self.command(&mut projection, &input, text).await
             }
             InputKind::Message {
                 text,

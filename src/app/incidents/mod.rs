@@ -10,6 +10,7 @@ use crate::app::error::AppError;
 use crate::app::projection::Projection;
 use crate::app::{
     count_new, event_id, paging, to_recorded, Failure, Input, Notice, Pending, Refusal, Warroom,
+    MAX_ATTEMPTS,
 };
 use crate::domain::event::Event;
 use crate::domain::incident::{self, IncidentCommand, IncidentError};
@@ -21,9 +22,6 @@ use view::IncidentSummary;
 
 /// Events read per page when looking back through a channel's stream.
 const LOOKBACK_PAGE: usize = 256;
-
-/// How often a decision is retried when another writer changed the stream meanwhile.
-const MAX_ATTEMPTS: usize = 5;
 
 /// How often `/incident open` tries the next number. Every lost race means another instance
 /// took a number, so the whole system progresses; one instance can still lose several races

@@ -7,15 +7,13 @@ pub mod view;
 use super::projection::Projection;
 use super::reading::Reader;
 use super::{Input, Outcome, Warroom};
+use crate::app::MAX_ATTEMPTS;
 use crate::domain::event::Recorded;
 use crate::domain::release::as_built::{self, AsBuilt};
 use crate::domain::release::rules::{self, Release, ReleaseCommand};
 use crate::domain::release::values::Version;
 use crate::store::{AppendError, ExpectedVersion};
 use view::ReleaseIndex;
-
-/// How often a release order is retried when the release changed meanwhile.
-const MAX_ATTEMPTS: usize = 5;
 
 impl Warroom {
     /// `/release …`: the release named, else the one open; load, decide, append with the

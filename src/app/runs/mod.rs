@@ -6,7 +6,7 @@
 pub mod jobs;
 pub mod view;
 
-use crate::app::{Failure, Input, Refusal, Warroom};
+use crate::app::{Failure, Input, Refusal, Warroom, MAX_ATTEMPTS};
 use crate::domain::command::ParsedCommand;
 use crate::domain::event::Event;
 use crate::domain::incident;
@@ -16,9 +16,6 @@ use crate::domain::types::{IncidentNumber, IncidentStatus};
 use crate::store::{AppendError, ExpectedVersion};
 
 use crate::app::projection::Projection;
-
-/// How often a run decision is retried when the incident changed meanwhile.
-const MAX_ATTEMPTS: usize = 5;
 
 impl From<RunError> for Refusal {
     fn from(e: RunError) -> Self {

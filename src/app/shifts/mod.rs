@@ -6,15 +6,12 @@ pub mod view;
 
 use crate::app::projection::Projection;
 use crate::app::reading::Reader;
-use crate::app::{event_id, Input, Notice, Outcome, Pending, Warroom};
+use crate::app::{event_id, Input, Notice, Outcome, Pending, Warroom, MAX_ATTEMPTS};
 use crate::domain::event::{Event, Recorded};
 use crate::domain::shift::{self, OncallOrder, Shift, ShiftSummary};
 use crate::store::{AppendError, ExpectedVersion};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-
-/// How many times a start is retried when another instance took the shift number.
-const MAX_ATTEMPTS: usize = 5;
 
 /// Which part of the ledger a summary covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
