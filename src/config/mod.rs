@@ -19,6 +19,7 @@ mod log;
 mod paging;
 mod routes;
 mod runbooks;
+mod schedules;
 mod secrets;
 mod witness;
 
@@ -34,6 +35,7 @@ pub use log::LogSection;
 pub use paging::{EscalationFile, PagerFile, PagerKind, PagerSettings, PAGERDUTY_EVENTS_URL};
 pub use routes::RouteFile;
 pub use runbooks::RunbooksSection;
+pub use schedules::ConfiguredSchedule;
 pub use witness::WitnessSection;
 
 use agents::read_agents;
@@ -50,6 +52,7 @@ use lease::read_lease;
 use log::read_log;
 use paging::{read_escalations, read_pagers};
 use routes::read_routes;
+use schedules::read_schedules;
 use witness::read_witness;
 
 use crate::domain::contacts::{Contact, Directory, Team};
@@ -84,6 +87,9 @@ pub struct ConfigFile {
     pub routes: Vec<RouteFile>,
     /// The route of alerts no other route matches.
     pub default_route: Option<RouteFile>,
+    /// On-call schedules: rotations in layers, whom `schedule:NAME` pages.
+    #[serde(default)]
+    pub schedules: Vec<crate::domain::schedule::ScheduleSpec>,
     #[serde(default)]
     pub escalations: Vec<EscalationFile>,
     /// Outside pagers and whom each reaches.
@@ -123,6 +129,8 @@ pub struct Settings {
     pub sources: BTreeMap<String, SourceAuth>,
     pub routes: Routes,
     pub policies: BTreeMap<String, Policy>,
+    /// On-call schedules by name, as written and checked.
+    pub schedules: BTreeMap<String, ConfiguredSchedule>,
     pub pagers: Vec<PagerSettings>,
     pub discord: DiscordSettings,
     /// Runbook commands, checked, by command path; empty until read (`load` reads the
@@ -237,6 +245,7 @@ fn build(
         contacts,
         routes,
         default_route,
+        schedules,
         escalations,
         pagers,
         discord,
@@ -258,7 +267,8 @@ fn build(
     let directory = read_directory(teams, contacts, problems)?;
     let mut warnings = Vec::new();
     let sources = read_sources(&alerts, env, file, &mut warnings, problems);
-    let policies = read_escalations(&escalations, &directory, problems);
+    let schedules = read_schedules(&schedules, timezone, &directory, problems);
+    let policies = read_escalations(&escalations, &directory, &schedules, problems);
     let routes = read_routes(&routes, default_route.as_ref(), &policies, file, problems);
     let pagers = read_pagers(&pagers, &directory, env, file, problems);
     let discord = read_discord(
@@ -301,6 +311,7 @@ fn build(
         sources,
         routes,
         policies,
+        schedules,
         pagers,
         warnings,
     })

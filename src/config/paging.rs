@@ -2,6 +2,7 @@
 //! outside pagers, and which pagers a page to a person, a team or everyone goes through.
 
 use super::bounds::bounded;
+use super::schedules::ConfiguredSchedule;
 use super::secrets::read_secret;
 use super::Settings;
 use crate::domain::contacts::{Contact, Directory};
@@ -89,11 +90,27 @@ fn read_targets(
     key: &str,
     given: &[String],
     directory: &Directory,
+    schedules: Option<&BTreeMap<String, ConfiguredSchedule>>,
     problems: &mut Vec<String>,
 ) -> Vec<Target> {
     given
         .iter()
         .filter_map(|t| match Target::parse(t) {
+            Ok(Target::Schedule(name)) => match schedules {
+                Some(known) if known.contains_key(&name) => Some(Target::Schedule(name)),
+                Some(_) => {
+                    problems.push(format!(
+                        "{key}: no schedule is called '{name}'; add it under [[schedules]]"
+                    ));
+                    None
+                }
+                None => {
+                    problems.push(format!(
+                        "{key}: a pager reaches people and teams, not schedule:{name}"
+                    ));
+                    None
+                }
+            },
             Ok(target) => match target.resolve(directory) {
                 Ok(resolved) => Some(resolved),
                 Err(e) => {
@@ -113,10 +130,11 @@ fn read_targets(
 pub(super) fn read_escalations(
     escalations: &[EscalationFile],
     directory: &Directory,
+    schedules: &BTreeMap<String, ConfiguredSchedule>,
     problems: &mut Vec<String>,
 ) -> BTreeMap<String, Policy> {
     let targets = |key: &str, given: &[String], problems: &mut Vec<String>| {
-        read_targets(key, given, directory, problems)
+        read_targets(key, given, directory, Some(schedules), problems)
     };
     let mut policies = BTreeMap::new();
     for (i, e) in escalations.iter().enumerate() {
@@ -229,7 +247,13 @@ pub(super) fn read_pagers(
                 "{key}.url = '{url}': use an http:// or https:// URL"
             ));
         }
-        let reached = read_targets(&format!("{key}.targets"), &p.targets, directory, problems);
+        let reached = read_targets(
+            &format!("{key}.targets"),
+            &p.targets,
+            directory,
+            None,
+            problems,
+        );
         if p.targets.is_empty() {
             problems.push(format!(
                 "{key}.targets: name whom it reaches (@handle, !team, everyone)"
@@ -268,7 +292,7 @@ impl Settings {
             return direct;
         }
         let people: Vec<&Contact> = match target {
-            Target::Person(_) => vec![],
+            Target::Person(_) | Target::Schedule(_) => vec![],
             Target::Team(team) => self
                 .directory
                 .contacts()

@@ -48,7 +48,8 @@ impl DiscordPager {
                 .iter()
                 .map(|c| c.handle.clone())
                 .collect(),
-            Err(_) => vec![],
+            // A schedule is resolved to whoever is on call before a page is recorded.
+            Ok(Target::Schedule(_)) | Err(_) => vec![],
         };
         let people: Vec<String> = handles
             .iter()

@@ -11,25 +11,28 @@ use crate::domain::event::{EscalationStep, Event, Recorded};
 use chrono::{DateTime, Utc};
 use std::fmt;
 
-/// Someone to page: a person, a team, or every contact.
+/// Someone to page: a person, a team, every contact, or whoever a schedule has on call when
+/// the page fires.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
     Person(String),
     Team(String),
     Everyone,
+    Schedule(String),
 }
 
 /// Why a target could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "'{given}' is not a page target; write @handle for a person, !team for a team, or everyone"
+    "'{given}' is not a page target; write @handle for a person, !team for a team, schedule:NAME for whoever is on call, or everyone"
 )]
 pub struct BadTarget {
     pub given: String,
 }
 
 impl Target {
-    /// Reads `@handle`, `!team` (or `team:NAME`, `user:NAME`) or `everyone`.
+    /// Reads `@handle`, `!team` (or `team:NAME`, `user:NAME`), `schedule:NAME` or
+    /// `everyone`.
     pub fn parse(text: &str) -> Result<Target, BadTarget> {
         let t = text.trim();
         let bad = || BadTarget {
@@ -49,16 +52,18 @@ impl Target {
             name(rest).map(Target::Person)
         } else if let Some(rest) = t.strip_prefix('!').or_else(|| t.strip_prefix("team:")) {
             name(rest).map(Target::Team)
+        } else if let Some(rest) = t.strip_prefix("schedule:") {
+            name(rest).map(Target::Schedule)
         } else {
             Err(bad())
         }
     }
 
     /// Checks the target against the directory and names it canonically (a team by its
-    /// name, a person by their handle).
+    /// name, a person by their handle). A schedule is checked by whoever knows schedules.
     pub fn resolve(&self, directory: &Directory) -> Result<Target, String> {
         match self {
-            Target::Everyone => Ok(Target::Everyone),
+            Target::Everyone | Target::Schedule(_) => Ok(self.clone()),
             Target::Person(name) => match directory.lookup(name) {
                 Some(Named::Person(c)) => Ok(Target::Person(c.handle.clone())),
                 Some(Named::Team(t)) => Err(format!(
@@ -85,6 +90,7 @@ impl fmt::Display for Target {
             Target::Person(h) => write!(f, "@{h}"),
             Target::Team(t) => write!(f, "!{t}"),
             Target::Everyone => f.write_str("everyone"),
+            Target::Schedule(s) => write!(f, "schedule:{s}"),
         }
     }
 }

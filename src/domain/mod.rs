@@ -14,6 +14,7 @@ pub mod release;
 pub mod routing;
 pub mod run;
 pub mod runbook;
+pub mod schedule;
 pub mod shift;
 #[cfg(test)]
 pub(crate) mod testkit;

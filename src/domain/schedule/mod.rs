@@ -1,0 +1,548 @@
+//! On-call schedules: who is on call at any time, as a pure function of a schedule's
+//! recorded versions, its overrides and the time.
+//!
+//! A schedule has a zone and ordered layers. A layer is a rotation: people in order (a
+//! `none` slot leaves its turns to the layers below), a turn length, an anchor (the local
+//! start of the first turn, which also fixes the hand-off time) and optional windows in
+//! which it is active. A later layer wins where it is active. Whether a turn that falls
+//! wholly outside the windows uses up someone's turn is the layer's choice: by default the
+//! rotation advances with the clock (as PagerDuty and GoAlert do), `masked_turns = "hold"`
+//! makes it wait, so a daily weekday rotation skips nobody.
+//!
+//! Overrides come on top, in the order they were recorded: one replaces whoever is on call
+//! in its period; a cover replaces only one named person. Roster changes are new versions
+//! of the schedule, each effective from its own time, so the past stays as it was.
+
+pub mod turns;
+pub mod windows;
+
+use crate::domain::contacts::Directory;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use turns::{Turn, Turns};
+use windows::Window;
+
+/// A schedule as written in `warroom.toml` and recorded in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSpec {
+    pub name: String,
+    /// IANA zone of the anchors and windows; the configuration's zone when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    pub layers: Vec<LayerSpec>,
+}
+
+/// One rotation of a schedule, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `@handle` in turn order; `none` is a turn nobody on this layer takes.
+    pub people: Vec<String>,
+    /// `12h`, `1d`, `1w`, `2w`, `1month`.
+    pub turn: String,
+    /// The local start of the first turn: `2026-03-02T09:00`, or a date with `handoff`.
+    pub anchor: String,
+    /// The local hand-off time when `anchor` is a date; 09:00 when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<String>,
+    /// This layer's own zone (follow-the-sun); the schedule's when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// When the layer is active; always when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restrict: Vec<WindowSpec>,
+    /// `advance` (default) or `hold`: whether a turn wholly outside the windows uses up
+    /// someone's turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked_turns: Option<String>,
+}
+
+/// A window in which a layer is active, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowSpec {
+    /// `mon-fri`, `sat`, …; every day when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<String>,
+    /// `HH:MM`; 00:00 when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// `HH:MM` or `24:00`; a time at or before `from` runs into the next day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// A schedule, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub name: String,
+    pub zone: Tz,
+    pub layers: Vec<Layer>,
+}
+
+/// A rotation, checked: handles canonical, times read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    pub name: String,
+    /// `None` for a `none` slot.
+    pub people: Vec<Option<String>>,
+    pub turns: Turns,
+    pub windows: Vec<Window>,
+    /// A turn wholly outside the windows does not use up anyone's turn.
+    pub hold_when_masked: bool,
+}
+
+/// The hand-off time when a layer's anchor is a date and none is given.
+pub const DEFAULT_HANDOFF: &str = "09:00";
+
+impl Schedule {
+    /// Checks a schedule as written; `zone` is the configuration's, for a schedule without
+    /// its own. Every mistake is reported, each naming its key under `key`.
+    pub fn check(
+        spec: &ScheduleSpec,
+        zone: Tz,
+        directory: &Directory,
+        key: &str,
+    ) -> Result<Schedule, Vec<String>> {
+        let mut problems = Vec::new();
+        let read_zone = |name: &Option<String>, key: &str, problems: &mut Vec<String>| match name {
+            None => None,
+            Some(n) => match n.parse::<Tz>() {
+                Ok(z) => Some(z),
+                Err(_) => {
+                    problems.push(format!(
+                        "{key}.timezone: '{n}' is not an IANA time zone; use e.g. Europe/Berlin"
+                    ));
+                    None
+                }
+            },
+        };
+        let name = spec.name.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            problems.push(format!(
+                "{key}.name: '{}' must be letters, digits, '-', '_' or '.', as it is written in schedule:NAME and in URLs",
+                spec.name
+            ));
+        }
+        let zone = read_zone(&spec.timezone, key, &mut problems).unwrap_or(zone);
+        if spec.layers.is_empty() {
+            problems.push(format!("{key}.layers: a schedule needs at least one layer"));
+        }
+        let mut layers = Vec::new();
+        for (i, l) in spec.layers.iter().enumerate() {
+            let key = format!("{key}.layers[{i}]");
+            let layer_zone = read_zone(&l.timezone, &key, &mut problems).unwrap_or(zone);
+            let people: Vec<Option<String>> = l
+                .people
+                .iter()
+                .filter_map(|p| {
+                    if p.trim().eq_ignore_ascii_case("none") {
+                        return Some(None);
+                    }
+                    match directory.person(p) {
+                        Some(c) => Some(Some(c.handle.clone())),
+                        None => {
+                            problems.push(format!(
+                                "{key}.people: '{p}' is not in [[contacts]]; write @handle or none"
+                            ));
+                            None
+                        }
+                    }
+                })
+                .collect();
+            if l.people.is_empty() {
+                problems.push(format!(
+                    "{key}.people: a layer needs at least one person (or none)"
+                ));
+            }
+            let turn = Turn::parse(&l.turn)
+                .map_err(|e| problems.push(format!("{key}.turn: {e}")))
+                .ok();
+            let anchor = read_anchor(&l.anchor, l.handoff.as_deref())
+                .map_err(|e| problems.push(format!("{key}.anchor: {e}")))
+                .ok();
+            let windows: Vec<Window> = l
+                .restrict
+                .iter()
+                .enumerate()
+                .filter_map(|(j, w)| {
+                    read_window(w)
+                        .map_err(|e| problems.push(format!("{key}.restrict[{j}]: {e}")))
+                        .ok()
+                })
+                .collect();
+            let hold_when_masked = match l.masked_turns.as_deref() {
+                None | Some("advance") => false,
+                Some("hold") => true,
+                Some(other) => {
+                    problems.push(format!(
+                        "{key}.masked_turns = '{other}': use advance or hold"
+                    ));
+                    false
+                }
+            };
+            if let (Some(turn), Some(anchor)) = (turn, anchor) {
+                layers.push(Layer {
+                    name: l.name.clone().unwrap_or_else(|| format!("layer {}", i + 1)),
+                    people,
+                    turns: Turns {
+                        zone: layer_zone,
+                        anchor,
+                        turn,
+                    },
+                    windows,
+                    hold_when_masked,
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(Schedule {
+                name: name.to_string(),
+                zone,
+                layers,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Who is on call in `[from, to)` by the layers alone, in order, gaps included.
+    pub fn layered(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
+        let per_layer: Vec<Vec<Segment>> = self
+            .layers
+            .iter()
+            .map(|layer| layer.segments(from, to))
+            .collect();
+        stack(&self.layers, &per_layer, from, to)
+    }
+}
+
+/// `2026-03-02T09:00`, or `2026-03-02` with the hand-off time apart.
+fn read_anchor(anchor: &str, handoff: Option<&str>) -> Result<NaiveDateTime, String> {
+    let a = anchor.trim();
+    if let Ok(t) = NaiveDateTime::parse_from_str(a, "%Y-%m-%dT%H:%M") {
+        return match handoff {
+            Some(_) => Err(format!(
+                "'{anchor}' has a time and handoff gives another; give the time in one place"
+            )),
+            None => Ok(t),
+        };
+    }
+    let date = NaiveDate::parse_from_str(a, "%Y-%m-%d").map_err(|_| {
+        format!(
+            "'{anchor}' is not a local date or date and time; write 2026-03-02 or 2026-03-02T09:00"
+        )
+    })?;
+    let minutes = windows::parse_clock(handoff.unwrap_or(DEFAULT_HANDOFF), false)
+        .map_err(|e| format!("handoff: {e}"))?;
+    let midnight = date
+        .and_hms_opt(0, 0, 0)
+        .ok_or("no midnight on that date")?;
+    Ok(midnight + chrono::Duration::minutes(minutes.into()))
+}
+
+fn read_window(w: &WindowSpec) -> Result<Window, String> {
+    let days = windows::parse_days(&w.days)?;
+    let from = windows::parse_clock(w.from.as_deref().unwrap_or("00:00"), false)?;
+    let to = windows::parse_clock(w.to.as_deref().unwrap_or("24:00"), true)?;
+    Ok(Window { days, from, to })
+}
+
+/// One turn of one layer, where it is active.
+#[derive(Debug, Clone, PartialEq)]
+struct Segment {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    person: String,
+}
+
+impl Layer {
+    /// Whether turn `k` is active at all (for `hold`).
+    fn turn_is_active(&self, k: i64) -> bool {
+        match (self.turns.starts_at(k), self.turns.starts_at(k + 1)) {
+            (Some(s), Some(e)) => !windows::active(self.turns.zone, &self.windows, s, e).is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Who this layer puts on call in `[from, to)`, in order; `none` turns and the times
+    /// outside its windows are left out.
+    fn segments(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Segment> {
+        let n = self.people.len() as i64;
+        if n == 0 || from >= to {
+            return vec![];
+        }
+        let first = self.turns.index_at(from).max(0);
+        // In `hold` mode, a turn's person is the number of active turns before it.
+        let mut counted = if self.hold_when_masked {
+            (0..first).filter(|&k| self.turn_is_active(k)).count() as i64
+        } else {
+            first
+        };
+        let mut found = Vec::new();
+        let mut k = first;
+        let bounds = |k: i64| Some((self.turns.starts_at(k)?, self.turns.starts_at(k + 1)?));
+        while let Some((start, end)) = bounds(k).filter(|(start, _)| *start < to) {
+            let spans =
+                windows::active(self.turns.zone, &self.windows, start.max(from), end.min(to));
+            let counts = if self.hold_when_masked {
+                self.turn_is_active(k)
+            } else {
+                true
+            };
+            if let Some(person) = &self.people[counted.rem_euclid(n) as usize] {
+                found.extend(spans.into_iter().map(|(a, b)| Segment {
+                    start: a,
+                    end: b,
+                    person: person.clone(),
+                }));
+            }
+            if counts {
+                counted += 1;
+            }
+            k += 1;
+        }
+        found
+    }
+}
+
+/// Why someone (or nobody) is on call for a span.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// The rotation of this layer.
+    Layer { layer: String },
+    /// An override or a cover, by whom, with its reference.
+    Override { by: String, reference: String },
+    /// Nobody: no layer is active and no override applies.
+    Gap,
+}
+
+/// A stretch of time with one person (or nobody) on call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Span {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub person: Option<String>,
+    pub source: Source,
+}
+
+/// Lays the layers' segments on top of each other, later layers above, over `[from, to)`.
+fn stack(
+    layers: &[Layer],
+    per_layer: &[Vec<Segment>],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<Span> {
+    let mut cuts: Vec<DateTime<Utc>> = per_layer
+        .iter()
+        .flatten()
+        .flat_map(|s| [s.start, s.end])
+        .chain([from, to])
+        .collect();
+    cuts.sort();
+    cuts.dedup();
+    let mut cursor = vec![0usize; per_layer.len()];
+    let mut spans: Vec<Span> = Vec::new();
+    for pair in cuts.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let mut top: Option<(usize, &Segment)> = None;
+        for (i, segments) in per_layer.iter().enumerate() {
+            while cursor[i] < segments.len() && segments[cursor[i]].end <= a {
+                cursor[i] += 1;
+            }
+            if let Some(s) = segments.get(cursor[i]).filter(|s| s.start <= a) {
+                top = Some((i, s));
+            }
+        }
+        let (person, source) = match top {
+            Some((i, s)) => (
+                Some(s.person.clone()),
+                Source::Layer {
+                    layer: layers[i].name.clone(),
+                },
+            ),
+            None => (None, Source::Gap),
+        };
+        push_merged(
+            &mut spans,
+            Span {
+                start: a,
+                end: b,
+                person,
+                source,
+            },
+        );
+    }
+    spans
+}
+
+/// Appends a span, joining it to the last when they say the same.
+fn push_merged(spans: &mut Vec<Span>, span: Span) {
+    if span.start >= span.end {
+        return;
+    }
+    match spans.last_mut() {
+        Some(last)
+            if last.end == span.start
+                && last.person == span.person
+                && last.source == span.source =>
+        {
+            last.end = span.end
+        }
+        _ => spans.push(span),
+    }
+}
+
+/// Someone put on call over whoever the schedule says, for a while.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
+    /// The handle put on call.
+    pub person: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// A cover: only where this handle would be on call. `None`: whoever is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// Who made it.
+    pub by: String,
+    /// The short reference of the event that recorded it, to cancel it by.
+    pub reference: String,
+}
+
+impl Override {
+    /// Applies this override to a resolved stretch of spans.
+    fn apply(&self, spans: Vec<Span>) -> Vec<Span> {
+        let mut out = Vec::with_capacity(spans.len() + 2);
+        for span in spans {
+            let hit = span.start < self.to
+                && self.from < span.end
+                && self
+                    .replaces
+                    .as_ref()
+                    .is_none_or(|r| span.person.as_ref() == Some(r));
+            if !hit {
+                push_merged(&mut out, span);
+                continue;
+            }
+            let (a, b) = (span.start.max(self.from), span.end.min(self.to));
+            push_merged(
+                &mut out,
+                Span {
+                    end: a,
+                    ..span.clone()
+                },
+            );
+            push_merged(
+                &mut out,
+                Span {
+                    start: a,
+                    end: b,
+                    person: Some(self.person.clone()),
+                    source: Source::Override {
+                        by: self.by.clone(),
+                        reference: self.reference.clone(),
+                    },
+                },
+            );
+            push_merged(&mut out, Span { start: b, ..span });
+        }
+        out
+    }
+}
+
+/// A version of a schedule and the time from which it holds; `None` when the schedule was
+/// removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub effective_from: DateTime<Utc>,
+    pub schedule: Option<Schedule>,
+}
+
+/// Everything that decides who is on call for one schedule: its versions in order of
+/// effect and its overrides in the order they were recorded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Roster {
+    pub versions: Vec<Version>,
+    pub overrides: Vec<Override>,
+}
+
+impl Roster {
+    /// Adds a version; one recorded later with the same or an earlier effective time
+    /// replaces what it covers, since the newest decision about a time wins.
+    pub fn add_version(&mut self, version: Version) {
+        self.versions
+            .retain(|v| v.effective_from < version.effective_from);
+        self.versions.push(version);
+    }
+
+    /// Who is on call in `[from, to)`, in order, gaps included.
+    pub fn resolve(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
+        let mut spans = Vec::new();
+        if from >= to {
+            return spans;
+        }
+        let gap = |a, b| Span {
+            start: a,
+            end: b,
+            person: None,
+            source: Source::Gap,
+        };
+        let first = self.versions.first().map_or(to, |v| v.effective_from);
+        push_merged(&mut spans, gap(from, first.min(to)));
+        for (i, v) in self.versions.iter().enumerate() {
+            let until = self.versions.get(i + 1).map_or(to, |n| n.effective_from);
+            let (a, b) = (v.effective_from.max(from), until.min(to));
+            if a >= b {
+                continue;
+            }
+            match &v.schedule {
+                Some(s) => s
+                    .layered(a, b)
+                    .into_iter()
+                    .for_each(|span| push_merged(&mut spans, span)),
+                None => push_merged(&mut spans, gap(a, b)),
+            }
+        }
+        self.overrides
+            .iter()
+            .filter(|o| o.from < to && from < o.to)
+            .fold(spans, |spans, o| o.apply(spans))
+    }
+
+    /// Who is on call at `t`, if anyone.
+    pub fn on_call_at(&self, t: DateTime<Utc>) -> Option<String> {
+        self.resolve(t, t + chrono::Duration::seconds(1))
+            .into_iter()
+            .next()
+            .and_then(|s| s.person)
+    }
+
+    /// The schedule in force at `t`.
+    pub fn version_at(&self, t: DateTime<Utc>) -> Option<&Schedule> {
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.effective_from <= t)
+            .and_then(|v| v.schedule.as_ref())
+    }
+}
+
+/// The span holding `t` in a resolved, ordered list.
+pub fn span_at(spans: &[Span], t: DateTime<Utc>) -> Option<&Span> {
+    let i = spans.partition_point(|s| s.end <= t);
+    spans.get(i).filter(|s| s.start <= t)
+}
+
+/// The gaps of a resolved list: when nobody is on call.
+pub fn gaps(spans: &[Span]) -> impl Iterator<Item = &Span> {
+    spans.iter().filter(|s| s.person.is_none())
+}
+
+#[cfg(test)]
+mod tests;
