@@ -95,6 +95,12 @@ impl Warroom {
                     Err(reason) => self.reject(projection, input, text, reason).await,
                 };
             }
+            Ok(ChatCommand::Schedule(order)) => {
+                return match self.schedule_order(projection, input, order).await? {
+                    Ok(outcome) => Ok(outcome),
+                    Err(reason) => self.reject(projection, input, text, reason).await,
+                };
+            }
             Ok(ChatCommand::RecordDeploy { options }) => {
                 return match Deploy::from_options(&options, &input.from) {
                     Ok(deploy) => {

@@ -22,6 +22,7 @@ pub mod reading;
 pub mod releases;
 pub mod replay;
 pub mod runs;
+pub mod schedules;
 pub mod shifts;
 pub mod transcript;
 
@@ -415,7 +416,7 @@ fn apply_stored(
         return;
     }
     match recorded {
-        Ok(r) => projection.apply(&stored.stream_id, stored.position, r.at, &r.actor, &r.event),
+        Ok(r) => projection.apply(&stored.stream_id, &r),
         Err(e) => {
             tracing::warn!(
                 position = stored.position,

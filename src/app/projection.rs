@@ -1,5 +1,5 @@
 //! The in-memory read model the use cases route by, one view per feature slice (incidents,
-//! chat, alerts, paging, runs, shifts, releases, deploys). Rebuilt from the ledger at
+//! chat, alerts, paging, runs, shifts, schedules, releases, deploys). Rebuilt from the ledger at
 //! start-up and kept current by reading what was appended since; never written anywhere
 //! but memory.
 
@@ -10,10 +10,10 @@ use super::incidents::view::IncidentIndex;
 use super::paging::view::PagingIndex;
 use super::releases::view::ReleaseIndex;
 use super::runs::view::RunIndex;
+use super::schedules::view::ScheduleIndex;
 use super::shifts::view::ShiftIndex;
-use crate::domain::event::Event;
+use crate::domain::event::Recorded;
 use crate::domain::types::IncidentNumber;
-use chrono::{DateTime, Utc};
 
 /// Every slice's view, and the last ledger position folded into them.
 #[derive(Debug, Default)]
@@ -26,6 +26,8 @@ pub struct Projection {
     pub paging: PagingIndex,
     pub runs: RunIndex,
     pub shifts: ShiftIndex,
+    /// On-call schedules, their versions and overrides.
+    pub schedules: ScheduleIndex,
     /// Releases and which are published (`release-N` streams).
     pub releases: ReleaseIndex,
     /// Every deploy recorded (`deploys-SERVICE` streams).
@@ -33,16 +35,9 @@ pub struct Projection {
 }
 
 impl Projection {
-    /// Folds one event, identified by its stream and global position, into every view that
-    /// keeps something of it.
-    pub fn apply(
-        &mut self,
-        stream_id: &str,
-        position: i64,
-        at: DateTime<Utc>,
-        actor: &str,
-        event: &Event,
-    ) {
+    /// Folds one recorded event of a stream into every view that keeps something of it.
+    pub fn apply(&mut self, stream_id: &str, r: &Recorded) {
+        let (position, at, actor, event) = (r.position, r.at, r.actor.as_str(), &r.event);
         self.position = self.position.max(position);
         let incident = IncidentNumber::from_stream_id(stream_id);
         self.releases.apply(stream_id, position, event);
@@ -55,7 +50,10 @@ impl Projection {
                 self.incidents.apply(number, at, actor, event);
                 self.runs.apply(number, at, event);
             }
-            None => self.shifts.apply(at, event),
+            None => {
+                self.shifts.apply(at, event);
+                self.schedules.apply(stream_id, r);
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Targets and figures live in docs/benchmarks.md; this only measures, on whatever machine it runs.
 
 pub mod ingest;
+mod oncall;
 mod outside;
 mod portable;
 
@@ -20,7 +21,8 @@ use std::time::{Duration as StdDuration, Instant};
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// Parts to run, comma-separated: append, postmortem, rebuild, demo, ingest, export
-    /// (export then import `--events` events).
+    /// (export then import `--events` events), oncall (who is on call, every minute of a
+    /// year).
     #[arg(
         long,
         value_delimiter = ',',
@@ -99,6 +101,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
     }
     if wants("demo") {
         demo_rss()?;
+    }
+    if wants("oncall") {
+        oncall::run()?;
     }
     if wants("export") || wants("import") {
         portable::run(args.events, args.postgres.as_deref()).await?;

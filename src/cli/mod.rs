@@ -86,6 +86,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
     },
+    /// Who is on call: each schedule's person now (or at --at) and the next hand-off; with
+    /// --from and --to, every shift of the period and the hours per person (on-call pay).
+    Oncall {
+        /// Only this schedule.
+        schedule: Option<String>,
+        /// A moment: now, 2026-12-07 09:00 (the configuration's zone) or RFC 3339.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        at: Option<String>,
+        /// Start of the period, as for --at.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// End of the period, as for --at, or +7d / +4w after --from.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+    },
     /// When was the last deploy? The newest deploys, newest first.
     Deploys {
         #[arg(long)]
@@ -260,6 +277,23 @@ impl Cli {
                     Format::Json => println!("{}", crate::domain::shift::render_json(&summary)),
                 }
                 Ok(0)
+            }
+            Command::Oncall {
+                ref schedule,
+                ref at,
+                ref from,
+                ref to,
+                format,
+            } => {
+                let reader = self.reader().await?;
+                oncall(
+                    &reader,
+                    schedule.as_deref(),
+                    at.as_deref(),
+                    from.as_ref().zip(to.as_ref()),
+                    format,
+                )
+                .await
             }
             Command::Deploys {
                 ref service,
@@ -534,6 +568,95 @@ async fn agent(config: Option<&Path>) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// `warroom oncall`: who is on call at a moment, or the shifts of a period.
+async fn oncall(
+    reader: &Reader,
+    only: Option<&str>,
+    at: Option<&str>,
+    period: Option<(&String, &String)>,
+    format: Format,
+) -> anyhow::Result<i32> {
+    use crate::app::schedules::{describe_now, schedule_views};
+    use crate::domain::schedule::{report, when::parse_when};
+    let settings = reader.settings();
+    let now = chrono::Utc::now();
+    let zone = settings.timezone;
+    let when = |flag: &str, text: &str, base| {
+        parse_when(text, zone, now, base).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    };
+    let views = schedule_views(&reader.schedule_index().await?, settings, now);
+    if views.is_empty() {
+        bail!("no schedule is configured or recorded; add [[schedules]] to warroom.toml (docs/oncall.md)");
+    }
+    if let Some(name) = only.filter(|n| !views.contains_key(*n)) {
+        bail!(
+            "no schedule is called '{name}'; the schedules are {}",
+            views.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let chosen = views
+        .iter()
+        .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()));
+    let display = |h: &str| settings.directory.display(h);
+    match period {
+        Some((from, to)) => {
+            let from = when("--from", from, now)?;
+            let to = when("--to", to, from)?;
+            if to <= from {
+                bail!("--to must come after --from");
+            }
+            if to - from > chrono::Duration::days(3 * 366) {
+                bail!("a period of at most three years, please: --from and --to are too far apart");
+            }
+            let reports: Vec<_> = chosen
+                .map(|(name, v)| {
+                    report::report(
+                        name,
+                        v.zone,
+                        &v.roster,
+                        from,
+                        to,
+                        v.unrecorded_configuration,
+                    )
+                })
+                .collect();
+            match format {
+                Format::Md => print!("{}", report::render_markdown(&reports, &display)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+            }
+        }
+        None => {
+            let at = match at {
+                Some(t) => when("--at", t, now)?,
+                None => now,
+            };
+            match format {
+                Format::Md => {
+                    for (name, view) in chosen {
+                        println!("{}", describe_now(name, view, at, &display));
+                    }
+                }
+                Format::Json => {
+                    let rows: Vec<serde_json::Value> = chosen
+                        .map(|(name, v)| {
+                            let spans = v.roster.resolve(at, at + chrono::Duration::days(35));
+                            serde_json::json!({
+                                "schedule": name,
+                                "at": at,
+                                "on_call": spans.first().and_then(|s| s.person.clone()),
+                                "until": spans.get(1).map(|s| s.start),
+                                "next": spans.get(1).and_then(|s| s.person.clone()),
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
 /// `warroom check`: every mistake with its key, then the warnings; exit 1 on mistakes.
 fn check(config: Option<&Path>) -> anyhow::Result<i32> {
     let path = match config {
@@ -567,6 +690,9 @@ fn check(config: Option<&Path>) -> anyhow::Result<i32> {
                     settings.sources.keys().cloned().collect::<Vec<_>>().join(", ")
                 }
             );
+            for line in crate::app::schedules::configured_gaps(&settings, chrono::Utc::now()) {
+                println!("{line}");
+            }
             Ok(0)
         }
         Err(e) => match e.downcast_ref::<crate::config::ConfigProblems>() {

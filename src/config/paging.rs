@@ -165,6 +165,7 @@ pub(super) fn read_escalations(
                         .map(Target::to_string)
                         .collect(),
                     wait_minutes,
+                    skip_when_nobody: step.skip_when_nobody,
                 }
             })
             .collect();

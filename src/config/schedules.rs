@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 /// and checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfiguredSchedule {
+    /// As `warroom serve` records it: zones written out, people by canonical handle.
     pub spec: ScheduleSpec,
     pub schedule: Schedule,
 }
@@ -28,7 +29,7 @@ pub(super) fn read_schedules(
             Ok(schedule) => {
                 let name = schedule.name.clone();
                 let configured = ConfiguredSchedule {
-                    spec: spec.clone(),
+                    spec: schedule.recorded_spec(spec),
                     schedule,
                 };
                 if read.insert(name.clone(), configured).is_some() {
@@ -77,6 +78,14 @@ steps = [{ targets = ["schedule:sre-primary"], wait_minutes = 5 }, { targets = [
         let s = Settings::from_toml(&ok, "w.toml", no_env).unwrap();
         let sre = &s.schedules["sre-primary"].schedule;
         assert_eq!(sre.zone, chrono_tz::Europe::Berlin);
+        let recorded = &s.schedules["sre-primary"].spec;
+        assert_eq!(recorded.layers[0].people, vec!["@rpark", "none"]);
+        assert_eq!(recorded.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(
+            crate::domain::schedule::Schedule::from_recorded(recorded).as_ref(),
+            Ok(sre),
+            "the recorded spec reads back as the same schedule without the directory"
+        );
         assert_eq!(
             s.policies["p"].steps[0].targets,
             vec!["schedule:sre-primary"]

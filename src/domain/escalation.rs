@@ -134,6 +134,8 @@ pub struct DueStep {
     pub due_at: DateTime<Utc>,
     /// Paged when one of these pages cannot be delivered.
     pub fallback: Vec<String>,
+    /// A `schedule:NAME` target with nobody on call is skipped, not sent to the fallback.
+    pub skip_when_nobody: bool,
 }
 
 /// Where one escalation of an incident stands.
@@ -193,6 +195,11 @@ impl Escalations {
                 escalation: Some(n),
                 sequence: Some(s),
                 ..
+            }
+            | Event::PageSkipped {
+                escalation: n,
+                sequence: s,
+                ..
             } => {
                 if let Some(run) = self.running.iter_mut().find(|e| e.number == *n) {
                     if !run.fired.contains(s) {
@@ -245,6 +252,7 @@ impl Escalations {
                         targets: step.targets.clone(),
                         due_at: at,
                         fallback: run.fallback.clone(),
+                        skip_when_nobody: step.skip_when_nobody,
                     })
             })
             .collect();
@@ -329,10 +337,12 @@ mod tests {
                 EscalationStep {
                     targets: vec!["!Networking".into()],
                     wait_minutes: 5,
+                    skip_when_nobody: false,
                 },
                 EscalationStep {
                     targets: vec!["@ghammer".into()],
                     wait_minutes: 10,
+                    skip_when_nobody: false,
                 },
             ],
             repeat: 1,

@@ -99,10 +99,14 @@ pub const SYSTEM_ACTOR: &str = "warroom";
 /// One step of an escalation policy, as copied into the incident when it starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EscalationStep {
-    /// `@handle`, `!team` or `everyone`, paged at the same time.
+    /// `@handle`, `!team`, `schedule:NAME` or `everyone`, paged at the same time.
     pub targets: Vec<String>,
     /// Minutes to wait for an acknowledgement before the next step.
     pub wait_minutes: u32,
+    /// When a `schedule:NAME` target has nobody on call: skip it (true) rather than page
+    /// the policy's fallback (the default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_when_nobody: bool,
 }
 
 /// How one attempt to deliver a page ended.
@@ -254,6 +258,15 @@ pub enum Event {
         pager: String,
         reason: String,
     },
+    /// An escalation step fired with nobody to page for one of its targets: a schedule had
+    /// nobody on call and the step skips a gap (or the policy has no fallback).
+    PageSkipped {
+        escalation: u32,
+        sequence: u32,
+        step: u32,
+        target: String,
+        reason: String,
+    },
     /// Someone acknowledged the incident's pages: escalation stops.
     Acknowledged {
         by: String,
@@ -378,6 +391,38 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         handed_over_to: Option<String>,
     },
+    /// A version of an on-call schedule (`schedule-NAME`), in force from `effective_from`:
+    /// recorded when `warroom serve` starts with a schedule of warroom.toml that differs
+    /// from the last one it recorded (`source` is `config`), or changed from chat (`chat`).
+    /// The spec is as [`crate::domain::schedule::Schedule::recorded_spec`] writes it.
+    ScheduleDefined {
+        spec: crate::domain::schedule::ScheduleSpec,
+        effective_from: DateTime<Utc>,
+        source: String,
+    },
+    /// The schedule left the configuration; nobody is on call in it from `effective_from`.
+    ScheduleRemoved {
+        effective_from: DateTime<Utc>,
+    },
+    /// Someone is put on call for a while (`oncall-overrides`): over whoever `schedule` has
+    /// on call, or, as a cover, only where `replaces` would be (in `schedule`, or in every
+    /// schedule when it is `None`).
+    OncallOverridden {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<String>,
+        person: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
+    /// An override or cover is withdrawn from `effective_from` on (what of it is past
+    /// stays), named by its reference (the first 8 hex digits of the id of the event that
+    /// made it).
+    OncallOverrideCancelled {
+        reference: String,
+        effective_from: DateTime<Utc>,
+    },
     /// A command that was refused or could not be understood, with the reply given.
     CommandRejected {
         channel: String,
@@ -483,6 +528,11 @@ impl Event {
             Event::DeployNoted { .. } => "DeployNoted",
             Event::ShiftStarted { .. } => "ShiftStarted",
             Event::ShiftEnded { .. } => "ShiftEnded",
+            Event::ScheduleDefined { .. } => "ScheduleDefined",
+            Event::ScheduleRemoved { .. } => "ScheduleRemoved",
+            Event::OncallOverridden { .. } => "OncallOverridden",
+            Event::OncallOverrideCancelled { .. } => "OncallOverrideCancelled",
+            Event::PageSkipped { .. } => "PageSkipped",
             Event::ReleaseOpened { .. } => "ReleaseOpened",
             Event::ReleaseChangeAdded { .. } => "ReleaseChangeAdded",
             Event::ReleaseStakeholderAdded { .. } => "ReleaseStakeholderAdded",

@@ -35,7 +35,8 @@ pub enum OncallOrder {
     /// Put this person (the speaker when `None`) on call.
     Start(Option<String>),
     End,
-    Who,
+    /// Who is on call: the shift, and each schedule's person (or only this schedule's).
+    Who(Option<String>),
     /// The summary of this shift (the current or last when `None`).
     Summary(Option<u32>),
 }

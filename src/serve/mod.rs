@@ -97,6 +97,15 @@ pub async fn start(
         discord,
         leadership,
     } = options;
+    // The configuration's schedules hold from the moment it is served; the ledger keeps
+    // every earlier version, so "who was on call at T" never changes afterwards.
+    let adopted = warroom.adopt_configured_schedules(clock.now()).await?;
+    if !adopted.is_empty() {
+        tracing::info!(
+            schedules = %adopted.join(", "),
+            "recorded the configuration's new or changed on-call schedules, in force from now"
+        );
+    }
     let leader = leadership.lease.state();
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = watch::channel(false);

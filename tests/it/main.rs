@@ -28,6 +28,7 @@ mod observability;
 mod properties;
 mod releases;
 mod runbooks;
+mod schedules;
 mod shifts;
 mod shutdown;
 mod store_conformance;

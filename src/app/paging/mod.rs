@@ -327,52 +327,76 @@ impl Warroom {
         let incident_name = number.to_string();
         let mut events = Vec::new();
         let mut orders = Vec::new();
-        for (i, target) in step.targets.iter().enumerate() {
-            let key = dedup_key(
-                &incident_name,
-                Some(step.escalation),
-                Some(step.sequence),
-                target,
-                "",
-            );
-            let reason = format!(
-                "step {} of '{}', pass {}",
-                step.step, step.policy, step.round
-            );
-            let id = Uuid::new_v5(
+        let reason = format!(
+            "step {} of '{}', pass {}",
+            step.step, step.policy, step.round
+        );
+        let id = |suffix: String| {
+            Uuid::new_v5(
                 &PAGE_ID_NAMESPACE,
                 format!(
-                    "{incident_name}\0e{}\0s{}\0{i}",
+                    "{incident_name}\0e{}\0s{}\0{suffix}",
                     step.escalation, step.sequence
                 )
                 .as_bytes(),
-            );
-            events.push((
-                id,
-                Pending::system(
-                    Event::PageRequested {
-                        escalation: Some(step.escalation),
-                        sequence: Some(step.sequence),
-                        step: Some(step.step),
+            )
+        };
+        for (i, target) in step.targets.iter().enumerate() {
+            let (pages, fallback) = match whom_to_page(projection, step, target, &reason, now) {
+                Whom::Page(pages, fallback) => (pages, fallback),
+                Whom::Skip(why) => {
+                    let skipped = Event::PageSkipped {
+                        escalation: step.escalation,
+                        sequence: step.sequence,
+                        step: step.step,
                         target: target.clone(),
-                        message: None,
-                        dedup_key: key.clone(),
-                        reason: reason.clone(),
-                    },
-                    now,
-                ),
-            ));
-            orders.push(PageOrder {
-                incident: number,
-                title: incident.title.clone(),
-                severity: incident.severity,
-                target: target.clone(),
-                message: None,
-                dedup_key: key,
-                reason,
-                at: now,
-                fallback: step.fallback.clone(),
-            });
+                        reason: why,
+                    };
+                    events.push((id(format!("{i}.skip")), Pending::system(skipped, now)));
+                    continue;
+                }
+            };
+            for (j, (paged, reason)) in pages.into_iter().enumerate() {
+                let key = dedup_key(
+                    &incident_name,
+                    Some(step.escalation),
+                    Some(step.sequence),
+                    &paged,
+                    "",
+                );
+                // The first page of a target keeps the id it always had.
+                let suffix = if j == 0 {
+                    i.to_string()
+                } else {
+                    format!("{i}.{j}")
+                };
+                events.push((
+                    id(suffix),
+                    Pending::system(
+                        Event::PageRequested {
+                            escalation: Some(step.escalation),
+                            sequence: Some(step.sequence),
+                            step: Some(step.step),
+                            target: paged.clone(),
+                            message: None,
+                            dedup_key: key.clone(),
+                            reason: reason.clone(),
+                        },
+                        now,
+                    ),
+                ));
+                orders.push(PageOrder {
+                    incident: number,
+                    title: incident.title.clone(),
+                    severity: incident.severity,
+                    target: paged,
+                    message: None,
+                    dedup_key: key,
+                    reason,
+                    at: now,
+                    fallback: fallback.clone(),
+                });
+            }
         }
         match self
             .append_ids(&number.stream_id(), ExpectedVersion::Any, events)
@@ -403,6 +427,25 @@ impl Warroom {
                 ))
             })?
             .to_string();
+        // Whoever a schedule has on call now is paged by name, as a step would.
+        let target = match Target::parse(&target) {
+            Ok(Target::Schedule(name)) => match Warroom::on_call(projection, &name, input.at) {
+                Some(person) => format!("@{person}"),
+                None if projection.schedules.roster(&name).is_none() => {
+                    return Err(Refusal(format!(
+                        "no schedule called '{name}' is recorded; `warroom oncall` lists them"
+                    ))
+                    .into())
+                }
+                None => {
+                    return Err(Refusal(format!(
+                        "nobody is on call for {name} now; page someone by name"
+                    ))
+                    .into())
+                }
+            },
+            _ => target,
+        };
         let Some(incident) = projection.incidents.get(number) else {
             return Err(Refusal(format!("{number} does not exist")).into());
         };
@@ -481,5 +524,52 @@ impl Warroom {
             usize::from(!appended.already_stored),
             format!("Paging {target} for {number}, {via}."),
         ))
+    }
+}
+
+/// What one target of a firing step comes to.
+enum Whom {
+    /// Page these targets, each with its reason, falling back to these when undelivered.
+    Page(Vec<(String, String)>, Vec<String>),
+    /// Page nobody, for this reason.
+    Skip(String),
+}
+
+/// Whom a step's target pages at `now`: a person, team or everyone as written; for
+/// `schedule:NAME`, whoever it has on call, else the policy's fallback, else nobody.
+fn whom_to_page(
+    projection: &Projection,
+    step: &DueStep,
+    target: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Whom {
+    let Ok(Target::Schedule(name)) = Target::parse(target) else {
+        return Whom::Page(
+            vec![(target.to_string(), reason.to_string())],
+            step.fallback.clone(),
+        );
+    };
+    if let Some(person) = Warroom::on_call(projection, &name, now) {
+        return Whom::Page(
+            vec![(
+                format!("@{person}"),
+                format!("{reason}, on call for {name}"),
+            )],
+            step.fallback.clone(),
+        );
+    }
+    let nobody = format!("nobody is on call for {name}");
+    if step.skip_when_nobody {
+        Whom::Skip(format!("{nobody}; the step skips a gap"))
+    } else if step.fallback.is_empty() {
+        Whom::Skip(format!("{nobody} and the policy has no fallback"))
+    } else {
+        let pages = step
+            .fallback
+            .iter()
+            .map(|f| (f.clone(), format!("{reason}, fallback: {nobody}")))
+            .collect();
+        Whom::Page(pages, vec![])
     }
 }

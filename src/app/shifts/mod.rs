@@ -39,8 +39,8 @@ impl Warroom {
                 .unwrap_or_else(|| p.trim_start_matches(['@', '!']).to_string())
         };
         match order {
-            OncallOrder::Who => Ok(Ok(Outcome {
-                reply: Some(match projection.shifts.current() {
+            OncallOrder::Who(schedule) => {
+                let shift = match projection.shifts.current() {
                     Some(s) => format!(
                         "{} is on call (shift {}, since {})",
                         self.settings.directory.display(&s.person),
@@ -48,9 +48,25 @@ impl Warroom {
                         self.local(s.started_at)
                     ),
                     None => "nobody is on call; /oncall start puts you on call".to_string(),
-                }),
-                ..Outcome::default()
-            })),
+                };
+                let schedules = match self.schedule_lines(projection, schedule.as_deref(), input.at)
+                {
+                    Ok(lines) => lines,
+                    Err(e) => return Ok(Err(e)),
+                };
+                // With schedules, the shift line speaks only when someone took a shift.
+                let mut lines = Vec::new();
+                if schedule.is_none()
+                    && (schedules.is_empty() || projection.shifts.current().is_some())
+                {
+                    lines.push(shift);
+                }
+                lines.extend(schedules);
+                Ok(Ok(Outcome {
+                    reply: Some(lines.join("\n")),
+                    ..Outcome::default()
+                }))
+            }
             OncallOrder::Summary(number) => {
                 let summary = match self.oncall_summary(SummaryOf::Shift(number)).await {
                     Ok(s) => s,

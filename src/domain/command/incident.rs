@@ -176,13 +176,19 @@ pub const COMMANDS: &[CommandSpec] = &[
                 name: "team",
                 required: false,
                 shape: "dba",
-                help: "the team to page (give team or user)",
+                help: "the team to page (give team, user or schedule)",
             },
             OptionSpec {
                 name: "user",
                 required: false,
                 shape: "@handle",
-                help: "the person to page (give team or user)",
+                help: "the person to page (give team, user or schedule)",
+            },
+            OptionSpec {
+                name: "schedule",
+                required: false,
+                shape: "NAME",
+                help: "page whoever this schedule has on call",
             },
             OptionSpec {
                 name: "message",
@@ -259,11 +265,21 @@ pub(super) fn interpret(o: &Options) -> Result<ChatCommand, CommandError> {
             reason: o.get("reason"),
         }),
         ["incident", "page"] => {
-            let target = match (o.handle("team"), o.handle("user")) {
-                (Some(team), None) if !team.is_empty() => format!("!{team}"),
-                (None, Some(user)) if !user.is_empty() => format!("@{user}"),
-                (Some(_), Some(_)) => return Err(o.invalid("give team or user, not both".into())),
-                _ => return Err(o.invalid("say whom to page with team: or user:".into())),
+            let given: Vec<String> = [
+                o.handle("team").map(|t| format!("!{t}")),
+                o.handle("user").map(|u| format!("@{u}")),
+                o.get("schedule").map(|s| format!("schedule:{s}")),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|t| t.len() > 1 && !t.ends_with(':'))
+            .collect();
+            let target = match given.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(o.invalid("say whom to page with team:, user: or schedule:".into()))
+                }
+                _ => return Err(o.invalid("give one of team, user or schedule".into())),
             };
             Ok(ChatCommand::Page {
                 incident,

@@ -305,6 +305,8 @@ pub enum ChatCommand {
         run: Option<u32>,
     },
     Oncall(super::shift::OncallOrder),
+    /// A change of the on-call schedules: an override, a cover or a cancellation.
+    Schedule(super::schedule::orders::ScheduleOrder),
     /// Record a deploy; its options are read with the speaker known (`by` defaults to them).
     RecordDeploy {
         options: BTreeMap<String, String>,

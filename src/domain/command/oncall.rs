@@ -1,8 +1,23 @@
-//! The on-call commands (`/oncall …`): their table entries and the shift orders they become.
+//! The on-call commands (`/oncall …`): their table entries and the shift and schedule
+//! orders they become.
 
 use super::{ChatCommand, CommandError, CommandSpec, OptionSpec, Options};
 use crate::domain::access::Access;
+use crate::domain::schedule::orders::ScheduleOrder;
 use crate::domain::shift::OncallOrder;
+
+const FROM: OptionSpec = OptionSpec {
+    name: "from",
+    required: true,
+    shape: "TIME",
+    help: "when it starts: now, 2026-12-07 09:00 (the schedule's zone) or an RFC 3339 time",
+};
+const TO: OptionSpec = OptionSpec {
+    name: "to",
+    required: true,
+    shape: "TIME",
+    help: "when it ends: a time as for from, or +8h / +2d after from",
+};
 
 /// The on-call commands, in the order they are listed.
 pub const COMMANDS: &[CommandSpec] = &[
@@ -27,9 +42,70 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         words: &["oncall", "who"],
-        help: "Who is on call now",
-        options: &[],
+        help: "Who is on call now: the shift, and each schedule's person and next hand-off",
+        options: &[OptionSpec {
+            name: "schedule",
+            required: false,
+            shape: "NAME",
+            help: "only this schedule",
+        }],
         needs: Access::Viewer,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["oncall", "override"],
+        help: "Put someone on call over whoever a schedule has on call, for a while",
+        options: &[
+            OptionSpec {
+                name: "schedule",
+                required: true,
+                shape: "NAME",
+                help: "the schedule",
+            },
+            OptionSpec {
+                name: "user",
+                required: true,
+                shape: "@handle",
+                help: "who goes on call",
+            },
+            FROM,
+            TO,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["oncall", "cover"],
+        help: "Take someone's on-call turns for a while (in every schedule, or one)",
+        options: &[
+            OptionSpec {
+                name: "user",
+                required: true,
+                shape: "@handle",
+                help: "whose turns you take",
+            },
+            FROM,
+            TO,
+            OptionSpec {
+                name: "schedule",
+                required: false,
+                shape: "NAME",
+                help: "only in this schedule",
+            },
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["oncall", "cancel"],
+        help: "Withdraw an override or cover by its reference",
+        options: &[OptionSpec {
+            name: "ref",
+            required: true,
+            shape: "REF",
+            help: "the reference the override was given (8 hex digits)",
+        }],
+        needs: Access::Responder,
         confirm: false,
     },
     CommandSpec {
@@ -54,7 +130,22 @@ pub(super) fn interpret(o: &Options) -> Result<ChatCommand, CommandError> {
             o.handle("user").filter(|u| !u.is_empty()),
         ))),
         ["oncall", "end"] => Ok(ChatCommand::Oncall(OncallOrder::End)),
-        ["oncall", "who"] => Ok(ChatCommand::Oncall(OncallOrder::Who)),
+        ["oncall", "who"] => Ok(ChatCommand::Oncall(OncallOrder::Who(o.get("schedule")))),
+        ["oncall", "override"] => Ok(ChatCommand::Schedule(ScheduleOrder::Override {
+            schedule: o.get("schedule").unwrap_or_default(),
+            person: o.handle("user").unwrap_or_default(),
+            from: o.get("from").unwrap_or_default(),
+            to: o.get("to").unwrap_or_default(),
+        })),
+        ["oncall", "cover"] => Ok(ChatCommand::Schedule(ScheduleOrder::Cover {
+            schedule: o.get("schedule"),
+            person: o.handle("user").unwrap_or_default(),
+            from: o.get("from").unwrap_or_default(),
+            to: o.get("to").unwrap_or_default(),
+        })),
+        ["oncall", "cancel"] => Ok(ChatCommand::Schedule(ScheduleOrder::Cancel {
+            reference: o.get("ref").unwrap_or_default().to_ascii_lowercase(),
+        })),
         ["oncall", "summary"] => Ok(ChatCommand::Oncall(OncallOrder::Summary(
             o.get("shift")
                 .map(|n| {

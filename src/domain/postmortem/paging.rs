@@ -58,6 +58,18 @@ pub(super) fn entry(r: &Recorded, names: &Names) -> Option<TimelineEntry> {
             &r.actor,
             format!("could not reach {target} through {pager}: {reason}"),
         ),
+        Event::PageSkipped {
+            step,
+            target,
+            reason,
+            ..
+        } => TimelineEntry::of(
+            r,
+            names,
+            "page",
+            &r.actor,
+            format!("step {step} did not page {target}: {reason}"),
+        ),
         Event::Acknowledged { by } => {
             TimelineEntry::of(r, names, "ack", by, "acknowledged the page".to_string())
         }

@@ -78,6 +78,7 @@ impl<'a> Timeline<'a> {
             | Event::PageRequested { .. }
             | Event::PageAttempted { .. }
             | Event::PageGaveUp { .. }
+            | Event::PageSkipped { .. }
             | Event::Acknowledged { .. } => self.push(paging::entry(r, names)),
             Event::RunbookRequested { .. }
             | Event::RunbookConfirmed { .. }
@@ -98,6 +99,11 @@ impl<'a> Timeline<'a> {
             Event::DeployRecorded(_) | Event::DeployFlagged { .. } => {}
             // Shifts live in their own streams.
             Event::ShiftStarted { .. } | Event::ShiftEnded { .. } => {}
+            // Schedules and overrides live in their own streams.
+            Event::ScheduleDefined { .. }
+            | Event::ScheduleRemoved { .. }
+            | Event::OncallOverridden { .. }
+            | Event::OncallOverrideCancelled { .. } => {}
             // Release events live in release streams, never in an incident's.
             Event::ReleaseOpened { .. }
             | Event::ReleaseChangeAdded { .. }

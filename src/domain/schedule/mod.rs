@@ -13,7 +13,10 @@
 //! in its period; a cover replaces only one named person. Roster changes are new versions
 //! of the schedule, each effective from its own time, so the past stays as it was.
 
+pub mod orders;
+pub mod report;
 pub mod turns;
+pub mod when;
 pub mod windows;
 
 use crate::domain::contacts::Directory;
@@ -105,6 +108,43 @@ impl Schedule {
         directory: &Directory,
         key: &str,
     ) -> Result<Schedule, Vec<String>> {
+        Schedule::check_with(spec, zone, key, &|p| {
+            directory.person(p).map(|c| c.handle.clone())
+        })
+    }
+
+    /// Reads a schedule as the ledger recorded it: handles were checked and made canonical
+    /// when it was recorded, and the zone written out, so reading it needs no directory and
+    /// a contact removed later does not change the past.
+    pub fn from_recorded(spec: &ScheduleSpec) -> Result<Schedule, Vec<String>> {
+        Schedule::check_with(spec, chrono_tz::UTC, "recorded schedule", &|p| {
+            Some(p.trim().trim_start_matches('@').to_string())
+        })
+    }
+
+    /// The spec as it is recorded: the zone written out and every person by `@handle`, so
+    /// [`Schedule::from_recorded`] reads the same schedule back.
+    pub fn recorded_spec(&self, spec: &ScheduleSpec) -> ScheduleSpec {
+        let mut recorded = spec.clone();
+        recorded.name = self.name.clone();
+        recorded.timezone = Some(self.zone.name().to_string());
+        for (layer, checked) in recorded.layers.iter_mut().zip(&self.layers) {
+            layer.people = checked
+                .people
+                .iter()
+                .map(|p| p.as_ref().map_or("none".to_string(), |h| format!("@{h}")))
+                .collect();
+            layer.timezone = Some(checked.turns.zone.name().to_string());
+        }
+        recorded
+    }
+
+    fn check_with(
+        spec: &ScheduleSpec,
+        zone: Tz,
+        key: &str,
+        person: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Schedule, Vec<String>> {
         let mut problems = Vec::new();
         let read_zone = |name: &Option<String>, key: &str, problems: &mut Vec<String>| match name {
             None => None,
@@ -144,8 +184,8 @@ impl Schedule {
                     if p.trim().eq_ignore_ascii_case("none") {
                         return Some(None);
                     }
-                    match directory.person(p) {
-                        Some(c) => Some(Some(c.handle.clone())),
+                    match person(p) {
+                        Some(handle) => Some(Some(handle)),
                         None => {
                             problems.push(format!(
                                 "{key}.people: '{p}' is not in [[contacts]]; write @handle or none"

@@ -1,0 +1,462 @@
+//! On-call schedules: the versions of warroom.toml's schedules recorded in the ledger,
+//! overrides and covers from chat, who is on call for `/oncall who` and `warroom oncall`,
+//! and whom a `schedule:NAME` escalation step pages. The rules are in `domain::schedule`;
+//! this records what they decide.
+
+pub mod view;
+
+use super::projection::Projection;
+use super::reading::Reader;
+use super::{event_id, Input, Outcome, Pending, Warroom};
+use crate::config::Settings;
+use crate::domain::event::Event;
+use crate::domain::schedule::orders::{check_period, ScheduleOrder};
+use crate::domain::schedule::when::parse_when;
+use crate::domain::schedule::{Roster, Span, Version};
+use crate::store::ExpectedVersion;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+use view::{stream_id, ScheduleIndex, OVERRIDES_STREAM};
+
+/// Namespace of the ids of schedule versions recorded from the configuration (UUID v5).
+const CONFIG_VERSION_NAMESPACE: Uuid = Uuid::from_u128(0x51c4_e0a2_7d3b_4f68_9e15_c0ff_ee01_d7a9);
+
+/// One schedule's roster, and whether its newest version is the configuration's, not yet
+/// recorded (`warroom serve` records it when it starts).
+#[derive(Debug, Clone)]
+pub struct ScheduleView {
+    pub roster: Roster,
+    pub zone: chrono_tz::Tz,
+    pub unrecorded_configuration: bool,
+}
+
+/// What the configuration changes against the ledger: each schedule whose spec differs
+/// from the one last recorded from the configuration, and each one no longer configured.
+fn configuration_changes(
+    index: &ScheduleIndex,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Vec<(String, Event)> {
+    let mut changes = Vec::new();
+    for (name, configured) in &settings.schedules {
+        if index.configured(name) != Some(&configured.spec) {
+            changes.push((
+                name.clone(),
+                Event::ScheduleDefined {
+                    spec: configured.spec.clone(),
+                    effective_from: now,
+                    source: "config".into(),
+                },
+            ));
+        }
+    }
+    for name in index.configured_names() {
+        if !settings.schedules.contains_key(name) {
+            changes.push((
+                name.to_string(),
+                Event::ScheduleRemoved {
+                    effective_from: now,
+                },
+            ));
+        }
+    }
+    changes
+}
+
+/// Every schedule as the ledger has it, with the configuration's changes laid on top from
+/// `now` where they are not recorded yet.
+pub fn schedule_views(
+    index: &ScheduleIndex,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, ScheduleView> {
+    let mut views = BTreeMap::new();
+    let mut names: Vec<String> = index.names().map(str::to_string).collect();
+    names.extend(settings.schedules.keys().cloned());
+    names.sort();
+    names.dedup();
+    let pending = configuration_changes(index, settings, now);
+    for name in names {
+        let mut roster = index.roster(&name).unwrap_or_default();
+        let mut unrecorded = false;
+        for (changed, event) in &pending {
+            if *changed != name {
+                continue;
+            }
+            unrecorded = true;
+            let schedule = match event {
+                Event::ScheduleDefined { .. } => {
+                    settings.schedules.get(&name).map(|c| c.schedule.clone())
+                }
+                _ => None,
+            };
+            roster.add_version(Version {
+                effective_from: now,
+                schedule,
+            });
+        }
+        let Some(zone) = roster
+            .version_at(now)
+            .or_else(|| {
+                roster
+                    .versions
+                    .iter()
+                    .rev()
+                    .find_map(|v| v.schedule.as_ref())
+            })
+            .map(|s| s.zone)
+        else {
+            continue;
+        };
+        views.insert(
+            name,
+            ScheduleView {
+                roster,
+                zone,
+                unrecorded_configuration: unrecorded,
+            },
+        );
+    }
+    views
+}
+
+impl Warroom {
+    /// Records each schedule of the configuration that differs from the one last recorded
+    /// from it, in force from `now`, and the removal of each one gone from it. Returns the
+    /// names recorded. Two instances starting together record each change once.
+    pub async fn adopt_configured_schedules(
+        &self,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
+        let mut recorded = Vec::new();
+        for (name, event) in configuration_changes(&projection.schedules, &self.settings, now) {
+            // The id names what the change follows, so the same change made twice is one.
+            let id = Uuid::new_v5(
+                &CONFIG_VERSION_NAMESPACE,
+                format!(
+                    "{name}\0{}\0{}",
+                    projection.schedules.last_position(&name),
+                    event.to_payload()
+                )
+                .as_bytes(),
+            );
+            let appended = self
+                .append_ids(
+                    &stream_id(&name),
+                    ExpectedVersion::Any,
+                    vec![(id, Pending::system(event, now))],
+                )
+                .await;
+            match appended {
+                Ok(a) if !a.already_stored => recorded.push(name),
+                Ok(_) | Err(crate::store::AppendError::DuplicateEventId { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.catch_up(&mut projection).await?;
+        Ok(recorded)
+    }
+
+    /// Whoever `schedule` has on call at `at`, from the ledger.
+    pub(super) fn on_call(
+        projection: &Projection,
+        schedule: &str,
+        at: DateTime<Utc>,
+    ) -> Option<String> {
+        projection.schedules.roster(schedule)?.on_call_at(at)
+    }
+
+    /// `/oncall who`'s lines about schedules: each one's person now and the next hand-off.
+    pub(super) fn schedule_lines(
+        &self,
+        projection: &Projection,
+        only: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, String> {
+        let views = schedule_views(&projection.schedules, &self.settings, now);
+        if let Some(name) = only {
+            if !views.contains_key(name) {
+                return Err(unknown_schedule(name, &views));
+            }
+        }
+        let directory = &self.settings.directory;
+        Ok(views
+            .iter()
+            .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
+            .map(|(name, view)| describe_now(name, view, now, &|h| directory.display(h)))
+            .collect())
+    }
+
+    /// `/oncall override`, `cover` and `cancel`.
+    pub(super) async fn schedule_order(
+        &self,
+        projection: &mut Projection,
+        input: &Input,
+        order: ScheduleOrder,
+    ) -> anyhow::Result<Result<Outcome, String>> {
+        let views = schedule_views(&projection.schedules, &self.settings, input.at);
+        let directory = &self.settings.directory;
+        let person = |given: &str| match directory.person(given) {
+            Some(c) => Ok(c.handle.clone()),
+            None => Err(format!(
+                "@{given} is not in [[contacts]]; `warroom check` lists the contacts"
+            )),
+        };
+        let event = match order {
+            ScheduleOrder::Cancel { reference } => {
+                let Some(found) = projection
+                    .schedules
+                    .overrides()
+                    .iter()
+                    .find(|o| o.rule.reference == reference)
+                else {
+                    return Ok(Err(format!(
+                        "no override or cover in force has the reference {reference}; `warroom oncall` lists them"
+                    )));
+                };
+                if found.rule.to <= input.at {
+                    return Ok(Err(format!(
+                        "override {reference} is over; the past stays as it was"
+                    )));
+                }
+                // One that has begun ends now: what of it is past stays.
+                Event::OncallOverrideCancelled {
+                    reference,
+                    effective_from: input.at,
+                }
+            }
+            ScheduleOrder::Override {
+                schedule,
+                person: who,
+                from,
+                to,
+            } => {
+                let Some(view) = views.get(&schedule) else {
+                    return Ok(Err(unknown_schedule(&schedule, &views)));
+                };
+                let who = match person(&who) {
+                    Ok(h) => h,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let (from, to) = match period(&from, &to, view.zone, input.at) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(e)),
+                };
+                Event::OncallOverridden {
+                    schedule: Some(schedule),
+                    person: who,
+                    from,
+                    to,
+                    replaces: None,
+                }
+            }
+            ScheduleOrder::Cover {
+                schedule,
+                person: covered,
+                from,
+                to,
+            } => {
+                let zone = match &schedule {
+                    Some(name) => match views.get(name) {
+                        Some(v) => v.zone,
+                        None => return Ok(Err(unknown_schedule(name, &views))),
+                    },
+                    None => self.settings.timezone,
+                };
+                let (covered, speaker) = match (person(&covered), person(&input.from)) {
+                    (Ok(c), Ok(s)) => (c, s),
+                    (Err(e), _) => return Ok(Err(e)),
+                    (_, Err(_)) => {
+                        return Ok(Err(format!(
+                            "you ({}) are not in [[contacts]], so you cannot take a turn; ask a responder to /oncall override",
+                            input.from
+                        )))
+                    }
+                };
+                if covered == speaker {
+                    return Ok(Err(
+                        "you cannot cover yourself; name whose turns you take".into()
+                    ));
+                }
+                let (from, to) = match period(&from, &to, zone, input.at) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(e)),
+                };
+                Event::OncallOverridden {
+                    schedule,
+                    person: speaker,
+                    from,
+                    to,
+                    replaces: Some(covered),
+                }
+            }
+        };
+        let reply_for = event.clone();
+        let id = event_id(&input.key, 0);
+        let appended = self
+            .append_ids(
+                OVERRIDES_STREAM,
+                ExpectedVersion::Any,
+                vec![(id, self.pending(input, event))],
+            )
+            .await?;
+        let reference = id.simple().to_string()[..8].to_string();
+        let zone = self.settings.timezone;
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&zone)
+                .format("%a %Y-%m-%d %H:%M %Z")
+                .to_string()
+        };
+        let reply = match reply_for {
+            Event::OncallOverridden {
+                schedule,
+                person,
+                from,
+                to,
+                replaces,
+            } => format!(
+                "{reference}: {} is on call{}{} from {} to {}; /oncall cancel ref:{reference} withdraws it",
+                directory.display(&person),
+                match &replaces {
+                    Some(r) => format!(" in place of {}", directory.display(r)),
+                    None => String::new(),
+                },
+                match &schedule {
+                    Some(s) => format!(" for {s}"),
+                    None => " in every schedule".to_string(),
+                },
+                local(from),
+                local(to)
+            ),
+            Event::OncallOverrideCancelled {
+                reference: cancelled,
+                ..
+            } => format!("{cancelled} withdrawn from {} on", local(input.at)),
+            _ => String::new(),
+        };
+        Ok(Ok(Outcome {
+            reply: Some(reply),
+            events: usize::from(!appended.already_stored),
+            already_recorded: appended.already_stored,
+            ..Outcome::default()
+        }))
+    }
+}
+
+/// Reads an override's `from` and `to` in `zone` and checks the period against `now`.
+fn period(
+    from: &str,
+    to: &str,
+    zone: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let from = parse_when(from, zone, now, now).map_err(|e| format!("from: {e}"))?;
+    let to = parse_when(to, zone, now, from).map_err(|e| format!("to: {e}"))?;
+    check_period(from, to, now)
+}
+
+fn unknown_schedule(name: &str, views: &BTreeMap<String, ScheduleView>) -> String {
+    if views.is_empty() {
+        format!(
+            "no schedule is called '{name}'; none is configured ([[schedules]] in warroom.toml)"
+        )
+    } else {
+        format!(
+            "no schedule is called '{name}'; the schedules are {}",
+            views.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    }
+}
+
+/// One schedule's line for `/oncall who`: who is on call now, until when, and who next.
+pub fn describe_now(
+    name: &str,
+    view: &ScheduleView,
+    now: DateTime<Utc>,
+    display: &dyn Fn(&str) -> String,
+) -> String {
+    let spans = view.roster.resolve(now, now + chrono::Duration::days(35));
+    let local = |t: DateTime<Utc>| {
+        t.with_timezone(&view.zone)
+            .format("%a %d %b %H:%M %Z")
+            .to_string()
+    };
+    let who = |s: &Span| s.person.as_deref().map_or("nobody".to_string(), display);
+    let mut line = match spans.first() {
+        Some(s) if s.person.is_some() => format!("{name}: {} is on call", who(s)),
+        _ => format!("{name}: nobody is on call"),
+    };
+    match spans.get(1) {
+        Some(next) => line.push_str(&format!(" until {}, then {}", local(next.start), who(next))),
+        None => line.push_str(" for the next five weeks"),
+    }
+    if view.unrecorded_configuration {
+        line.push_str(" (warroom.toml's version, recorded when warroom serve starts)");
+    }
+    line
+}
+
+impl Reader {
+    /// The schedules, their versions and overrides, from their streams.
+    pub async fn schedule_index(&self) -> anyhow::Result<ScheduleIndex> {
+        let mut index = ScheduleIndex::default();
+        let mut streams = self.streams("schedule-").await?;
+        streams.insert(
+            OVERRIDES_STREAM.to_string(),
+            self.stream(OVERRIDES_STREAM).await?,
+        );
+        for (stream, records) in &streams {
+            for r in records {
+                index.apply(stream, r);
+            }
+        }
+        Ok(index)
+    }
+}
+
+/// How far ahead `warroom check` looks for gaps.
+pub const GAP_HORIZON_DAYS: i64 = 28;
+
+/// `warroom check`'s lines about each configured schedule: the gaps (nobody on call) of the
+/// next four weeks from `now`, by the configuration alone, at most ten per schedule.
+pub fn configured_gaps(settings: &Settings, now: DateTime<Utc>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (name, configured) in &settings.schedules {
+        let roster = Roster {
+            versions: vec![Version {
+                effective_from: now,
+                schedule: Some(configured.schedule.clone()),
+            }],
+            overrides: vec![],
+        };
+        let until = now + chrono::Duration::days(GAP_HORIZON_DAYS);
+        let spans = roster.resolve(now, until);
+        let gaps: Vec<&Span> = crate::domain::schedule::gaps(&spans).collect();
+        let zone = configured.schedule.zone;
+        let local = |t: DateTime<Utc>| t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z");
+        if gaps.is_empty() {
+            lines.push(format!(
+                "schedule {name}: someone is on call at every moment of the next four weeks"
+            ));
+            continue;
+        }
+        let hours: f64 = gaps
+            .iter()
+            .map(|g| (g.end - g.start).num_seconds() as f64 / 3600.0)
+            .sum();
+        lines.push(format!(
+            "warning: schedule {name}: nobody is on call for {hours:.1} h of the next four weeks, in {} gaps (an escalation step targeting it pages the fallback, or skips with skip_when_nobody):",
+            gaps.len()
+        ));
+        for g in gaps.iter().take(10) {
+            lines.push(format!("  {} to {}", local(g.start), local(g.end)));
+        }
+        if gaps.len() > 10 {
+            lines.push(format!("  … and {} more", gaps.len() - 10));
+        }
+    }
+    lines
+}

@@ -1,0 +1,171 @@
+//! What the projection keeps about on-call schedules: every recorded version of each
+//! schedule, the last one recorded from the configuration, and the overrides still in force,
+//! so "who is on call at T" is answered from the ledger alone.
+
+use crate::domain::event::{Event, Recorded};
+use crate::domain::schedule::{Override, Roster, Schedule, ScheduleSpec, Version};
+use std::collections::BTreeMap;
+
+/// The stream of a schedule's versions.
+pub fn stream_id(name: &str) -> String {
+    format!("schedule-{name}")
+}
+
+/// The stream of every override and cover.
+pub const OVERRIDES_STREAM: &str = "oncall-overrides";
+
+/// An override as recorded, with the schedule it is limited to (every one when `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedOverride {
+    pub schedule: Option<String>,
+    pub rule: Override,
+}
+
+/// Schedules, their versions and overrides.
+#[derive(Debug, Default)]
+pub struct ScheduleIndex {
+    versions: BTreeMap<String, Roster>,
+    /// The spec last recorded from warroom.toml, `None` once it was removed from it.
+    configured: BTreeMap<String, Option<ScheduleSpec>>,
+    /// The position of each schedule's last recorded event, so a new version's id can say
+    /// what it follows and two instances recording the same change keep one.
+    last_position: BTreeMap<String, i64>,
+    overrides: Vec<RecordedOverride>,
+}
+
+/// The short reference of an event: the first 8 hex digits of its id.
+pub fn reference(r: &Recorded) -> String {
+    r.event_id.simple().to_string()[..8].to_string()
+}
+
+impl ScheduleIndex {
+    /// Folds one event of a stream that is not an incident's.
+    pub fn apply(&mut self, stream: &str, r: &Recorded) {
+        let name = stream.strip_prefix("schedule-");
+        match (&r.event, name) {
+            (
+                Event::ScheduleDefined {
+                    spec,
+                    effective_from,
+                    source,
+                },
+                Some(name),
+            ) => {
+                // Recorded specs were checked when recorded; one this build cannot read
+                // leaves the schedule without that version rather than stopping the replay.
+                let schedule = match Schedule::from_recorded(spec) {
+                    Ok(s) => Some(s),
+                    Err(problems) => {
+                        tracing::warn!(
+                            schedule = name,
+                            "skipping a schedule version this build cannot read: {}",
+                            problems.join("; ")
+                        );
+                        return;
+                    }
+                };
+                self.versions
+                    .entry(name.to_string())
+                    .or_default()
+                    .add_version(Version {
+                        effective_from: *effective_from,
+                        schedule,
+                    });
+                if source == "config" {
+                    self.configured.insert(name.to_string(), Some(spec.clone()));
+                }
+                self.last_position.insert(name.to_string(), r.position);
+            }
+            (Event::ScheduleRemoved { effective_from }, Some(name)) => {
+                self.versions
+                    .entry(name.to_string())
+                    .or_default()
+                    .add_version(Version {
+                        effective_from: *effective_from,
+                        schedule: None,
+                    });
+                self.configured.insert(name.to_string(), None);
+                self.last_position.insert(name.to_string(), r.position);
+            }
+            (
+                Event::OncallOverridden {
+                    schedule,
+                    person,
+                    from,
+                    to,
+                    replaces,
+                },
+                _,
+            ) => self.overrides.push(RecordedOverride {
+                schedule: schedule.clone(),
+                rule: Override {
+                    person: person.clone(),
+                    from: *from,
+                    to: *to,
+                    replaces: replaces.clone(),
+                    by: r.actor.clone(),
+                    reference: reference(r),
+                },
+            }),
+            (
+                Event::OncallOverrideCancelled {
+                    reference,
+                    effective_from,
+                },
+                _,
+            ) => {
+                for o in self.overrides.iter_mut() {
+                    if o.rule.reference == *reference {
+                        o.rule.to = o.rule.to.min(*effective_from);
+                    }
+                }
+                self.overrides.retain(|o| o.rule.from < o.rule.to);
+            }
+            _ => {}
+        }
+    }
+
+    /// Everything that decides who is on call in `name`: its versions and the overrides
+    /// that apply to it, in recorded order. `None` for a schedule never recorded.
+    pub fn roster(&self, name: &str) -> Option<Roster> {
+        let mut roster = self.versions.get(name)?.clone();
+        roster.overrides = self
+            .overrides
+            .iter()
+            .filter(|o| o.schedule.as_deref().is_none_or(|s| s == name))
+            .map(|o| o.rule.clone())
+            .collect();
+        Some(roster)
+    }
+
+    /// The schedules recorded and not removed, by name.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.versions
+            .iter()
+            .filter(|(_, r)| r.versions.last().is_some_and(|v| v.schedule.is_some()))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// The spec last recorded from the configuration for `name`, if one is in force.
+    pub fn configured(&self, name: &str) -> Option<&ScheduleSpec> {
+        self.configured.get(name)?.as_ref()
+    }
+
+    /// Every schedule recorded from the configuration and not removed since.
+    pub fn configured_names(&self) -> impl Iterator<Item = &str> {
+        self.configured
+            .iter()
+            .filter(|(_, spec)| spec.is_some())
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// The position of the last event recorded for `name` (0 when none).
+    pub fn last_position(&self, name: &str) -> i64 {
+        self.last_position.get(name).copied().unwrap_or(0)
+    }
+
+    /// The overrides in force, in recorded order.
+    pub fn overrides(&self) -> &[RecordedOverride] {
+        &self.overrides
+    }
+}

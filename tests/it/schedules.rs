@@ -1,0 +1,323 @@
+//! On-call schedules: the configuration's schedules recorded in the ledger, escalation steps
+//! that page whoever a schedule has on call (or the fallback, or nobody, at a gap), and
+//! overrides, covers and cancellations from chat that hold from now on.
+
+use serde_json::json;
+use warroom::app::replay::replay;
+use warroom::app::Warroom;
+use warroom::config::Settings;
+use warroom::domain::event::Event;
+use warroom::domain::types::IncidentNumber;
+use warroom::store::Ledger;
+
+const CONFIG: &str = r#"
+[[teams]]
+name = "SRE"
+[[contacts]]
+handle = "rpark"
+name = "Riley Park"
+team = "SRE"
+[[contacts]]
+handle = "ghammer"
+name = "Glenn Hammer"
+team = "SRE"
+[[contacts]]
+handle = "khouse"
+name = "Kim House"
+team = "SRE"
+[[contacts]]
+handle = "svega"
+name = "Susan Vega"
+team = "SRE"
+
+[[schedules]]
+name = "sre"
+timezone = "UTC"
+[[schedules.layers]]
+people = ["@rpark", "@ghammer"]
+turn = "1d"
+anchor = "2026-01-06T09:00"
+
+[[schedules]]
+name = "night"
+timezone = "UTC"
+[[schedules.layers]]
+people = ["@khouse"]
+turn = "1w"
+anchor = "2026-01-05T00:00"
+restrict = [{ from = "22:00", to = "06:00" }]
+
+[[escalations]]
+name = "sre"
+fallback = ["@svega"]
+steps = [
+  { targets = ["schedule:sre"], wait_minutes = 5 },
+  { targets = ["schedule:night"], wait_minutes = 5, skip_when_nobody = true },
+  { targets = ["schedule:night"], wait_minutes = 5 },
+]
+
+[[routes]]
+name = "dns"
+match_re = { alertname = "DNS.*" }
+escalation = "sre"
+auto_open = true
+"#;
+
+fn say(at: &str, from: &str, text: &str) -> String {
+    json!({"at": format!("2030-01-{at}Z"), "from": from, "channel": "ops", "text": text})
+        .to_string()
+}
+
+fn alert(at: &str, name: &str) -> String {
+    json!({"at": format!("2030-01-{at}Z"), "alert": {"source": "alertmanager", "body": {
+        "version": "4", "status": "firing", "receiver": "warroom",
+        "alerts": [{"status": "firing", "labels": {"alertname": name},
+                    "annotations": {"summary": format!("{name} on ns1")},
+                    "startsAt": format!("2030-01-{at}Z"), "fingerprint": format!("fp-{name}")}]}}})
+    .to_string()
+}
+
+async fn app(url: &str) -> Warroom {
+    let settings = Settings::from_toml(CONFIG, "schedules.toml", |_| None).unwrap();
+    Warroom::start(Ledger::open(url).await.unwrap(), settings)
+        .await
+        .unwrap()
+}
+
+/// Each page and skip of an incident: `(target, reason)`, skips as `skip:TARGET`.
+async fn pages(warroom: &Warroom, n: u64) -> Vec<(String, String)> {
+    warroom
+        .incident_records(IncidentNumber(n))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::PageRequested { target, reason, .. } => Some((target, reason)),
+            Event::PageSkipped { target, reason, .. } => Some((format!("skip:{target}"), reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn replay_lines(warroom: &Warroom, lines: &[String], identity: &str) -> Vec<String> {
+    let mut replies = Vec::new();
+    replay(warroom, &lines.join("\n"), identity, |_, outcome| {
+        replies.extend(outcome.reply.clone());
+    })
+    .await
+    .unwrap();
+    replies
+}
+
+async fn steps_page_whoever_is_on_call_then_the_fallback_or_nobody(url: &str) {
+    let warroom = app(url).await;
+    let at = |s: &str| s.parse().unwrap();
+    let recorded = warroom
+        .adopt_configured_schedules(at("2030-01-07T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(recorded, ["night", "sre"]);
+    // The same configuration again records nothing; every instance may call this at start.
+    let again = warroom
+        .adopt_configured_schedules(at("2030-01-07T01:00:00Z"))
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    let lines = vec![
+        say(
+            "07T10:00:00",
+            "ghammer",
+            "/oncall override schedule:sre user:@khouse from:now to:+1h",
+        ),
+        alert("07T10:05:00", "DNSDown"),
+        say("07T10:10:00", "svega", "any news?"),
+        say("07T10:15:00", "svega", "still down"),
+        say(
+            "07T10:20:00",
+            "svega",
+            "/incident page incident:INC-1 schedule:sre",
+        ),
+        say(
+            "07T10:21:00",
+            "svega",
+            "/incident page incident:INC-1 schedule:night",
+        ),
+        alert("07T11:30:00", "DNSSlow"),
+        say("07T11:31:00", "svega", "/oncall who"),
+        say(
+            "07T11:32:00",
+            "ghammer",
+            "/oncall cover user:@rpark from:\"2030-01-07 12:00\" to:2030-01-07T13:00",
+        ),
+        say("07T11:33:00", "svega", "/oncall who schedule:sre"),
+        say("07T12:30:00", "svega", "/oncall who schedule:sre"),
+        say(
+            "07T12:31:00",
+            "ghammer",
+            "/oncall override schedule:sre user:@svega from:2030-01-07T08:00 to:+1h",
+        ),
+        say("07T12:32:00", "svega", "/oncall who schedule:nope"),
+    ];
+    let replies = replay_lines(&warroom, &lines, "schedules-1").await;
+    assert!(
+        replies[0].contains("Kim House (@khouse) is on call for sre from Mon 2030-01-07 10:00 UTC to Mon 2030-01-07 11:00 UTC"),
+        "{replies:#?}"
+    );
+    // The override's hour: khouse; the night schedule has nobody at 10:10 and the step
+    // skips the gap; the last step sends its gap to the fallback.
+    let first = pages(&warroom, 1).await;
+    assert_eq!(
+        first.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+        ["@khouse", "skip:schedule:night", "@svega", "@khouse"],
+        "{first:#?}"
+    );
+    assert!(first[0].1.ends_with("on call for sre"), "{first:#?}");
+    assert!(first[1]
+        .1
+        .contains("nobody is on call for night; the step skips a gap"));
+    assert!(first[2].1.contains("fallback: nobody is on call for night"));
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.contains("nobody is on call for night now; page someone by name")),
+        "{replies:#?}"
+    );
+    // After the override, the rotation's own person.
+    assert_eq!(pages(&warroom, 2).await[0].0, "@rpark");
+    let who = replies
+        .iter()
+        .find(|r| r.starts_with("night:"))
+        .expect("/oncall who lists every schedule");
+    assert!(
+        who.contains(
+            "night: nobody is on call until Mon 07 Jan 22:00 UTC, then Kim House (@khouse)"
+        ),
+        "{who}"
+    );
+    assert!(who.contains("\nsre: Riley Park (@rpark) is on call until Tue 08 Jan 09:00 UTC, then Glenn Hammer (@ghammer)"), "{who}");
+    assert!(
+        replies.iter().any(|r| r.contains("sre: Riley Park (@rpark) is on call until Mon 07 Jan 12:00 UTC, then Glenn Hammer (@ghammer)")),
+        "the cover shows as the next hand-off: {replies:#?}"
+    );
+    assert!(
+        replies.iter().any(|r| r.starts_with("sre: Glenn Hammer (@ghammer) is on call until Mon 07 Jan 13:00 UTC, then Riley Park (@rpark)")),
+        "{replies:#?}"
+    );
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.contains("is in the past; on-call changes hold from now on")),
+        "{replies:#?}"
+    );
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.contains("no schedule is called 'nope'; the schedules are night, sre")),
+        "{replies:#?}"
+    );
+    // Cancelling the cover while it runs ends it now; its past stays.
+    let reference = replies
+        .iter()
+        .find(|r| r.contains("in place of Riley Park"))
+        .and_then(|r| r.split(':').next())
+        .unwrap()
+        .to_string();
+    let cancel = replay_lines(
+        &warroom,
+        &[
+            say(
+                "07T12:40:00",
+                "ghammer",
+                &format!("/oncall cancel ref:{reference}"),
+            ),
+            say("07T12:41:00", "svega", "/oncall who schedule:sre"),
+        ],
+        "schedules-2",
+    )
+    .await;
+    assert!(
+        cancel[0].contains(&format!("{reference} withdrawn from")),
+        "{cancel:#?}"
+    );
+    assert!(
+        cancel[1].starts_with("sre: Riley Park (@rpark) is on call"),
+        "{cancel:#?}"
+    );
+    let reader = warroom::app::reading::Reader::new(
+        Ledger::open_read_only(url).await.unwrap(),
+        Settings::from_toml(CONFIG, "schedules.toml", |_| None).unwrap(),
+    );
+    let index = reader.schedule_index().await.unwrap();
+    let roster = index.roster("sre").unwrap();
+    assert_eq!(
+        roster.on_call_at(at("2030-01-07T12:35:00Z")).as_deref(),
+        Some("ghammer"),
+        "the cover's part before the cancellation stays"
+    );
+    assert_eq!(
+        roster.on_call_at(at("2030-01-07T12:45:00Z")).as_deref(),
+        Some("rpark")
+    );
+}
+
+on_both_backends!(steps_page_whoever_is_on_call_then_the_fallback_or_nobody);
+
+#[test]
+fn check_reports_the_gaps_and_oncall_lists_the_shifts_with_their_hours() {
+    use crate::common::{text, warroom};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("warroom.toml"), CONFIG).unwrap();
+    let checked = warroom(dir.path(), &["check"]);
+    let out = text(&checked.stdout);
+    assert!(checked.status.success(), "{out}{}", text(&checked.stderr));
+    // The night schedule covers 22:00–06:00 only: 16 h of every day without anyone,
+    // whenever the four weeks start; the day rotation leaves no gap.
+    assert!(
+        out.contains(
+            "warning: schedule night: nobody is on call for 448.0 h of the next four weeks"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("more\n"), "at most ten gaps are listed: {out}");
+    assert!(
+        out.contains("schedule sre: someone is on call at every moment of the next four weeks"),
+        "{out}"
+    );
+    let db = format!("sqlite://{}", dir.path().join("w.db").display());
+    assert!(warroom(dir.path(), &["--db", &db, "migrate"])
+        .status
+        .success());
+    let listed = warroom(
+        dir.path(),
+        &[
+            "--db",
+            &db,
+            "oncall",
+            "--from",
+            "2099-01-05T00:00:00Z",
+            "--to",
+            "+2d",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    // Not recorded yet, warroom.toml's version counts from now on. The night: 00–06,
+    // 22–06, 22–24; the day rotation hands over at 09:00, rpark's turn from Monday's.
+    assert_eq!(reports[0]["schedule"], "night");
+    assert_eq!(reports[0]["hours"]["khouse"], 16.0, "{reports:#}");
+    assert_eq!(reports[0]["hours"]["nobody"], 32.0, "{reports:#}");
+    assert_eq!(reports[1]["hours"]["rpark"], 24.0, "{reports:#}");
+    assert_eq!(reports[1]["hours"]["ghammer"], 24.0, "{reports:#}");
+    assert_eq!(reports[1]["shifts"][1]["start"], "2099-01-05T09:00:00Z");
+    assert_eq!(reports[1]["shifts"][1]["person"], "rpark");
+    assert_eq!(reports[0]["unrecorded_configuration"], true);
+    let who = warroom(dir.path(), &["--db", &db, "oncall", "nope"]);
+    assert!(!who.status.success());
+    assert!(
+        text(&who.stderr).contains("no schedule is called 'nope'; the schedules are night, sre"),
+        "{}",
+        text(&who.stderr)
+    );
+}
