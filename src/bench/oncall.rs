@@ -125,12 +125,13 @@ pub fn run() -> anyhow::Result<()> {
         overrides,
     };
     let minutes = 365 * 24 * 60;
-    let mut best = f64::MAX;
+    let (mut best, mut best_resolve) = (f64::MAX, f64::MAX);
     let mut spans_count = 0;
     let mut on_call = 0usize;
     for _ in 0..5 {
         let started = Instant::now();
         let spans = roster.resolve(from, to);
+        best_resolve = best_resolve.min(started.elapsed().as_secs_f64() * 1000.0);
         on_call = (0..minutes)
             .filter(|m| {
                 span_at(&spans, from + Duration::minutes(*m)).is_some_and(|s| s.person.is_some())
@@ -141,7 +142,8 @@ pub fn run() -> anyhow::Result<()> {
     }
     println!(
         "  on call, 10-layer schedule with 200 overrides, every minute of a year: {best:.1} ms \
-         (best of 5; {spans_count} shifts, someone on call {:.1}% of minutes; target ≤ 50 ms)",
+         (best of 5, of which resolving the year's {spans_count} shifts {best_resolve:.1} ms; \
+         someone on call {:.1}% of minutes; target ≤ 50 ms)",
         on_call as f64 * 100.0 / minutes as f64
     );
     let lone = 2_000;

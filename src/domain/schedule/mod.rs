@@ -305,8 +305,22 @@ impl Layer {
     /// Whether turn `k` is active at all (for `hold`).
     fn turn_is_active(&self, k: i64) -> bool {
         match (self.turns.starts_at(k), self.turns.starts_at(k + 1)) {
-            (Some(s), Some(e)) => !windows::active(self.turns.zone, &self.windows, s, e).is_empty(),
+            (Some(s), Some(e)) => windows::any_active(self.turns.zone, &self.windows, s, e),
             _ => false,
+        }
+    }
+
+    /// How many of the turns before turn `first` are active (for `hold`). Windows repeat
+    /// weekly on the wall clock, and so do turns after [`Turn::weekly_period`] of them, so
+    /// the count is per period and a rotation anchored years ago costs no more to ask.
+    fn active_turns_before(&self, first: i64) -> i64 {
+        let count =
+            |range: std::ops::Range<i64>| range.filter(|&k| self.turn_is_active(k)).count() as i64;
+        match self.turns.turn.weekly_period() {
+            Some(period) if first > 2 * period => {
+                count(0..period) * (first / period) + count(0..first % period)
+            }
+            _ => count(0..first),
         }
     }
 
@@ -320,7 +334,7 @@ impl Layer {
         let first = self.turns.index_at(from).max(0);
         // In `hold` mode, a turn's person is the number of active turns before it.
         let mut counted = if self.hold_when_masked {
-            (0..first).filter(|&k| self.turn_is_active(k)).count() as i64
+            self.active_turns_before(first)
         } else {
             first
         };

@@ -366,3 +366,26 @@ fn mistakes_are_all_reported_with_their_key() {
         "hand-off defaults to 09:00"
     );
 }
+
+#[test]
+fn held_turns_counted_per_weekly_period_match_counting_each_turn() {
+    for (turn, restrict) in [
+        ("1d", window("mon-fri", "00:00", "24:00")),
+        ("5h", window("sat-sun", "10:00", "12:00")),
+        ("3d", window("wed", "22:00", "02:00")),
+    ] {
+        let mut l = layer(&["@rpark", "@ghammer", "@khouse"], turn, "2024-02-29T09:00");
+        l.restrict = vec![restrict];
+        l.masked_turns = Some("hold".into());
+        let s = schedule("Europe/Berlin", vec![l]);
+        let layer = &s.layers[0];
+        for first in [0, 1, 7, 168, 1000, 1729] {
+            let each = (0..first).filter(|&k| layer.turn_is_active(k)).count() as i64;
+            assert_eq!(
+                layer.active_turns_before(first),
+                each,
+                "{turn} before {first}"
+            );
+        }
+    }
+}

@@ -83,6 +83,28 @@ impl Turn {
     }
 }
 
+impl Turn {
+    /// After how many turns the rotation meets the same hours of the same weekdays again on
+    /// the wall clock (a week's worth), so what repeats weekly can be counted per period;
+    /// `None` for months, which never line up with weeks.
+    pub fn weekly_period(self) -> Option<i64> {
+        fn gcd(a: i64, b: i64) -> i64 {
+            if b == 0 {
+                a
+            } else {
+                gcd(b, a % b)
+            }
+        }
+        let hours = match self {
+            Turn::Hours(n) => i64::from(n),
+            Turn::Days(n) => 24 * i64::from(n),
+            Turn::Weeks(n) => 168 * i64::from(n),
+            Turn::Months(_) => return None,
+        };
+        Some(168 / gcd(hours, 168))
+    }
+}
+
 impl fmt::Display for Turn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -91,6 +91,37 @@ impl Window {
     }
 }
 
+/// Whether any of `windows` runs at some moment of `[from, to)`: [`active`] without
+/// building the list, for the question asked of every turn of a held rotation.
+pub fn any_active(zone: Tz, windows: &[Window], from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+    if from >= to {
+        return false;
+    }
+    if windows.is_empty() {
+        return true;
+    }
+    let last = to.with_timezone(&zone).date_naive();
+    let mut day = from
+        .with_timezone(&zone)
+        .date_naive()
+        .pred_opt()
+        .unwrap_or(last);
+    while day <= last {
+        let runs = windows
+            .iter()
+            .filter_map(|w| w.on(zone, day))
+            .any(|(a, b)| a.max(from) < b.min(to));
+        if runs {
+            return true;
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    false
+}
+
 /// The parts of `[from, to)` in which any of `windows` runs on `zone`'s clock, in order and
 /// merged; all of it when there are no windows.
 pub fn active(
