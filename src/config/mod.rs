@@ -268,7 +268,7 @@ fn build(
     let mut warnings = Vec::new();
     let sources = read_sources(&alerts, env, file, &mut warnings, problems);
     let schedules = read_schedules(&schedules, timezone, &directory, problems);
-    let policies = read_escalations(&escalations, &directory, &schedules, problems);
+    let policies = read_escalations(&escalations, &directory, &schedules, timezone, problems);
     let routes = read_routes(&routes, default_route.as_ref(), &policies, file, problems);
     let pagers = read_pagers(&pagers, &directory, env, file, problems);
     let discord = read_discord(

@@ -8,6 +8,7 @@ use super::Settings;
 use crate::domain::contacts::{Contact, Directory};
 use crate::domain::escalation::{Policy, Target};
 use crate::domain::event::EscalationStep;
+use crate::domain::schedule::read_window;
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -131,6 +132,7 @@ pub(super) fn read_escalations(
     escalations: &[EscalationFile],
     directory: &Directory,
     schedules: &BTreeMap<String, ConfiguredSchedule>,
+    zone: chrono_tz::Tz,
     problems: &mut Vec<String>,
 ) -> BTreeMap<String, Policy> {
     let targets = |key: &str, given: &[String], problems: &mut Vec<String>| {
@@ -159,13 +161,32 @@ pub(super) fn read_escalations(
                     0,
                     problems,
                 ) as u32;
+                let hours_key = format!("{key}.steps[{j}]");
+                for (w, window) in step.restrict.iter().enumerate() {
+                    if let Err(e) = read_window(window) {
+                        problems.push(format!("{hours_key}.restrict[{w}]: {e}"));
+                    }
+                }
+                // Written out, so the incident's copy of the policy reads the same hours
+                // whatever the configuration's zone becomes.
+                let timezone = match &step.timezone {
+                    Some(name) if name.parse::<chrono_tz::Tz>().is_err() => {
+                        problems.push(format!(
+                            "{hours_key}.timezone: '{name}' is not an IANA time zone; use e.g. Europe/Berlin"
+                        ));
+                        None
+                    }
+                    Some(name) => Some(name.clone()),
+                    None => (!step.restrict.is_empty()).then(|| zone.name().to_string()),
+                };
                 EscalationStep {
                     targets: targets(&step_key, &step.targets, problems)
                         .iter()
                         .map(Target::to_string)
                         .collect(),
                     wait_minutes,
-                    skip_when_nobody: step.skip_when_nobody,
+                    timezone,
+                    ..step.clone()
                 }
             })
             .collect();

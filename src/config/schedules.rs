@@ -66,6 +66,9 @@ anchor = "2026-11-30"
 [[escalations]]
 name = "p"
 steps = [{ targets = ["schedule:sre-primary"], wait_minutes = 5 }, { targets = ["schedule:nope"], wait_minutes = 0 }]
+[[escalations]]
+name = "hours"
+steps = [{ targets = ["@rpark"], wait_minutes = 0, timezone = "Mars/Base", restrict = [{ days = ["someday"] }] }]
 "#;
         let err = Settings::from_toml(text, "w.toml", no_env)
             .unwrap_err()
@@ -73,6 +76,16 @@ steps = [{ targets = ["schedule:sre-primary"], wait_minutes = 5 }, { targets = [
         assert!(
             err.contains("escalations[0] (p).steps[1].targets: no schedule is called 'nope'"),
             "{err}"
+        );
+        for expected in [
+            "escalations[1] (hours).steps[0].restrict[0]: 'someday' is not a day",
+            "escalations[1] (hours).steps[0].timezone: 'Mars/Base' is not an IANA time zone",
+        ] {
+            assert!(err.contains(expected), "missing «{expected}» in:\n{err}");
+        }
+        let text = text.replace(
+            "timezone = \"Mars/Base\", restrict = [{ days = [\"someday\"] }]",
+            "restrict = [{ days = [\"sat\"] }]",
         );
         let ok = text.replace(", { targets = [\"schedule:nope\"], wait_minutes = 0 }", "");
         let s = Settings::from_toml(&ok, "w.toml", no_env).unwrap();

@@ -134,8 +134,8 @@ pub struct DueStep {
     pub due_at: DateTime<Utc>,
     /// Paged when one of these pages cannot be delivered.
     pub fallback: Vec<String>,
-    /// A `schedule:NAME` target with nobody on call is skipped, not sent to the fallback.
-    pub skip_when_nobody: bool,
+    /// The step as configured: how it treats gaps, turns and its hours.
+    pub rules: EscalationStep,
 }
 
 /// Where one escalation of an incident stands.
@@ -216,6 +216,11 @@ impl Escalations {
         }
     }
 
+    /// How many escalations the incident has started.
+    pub fn started(&self) -> u32 {
+        self.running.len() as u32
+    }
+
     /// Who is paged when a page cannot be delivered: the latest escalation's fallback.
     pub fn fallback(&self) -> Vec<String> {
         self.running
@@ -252,7 +257,7 @@ impl Escalations {
                         targets: step.targets.clone(),
                         due_at: at,
                         fallback: run.fallback.clone(),
-                        skip_when_nobody: step.skip_when_nobody,
+                        rules: step.clone(),
                     })
             })
             .collect();
@@ -337,12 +342,12 @@ mod tests {
                 EscalationStep {
                     targets: vec!["!Networking".into()],
                     wait_minutes: 5,
-                    skip_when_nobody: false,
+                    ..EscalationStep::default()
                 },
                 EscalationStep {
                     targets: vec!["@ghammer".into()],
                     wait_minutes: 10,
-                    skip_when_nobody: false,
+                    ..EscalationStep::default()
                 },
             ],
             repeat: 1,

@@ -97,7 +97,7 @@ pub struct AlertFacts {
 pub const SYSTEM_ACTOR: &str = "warroom";
 
 /// One step of an escalation policy, as copied into the incident when it starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EscalationStep {
     /// `@handle`, `!team`, `schedule:NAME` or `everyone`, paged at the same time.
     pub targets: Vec<String>,
@@ -107,6 +107,17 @@ pub struct EscalationStep {
     /// the policy's fallback (the default).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_when_nobody: bool,
+    /// Page one of the targets per firing, taking turns: the policy's next incident (and
+    /// the next pass) pages the next one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub round_robin: bool,
+    /// The step pages only within these windows (of `timezone`); outside them it is
+    /// skipped and the escalation goes on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restrict: Vec<crate::domain::schedule::WindowSpec>,
+    /// The zone of `restrict`, written out when the policy is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 /// How one attempt to deliver a page ended.

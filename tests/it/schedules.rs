@@ -56,6 +56,19 @@ steps = [
   { targets = ["schedule:night"], wait_minutes = 5 },
 ]
 
+[[escalations]]
+name = "web"
+steps = [
+  { targets = ["@rpark", "@ghammer", "@khouse"], wait_minutes = 0, round_robin = true },
+  { targets = ["@svega"], wait_minutes = 0, timezone = "Europe/Berlin", restrict = [{ days = ["mon-fri"], from = "09:00", to = "17:00" }] },
+]
+
+[[routes]]
+name = "web"
+match_re = { alertname = "Web.*" }
+escalation = "web"
+auto_open = true
+
 [[routes]]
 name = "dns"
 match_re = { alertname = "DNS.*" }
@@ -260,7 +273,49 @@ async fn steps_page_whoever_is_on_call_then_the_fallback_or_nobody(url: &str) {
     );
 }
 
-on_both_backends!(steps_page_whoever_is_on_call_then_the_fallback_or_nobody);
+async fn round_robin_steps_take_turns_and_a_step_pages_only_in_its_hours(url: &str) {
+    let warroom = app(url).await;
+    let lines = vec![
+        // Monday 10:40 UTC is 11:40 in Berlin: within the step's hours.
+        alert("07T10:40:00", "WebSlow"),
+        // 20:00 UTC is 21:00 in Berlin: outside them.
+        alert("07T20:00:00", "WebDown"),
+        alert("07T20:05:00", "WebErrors"),
+        alert("07T20:10:00", "WebTimeouts"),
+    ];
+    replay_lines(&warroom, &lines, "round-robin").await;
+    let mut paged = Vec::new();
+    for n in 1..=4 {
+        paged.push(
+            pages(&warroom, n)
+                .await
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        paged,
+        [
+            vec!["@rpark", "@svega"],
+            vec!["@ghammer", "skip:@svega"],
+            vec!["@khouse", "skip:@svega"],
+            vec!["@rpark", "skip:@svega"],
+        ]
+    );
+    assert_eq!(
+        warroom.next_page_due().await.unwrap(),
+        None,
+        "a skipped step counts as fired: nothing stays due"
+    );
+    let skipped = pages(&warroom, 2).await;
+    assert_eq!(skipped[1].1, "outside the step's hours (Europe/Berlin)");
+}
+
+on_both_backends!(
+    steps_page_whoever_is_on_call_then_the_fallback_or_nobody,
+    round_robin_steps_take_turns_and_a_step_pages_only_in_its_hours
+);
 
 #[test]
 fn check_reports_the_gaps_and_oncall_lists_the_shifts_with_their_hours() {

@@ -341,7 +341,11 @@ impl Warroom {
                 .as_bytes(),
             )
         };
+        let turn = projection.paging.round_robin_turn(number, step.escalation) + step.round - 1;
         for (i, target) in step.targets.iter().enumerate() {
+            if step.rules.round_robin && i != turn as usize % step.targets.len() {
+                continue;
+            }
             let (pages, fallback) = match whom_to_page(projection, step, target, &reason, now) {
                 Whom::Page(pages, fallback) => (pages, fallback),
                 Whom::Skip(why) => {
@@ -544,6 +548,12 @@ fn whom_to_page(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Whom {
+    if !within_hours(&step.rules, now) {
+        return Whom::Skip(format!(
+            "outside the step's hours ({})",
+            step.rules.timezone.as_deref().unwrap_or("UTC")
+        ));
+    }
     let Ok(Target::Schedule(name)) = Target::parse(target) else {
         return Whom::Page(
             vec![(target.to_string(), reason.to_string())],
@@ -560,7 +570,7 @@ fn whom_to_page(
         );
     }
     let nobody = format!("nobody is on call for {name}");
-    if step.skip_when_nobody {
+    if step.rules.skip_when_nobody {
         Whom::Skip(format!("{nobody}; the step skips a gap"))
     } else if step.fallback.is_empty() {
         Whom::Skip(format!("{nobody} and the policy has no fallback"))
@@ -572,4 +582,29 @@ fn whom_to_page(
             .collect();
         Whom::Page(pages, vec![])
     }
+}
+
+/// Whether a step limited to some hours may page at `now`. The windows were checked when
+/// the policy was read; one this build cannot read does not stop the page.
+fn within_hours(step: &crate::domain::event::EscalationStep, now: DateTime<Utc>) -> bool {
+    if step.restrict.is_empty() {
+        return true;
+    }
+    let zone = step
+        .timezone
+        .as_deref()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(chrono_tz::UTC);
+    let windows: Vec<_> = step
+        .restrict
+        .iter()
+        .filter_map(|w| crate::domain::schedule::read_window(w).ok())
+        .collect();
+    windows.is_empty()
+        || crate::domain::schedule::windows::any_active(
+            zone,
+            &windows,
+            now,
+            now + chrono::Duration::seconds(1),
+        )
 }

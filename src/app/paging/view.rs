@@ -36,6 +36,9 @@ pub struct PagingIndex {
     pages: BTreeMap<(IncidentNumber, String), RecordedPage>,
     /// When `pages` was last pruned.
     pages_pruned_at: Option<DateTime<Utc>>,
+    /// Escalations started per policy, and each escalation's place among its policy's.
+    policy_starts: BTreeMap<String, u32>,
+    round_robin_turns: BTreeMap<(IncidentNumber, u32), u32>,
 }
 
 impl PagingIndex {
@@ -65,6 +68,7 @@ impl PagingIndex {
             event.unwrapped(),
             Event::EscalationStarted { .. }
                 | Event::PageRequested { .. }
+                | Event::PageSkipped { .. }
                 | Event::Acknowledged { .. }
                 | Event::IncidentResolved { .. }
                 | Event::IncidentClosed {}
@@ -85,7 +89,23 @@ impl PagingIndex {
             event: event.clone(),
         };
         // Kept when finished: a later escalation of the same incident is numbered after it.
-        self.escalations.entry(number).or_default().apply(&record);
+        let escalations = self.escalations.entry(number).or_default();
+        escalations.apply(&record);
+        if let Event::EscalationStarted { policy, .. } = event.unwrapped() {
+            let started = self.policy_starts.entry(policy.clone()).or_default();
+            self.round_robin_turns
+                .insert((number, escalations.started()), *started);
+            *started += 1;
+        }
+    }
+
+    /// How many escalations of the same policy started before this one, in ledger order:
+    /// where its round-robin steps take up the turn.
+    pub fn round_robin_turn(&self, number: IncidentNumber, escalation: u32) -> u32 {
+        self.round_robin_turns
+            .get(&(number, escalation))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Keeps each recent page of an open incident with what its pagers did with it.

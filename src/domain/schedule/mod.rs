@@ -286,7 +286,8 @@ fn read_anchor(anchor: &str, handoff: Option<&str>) -> Result<NaiveDateTime, Str
     Ok(midnight + chrono::Duration::minutes(minutes.into()))
 }
 
-fn read_window(w: &WindowSpec) -> Result<Window, String> {
+/// Reads a window as written.
+pub fn read_window(w: &WindowSpec) -> Result<Window, String> {
     let days = windows::parse_days(&w.days)?;
     let from = windows::parse_clock(w.from.as_deref().unwrap_or("00:00"), false)?;
     let to = windows::parse_clock(w.to.as_deref().unwrap_or("24:00"), true)?;
