@@ -107,6 +107,8 @@ pub enum Notice {
     DeployFlagged {
         text: String,
     },
+    /// A schedule handed over: the incoming and outgoing people are told.
+    HandOff(Box<HandOff>),
     /// An on-call shift ended: its summary goes to the announcement channel.
     ShiftEnded(u32),
     /// A signed ledger checkpoint taken at an incident close: posted in the announcement
@@ -114,6 +116,16 @@ pub enum Notice {
     Checkpoint {
         text: String,
     },
+}
+
+/// A hand-over of a schedule, as the people in it are told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandOff {
+    pub schedule: String,
+    pub at: DateTime<Utc>,
+    pub outgoing: Option<String>,
+    pub incoming: Option<String>,
+    pub until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -34,6 +34,7 @@ fn ten_layers() -> ScheduleSpec {
         };
     ScheduleSpec {
         name: "bench".into(),
+        shifts: false,
         timezone: Some("Europe/Berlin".into()),
         layers: vec![
             layer("1w", "Europe/Berlin", vec![], false, 8),

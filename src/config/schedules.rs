@@ -23,6 +23,17 @@ pub(super) fn read_schedules(
     problems: &mut Vec<String>,
 ) -> BTreeMap<String, ConfiguredSchedule> {
     let mut read = BTreeMap::new();
+    let driving: Vec<&str> = schedules
+        .iter()
+        .filter(|s| s.shifts)
+        .map(|s| s.name.as_str())
+        .collect();
+    if driving.len() > 1 {
+        problems.push(format!(
+            "schedules: {} all say shifts = true; one person is on call for /oncall at a time, so choose one",
+            driving.join(", ")
+        ));
+    }
     for (i, spec) in schedules.iter().enumerate() {
         let key = format!("schedules[{i}] ({})", spec.name);
         match Schedule::check(spec, zone, directory, &key) {

@@ -15,6 +15,7 @@
 mod channels;
 pub mod commands;
 pub mod gateway;
+mod handoffs;
 pub mod interactions;
 mod pager;
 mod recording;
@@ -474,6 +475,7 @@ impl Bot {
                 self.announce(&text).await
             }
             Notice::ShiftEnded(number) => self.post_shift_summary(number).await,
+            Notice::HandOff(handoff) => self.tell_handoff(&handoff).await,
         };
         if let Err(e) = result {
             tracing::error!("Discord: {}", explain(&e));

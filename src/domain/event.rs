@@ -415,6 +415,18 @@ pub enum Event {
     ScheduleRemoved {
         effective_from: DateTime<Utc>,
     },
+    /// A schedule handed over (`schedule-NAME`): at `at` the person on call changed from
+    /// `outgoing` to `incoming` (nobody for a gap), until `until`. Recorded when the moment
+    /// passes, by whichever instance sees it first, and the people are told then.
+    OncallHandedOff {
+        at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outgoing: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        incoming: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<DateTime<Utc>>,
+    },
     /// Someone is put on call for a while (`oncall-overrides`): over whoever `schedule` has
     /// on call, or, as a cover, only where `replaces` would be (in `schedule`, or in every
     /// schedule when it is `None`).
@@ -542,6 +554,7 @@ impl Event {
             Event::ScheduleDefined { .. } => "ScheduleDefined",
             Event::ScheduleRemoved { .. } => "ScheduleRemoved",
             Event::OncallOverridden { .. } => "OncallOverridden",
+            Event::OncallHandedOff { .. } => "OncallHandedOff",
             Event::OncallOverrideCancelled { .. } => "OncallOverrideCancelled",
             Event::PageSkipped { .. } => "PageSkipped",
             Event::ReleaseOpened { .. } => "ReleaseOpened",

@@ -199,7 +199,8 @@ async fn lead_while_elected(
         let (stop_led, led) = watch::channel(false);
         let tasks = [
             tokio::spawn(sweep_jobs(warroom.clone(), clock, led.clone())),
-            tokio::spawn(schedule_escalations(warroom.clone(), clock, led)),
+            tokio::spawn(schedule_escalations(warroom.clone(), clock, led.clone())),
+            tokio::spawn(hand_over_schedules(warroom.clone(), clock, led)),
         ];
         // The gateway is held in the background (reaching Discord may take any time) and
         // stops with `Gateway::stop`.
@@ -297,6 +298,45 @@ async fn schedule_escalations(
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = warroom.escalation_changed() => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}
+
+/// Records each schedule's hand-over when it happens (and tells the people), sleeping until
+/// the next one or the periodic rescan, which notices a new override or version.
+async fn hand_over_schedules(
+    warroom: Arc<Warroom>,
+    clock: Clock,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        let now = clock.now();
+        let wait = match warroom.record_handoffs(now).await {
+            Ok(recorded) => {
+                for h in &recorded {
+                    tracing::info!(
+                        schedule = %h.schedule,
+                        incoming = h.incoming.as_deref().unwrap_or("nobody"),
+                        outgoing = h.outgoing.as_deref().unwrap_or("nobody"),
+                        "on-call hand-over"
+                    );
+                }
+                match warroom.next_handoff(now).await {
+                    Ok(Some(at)) => (at - clock.now()).to_std().unwrap_or_default().min(RESCAN),
+                    _ => RESCAN,
+                }
+            }
+            Err(e) => {
+                tracing::error!("could not record on-call hand-overs (retrying in 5 s): {e:#}");
+                Duration::from_secs(5)
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
             _ = stopped.changed() => {}
         }
     }

@@ -314,7 +314,8 @@ async fn round_robin_steps_take_turns_and_a_step_pages_only_in_its_hours(url: &s
 
 on_both_backends!(
     steps_page_whoever_is_on_call_then_the_fallback_or_nobody,
-    round_robin_steps_take_turns_and_a_step_pages_only_in_its_hours
+    round_robin_steps_take_turns_and_a_step_pages_only_in_its_hours,
+    hand_overs_are_recorded_once_and_the_driving_schedule_takes_the_shift
 );
 
 #[test]
@@ -374,5 +375,93 @@ fn check_reports_the_gaps_and_oncall_lists_the_shifts_with_their_hours() {
         text(&who.stderr).contains("no schedule is called 'nope'; the schedules are night, sre"),
         "{}",
         text(&who.stderr)
+    );
+}
+
+async fn hand_overs_are_recorded_once_and_the_driving_schedule_takes_the_shift(url: &str) {
+    let text = CONFIG.replace(
+        "name = \"sre\"\ntimezone = \"UTC\"",
+        "name = \"sre\"\ntimezone = \"UTC\"\nshifts = true",
+    );
+    let settings = Settings::from_toml(&text, "schedules.toml", |_| None).unwrap();
+    let warroom = Warroom::start(Ledger::open(url).await.unwrap(), settings)
+        .await
+        .unwrap();
+    let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    warroom
+        .adopt_configured_schedules(at("2030-01-07T00:00:00Z"))
+        .await
+        .unwrap();
+    let first = warroom
+        .record_handoffs(at("2030-01-07T09:00:30Z"))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1, "{first:#?}");
+    assert_eq!(first[0].schedule, "sre");
+    assert_eq!(
+        (first[0].outgoing.as_deref(), first[0].incoming.as_deref()),
+        (Some("ghammer"), Some("rpark"))
+    );
+    assert_eq!(first[0].at, at("2030-01-07T09:00:00Z"));
+    assert_eq!(first[0].until, Some(at("2030-01-08T09:00:00Z")));
+    // Asked again (another instance, the next rescan): already recorded, nobody told twice.
+    assert!(warroom
+        .record_handoffs(at("2030-01-07T09:00:35Z"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        warroom
+            .next_handoff(at("2030-01-07T09:01:00Z"))
+            .await
+            .unwrap(),
+        Some(at("2030-01-07T22:00:00Z")),
+        "the night schedule's khouse comes on first"
+    );
+    let night = warroom
+        .record_handoffs(at("2030-01-07T22:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(night[0].schedule, "night");
+    assert_eq!(night[0].outgoing, None);
+    let next_day = warroom
+        .record_handoffs(at("2030-01-08T09:00:10Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_day
+            .iter()
+            .map(|h| (h.schedule.as_str(), h.incoming.as_deref()))
+            .collect::<Vec<_>>(),
+        [("sre", Some("ghammer"))]
+    );
+    // Hand-overs missed by more than an hour (warroom was down) are history: nobody is
+    // told of them late, and the schedule still says who was on call.
+    assert!(warroom
+        .record_handoffs(at("2030-01-10T12:00:00Z"))
+        .await
+        .unwrap()
+        .is_empty());
+    let replies = replay_lines(
+        &warroom,
+        &[say("08T09:05:00", "svega", "/oncall who")],
+        "handoff-who",
+    )
+    .await;
+    assert!(
+        replies[0]
+            .starts_with("Glenn Hammer (@ghammer) is on call (shift 2, since 2030-01-08 09:00"),
+        "the schedule drove the /oncall shift: {replies:#?}"
+    );
+    let shift_one = warroom::app::reading::Reader::new(
+        Ledger::open_read_only(url).await.unwrap(),
+        Settings::from_toml(&text, "schedules.toml", |_| None).unwrap(),
+    )
+    .stream("shift-1")
+    .await
+    .unwrap();
+    assert!(
+        matches!(&shift_one[0].event, Event::ShiftStarted { person, .. } if person == "rpark"),
+        "{shift_one:#?}"
     );
 }

@@ -7,12 +7,13 @@ pub mod view;
 
 use super::projection::Projection;
 use super::reading::Reader;
-use super::{event_id, Input, Outcome, Pending, Warroom};
+use super::{event_id, Caller, HandOff, Input, InputKind, Notice, Outcome, Pending, Warroom};
 use crate::config::Settings;
 use crate::domain::event::Event;
 use crate::domain::schedule::orders::{check_period, ScheduleOrder};
 use crate::domain::schedule::when::parse_when;
 use crate::domain::schedule::{Roster, Span, Version};
+use crate::domain::shift::OncallOrder;
 use crate::store::ExpectedVersion;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -21,6 +22,9 @@ use view::{stream_id, ScheduleIndex, OVERRIDES_STREAM};
 
 /// Namespace of the ids of schedule versions recorded from the configuration (UUID v5).
 const CONFIG_VERSION_NAMESPACE: Uuid = Uuid::from_u128(0x51c4_e0a2_7d3b_4f68_9e15_c0ff_ee01_d7a9);
+
+/// A hand-over noticed later than this is history, not news: nobody is told of it.
+pub const HANDOFF_NEWS: chrono::Duration = chrono::Duration::hours(1);
 
 /// One schedule's roster, and whether its newest version is the configuration's, not yet
 /// recorded (`warroom serve` records it when it starts).
@@ -158,6 +162,141 @@ impl Warroom {
         }
         self.catch_up(&mut projection).await?;
         Ok(recorded)
+    }
+
+    /// Records each hand-over of a schedule that happened by `now` and is not recorded yet
+    /// (one in the last [`HANDOFF_NEWS`]; older ones are history, readable from the
+    /// schedule), tells the people through the chat front end, and, for the schedule that
+    /// drives `/oncall` shifts, hands the shift over too. Returns the hand-overs this
+    /// instance recorded; another that recorded one first keeps it.
+    pub async fn record_handoffs(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<HandOff>> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
+        let mut found = Vec::new();
+        let names: Vec<String> = projection.schedules.names().map(str::to_string).collect();
+        for name in names {
+            let Some(roster) = projection.schedules.roster(&name) else {
+                continue;
+            };
+            let since = projection
+                .schedules
+                .last_handoff(&name)
+                .unwrap_or(now - HANDOFF_NEWS)
+                .max(now - HANDOFF_NEWS);
+            let spans = roster.resolve(since, now + chrono::Duration::days(35));
+            for pair in spans.windows(2) {
+                let (before, after) = (&pair[0], &pair[1]);
+                if after.start > now {
+                    break;
+                }
+                if after.start <= since || before.person == after.person {
+                    continue;
+                }
+                let until = spans
+                    .iter()
+                    .skip_while(|s| s.start <= after.start)
+                    .find(|s| s.person != after.person)
+                    .map(|s| s.start);
+                found.push((
+                    name.clone(),
+                    HandOff {
+                        schedule: name.clone(),
+                        at: after.start,
+                        outgoing: before.person.clone(),
+                        incoming: after.person.clone(),
+                        until,
+                    },
+                ));
+            }
+        }
+        let mut recorded = Vec::new();
+        for (name, handoff) in found {
+            let event = Event::OncallHandedOff {
+                at: handoff.at,
+                outgoing: handoff.outgoing.clone(),
+                incoming: handoff.incoming.clone(),
+                until: handoff.until,
+            };
+            // One per schedule and moment, whichever instance sees it first.
+            let id = Uuid::new_v5(
+                &CONFIG_VERSION_NAMESPACE,
+                format!("handoff\0{name}\0{}", handoff.at.to_rfc3339()).as_bytes(),
+            );
+            let appended = self
+                .append_ids(
+                    &stream_id(&name),
+                    ExpectedVersion::Any,
+                    vec![(id, Pending::system(event, handoff.at))],
+                )
+                .await;
+            match appended {
+                Ok(a) if !a.already_stored => {}
+                Ok(_) | Err(crate::store::AppendError::DuplicateEventId { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if projection.schedules.drives_shifts(&name) {
+                self.catch_up(&mut projection).await?;
+                self.hand_over_shift(&mut projection, &handoff).await?;
+            }
+            self.notify(Notice::HandOff(Box::new(handoff.clone())));
+            recorded.push(handoff);
+        }
+        self.catch_up(&mut projection).await?;
+        Ok(recorded)
+    }
+
+    /// The `/oncall` shift follows the schedule that drives it: the incoming person takes
+    /// it over (its summary is posted as for `/oncall start`), a gap ends it.
+    async fn hand_over_shift(
+        &self,
+        projection: &mut Projection,
+        handoff: &HandOff,
+    ) -> anyhow::Result<()> {
+        let input = Input {
+            key: format!("handoff:{}:{}", handoff.schedule, handoff.at.to_rfc3339()),
+            at: handoff.at,
+            from: "warroom".to_string(),
+            channel: String::new(),
+            kind: InputKind::Message {
+                text: String::new(),
+                message_id: None,
+                reply_to: None,
+                attachments: vec![],
+            },
+            caller: Caller::default(),
+        };
+        let order = match &handoff.incoming {
+            Some(person) => OncallOrder::Start(Some(person.clone())),
+            None if projection.shifts.current().is_some() => OncallOrder::End,
+            None => return Ok(()),
+        };
+        if let Err(refused) = self.oncall(projection, &input, order).await? {
+            tracing::warn!(
+                schedule = %handoff.schedule,
+                "the /oncall shift did not follow the hand-over: {refused}"
+            );
+        }
+        Ok(())
+    }
+
+    /// When the next hand-over of any schedule happens after `now`, within five weeks.
+    pub async fn next_handoff(&self, now: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection).await?;
+        let names: Vec<String> = projection.schedules.names().map(str::to_string).collect();
+        Ok(names
+            .iter()
+            .filter_map(|name| {
+                let spans = projection
+                    .schedules
+                    .roster(name)?
+                    .resolve(now, now + chrono::Duration::days(35));
+                spans
+                    .windows(2)
+                    .find(|p| p[0].person != p[1].person)
+                    .map(|p| p[1].start)
+            })
+            .min())
     }
 
     /// Whoever `schedule` has on call at `at`, from the ledger.

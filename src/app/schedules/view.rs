@@ -4,6 +4,7 @@
 
 use crate::domain::event::{Event, Recorded};
 use crate::domain::schedule::{Override, Roster, Schedule, ScheduleSpec, Version};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// The stream of a schedule's versions.
@@ -31,6 +32,10 @@ pub struct ScheduleIndex {
     /// what it follows and two instances recording the same change keep one.
     last_position: BTreeMap<String, i64>,
     overrides: Vec<RecordedOverride>,
+    /// When each schedule last handed over, as recorded.
+    last_handoff: BTreeMap<String, DateTime<Utc>>,
+    /// The spec of each schedule's newest version (for its `shifts` flag).
+    newest: BTreeMap<String, ScheduleSpec>,
 }
 
 /// The short reference of an event: the first 8 hex digits of its id.
@@ -71,6 +76,7 @@ impl ScheduleIndex {
                         effective_from: *effective_from,
                         schedule,
                     });
+                self.newest.insert(name.to_string(), spec.clone());
                 if source == "config" {
                     self.configured.insert(name.to_string(), Some(spec.clone()));
                 }
@@ -86,6 +92,10 @@ impl ScheduleIndex {
                     });
                 self.configured.insert(name.to_string(), None);
                 self.last_position.insert(name.to_string(), r.position);
+            }
+            (Event::OncallHandedOff { at, .. }, Some(name)) => {
+                let last = self.last_handoff.entry(name.to_string()).or_insert(*at);
+                *last = (*last).max(*at);
             }
             (
                 Event::OncallOverridden {
@@ -162,6 +172,16 @@ impl ScheduleIndex {
     /// The position of the last event recorded for `name` (0 when none).
     pub fn last_position(&self, name: &str) -> i64 {
         self.last_position.get(name).copied().unwrap_or(0)
+    }
+
+    /// When `name` last handed over, as recorded.
+    pub fn last_handoff(&self, name: &str) -> Option<DateTime<Utc>> {
+        self.last_handoff.get(name).copied()
+    }
+
+    /// Whether whoever `name` has on call also takes the `/oncall` shift.
+    pub fn drives_shifts(&self, name: &str) -> bool {
+        self.newest.get(name).is_some_and(|s| s.shifts)
     }
 
     /// The overrides in force, in recorded order.

@@ -25,7 +25,7 @@ pub enum SummaryOf {
 }
 
 impl Warroom {
-    pub(super) async fn oncall(
+    pub(in crate::app) async fn oncall(
         &self,
         projection: &mut Projection,
         input: &Input,

@@ -103,6 +103,7 @@ impl<'a> Timeline<'a> {
             Event::ScheduleDefined { .. }
             | Event::ScheduleRemoved { .. }
             | Event::OncallOverridden { .. }
+            | Event::OncallHandedOff { .. }
             | Event::OncallOverrideCancelled { .. } => {}
             // Release events live in release streams, never in an incident's.
             Event::ReleaseOpened { .. }

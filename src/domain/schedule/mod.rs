@@ -33,6 +33,10 @@ pub struct ScheduleSpec {
     /// IANA zone of the anchors and windows; the configuration's zone when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// Whoever this schedule hands the turn to also takes the `/oncall` shift (its
+    /// summary is posted when it ends); at most one schedule says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shifts: bool,
     pub layers: Vec<LayerSpec>,
 }
 

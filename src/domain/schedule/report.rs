@@ -116,6 +116,7 @@ mod tests {
         let spec = ScheduleSpec {
             name: "sre".into(),
             timezone: Some("UTC".into()),
+            shifts: false,
             layers: vec![LayerSpec {
                 name: Some("primary".into()),
                 people: vec!["@rpark".into(), "@ghammer".into()],

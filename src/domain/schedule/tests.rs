@@ -35,6 +35,7 @@ fn schedule(zone: &str, layers: Vec<LayerSpec>) -> Schedule {
     let spec = ScheduleSpec {
         name: "sre".into(),
         timezone: Some(zone.into()),
+        shifts: false,
         layers,
     };
     Schedule::check(&spec, chrono_tz::UTC, &directory(), "schedules[0]").unwrap()
@@ -335,6 +336,7 @@ fn mistakes_are_all_reported_with_their_key() {
     let spec = ScheduleSpec {
         name: "bad name".into(),
         timezone: Some("Mars/Base".into()),
+        shifts: false,
         layers: vec![LayerSpec {
             restrict: vec![window("someday", "9", "17:00")],
             masked_turns: Some("sometimes".into()),
