@@ -1422,3 +1422,68 @@ async fn deploys_and_shifts_reach_discord_warnings_incident_channels_and_summari
     .await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_hand_over_is_announced_mentioning_both_and_direct_messaged() {
+    use warroom::domain::schedule::{Schedule, ScheduleSpec};
+    let anchor = (Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M");
+    let spec: ScheduleSpec = toml::from_str(&format!(
+        r#"
+name = "sre"
+timezone = "UTC"
+[[layers]]
+people = ["@rpark", "@ghammer"]
+turn = "1w"
+anchor = "{anchor}"
+"#
+    ))
+    .unwrap();
+    let h = harness_with(|s| {
+        let schedule = Schedule::check(&spec, chrono_tz::UTC, &s.directory, "sre").unwrap();
+        s.schedules.insert(
+            "sre".into(),
+            warroom::config::ConfiguredSchedule {
+                spec: schedule.recorded_spec(&spec),
+                schedule,
+            },
+        );
+    })
+    .await;
+    // Served, the schedule is recorded from now: rpark's turn begins for warroom, and the
+    // leader's hand-over task tells the channel and rpark.
+    let running = common::serve_app(
+        h.warroom.clone(),
+        warroom::serve::Options {
+            discord: Some(h.discord.as_ref().unwrap().bot.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .running;
+    let rpark = h.user("rpark");
+    h.until("the hand-over is announced", || async {
+        h.fake.messages_in(OPS).iter().any(|m| {
+            m.content
+                .starts_with(&format!("🔁 sre: <@{rpark}> is on call now until "))
+                && m.content.ends_with("taking over from nobody.")
+        })
+    })
+    .await;
+    h.until("rpark is told by DM", || async {
+        h.fake.dm_channels().iter().any(|(user, dm)| {
+            *user == rpark
+                && h.fake.messages_in(*dm).iter().any(|m| {
+                    m.content
+                        .starts_with("🔁 You are on call for sre now until ")
+                })
+        })
+    })
+    .await;
+    assert_eq!(
+        h.records_of("schedule-sre").await,
+        2,
+        "the version and the hand-over"
+    );
+    running.stop().await;
+    h.stop().await;
+}
