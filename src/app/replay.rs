@@ -150,7 +150,23 @@ pub async fn replay_with_agents<A: JobWorker>(
 ) -> anyhow::Result<ReplaySummary> {
     let lines = inputs(text, identity, warroom)?;
     let mut summary = ReplaySummary::default();
+    // Schedules the ledger has never had hold from the transcript's start; their hand-overs
+    // happen on the transcript's clock, between its lines, before what is due by then.
+    let mut handed_off_until = match lines.first() {
+        Some((first, _)) => {
+            warroom.adopt_new_schedules(first.at).await?;
+            first.at - chrono::Duration::seconds(1)
+        }
+        None => chrono::DateTime::<chrono::Utc>::MIN_UTC,
+    };
     for (line, input) in lines {
+        if line.at > handed_off_until {
+            warroom
+                .record_handoffs_since(handed_off_until, line.at)
+                .await
+                .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?;
+            handed_off_until = line.at;
+        }
         // The transcript's clock drives escalations: steps due by this line fire first.
         let pages = warroom
             .fire_due_pages(line.at)

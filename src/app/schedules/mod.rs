@@ -133,10 +133,28 @@ impl Warroom {
         &self,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<String>> {
+        self.adopt_schedules(now, false).await
+    }
+
+    /// For a replay: records, from `at` (the transcript's first time), the configured
+    /// schedules the ledger has never had. A schedule already recorded is left to `warroom
+    /// serve`, so replaying an old transcript never rewrites a schedule's past.
+    pub async fn adopt_new_schedules(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+        self.adopt_schedules(at, true).await
+    }
+
+    async fn adopt_schedules(
+        &self,
+        now: DateTime<Utc>,
+        only_new: bool,
+    ) -> anyhow::Result<Vec<String>> {
         let mut projection = self.projection.lock().await;
         self.catch_up(&mut projection).await?;
         let mut recorded = Vec::new();
-        for (name, event) in configuration_changes(&projection.schedules, &self.settings, now) {
+        let changes = configuration_changes(&projection.schedules, &self.settings, now)
+            .into_iter()
+            .filter(|(name, _)| !only_new || projection.schedules.roster(name).is_none());
+        for (name, event) in changes.collect::<Vec<_>>() {
             // The id names what the change follows, so the same change made twice is one.
             let id = Uuid::new_v5(
                 &CONFIG_VERSION_NAMESPACE,
@@ -165,15 +183,27 @@ impl Warroom {
     }
 
     /// Records each hand-over of a schedule that happened by `now` and is not recorded yet
-    /// (one in the last [`HANDOFF_NEWS`]; older ones are history, readable from the
-    /// schedule), tells the people through the chat front end, and, for the schedule that
+    /// (in the last [`HANDOFF_NEWS`]; older ones are history, readable from the schedule), tells the people through the chat front end, and, for the schedule that
     /// drives `/oncall` shifts, hands the shift over too. Returns the hand-overs this
     /// instance recorded; another that recorded one first keeps it.
     pub async fn record_handoffs(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<HandOff>> {
+        self.record_handoffs_since(now - HANDOFF_NEWS, now).await
+    }
+
+    /// Records the hand-overs after `since` up to `now` not recorded yet: a replay asks for
+    /// those between two lines of its transcript, however far apart.
+    pub async fn record_handoffs_since(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<HandOff>> {
         let mut projection = self.projection.lock().await;
         self.catch_up(&mut projection).await?;
         let mut found = Vec::new();
         let names: Vec<String> = projection.schedules.names().map(str::to_string).collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         for name in names {
             let Some(roster) = projection.schedules.roster(&name) else {
                 continue;
@@ -181,8 +211,8 @@ impl Warroom {
             let since = projection
                 .schedules
                 .last_handoff(&name)
-                .unwrap_or(now - HANDOFF_NEWS)
-                .max(now - HANDOFF_NEWS);
+                .unwrap_or(since)
+                .max(since);
             let spans = roster.resolve(since, now + chrono::Duration::days(35));
             for pair in spans.windows(2) {
                 let (before, after) = (&pair[0], &pair[1]);
