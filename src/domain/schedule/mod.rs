@@ -13,6 +13,7 @@
 //! in its period; a cover replaces only one named person. Roster changes are new versions
 //! of the schedule, each effective from its own time, so the past stays as it was.
 
+pub mod ical;
 pub mod orders;
 pub mod report;
 pub mod turns;
