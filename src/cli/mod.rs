@@ -102,6 +102,10 @@ pub enum Command {
         to: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
+        /// Print the iCalendar feed links (each schedule's, each person's) instead; they
+        /// hold their tokens, so hand each person only their own.
+        #[arg(long, conflicts_with_all = ["at", "from", "to"])]
+        links: bool,
     },
     /// When was the last deploy? The newest deploys, newest first.
     Deploys {
@@ -278,12 +282,17 @@ impl Cli {
                 }
                 Ok(0)
             }
+            Command::Oncall { links: true, .. } => {
+                let settings = Settings::load(self.config.as_deref())?;
+                calendar_links(&settings)
+            }
             Command::Oncall {
                 ref schedule,
                 ref at,
                 ref from,
                 ref to,
                 format,
+                ..
             } => {
                 let reader = self.reader().await?;
                 oncall(
@@ -565,6 +574,32 @@ async fn agent(config: Option<&Path>) -> anyhow::Result<i32> {
     eprintln!("stopping: sending the report in flight, if any");
     let _ = stop.send(true);
     running.await.context("the agent's task failed")??;
+    Ok(0)
+}
+
+/// `warroom oncall --links`: the feed links of every schedule and person.
+fn calendar_links(settings: &Settings) -> anyhow::Result<i32> {
+    use crate::app::schedules::calendar::Feed;
+    let Some(calendars) = &settings.calendars else {
+        bail!("the calendar feeds are off; set [calendars] secret_env or secret_file (docs/oncall.md)");
+    };
+    let base = calendars
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
+    for name in settings.schedules.keys() {
+        println!(
+            "schedule {name}: {base}{}",
+            Feed::Schedule(name.clone()).path(&calendars.secret)
+        );
+    }
+    for c in settings.directory.contacts() {
+        println!(
+            "@{}: {base}{}",
+            c.handle,
+            Feed::Person(c.handle.clone()).path(&calendars.secret)
+        );
+    }
     Ok(0)
 }
 

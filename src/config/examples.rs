@@ -108,6 +108,7 @@ mod tests {
         assert_eq!(
             everyone,
             &[
+                "schedule:ops",
                 "!Customer Support",
                 "!Networking",
                 "!Ops",

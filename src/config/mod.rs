@@ -8,6 +8,7 @@
 mod agents;
 mod alerts;
 mod bounds;
+mod calendars;
 mod chat;
 mod contacts;
 mod deploys;
@@ -25,6 +26,7 @@ mod witness;
 
 pub use agents::{AgentFile, AgentSettings};
 pub use alerts::{AlertsSection, SourceAuth, SourceFile, ALERT_SOURCES};
+pub use calendars::{CalendarSettings, CalendarsSection};
 pub use chat::{ChatSection, IncidentsSection, DEFAULT_LOOKBACK_MINUTES};
 pub use deploys::{DeploySettings, DeploysSection, GuardFile};
 pub use discord::{DiscordSection, DiscordSettings, DISCORD_API_URL};
@@ -40,6 +42,7 @@ pub use witness::WitnessSection;
 
 use agents::read_agents;
 use alerts::{read_alerts_channel, read_max_body_bytes, read_sources};
+use calendars::read_calendars;
 use chat::{read_default_channel, read_lookback, read_timezone};
 use contacts::read_directory;
 use deploys::read_deploys;
@@ -90,6 +93,9 @@ pub struct ConfigFile {
     /// On-call schedules: rotations in layers, whom `schedule:NAME` pages.
     #[serde(default)]
     pub schedules: Vec<crate::domain::schedule::ScheduleSpec>,
+    /// The iCalendar feeds of the schedules.
+    #[serde(default)]
+    pub calendars: CalendarsSection,
     #[serde(default)]
     pub escalations: Vec<EscalationFile>,
     /// Outside pagers and whom each reaches.
@@ -131,6 +137,8 @@ pub struct Settings {
     pub policies: BTreeMap<String, Policy>,
     /// On-call schedules by name, as written and checked.
     pub schedules: BTreeMap<String, ConfiguredSchedule>,
+    /// The schedules' iCalendar feeds; `None`: off.
+    pub calendars: Option<CalendarSettings>,
     pub pagers: Vec<PagerSettings>,
     pub discord: DiscordSettings,
     /// Runbook commands, checked, by command path; empty until read (`load` reads the
@@ -246,6 +254,7 @@ fn build(
         routes,
         default_route,
         schedules,
+        calendars,
         escalations,
         pagers,
         discord,
@@ -268,6 +277,7 @@ fn build(
     let mut warnings = Vec::new();
     let sources = read_sources(&alerts, env, file, &mut warnings, problems);
     let schedules = read_schedules(&schedules, timezone, &directory, problems);
+    let calendars = read_calendars(&calendars, env, file, problems);
     let policies = read_escalations(&escalations, &directory, &schedules, timezone, problems);
     let routes = read_routes(&routes, default_route.as_ref(), &policies, file, problems);
     let pagers = read_pagers(&pagers, &directory, env, file, problems);
@@ -312,6 +322,7 @@ fn build(
         routes,
         policies,
         schedules,
+        calendars,
         pagers,
         warnings,
     })

@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod auth;
+pub mod calendars;
 pub mod connections;
 pub mod console;
 pub mod deploys;
@@ -24,7 +25,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::json;
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub fn router(warroom: Arc<Warroom>, discord: Option<Arc<dyn ChatDoor>>, clock: 
         .route("/v1/agent/poll", post(agents::poll))
         .route("/v1/console", post(console::run))
         .route("/v1/deploys", post(deploys::record))
+        .route("/v1/schedules/{file}", get(calendars::schedule))
+        .route("/v1/people/{file}", get(calendars::person))
         .route(
             "/v1/agent/jobs/{incident}/{run}/reports",
             post(agents::report),

@@ -315,7 +315,8 @@ async fn round_robin_steps_take_turns_and_a_step_pages_only_in_its_hours(url: &s
 on_both_backends!(
     steps_page_whoever_is_on_call_then_the_fallback_or_nobody,
     round_robin_steps_take_turns_and_a_step_pages_only_in_its_hours,
-    hand_overs_are_recorded_once_and_the_driving_schedule_takes_the_shift
+    hand_overs_are_recorded_once_and_the_driving_schedule_takes_the_shift,
+    calendar_feeds_need_their_token_and_keep_their_uids
 );
 
 #[test]
@@ -464,4 +465,82 @@ async fn hand_overs_are_recorded_once_and_the_driving_schedule_takes_the_shift(u
         matches!(&shift_one[0].event, Event::ShiftStarted { person, .. } if person == "rpark"),
         "{shift_one:#?}"
     );
+}
+
+async fn calendar_feeds_need_their_token_and_keep_their_uids(url: &str) {
+    use warroom::app::schedules::calendar::Feed;
+    let text = format!(
+        "{CONFIG}\n[calendars]\nsecret_env = \"CAL\"\nbase_url = \"https://warroom.example.com\"\n"
+    );
+    let settings = Settings::from_toml(&text, "schedules.toml", |k| {
+        (k == "CAL").then(|| "a-long-random-calendar-secret".to_string())
+    })
+    .unwrap();
+    let secret = settings.calendars.as_ref().unwrap().secret.clone();
+    let app = crate::common::spawn_app(url, settings, Default::default()).await;
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        let base = app.base.clone();
+        async move { client.get(format!("{base}{path}")).send().await.unwrap() }
+    };
+    let refused = get("/v1/schedules/sre.ics".into()).await;
+    assert_eq!(refused.status(), 401);
+    let wrong = get("/v1/schedules/sre.ics?token=0123456789abcdef0123456789abcdef".into()).await;
+    assert_eq!(wrong.status(), 401);
+    let other_feeds_token = Feed::Schedule("night".into()).token(&secret);
+    let crossed = get(format!("/v1/schedules/sre.ics?token={other_feeds_token}")).await;
+    assert_eq!(crossed.status(), 401, "a token opens its own feed only");
+    let feed = get(Feed::Schedule("sre".into()).path(&secret)).await;
+    assert_eq!(feed.status(), 200);
+    assert_eq!(
+        feed.headers()["content-type"].to_str().unwrap(),
+        "text/calendar; charset=utf-8"
+    );
+    let body = feed.text().await.unwrap();
+    assert!(body.starts_with("BEGIN:VCALENDAR\r\n"), "{body}");
+    assert!(
+        body.contains("SUMMARY:On call: Riley Park (@rpark) (sre)"),
+        "{body}"
+    );
+    // A daily rotation for a year ahead: about 366 shifts.
+    let events = body.matches("BEGIN:VEVENT").count();
+    assert!((365..=368).contains(&events), "{events}");
+    let uids = |body: &str| -> Vec<String> {
+        body.lines()
+            .filter(|l| l.starts_with("UID:"))
+            .map(str::to_string)
+            .collect()
+    };
+    let again = get(Feed::Schedule("sre".into()).path(&secret))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        uids(&body)[..10],
+        uids(&again)[..10],
+        "a refetch keeps the UIDs"
+    );
+    assert!(
+        uids(&body)[0].ends_with("@warroom.example.com"),
+        "{:?}",
+        uids(&body)[0]
+    );
+    let mine = get(Feed::Person("khouse".into()).path(&secret))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        mine.contains("SUMMARY:On call: Kim House (@khouse) (night)"),
+        "{mine}"
+    );
+    assert!(
+        !mine.contains("rpark"),
+        "a person's feed holds only their shifts"
+    );
+    let nobody = get(Feed::Person("stranger".into()).path(&secret)).await;
+    assert_eq!(nobody.status(), 404);
+    app.running.stop().await;
 }

@@ -3,6 +3,7 @@
 //! and whom a `schedule:NAME` escalation step pages. The rules are in `domain::schedule`;
 //! this records what they decide.
 
+pub mod calendar;
 pub mod view;
 
 use super::projection::Projection;
