@@ -10,7 +10,14 @@ use warroom::app::replay::replay;
 use warroom::app::shifts::SummaryOf;
 use warroom::app::{Notice, Warroom};
 
-use common::example_app as app;
+/// The example configuration without its rotation: these shifts are started by hand.
+async fn app(url: &str) -> Warroom {
+    let mut settings = warroom::config::Settings::example().unwrap();
+    settings.schedules.clear();
+    Warroom::start(warroom::store::Ledger::open(url).await.unwrap(), settings)
+        .await
+        .unwrap()
+}
 
 fn say(at: &str, from: &str, channel: &str, text: &str) -> String {
     json!({"at": format!("2021-03-{at}Z"), "from": from, "channel": channel, "text": text})
