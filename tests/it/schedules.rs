@@ -316,7 +316,8 @@ on_both_backends!(
     steps_page_whoever_is_on_call_then_the_fallback_or_nobody,
     round_robin_steps_take_turns_and_a_step_pages_only_in_its_hours,
     hand_overs_are_recorded_once_and_the_driving_schedule_takes_the_shift,
-    calendar_feeds_need_their_token_and_keep_their_uids
+    calendar_feeds_need_their_token_and_keep_their_uids,
+    a_roster_change_holds_from_its_time_and_survives_a_restart
 );
 
 #[test]
@@ -543,4 +544,73 @@ async fn calendar_feeds_need_their_token_and_keep_their_uids(url: &str) {
     let nobody = get(Feed::Person("stranger".into()).path(&secret)).await;
     assert_eq!(nobody.status(), 404);
     app.running.stop().await;
+}
+
+async fn a_roster_change_holds_from_its_time_and_survives_a_restart(url: &str) {
+    let warroom = app(url).await;
+    let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    warroom
+        .adopt_configured_schedules(at("2030-01-07T00:00:00Z"))
+        .await
+        .unwrap();
+    let replies = replay_lines(
+        &warroom,
+        &[
+            say(
+                "07T10:00:00",
+                "ghammer",
+                "/oncall roster schedule:sre people:\"@khouse, @svega\" from:\"2030-01-09 09:00\"",
+            ),
+            say(
+                "07T10:01:00",
+                "ghammer",
+                "/oncall roster schedule:sre people:\"@khouse @nobody\" from:now",
+            ),
+            say(
+                "07T10:02:00",
+                "ghammer",
+                "/oncall roster schedule:sre people:@khouse from:2030-01-01",
+            ),
+        ],
+        "roster",
+    )
+    .await;
+    assert_eq!(
+        replies[0],
+        "sre: from Wed 2030-01-09 09:00 UTC, layer 1 turns through Kim House (@khouse), Susan Vega (@svega); before that it stays as it was"
+    );
+    assert!(
+        replies[1].contains("'@nobody' is not in [[contacts]]"),
+        "{replies:#?}"
+    );
+    assert!(
+        replies[2].contains("is in the past; roster changes hold from now on"),
+        "{replies:#?}"
+    );
+    drop(warroom);
+    // Restarted with the same configuration: serve records nothing, the change stays.
+    let warroom = app(url).await;
+    assert!(warroom
+        .adopt_configured_schedules(at("2030-01-07T12:00:00Z"))
+        .await
+        .unwrap()
+        .is_empty());
+    let reader = warroom::app::reading::Reader::new(
+        Ledger::open_read_only(url).await.unwrap(),
+        Settings::from_toml(CONFIG, "schedules.toml", |_| None).unwrap(),
+    );
+    let roster = reader
+        .schedule_index()
+        .await
+        .unwrap()
+        .roster("sre")
+        .unwrap();
+    let who = |t: &str| roster.on_call_at(at(t));
+    assert_eq!(
+        who("2030-01-08T12:00:00Z").as_deref(),
+        Some("ghammer"),
+        "before: as it was"
+    );
+    assert_eq!(who("2030-01-09T12:00:00Z").as_deref(), Some("khouse"));
+    assert_eq!(who("2030-01-10T12:00:00Z").as_deref(), Some("svega"));
 }

@@ -11,9 +11,9 @@ use super::reading::Reader;
 use super::{event_id, Caller, HandOff, Input, InputKind, Notice, Outcome, Pending, Warroom};
 use crate::config::Settings;
 use crate::domain::event::Event;
-use crate::domain::schedule::orders::{check_period, ScheduleOrder};
+use crate::domain::schedule::orders::{check_effective, check_period, ScheduleOrder};
 use crate::domain::schedule::when::parse_when;
-use crate::domain::schedule::{Roster, Span, Version};
+use crate::domain::schedule::{Roster, Schedule, Span, Version};
 use crate::domain::shift::OncallOrder;
 use crate::store::ExpectedVersion;
 use chrono::{DateTime, Utc};
@@ -376,6 +376,24 @@ impl Warroom {
             )),
         };
         let event = match order {
+            ScheduleOrder::Roster {
+                schedule,
+                layer,
+                people,
+                from,
+            } => {
+                return self
+                    .change_roster(
+                        projection,
+                        input,
+                        &views,
+                        &schedule,
+                        layer.as_deref(),
+                        &people,
+                        &from,
+                    )
+                    .await
+            }
             ScheduleOrder::Cancel { reference } => {
                 let Some(found) = projection
                     .schedules
@@ -509,6 +527,120 @@ impl Warroom {
         };
         Ok(Ok(Outcome {
             reply: Some(reply),
+            events: usize::from(!appended.already_stored),
+            already_recorded: appended.already_stored,
+            ..Outcome::default()
+        }))
+    }
+}
+
+impl Warroom {
+    /// `/oncall roster`: a new version of the schedule, from `from` on, whose layer turns
+    /// through the people given; everything else as in the newest version.
+    #[allow(clippy::too_many_arguments)]
+    async fn change_roster(
+        &self,
+        projection: &Projection,
+        input: &Input,
+        views: &BTreeMap<String, ScheduleView>,
+        schedule: &str,
+        layer: Option<&str>,
+        people: &str,
+        from: &str,
+    ) -> anyhow::Result<Result<Outcome, String>> {
+        let Some(view) = views.get(schedule) else {
+            return Ok(Err(unknown_schedule(schedule, views)));
+        };
+        let newest = projection
+            .schedules
+            .newest_spec(schedule)
+            .or_else(|| self.settings.schedules.get(schedule).map(|c| &c.spec));
+        let Some(mut spec) = newest.cloned() else {
+            return Ok(Err(unknown_schedule(schedule, views)));
+        };
+        let index = match layer {
+            None if spec.layers.len() == 1 => 0,
+            None => {
+                return Ok(Err(format!(
+                    "{schedule} has {} layers; say which with layer:1..{} or its name",
+                    spec.layers.len(),
+                    spec.layers.len()
+                )))
+            }
+            Some(l) => match l.parse::<usize>() {
+                Ok(n) if (1..=spec.layers.len()).contains(&n) => n - 1,
+                _ => match spec
+                    .layers
+                    .iter()
+                    .position(|x| x.name.as_deref() == Some(l))
+                {
+                    Some(i) => i,
+                    None => {
+                        return Ok(Err(format!(
+                            "{schedule} has no layer '{l}'; give its number (1..{}) or its name",
+                            spec.layers.len()
+                        )))
+                    }
+                },
+            },
+        };
+        let given: Vec<String> = people
+            .split([' ', ','])
+            .filter(|p| !p.trim().is_empty())
+            .map(str::to_string)
+            .collect();
+        if given.is_empty() {
+            return Ok(Err(
+                "people: name who takes turns, e.g. people:\"@rpark @khouse\"".into(),
+            ));
+        }
+        let from = match parse_when(from, view.zone, input.at, input.at)
+            .map_err(|e| format!("from: {e}"))
+            .and_then(|t| check_effective(t, input.at))
+        {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        spec.layers[index].people = given;
+        let checked = match Schedule::check(
+            &spec,
+            self.settings.timezone,
+            &self.settings.directory,
+            schedule,
+        ) {
+            Ok(s) => s,
+            Err(problems) => return Ok(Err(problems.join("; "))),
+        };
+        let recorded = checked.recorded_spec(&spec);
+        let turns: Vec<String> = checked.layers[index]
+            .people
+            .iter()
+            .map(|p| {
+                p.as_deref()
+                    .map_or("none".to_string(), |h| self.settings.directory.display(h))
+            })
+            .collect();
+        let event = Event::ScheduleDefined {
+            spec: recorded,
+            effective_from: from,
+            source: "chat".into(),
+        };
+        let appended = self
+            .append_ids(
+                &stream_id(schedule),
+                ExpectedVersion::Any,
+                vec![(event_id(&input.key, 0), self.pending(input, event))],
+            )
+            .await?;
+        let local = from
+            .with_timezone(&view.zone)
+            .format("%a %Y-%m-%d %H:%M %Z");
+        Ok(Ok(Outcome {
+            reply: Some(format!(
+                "{schedule}: from {local}, {} turns through {}; before that it stays as it was",
+                checked.layers[index].name,
+                turns.join(", ")
+            )),
             events: usize::from(!appended.already_stored),
             already_recorded: appended.already_stored,
             ..Outcome::default()

@@ -179,6 +179,11 @@ impl ScheduleIndex {
         self.last_handoff.get(name).copied()
     }
 
+    /// The spec of the newest version recorded for `name`.
+    pub fn newest_spec(&self, name: &str) -> Option<&ScheduleSpec> {
+        self.newest.get(name)
+    }
+
     /// Whether whoever `name` has on call also takes the `/oncall` shift.
     pub fn drives_shifts(&self, name: &str) -> bool {
         self.newest.get(name).is_some_and(|s| s.shifts)

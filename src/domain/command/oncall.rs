@@ -97,6 +97,33 @@ pub const COMMANDS: &[CommandSpec] = &[
         confirm: false,
     },
     CommandSpec {
+        words: &["oncall", "roster"],
+        help: "Change who a schedule's rotation turns through, from a time on",
+        options: &[
+            OptionSpec {
+                name: "schedule",
+                required: true,
+                shape: "NAME",
+                help: "the schedule",
+            },
+            OptionSpec {
+                name: "people",
+                required: true,
+                shape: "\"@a @b none\"",
+                help: "the people in turn order; none is a turn nobody takes",
+            },
+            FROM,
+            OptionSpec {
+                name: "layer",
+                required: false,
+                shape: "N|NAME",
+                help: "which layer, when the schedule has several",
+            },
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
         words: &["oncall", "cancel"],
         help: "Withdraw an override or cover by its reference",
         options: &[OptionSpec {
@@ -142,6 +169,12 @@ pub(super) fn interpret(o: &Options) -> Result<ChatCommand, CommandError> {
             person: o.handle("user").unwrap_or_default(),
             from: o.get("from").unwrap_or_default(),
             to: o.get("to").unwrap_or_default(),
+        })),
+        ["oncall", "roster"] => Ok(ChatCommand::Schedule(ScheduleOrder::Roster {
+            schedule: o.get("schedule").unwrap_or_default(),
+            layer: o.get("layer"),
+            people: o.get("people").unwrap_or_default(),
+            from: o.get("from").unwrap_or_default(),
         })),
         ["oncall", "cancel"] => Ok(ChatCommand::Schedule(ScheduleOrder::Cancel {
             reference: o.get("ref").unwrap_or_default().to_ascii_lowercase(),

@@ -1,6 +1,7 @@
-//! What the on-call schedule commands ask (`/oncall override`, `cover`, `cancel`), and the
-//! rules every change obeys: it starts now or later, ends after it starts, and lasts at most
-//! a quarter, so the past stays as it was and a typo cannot hand someone a year.
+//! What the on-call schedule commands ask (`/oncall override`, `cover`, `cancel`, `roster`),
+//! and the rules every change obeys: it starts now or later, an override ends after it
+//! starts and lasts at most a quarter, so the past stays as it was and a typo cannot hand
+//! someone a year.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -23,6 +24,34 @@ pub enum ScheduleOrder {
     },
     /// Withdraw an override or cover by its reference.
     Cancel { reference: String },
+    /// From `from` on, a layer's rotation (the only one, or the one `layer` names by number
+    /// or name) turns through `people` (`@handle` or `none`, in order).
+    Roster {
+        schedule: String,
+        layer: Option<String>,
+        people: String,
+        from: String,
+    },
+}
+
+/// How far ahead a roster change may be set.
+pub const MAX_ROSTER_AHEAD_DAYS: i64 = 366;
+
+/// Checks a roster change's start against `now`: from now on (a moment ago is now), at
+/// most a year ahead.
+pub fn check_effective(from: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if from < now - START_GRACE {
+        return Err(format!(
+            "from:{} is in the past; roster changes hold from now on, the past stays as it was (write from:now)",
+            from.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    if from - now > Duration::days(MAX_ROSTER_AHEAD_DAYS) {
+        return Err(format!(
+            "from: a roster change may be set at most {MAX_ROSTER_AHEAD_DAYS} days ahead"
+        ));
+    }
+    Ok(from.max(now))
 }
 
 /// The longest override or cover.
