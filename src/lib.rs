@@ -13,6 +13,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod oncall_import;
 pub mod problems;
 pub mod protocol;
 pub mod secret;
