@@ -14,7 +14,8 @@ pub fn read_small_file(path: &Path) -> std::io::Result<String> {
     read_capped(path, SMALL_FILE_CAP)
 }
 
-fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
+/// Reads `path` as UTF-8 text when it is a regular file of at most `cap` bytes.
+pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
     use std::io::{Error, ErrorKind};
     // `metadata` follows symlinks and never blocks, unlike opening a FIFO; checking before
     // opening is what keeps `/dev/zero` or a pipe from being read at all.

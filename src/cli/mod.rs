@@ -107,6 +107,18 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["at", "from", "to"])]
         links: bool,
     },
+    /// Convert another tool's on-call export (schedules, rotations, escalation policies,
+    /// users) into warroom TOML for review (docs/import-oncall.md).
+    ImportOncall {
+        /// The tool the export comes from.
+        #[arg(long = "from", value_name = "TOOL", value_parser = ["opsgenie", "grafana-oncall", "pagerduty"])]
+        tool: String,
+        /// The export: one JSON file holding the tool's API lists.
+        file: PathBuf,
+        /// Print what would be made and what cannot be mapped, not the TOML.
+        #[arg(long)]
+        plan: bool,
+    },
     /// When was the last deploy? The newest deploys, newest first.
     Deploys {
         #[arg(long)]
@@ -282,6 +294,11 @@ impl Cli {
                 }
                 Ok(0)
             }
+            Command::ImportOncall {
+                ref tool,
+                ref file,
+                plan,
+            } => import_oncall(tool, file, plan),
             Command::Oncall { links: true, .. } => {
                 let settings = Settings::load(self.config.as_deref())?;
                 calendar_links(&settings)
@@ -574,6 +591,34 @@ async fn agent(config: Option<&Path>) -> anyhow::Result<i32> {
     eprintln!("stopping: sending the report in flight, if any");
     let _ = stop.send(true);
     running.await.context("the agent's task failed")??;
+    Ok(0)
+}
+
+/// `warroom import-oncall`: the TOML on standard output, what was made and what was not
+/// mapped on standard error; with `--plan`, only those lines.
+fn import_oncall(tool: &str, file: &Path, plan: bool) -> anyhow::Result<i32> {
+    let source: crate::oncall_import::ImportSource =
+        tool.parse().map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    // An organisation's export runs to megabytes, never to hundreds of them.
+    let export = crate::small_file::read_capped(file, 64 * 1024 * 1024)
+        .with_context(|| format!("cannot read the export {}", file.display()))?;
+    let imported = crate::oncall_import::import(source, &export)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let report = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+        for line in &imported.made {
+            writeln!(out, "made: {line}")?;
+        }
+        for line in &imported.unmapped {
+            writeln!(out, "not mapped: {line}")?;
+        }
+        Ok(())
+    };
+    if plan {
+        report(&mut std::io::stdout())?;
+    } else {
+        print!("{}", imported.toml);
+        report(&mut std::io::stderr())?;
+    }
     Ok(0)
 }
 

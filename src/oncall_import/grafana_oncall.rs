@@ -319,6 +319,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
         draft.add_schedule(ScheduleSpec {
             name,
             timezone: Some(zone.name().to_string()),
+            shifts: false,
             layers,
         });
     }
@@ -347,6 +348,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
                         None => steps.push(EscalationStep {
                             targets: vec![],
                             wait_minutes: minutes as u32,
+                            ..EscalationStep::default()
                         }),
                     }
                     continue;
@@ -407,6 +409,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
                 _ => steps.push(EscalationStep {
                     targets,
                     wait_minutes: 0,
+                    ..EscalationStep::default()
                 }),
             }
         }

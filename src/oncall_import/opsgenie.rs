@@ -412,6 +412,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
         draft.add_schedule(ScheduleSpec {
             name,
             timezone: Some(zone.name().to_string()),
+            shifts: false,
             layers,
         });
     }
@@ -478,6 +479,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
                     Some((next, _)) => (next - delay) as u32,
                     None => repeat.map_or(0, |r| r.wait_interval as u32),
                 },
+                ..EscalationStep::default()
             })
             .collect();
         draft.add_escalation(name, steps, repeat.map_or(0, |r| r.count));

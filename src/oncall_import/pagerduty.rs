@@ -301,6 +301,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
         draft.add_schedule(ScheduleSpec {
             name,
             timezone: Some(zone.name().to_string()),
+            shifts: false,
             layers,
         });
     }
@@ -329,6 +330,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
             steps.push(EscalationStep {
                 targets,
                 wait_minutes: rule.escalation_delay_in_minutes.min(u32::MAX.into()) as u32,
+                ..EscalationStep::default()
             });
         }
         draft.add_escalation(name, steps, p.num_loops);

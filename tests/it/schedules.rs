@@ -614,3 +614,68 @@ async fn a_roster_change_holds_from_its_time_and_survives_a_restart(url: &str) {
     assert_eq!(who("2030-01-09T12:00:00Z").as_deref(), Some("khouse"));
     assert_eq!(who("2030-01-10T12:00:00Z").as_deref(), Some("svega"));
 }
+
+#[test]
+fn import_oncall_writes_toml_that_passes_check_for_each_tool() {
+    use crate::common::{text, warroom};
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oncall-import");
+    for tool in ["opsgenie", "grafana-oncall", "pagerduty"] {
+        let export = fixtures.join(format!("{tool}.json"));
+        let out = warroom(
+            dir.path(),
+            &["import-oncall", "--from", tool, export.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{tool}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("made: schedule"),
+            "{tool}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("not mapped: "),
+            "{tool}: {}",
+            text(&out.stderr)
+        );
+        let config = dir.path().join(format!("{tool}.toml"));
+        std::fs::write(&config, &out.stdout).unwrap();
+        let checked = warroom(dir.path(), &["--config", config.to_str().unwrap(), "check"]);
+        assert!(
+            checked.status.success(),
+            "{tool}: the imported TOML fails warroom check:\n{}{}",
+            text(&checked.stdout),
+            text(&checked.stderr)
+        );
+        let plan = warroom(
+            dir.path(),
+            &[
+                "import-oncall",
+                "--from",
+                tool,
+                "--plan",
+                export.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            text(&plan.stdout).starts_with("made: "),
+            "{tool}: {}",
+            text(&plan.stdout)
+        );
+    }
+    let wrong = warroom(
+        dir.path(),
+        &[
+            "import-oncall",
+            "--from",
+            "pagerduty",
+            fixtures.join("opsgenie.json").to_str().unwrap(),
+        ],
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong.stderr).contains("opsgenie.json"),
+        "{}",
+        text(&wrong.stderr)
+    );
+}
