@@ -118,6 +118,13 @@ pub enum Notice {
     },
 }
 
+/// A command offered under a reply: its label and its console text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextAction {
+    pub label: String,
+    pub command: String,
+}
+
 /// A hand-over of a schedule, as the people in it are told.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandOff {
@@ -169,6 +176,10 @@ pub struct Outcome {
     pub incident: Option<IncidentNumber>,
     /// True when a command was refused (the reply says why): front ends show it privately.
     pub refused: bool,
+    /// What someone may do next about the reply, offered as buttons where the front end
+    /// has them (a swap's Accept and Decline); each runs its command as whoever presses
+    /// it, authorised like any command.
+    pub actions: Vec<NextAction>,
     /// For a batch of alerts: what each alert did, for the door that answers their sender.
     pub intake: Option<IntakeReport>,
 }
@@ -187,6 +198,7 @@ impl From<IntakeReport> for Outcome {
                 .copied()
                 .or_else(|| report.joined.iter().next().copied()),
             refused: false,
+            actions: vec![],
             intake: Some(report),
         }
     }

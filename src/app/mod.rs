@@ -26,7 +26,7 @@ pub mod schedules;
 pub mod shifts;
 pub mod transcript;
 
-pub use input::{event_id, Caller, HandOff, Input, InputKind, Notice, Outcome};
+pub use input::{event_id, Caller, HandOff, Input, InputKind, NextAction, Notice, Outcome};
 
 use crate::config::Settings;
 use crate::domain::contacts::mentions;

@@ -26,6 +26,9 @@ use std::time::Duration;
 
 /// Buttons under a runbook run waiting for its requester or an approver: `runconfirm:7:2`.
 const RUN_CONFIRM_BUTTON: &str = "runconfirm";
+/// A button that runs the command in its custom id as whoever presses it (a reply's next
+/// actions, such as a swap's Accept); warroom authorises it like any command.
+const COMMAND_BUTTON: &str = "cmd";
 const RUN_APPROVE_BUTTON: &str = "runapprove";
 
 /// How long an answer may take before Discord is told "thinking…"; Discord's own limit is
@@ -466,6 +469,14 @@ impl Bot {
         if kind == CANCEL_BUTTON {
             return Ok(Answer::private("Cancelled; nothing was done."));
         }
+        if kind == COMMAND_BUTTON {
+            let Ok(parsed) = crate::domain::command::parse(rest) else {
+                return Ok(Answer::private("This button is not warroom's any more."));
+            };
+            return self
+                .run(&parsed, click.id, click.channel_id, member, &click.user)
+                .await;
+        }
         if kind == CONFIRM_BUTTON {
             let (asker, text) = rest.split_once(':').unwrap_or(("", rest));
             if asker != click.user.id.to_string() {
@@ -599,6 +610,18 @@ impl Bot {
                     }
                 }
             }
+        }
+        let actions: Vec<(String, String)> = outcome
+            .actions
+            .iter()
+            .map(|a| (format!("{COMMAND_BUTTON}:{}", a.command), a.label.clone()))
+            .filter(|(id, _)| id.chars().count() <= CUSTOM_ID_LIMIT)
+            .collect();
+        if !actions.is_empty() && !outcome.refused {
+            return Ok(Answer::WithButtons {
+                text: fit(&text, MESSAGE_LIMIT),
+                buttons: actions,
+            });
         }
         if let (Some(number), false) = (outcome.incident, outcome.refused) {
             if let Some(buttons) = self.run_buttons(parsed, number, &self.author(user)).await? {

@@ -439,6 +439,28 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replaces: Option<String>,
     },
+    /// Someone asks `with` to take their turns in `[from, to)` (in `schedule`, or in every
+    /// schedule), and offers to take `with`'s turns in `[back_from, back_to)` in return
+    /// (`oncall-overrides`). Nothing changes until `with` accepts.
+    OncallSwapRequested {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<String>,
+        /// Who asks (their handle): whose turns `with` would take.
+        asker: String,
+        with: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_from: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_to: Option<DateTime<Utc>>,
+    },
+    /// The person asked answered a swap, named by its reference: accepted, it holds as two
+    /// covers under that reference (cancelled together); declined, nothing changes.
+    OncallSwapAnswered {
+        reference: String,
+        accepted: bool,
+    },
     /// An override or cover is withdrawn from `effective_from` on (what of it is past
     /// stays), named by its reference (the first 8 hex digits of the id of the event that
     /// made it).
@@ -555,6 +577,8 @@ impl Event {
             Event::ScheduleRemoved { .. } => "ScheduleRemoved",
             Event::OncallOverridden { .. } => "OncallOverridden",
             Event::OncallHandedOff { .. } => "OncallHandedOff",
+            Event::OncallSwapRequested { .. } => "OncallSwapRequested",
+            Event::OncallSwapAnswered { .. } => "OncallSwapAnswered",
             Event::OncallOverrideCancelled { .. } => "OncallOverrideCancelled",
             Event::PageSkipped { .. } => "PageSkipped",
             Event::ReleaseOpened { .. } => "ReleaseOpened",

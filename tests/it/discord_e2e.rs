@@ -1487,3 +1487,52 @@ anchor = "{anchor}"
     running.stop().await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_is_offered_with_buttons_and_only_the_person_asked_can_accept() {
+    let h = harness().await;
+    let now = Utc::now();
+    let asked = h
+        .command(
+            OPS,
+            "ghammer",
+            "/oncall swap user:@rpark from:+1d to:+2d back_from:+8d back_to:+9d",
+            now,
+        )
+        .await;
+    assert!(!ephemeral(&asked), "{asked}");
+    let text = asked["data"]["content"].as_str().unwrap().to_string();
+    assert!(
+        text.starts_with("swap ")
+            && text
+                .contains("Glenn Hammer (@ghammer) asks Riley Park (@rpark) to take their turns"),
+        "{text}"
+    );
+    // "swap 1a2b3c4d: …"
+    let reference = text["swap ".len().."swap ".len() + 8].to_string();
+    let buttons = &asked["data"]["components"][0]["components"];
+    assert_eq!(buttons[0]["label"], "Accept swap", "{asked}");
+    let accept = buttons[0]["custom_id"].as_str().unwrap().to_string();
+    assert_eq!(accept, format!("cmd:/oncall accept ref:{reference}"));
+    // Someone else pressing Accept is refused, privately.
+    let meddling = h.click(OPS, "khouse", &accept, (1, &text), now).await;
+    assert!(ephemeral(&meddling), "{meddling}");
+    assert!(
+        meddling["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("only Riley Park (@rpark) can answer this swap"),
+        "{meddling}"
+    );
+    let accepted = h.click(OPS, "rpark", &accept, (1, &text), now).await;
+    assert!(
+        accepted["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("swap {reference} accepted")),
+        "{accepted}"
+    );
+    // Requested and answered: two events in the overrides stream.
+    assert_eq!(h.records_of("oncall-overrides").await, 2);
+    h.stop().await;
+}

@@ -317,7 +317,8 @@ on_both_backends!(
     round_robin_steps_take_turns_and_a_step_pages_only_in_its_hours,
     hand_overs_are_recorded_once_and_the_driving_schedule_takes_the_shift,
     calendar_feeds_need_their_token_and_keep_their_uids,
-    a_roster_change_holds_from_its_time_and_survives_a_restart
+    a_roster_change_holds_from_its_time_and_survives_a_restart,
+    an_accepted_swap_trades_turns_and_a_declined_one_changes_nothing
 );
 
 #[test]
@@ -677,5 +678,103 @@ fn import_oncall_writes_toml_that_passes_check_for_each_tool() {
         text(&wrong.stderr).contains("opsgenie.json"),
         "{}",
         text(&wrong.stderr)
+    );
+}
+
+async fn an_accepted_swap_trades_turns_and_a_declined_one_changes_nothing(url: &str) {
+    let warroom = app(url).await;
+    let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    warroom
+        .adopt_configured_schedules(at("2030-01-07T00:00:00Z"))
+        .await
+        .unwrap();
+    // Tuesday the 8th is ghammer's turn, Wednesday the 9th rpark's.
+    let asked = replay_lines(
+        &warroom,
+        &[
+            say(
+                "07T10:00:00",
+                "ghammer",
+                "/oncall swap user:@rpark schedule:sre from:2030-01-08T09:00 to:+1d back_from:2030-01-09T09:00 back_to:+1d",
+            ),
+            say(
+                "07T10:01:00",
+                "ghammer",
+                "/oncall swap user:@rpark schedule:sre from:2030-01-10T09:00 to:+1d",
+            ),
+        ],
+        "swap-ask",
+    )
+    .await;
+    let reference = |reply: &str| reply["swap ".len().."swap ".len() + 8].to_string();
+    let (first, second) = (reference(&asked[0]), reference(&asked[1]));
+    let answers = replay_lines(
+        &warroom,
+        &[
+            say(
+                "07T10:05:00",
+                "svega",
+                &format!("/oncall accept ref:{first}"),
+            ),
+            say(
+                "07T10:06:00",
+                "rpark",
+                &format!("/oncall accept ref:{first}"),
+            ),
+            say(
+                "07T10:07:00",
+                "rpark",
+                &format!("/oncall decline ref:{second}"),
+            ),
+            say(
+                "07T10:08:00",
+                "rpark",
+                &format!("/oncall accept ref:{second}"),
+            ),
+        ],
+        "swap-answer",
+    )
+    .await;
+    assert!(
+        answers[0].contains("only Riley Park (@rpark) can answer this swap"),
+        "{answers:#?}"
+    );
+    assert!(
+        answers[1].starts_with(&format!("swap {first} accepted")),
+        "{answers:#?}"
+    );
+    assert_eq!(
+        answers[2],
+        format!("swap {second} declined; nothing changes")
+    );
+    assert!(
+        answers[3].contains("no swap waits for an answer"),
+        "{answers:#?}"
+    );
+    let reader = warroom::app::reading::Reader::new(
+        Ledger::open_read_only(url).await.unwrap(),
+        Settings::from_toml(CONFIG, "schedules.toml", |_| None).unwrap(),
+    );
+    let roster = reader
+        .schedule_index()
+        .await
+        .unwrap()
+        .roster("sre")
+        .unwrap();
+    let who = |t: &str| roster.on_call_at(at(t));
+    assert_eq!(
+        who("2030-01-08T12:00:00Z").as_deref(),
+        Some("rpark"),
+        "rpark took ghammer's day"
+    );
+    assert_eq!(
+        who("2030-01-09T12:00:00Z").as_deref(),
+        Some("ghammer"),
+        "and ghammer rpark's"
+    );
+    assert_eq!(
+        who("2030-01-10T12:00:00Z").as_deref(),
+        Some("ghammer"),
+        "declined: as it was"
     );
 }

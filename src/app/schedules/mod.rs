@@ -8,7 +8,9 @@ pub mod view;
 
 use super::projection::Projection;
 use super::reading::Reader;
-use super::{event_id, Caller, HandOff, Input, InputKind, Notice, Outcome, Pending, Warroom};
+use super::{
+    event_id, Caller, HandOff, Input, InputKind, NextAction, Notice, Outcome, Pending, Warroom,
+};
 use crate::config::Settings;
 use crate::domain::event::Event;
 use crate::domain::schedule::orders::{check_effective, check_period, ScheduleOrder};
@@ -394,6 +396,73 @@ impl Warroom {
                     )
                     .await
             }
+            ScheduleOrder::Swap {
+                schedule,
+                person: with,
+                from,
+                to,
+                back,
+            } => {
+                let zone = match &schedule {
+                    Some(name) => match views.get(name) {
+                        Some(v) => v.zone,
+                        None => return Ok(Err(unknown_schedule(name, &views))),
+                    },
+                    None => self.settings.timezone,
+                };
+                let (with, asker) = match (person(&with), person(&input.from)) {
+                    (Ok(w), Ok(a)) => (w, a),
+                    (Err(e), _) => return Ok(Err(e)),
+                    (_, Err(_)) => {
+                        return Ok(Err(format!(
+                            "you ({}) are not in [[contacts]], so you have no turns to swap",
+                            input.from
+                        )))
+                    }
+                };
+                if with == asker {
+                    return Ok(Err("a swap needs someone else; name whom you ask".into()));
+                }
+                let (from, to) = match period(&from, &to, zone, input.at) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let back = match back {
+                    Some((f, t)) => match period(&f, &t, zone, input.at) {
+                        Ok(p) => Some(p),
+                        Err(e) => return Ok(Err(format!("back_{e}"))),
+                    },
+                    None => None,
+                };
+                return self
+                    .ask_swap(input, schedule, asker, with, (from, to), back)
+                    .await;
+            }
+            ScheduleOrder::Answer { reference, accept } => {
+                let Some(swap) = projection.schedules.pending_swap(&reference) else {
+                    return Ok(Err(format!(
+                        "no swap waits for an answer under {reference}; it was answered already, or the reference is wrong"
+                    )));
+                };
+                if person(&input.from).ok().as_deref() != Some(swap.with.as_str()) {
+                    return Ok(Err(format!(
+                        "only {} can answer this swap",
+                        directory.display(&swap.with)
+                    )));
+                }
+                if accept && swap.from <= input.at {
+                    return Ok(Err(format!(
+                        "this swap was to start {}, which has passed; ask for a new one",
+                        swap.from
+                            .with_timezone(&self.settings.timezone)
+                            .format("%a %Y-%m-%d %H:%M %Z")
+                    )));
+                }
+                Event::OncallSwapAnswered {
+                    reference,
+                    accepted: accept,
+                }
+            }
             ScheduleOrder::Cancel { reference } => {
                 let Some(found) = projection
                     .schedules
@@ -523,6 +592,16 @@ impl Warroom {
                 reference: cancelled,
                 ..
             } => format!("{cancelled} withdrawn from {} on", local(input.at)),
+            Event::OncallSwapAnswered {
+                reference: answered,
+                accepted: true,
+            } => format!(
+                "swap {answered} accepted: it holds as two covers; /oncall cancel ref:{answered} withdraws both"
+            ),
+            Event::OncallSwapAnswered {
+                reference: answered,
+                accepted: false,
+            } => format!("swap {answered} declined; nothing changes"),
             _ => String::new(),
         };
         Ok(Ok(Outcome {
@@ -643,6 +722,83 @@ impl Warroom {
             )),
             events: usize::from(!appended.already_stored),
             already_recorded: appended.already_stored,
+            ..Outcome::default()
+        }))
+    }
+}
+
+impl Warroom {
+    /// Records a swap request and offers the person asked Accept and Decline.
+    async fn ask_swap(
+        &self,
+        input: &Input,
+        schedule: Option<String>,
+        asker: String,
+        with: String,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        back: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> anyhow::Result<Result<Outcome, String>> {
+        let event = Event::OncallSwapRequested {
+            schedule: schedule.clone(),
+            asker: asker.clone(),
+            with: with.clone(),
+            from,
+            to,
+            back_from: back.map(|b| b.0),
+            back_to: back.map(|b| b.1),
+        };
+        let id = event_id(&input.key, 0);
+        let appended = self
+            .append_ids(
+                OVERRIDES_STREAM,
+                ExpectedVersion::Any,
+                vec![(id, self.pending(input, event))],
+            )
+            .await?;
+        let reference = id.simple().to_string()[..8].to_string();
+        let directory = &self.settings.directory;
+        let zone = self.settings.timezone;
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&zone)
+                .format("%a %Y-%m-%d %H:%M %Z")
+                .to_string()
+        };
+        let mut reply = format!(
+            "swap {reference}: {} asks {} to take their turns{} from {} to {}",
+            directory.display(&asker),
+            directory.display(&with),
+            schedule
+                .as_ref()
+                .map(|s| format!(" in {s}"))
+                .unwrap_or_default(),
+            local(from),
+            local(to)
+        );
+        if let Some((f, t)) = back {
+            reply.push_str(&format!(
+                ", and takes theirs from {} to {} in return",
+                local(f),
+                local(t)
+            ));
+        }
+        reply.push_str(&format!(
+            ". {}: /oncall accept ref:{reference} or /oncall decline ref:{reference}",
+            directory.display(&with)
+        ));
+        Ok(Ok(Outcome {
+            reply: Some(reply),
+            events: usize::from(!appended.already_stored),
+            already_recorded: appended.already_stored,
+            actions: vec![
+                NextAction {
+                    label: "Accept swap".into(),
+                    command: format!("/oncall accept ref:{reference}"),
+                },
+                NextAction {
+                    label: "Decline".into(),
+                    command: format!("/oncall decline ref:{reference}"),
+                },
+            ],
             ..Outcome::default()
         }))
     }

@@ -36,6 +36,20 @@ pub struct ScheduleIndex {
     last_handoff: BTreeMap<String, DateTime<Utc>>,
     /// The spec of each schedule's newest version (for its `shifts` flag).
     newest: BTreeMap<String, ScheduleSpec>,
+    /// Swaps asked for and not answered, by reference.
+    swaps: BTreeMap<String, PendingSwap>,
+}
+
+/// A swap asked for and not answered yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingSwap {
+    /// Who asked: whose turns `with` would take.
+    pub asker: String,
+    pub with: String,
+    pub schedule: Option<String>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub back: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// The short reference of an event: the first 8 hex digits of its id.
@@ -118,6 +132,62 @@ impl ScheduleIndex {
                 },
             }),
             (
+                Event::OncallSwapRequested {
+                    schedule,
+                    asker,
+                    with,
+                    from,
+                    to,
+                    back_from,
+                    back_to,
+                },
+                _,
+            ) => {
+                self.swaps.insert(
+                    reference(r),
+                    PendingSwap {
+                        asker: asker.clone(),
+                        with: with.clone(),
+                        schedule: schedule.clone(),
+                        from: *from,
+                        to: *to,
+                        back: back_from.zip(*back_to),
+                    },
+                );
+            }
+            (
+                Event::OncallSwapAnswered {
+                    reference,
+                    accepted,
+                },
+                _,
+            ) => {
+                let Some(swap) = self.swaps.remove(reference) else {
+                    return;
+                };
+                if !accepted {
+                    return;
+                }
+                // Two covers under the swap's reference, so cancelling it undoes both.
+                let cover = |person: &str, replaces: &str, from, to| RecordedOverride {
+                    schedule: swap.schedule.clone(),
+                    rule: Override {
+                        person: person.to_string(),
+                        from,
+                        to,
+                        replaces: Some(replaces.to_string()),
+                        by: r.actor.clone(),
+                        reference: reference.clone(),
+                    },
+                };
+                self.overrides
+                    .push(cover(&swap.with, &swap.asker, swap.from, swap.to));
+                if let Some((from, to)) = swap.back {
+                    self.overrides
+                        .push(cover(&swap.asker, &swap.with, from, to));
+                }
+            }
+            (
                 Event::OncallOverrideCancelled {
                     reference,
                     effective_from,
@@ -187,6 +257,11 @@ impl ScheduleIndex {
     /// Whether whoever `name` has on call also takes the `/oncall` shift.
     pub fn drives_shifts(&self, name: &str) -> bool {
         self.newest.get(name).is_some_and(|s| s.shifts)
+    }
+
+    /// A swap asked for and not answered, by its reference.
+    pub fn pending_swap(&self, reference: &str) -> Option<&PendingSwap> {
+        self.swaps.get(reference)
     }
 
     /// The overrides in force, in recorded order.

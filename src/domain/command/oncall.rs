@@ -124,6 +124,64 @@ pub const COMMANDS: &[CommandSpec] = &[
         confirm: false,
     },
     CommandSpec {
+        words: &["oncall", "swap"],
+        help: "Ask someone to take your turns for a while (and take theirs in return); they accept or decline",
+        options: &[
+            OptionSpec {
+                name: "user",
+                required: true,
+                shape: "@handle",
+                help: "whom you ask",
+            },
+            FROM,
+            TO,
+            OptionSpec {
+                name: "back_from",
+                required: false,
+                shape: "TIME",
+                help: "in return, you take their turns from this time (with back_to)",
+            },
+            OptionSpec {
+                name: "back_to",
+                required: false,
+                shape: "TIME",
+                help: "until this time, or +8h after back_from",
+            },
+            OptionSpec {
+                name: "schedule",
+                required: false,
+                shape: "NAME",
+                help: "only in this schedule",
+            },
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["oncall", "accept"],
+        help: "Accept a swap you were asked for",
+        options: &[OptionSpec {
+            name: "ref",
+            required: true,
+            shape: "REF",
+            help: "the swap's reference",
+        }],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["oncall", "decline"],
+        help: "Decline a swap you were asked for",
+        options: &[OptionSpec {
+            name: "ref",
+            required: true,
+            shape: "REF",
+            help: "the swap's reference",
+        }],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
         words: &["oncall", "cancel"],
         help: "Withdraw an override or cover by its reference",
         options: &[OptionSpec {
@@ -176,6 +234,25 @@ pub(super) fn interpret(o: &Options) -> Result<ChatCommand, CommandError> {
             people: o.get("people").unwrap_or_default(),
             from: o.get("from").unwrap_or_default(),
         })),
+        ["oncall", "swap"] => Ok(ChatCommand::Schedule(ScheduleOrder::Swap {
+            schedule: o.get("schedule"),
+            person: o.handle("user").unwrap_or_default(),
+            from: o.get("from").unwrap_or_default(),
+            to: o.get("to").unwrap_or_default(),
+            back: match (o.get("back_from"), o.get("back_to")) {
+                (Some(f), Some(t)) => Some((f, t)),
+                (None, None) => None,
+                _ => {
+                    return Err(o.invalid("give back_from and back_to together, or neither".into()))
+                }
+            },
+        })),
+        ["oncall", answer @ ("accept" | "decline")] => {
+            Ok(ChatCommand::Schedule(ScheduleOrder::Answer {
+                reference: o.get("ref").unwrap_or_default().to_ascii_lowercase(),
+                accept: *answer == "accept",
+            }))
+        }
         ["oncall", "cancel"] => Ok(ChatCommand::Schedule(ScheduleOrder::Cancel {
             reference: o.get("ref").unwrap_or_default().to_ascii_lowercase(),
         })),

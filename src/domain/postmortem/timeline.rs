@@ -104,6 +104,8 @@ impl<'a> Timeline<'a> {
             | Event::ScheduleRemoved { .. }
             | Event::OncallOverridden { .. }
             | Event::OncallHandedOff { .. }
+            | Event::OncallSwapRequested { .. }
+            | Event::OncallSwapAnswered { .. }
             | Event::OncallOverrideCancelled { .. } => {}
             // Release events live in release streams, never in an incident's.
             Event::ReleaseOpened { .. }

@@ -24,6 +24,17 @@ pub enum ScheduleOrder {
     },
     /// Withdraw an override or cover by its reference.
     Cancel { reference: String },
+    /// Ask `person` to take the speaker's turns in `from`–`to`, optionally taking theirs in
+    /// `back_from`–`back_to`.
+    Swap {
+        schedule: Option<String>,
+        person: String,
+        from: String,
+        to: String,
+        back: Option<(String, String)>,
+    },
+    /// Accept or decline the swap with this reference.
+    Answer { reference: String, accept: bool },
     /// From `from` on, a layer's rotation (the only one, or the one `layer` names by number
     /// or name) turns through `people` (`@handle` or `none`, in order).
     Roster {
