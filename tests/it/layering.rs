@@ -33,6 +33,8 @@ const FLOORS: &[(&str, u8)] = &[
     ("discord", 5),
     ("http", 5),
     ("notify", 5),
+    // Other on-call tools' exports read into warroom's configuration.
+    ("oncall_import", 5),
     // Composition roots: they wire adapters together.
     ("bench", 6),
     ("demo", 6),
