@@ -112,6 +112,15 @@ async fn pages(warroom: &Warroom, n: u64) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A schedule's versions and overrides as the ledger has them, read as the CLI reads them.
+async fn recorded_roster(url: &str, name: &str) -> warroom::domain::schedule::Roster {
+    let reader = warroom::app::reading::Reader::new(
+        Ledger::open_read_only(url).await.unwrap(),
+        Settings::from_toml(CONFIG, "schedules.toml", |_| None).unwrap(),
+    );
+    reader.schedule_index().await.unwrap().roster(name).unwrap()
+}
+
 async fn replay_lines(warroom: &Warroom, lines: &[String], identity: &str) -> Vec<String> {
     let mut replies = Vec::new();
     replay(warroom, &lines.join("\n"), identity, |_, outcome| {
@@ -256,12 +265,7 @@ async fn steps_page_whoever_is_on_call_then_the_fallback_or_nobody(url: &str) {
         cancel[1].starts_with("sre: Riley Park (@rpark) is on call"),
         "{cancel:#?}"
     );
-    let reader = warroom::app::reading::Reader::new(
-        Ledger::open_read_only(url).await.unwrap(),
-        Settings::from_toml(CONFIG, "schedules.toml", |_| None).unwrap(),
-    );
-    let index = reader.schedule_index().await.unwrap();
-    let roster = index.roster("sre").unwrap();
+    let roster = recorded_roster(url, "sre").await;
     assert_eq!(
         roster.on_call_at(at("2030-01-07T12:35:00Z")).as_deref(),
         Some("ghammer"),
@@ -596,16 +600,7 @@ async fn a_roster_change_holds_from_its_time_and_survives_a_restart(url: &str) {
         .await
         .unwrap()
         .is_empty());
-    let reader = warroom::app::reading::Reader::new(
-        Ledger::open_read_only(url).await.unwrap(),
-        Settings::from_toml(CONFIG, "schedules.toml", |_| None).unwrap(),
-    );
-    let roster = reader
-        .schedule_index()
-        .await
-        .unwrap()
-        .roster("sre")
-        .unwrap();
+    let roster = recorded_roster(url, "sre").await;
     let who = |t: &str| roster.on_call_at(at(t));
     assert_eq!(
         who("2030-01-08T12:00:00Z").as_deref(),
@@ -751,16 +746,7 @@ async fn an_accepted_swap_trades_turns_and_a_declined_one_changes_nothing(url: &
         answers[3].contains("no swap waits for an answer"),
         "{answers:#?}"
     );
-    let reader = warroom::app::reading::Reader::new(
-        Ledger::open_read_only(url).await.unwrap(),
-        Settings::from_toml(CONFIG, "schedules.toml", |_| None).unwrap(),
-    );
-    let roster = reader
-        .schedule_index()
-        .await
-        .unwrap()
-        .roster("sre")
-        .unwrap();
+    let roster = recorded_roster(url, "sre").await;
     let who = |t: &str| roster.on_call_at(at(t));
     assert_eq!(
         who("2030-01-08T12:00:00Z").as_deref(),

@@ -403,26 +403,17 @@ impl Warroom {
                 to,
                 back,
             } => {
-                let zone = match &schedule {
-                    Some(name) => match views.get(name) {
-                        Some(v) => v.zone,
-                        None => return Ok(Err(unknown_schedule(name, &views))),
-                    },
-                    None => self.settings.timezone,
+                let (zone, with, asker) = match self.two_people(
+                    &views,
+                    schedule.as_deref(),
+                    &with,
+                    input,
+                    "so you have no turns to swap",
+                    "a swap needs someone else; name whom you ask",
+                ) {
+                    Ok(found) => found,
+                    Err(e) => return Ok(Err(e)),
                 };
-                let (with, asker) = match (person(&with), person(&input.from)) {
-                    (Ok(w), Ok(a)) => (w, a),
-                    (Err(e), _) => return Ok(Err(e)),
-                    (_, Err(_)) => {
-                        return Ok(Err(format!(
-                            "you ({}) are not in [[contacts]], so you have no turns to swap",
-                            input.from
-                        )))
-                    }
-                };
-                if with == asker {
-                    return Ok(Err("a swap needs someone else; name whom you ask".into()));
-                }
                 let (from, to) = match period(&from, &to, zone, input.at) {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e)),
@@ -516,28 +507,17 @@ impl Warroom {
                 from,
                 to,
             } => {
-                let zone = match &schedule {
-                    Some(name) => match views.get(name) {
-                        Some(v) => v.zone,
-                        None => return Ok(Err(unknown_schedule(name, &views))),
-                    },
-                    None => self.settings.timezone,
+                let (zone, covered, speaker) = match self.two_people(
+                    &views,
+                    schedule.as_deref(),
+                    &covered,
+                    input,
+                    "so you cannot take a turn; ask a responder to /oncall override",
+                    "you cannot cover yourself; name whose turns you take",
+                ) {
+                    Ok(found) => found,
+                    Err(e) => return Ok(Err(e)),
                 };
-                let (covered, speaker) = match (person(&covered), person(&input.from)) {
-                    (Ok(c), Ok(s)) => (c, s),
-                    (Err(e), _) => return Ok(Err(e)),
-                    (_, Err(_)) => {
-                        return Ok(Err(format!(
-                            "you ({}) are not in [[contacts]], so you cannot take a turn; ask a responder to /oncall override",
-                            input.from
-                        )))
-                    }
-                };
-                if covered == speaker {
-                    return Ok(Err(
-                        "you cannot cover yourself; name whose turns you take".into()
-                    ));
-                }
                 let (from, to) = match period(&from, &to, zone, input.at) {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e)),
@@ -728,6 +708,47 @@ impl Warroom {
 }
 
 impl Warroom {
+    /// For a cover or a swap: the zone its times are read in (the schedule's, or the
+    /// configuration's for every schedule), the other person and the speaker, both
+    /// contacts and not the same.
+    fn two_people(
+        &self,
+        views: &BTreeMap<String, ScheduleView>,
+        schedule: Option<&str>,
+        other: &str,
+        input: &Input,
+        speaker_not_a_contact: &str,
+        same_person: &str,
+    ) -> Result<(chrono_tz::Tz, String, String), String> {
+        let zone = match schedule {
+            Some(name) => views
+                .get(name)
+                .map(|v| v.zone)
+                .ok_or_else(|| unknown_schedule(name, views))?,
+            None => self.settings.timezone,
+        };
+        let directory = &self.settings.directory;
+        let other = directory
+            .person(other)
+            .map(|c| c.handle.clone())
+            .ok_or_else(|| {
+                format!("@{other} is not in [[contacts]]; `warroom check` lists the contacts")
+            })?;
+        let speaker = directory
+            .person(&input.from)
+            .map(|c| c.handle.clone())
+            .ok_or_else(|| {
+                format!(
+                    "you ({}) are not in [[contacts]], {speaker_not_a_contact}",
+                    input.from
+                )
+            })?;
+        if other == speaker {
+            return Err(same_person.to_string());
+        }
+        Ok((zone, other, speaker))
+    }
+
     /// Records a swap request and offers the person asked Accept and Decline.
     async fn ask_swap(
         &self,
