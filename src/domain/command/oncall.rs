@@ -12,6 +12,18 @@ const FROM: OptionSpec = OptionSpec {
     shape: "TIME",
     help: "when it starts: now, 2026-12-07 09:00 (the schedule's zone) or an RFC 3339 time",
 };
+const SWAP_REF: OptionSpec = OptionSpec {
+    name: "ref",
+    required: true,
+    shape: "REF",
+    help: "the swap's reference",
+};
+const ONLY_IN_SCHEDULE: OptionSpec = OptionSpec {
+    name: "schedule",
+    required: false,
+    shape: "NAME",
+    help: "only in this schedule",
+};
 const TO: OptionSpec = OptionSpec {
     name: "to",
     required: true,
@@ -86,12 +98,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
             FROM,
             TO,
-            OptionSpec {
-                name: "schedule",
-                required: false,
-                shape: "NAME",
-                help: "only in this schedule",
-            },
+            ONLY_IN_SCHEDULE,
         ],
         needs: Access::Responder,
         confirm: false,
@@ -147,12 +154,7 @@ pub const COMMANDS: &[CommandSpec] = &[
                 shape: "TIME",
                 help: "until this time, or +8h after back_from",
             },
-            OptionSpec {
-                name: "schedule",
-                required: false,
-                shape: "NAME",
-                help: "only in this schedule",
-            },
+            ONLY_IN_SCHEDULE,
         ],
         needs: Access::Responder,
         confirm: false,
@@ -160,24 +162,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         words: &["oncall", "accept"],
         help: "Accept a swap you were asked for",
-        options: &[OptionSpec {
-            name: "ref",
-            required: true,
-            shape: "REF",
-            help: "the swap's reference",
-        }],
+        options: &[SWAP_REF],
         needs: Access::Responder,
         confirm: false,
     },
     CommandSpec {
         words: &["oncall", "decline"],
         help: "Decline a swap you were asked for",
-        options: &[OptionSpec {
-            name: "ref",
-            required: true,
-            shape: "REF",
-            help: "the swap's reference",
-        }],
+        options: &[SWAP_REF],
         needs: Access::Responder,
         confirm: false,
     },
