@@ -855,6 +855,12 @@ async fn the_interactions_endpoint_checks_signatures_and_answers_like_the_gatewa
     )
     .await;
     let running = served.running;
+    // Served, the example's rotation is recorded and handed over at once: let both land
+    // before counting what the requests below record.
+    h.until("the rotation's hand-over is recorded", || async {
+        h.records_of("schedule-ops").await == 2
+    })
+    .await;
     let url = format!("{}/discord/interactions", served.base);
     let client = reqwest::Client::new();
     let post = |body: Vec<u8>, headers: Vec<(&'static str, String)>| {
