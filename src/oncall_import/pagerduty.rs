@@ -38,10 +38,10 @@
 //! An escalation rule's `escalation_delay_in_minutes` is the wait after it before the next
 //! rule, as warroom's `wait_minutes`; `num_loops` is warroom's `repeat`.
 
-use super::{
-    local_anchor, read_export, read_instant, read_zone, turn_from_seconds, Draft, ImportError,
-    ImportSource, WeekMask,
-};
+use super::draft::Draft;
+use super::layers::{local_anchor, turn_from_seconds};
+use super::weeks::WeekMask;
+use super::{read_export, read_instant, read_zone, ImportError, ImportSource};
 use crate::domain::event::EscalationStep;
 use crate::domain::schedule::ScheduleSpec;
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
@@ -247,11 +247,11 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
                             "{what}: user '{}' is not among the export's users; their turns are left empty",
                             u.user.label()
                         ));
-                        people.push(super::NONE.to_string());
+                        people.push(super::layers::NONE.to_string());
                     }
                 }
             }
-            if people.iter().all(|p| p == super::NONE) {
+            if people.iter().all(|p| p == super::layers::NONE) {
                 draft.unmapped(format!(
                     "{what}: nobody warroom knows is in it; not imported"
                 ));
@@ -281,7 +281,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
                     }
                 }
             };
-            layers.push(super::layer(
+            layers.push(super::layers::layer(
                 &label,
                 people,
                 turn,
@@ -353,7 +353,7 @@ fn mask(restrictions: &[Restriction], path: &str) -> Result<(WeekMask, bool), St
             })?;
         rounded |= at.second() != 0 || r.duration_seconds % 60 != 0;
         let from = at.hour() * 60 + at.minute();
-        let len = (r.duration_seconds / 60).min(u64::from(super::WEEK_MINUTES)) as u32;
+        let len = (r.duration_seconds / 60).min(u64::from(super::weeks::WEEK_MINUTES)) as u32;
         match r.kind.as_str() {
             "daily_restriction" => {
                 for day in 0..7 {

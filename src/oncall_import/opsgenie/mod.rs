@@ -40,190 +40,21 @@
 //! one's delay. The `repeat` block's `waitInterval` is the last step's wait, its `count` the
 //! policy's `repeat`.
 
-use super::{
-    checked_turn, layer, local_anchor, read_export, read_instant, read_zone, weekday_index, Draft,
-    ImportError, ImportSource, WeekMask, NONE, WEEK_MINUTES,
-};
+mod input;
+mod restrictions;
+
+use super::draft::Draft;
+use super::layers::{checked_turn, layer, local_anchor, NONE};
+use super::weeks::WeekMask;
+use super::{read_export, read_instant, read_zone, ImportError, ImportSource};
 use crate::domain::event::EscalationStep;
 use crate::domain::schedule::ScheduleSpec;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use input::{minutes, refers_to, Export, Recipient};
+use restrictions::mask;
 use std::collections::HashMap;
 
 const TOOL: ImportSource = ImportSource::Opsgenie;
-
-#[derive(Debug, Deserialize)]
-struct Export {
-    users: Vec<User>,
-    #[serde(default)]
-    teams: Vec<Team>,
-    #[serde(default)]
-    schedules: Vec<Schedule>,
-    #[serde(default)]
-    escalations: Vec<Escalation>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct User {
-    id: String,
-    /// The user's email address.
-    username: String,
-    #[serde(default)]
-    full_name: Option<String>,
-    #[serde(default)]
-    user_contacts: Vec<UserContact>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserContact {
-    /// `email`, `sms`, `voice`, `mobile`; `method` in the contact API's own list.
-    #[serde(alias = "method")]
-    contact_method: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Team {
-    id: String,
-    name: String,
-    #[serde(default)]
-    members: Vec<Member>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Member {
-    user: Recipient,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Schedule {
-    #[serde(default)]
-    id: Option<String>,
-    name: String,
-    #[serde(default)]
-    timezone: Option<String>,
-    #[serde(default)]
-    enabled: Option<bool>,
-    #[serde(default)]
-    owner_team: Option<Recipient>,
-    #[serde(default)]
-    rotations: Vec<Rotation>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Rotation {
-    #[serde(default)]
-    name: Option<String>,
-    start_date: String,
-    #[serde(default)]
-    end_date: Option<String>,
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default = "one")]
-    length: u32,
-    participants: Vec<Recipient>,
-    #[serde(default)]
-    time_restriction: Option<TimeRestriction>,
-}
-
-fn one() -> u32 {
-    1
-}
-
-/// A participant, a rule's recipient, a team member or an owner team: Opsgenie refers to
-/// each the same way.
-#[derive(Debug, Deserialize)]
-struct Recipient {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    username: Option<String>,
-}
-
-impl Recipient {
-    fn label(&self) -> String {
-        self.name
-            .clone()
-            .or_else(|| self.username.clone())
-            .or_else(|| self.id.clone())
-            .unwrap_or_default()
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct TimeRestriction {
-    #[serde(rename = "type")]
-    kind: String,
-    /// `time-of-day`: one span, every day.
-    #[serde(default)]
-    restriction: Option<Restriction>,
-    /// `weekday-and-time-of-day`: spans from a weekday and time to another.
-    #[serde(default)]
-    restrictions: Vec<Restriction>,
-}
-
-/// Hours and minutes Opsgenie leaves out when they are 0.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Restriction {
-    #[serde(default)]
-    start_day: Option<String>,
-    #[serde(default)]
-    end_day: Option<String>,
-    #[serde(default)]
-    start_hour: u32,
-    #[serde(default)]
-    start_min: u32,
-    #[serde(default)]
-    end_hour: u32,
-    #[serde(default)]
-    end_min: u32,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Escalation {
-    name: String,
-    #[serde(default)]
-    rules: Vec<Rule>,
-    #[serde(default)]
-    repeat: Option<Repeat>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Rule {
-    #[serde(default)]
-    condition: Option<String>,
-    #[serde(default)]
-    notify_type: Option<String>,
-    delay: Delay,
-    recipient: Recipient,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Delay {
-    time_amount: u64,
-    #[serde(default)]
-    time_unit: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Repeat {
-    #[serde(default)]
-    wait_interval: u64,
-    #[serde(default)]
-    count: u64,
-}
 
 /// Reads an Opsgenie export.
 pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportError> {
@@ -485,65 +316,6 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
         draft.add_escalation(name, steps, repeat.map_or(0, |r| r.count));
     }
     Ok(draft)
-}
-
-/// Whether a reference (a team member) is this user.
-fn refers_to(r: &Recipient, u: &User) -> bool {
-    r.id.as_deref() == Some(u.id.as_str())
-        || r.username
-            .as_deref()
-            .is_some_and(|n| n.eq_ignore_ascii_case(&u.username))
-}
-
-/// A rule's delay in minutes.
-fn minutes(d: &Delay) -> u64 {
-    match d.time_unit.as_deref().unwrap_or("minutes") {
-        "hours" => d.time_amount * 60,
-        "days" => d.time_amount * 24 * 60,
-        _ => d.time_amount,
-    }
-}
-
-/// The week a time restriction leaves active.
-fn mask(tr: &TimeRestriction) -> Result<WeekMask, String> {
-    let mut mask = WeekMask::new();
-    match tr.kind.as_str() {
-        "time-of-day" => {
-            let spans: Vec<&Restriction> = tr.restriction.iter().chain(&tr.restrictions).collect();
-            for r in spans {
-                let from = r.start_hour * 60 + r.start_min;
-                let to = r.end_hour * 60 + r.end_min;
-                // An end at or before the start runs past midnight; the same time is all day.
-                let len = (to + 1440 - from) % 1440;
-                let len = if len == 0 { 1440 } else { len };
-                for day in 0..7 {
-                    mask.add(day * 1440 + from, len);
-                }
-            }
-        }
-        "weekday-and-time-of-day" => {
-            for r in &tr.restrictions {
-                let day = |d: &Option<String>, which: &str| {
-                    d.as_deref().and_then(weekday_index).ok_or_else(|| {
-                        format!(
-                            "a restriction's {which} '{}' is not a weekday",
-                            d.clone().unwrap_or_default()
-                        )
-                    })
-                };
-                let from = day(&r.start_day, "startDay")? * 1440 + r.start_hour * 60 + r.start_min;
-                let to = day(&r.end_day, "endDay")? * 1440 + r.end_hour * 60 + r.end_min;
-                let len = (to + WEEK_MINUTES - from) % WEEK_MINUTES;
-                mask.add(from, if len == 0 { WEEK_MINUTES } else { len });
-            }
-        }
-        other => {
-            return Err(format!(
-                "time restriction type '{other}' is not time-of-day or weekday-and-time-of-day"
-            ))
-        }
-    }
-    Ok(mask)
 }
 
 #[cfg(test)]
