@@ -64,8 +64,13 @@ impl Warroom {
         feed: &Feed,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<String>> {
-        let index = self.reader().schedule_index().await?;
-        let views = schedule_views(&index, &self.settings, now);
+        // The projection already holds the schedules: copy their rosters out under the
+        // lock and resolve the year after it, so a feed never holds up intake.
+        let views = {
+            let mut projection = self.projection.lock().await;
+            self.catch_up(&mut projection).await?;
+            schedule_views(&projection.schedules, &self.settings, now)
+        };
         let directory = &self.settings.directory;
         let (name, chosen): (String, Vec<_>) = match feed {
             Feed::Schedule(name) => match views.get(name) {

@@ -216,6 +216,12 @@ impl Warroom {
                 .last_handoff(&name)
                 .unwrap_or(since)
                 .max(since);
+            // Asked every few seconds: look only up to now, and further ahead (for "until")
+            // only when a hand-over is there to announce.
+            let recent = roster.resolve(since, now + chrono::Duration::seconds(1));
+            if recent.windows(2).all(|p| p[0].person == p[1].person) {
+                continue;
+            }
             let spans = roster.resolve(since, now + chrono::Duration::days(35));
             for pair in spans.windows(2) {
                 let (before, after) = (&pair[0], &pair[1]);
@@ -314,16 +320,20 @@ impl Warroom {
 
     /// When the next hand-over of any schedule happens after `now`, within five weeks.
     pub async fn next_handoff(&self, now: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
-        let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
-        let names: Vec<String> = projection.schedules.names().map(str::to_string).collect();
-        Ok(names
+        // The rosters are copied out under the lock and resolved after it.
+        let rosters: Vec<Roster> = {
+            let mut projection = self.projection.lock().await;
+            self.catch_up(&mut projection).await?;
+            let schedules = &projection.schedules;
+            schedules
+                .names()
+                .filter_map(|n| schedules.roster(n))
+                .collect()
+        };
+        Ok(rosters
             .iter()
-            .filter_map(|name| {
-                let spans = projection
-                    .schedules
-                    .roster(name)?
-                    .resolve(now, now + chrono::Duration::days(35));
+            .filter_map(|roster| {
+                let spans = roster.resolve(now, now + chrono::Duration::days(35));
                 spans
                     .windows(2)
                     .find(|p| p[0].person != p[1].person)
