@@ -6,6 +6,7 @@
 mod fixture;
 mod outcome;
 mod pagerduty;
+pub mod reach;
 mod retry;
 mod scrub;
 mod webhook;

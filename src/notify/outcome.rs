@@ -75,7 +75,7 @@ pub(super) async fn classify(response: reqwest::Response, secret: Option<&Secret
 
 /// Reads at most [`BODY_READ_MAX`] bytes of the body; a read error just ends the text, since
 /// the status already decided the outcome.
-async fn read_limited(mut response: reqwest::Response) -> String {
+pub(super) async fn read_limited(mut response: reqwest::Response) -> String {
     let mut buf = Vec::new();
     while buf.len() < BODY_READ_MAX {
         match response.chunk().await {
@@ -89,7 +89,7 @@ async fn read_limited(mut response: reqwest::Response) -> String {
 
 /// The useful part of an error body: PagerDuty's `{status, message, errors}` becomes
 /// `message; error; error`, anything else is kept as one whitespace-collapsed line.
-fn receiver_message(raw: &str) -> String {
+pub(super) fn receiver_message(raw: &str) -> String {
     if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(raw) {
         let mut parts: Vec<String> = Vec::new();
         if let Some(message) = map.get("message").and_then(Value::as_str) {
@@ -136,7 +136,7 @@ pub(super) fn describe_error(err: reqwest::Error, timeout: Duration) -> String {
 
 /// Where a redirect points, without what may be a credential: the user and password, the
 /// query and the fragment are left out (only the pager's own secret would be redacted later).
-fn where_to(location: &str) -> String {
+pub(super) fn where_to(location: &str) -> String {
     match reqwest::Url::parse(location) {
         Ok(url) => {
             let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();

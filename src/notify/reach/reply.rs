@@ -1,0 +1,149 @@
+//! What an HTTP provider's reply came to, by the same rules as a pager's (5xx, 429 and 408
+//! worth retrying with the provider's `Retry-After`, other statuses refused, redirects not
+//! followed), plus the id of what it accepted, read from the JSON a success carries.
+
+use super::super::outcome::{read_limited, receiver_message, where_to, ERROR_TEXT_MAX};
+use super::super::retry::parse_retry_after;
+use super::super::scrub::{redact, truncate_chars};
+use super::{Attempt, Secret, Sent};
+use chrono::Utc;
+use reqwest::header::{LOCATION, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde_json::{Map, Value};
+
+/// The longest provider id kept; Twilio's SIDs are 34 characters, ntfy's ids 12.
+const PROVIDER_REF_MAX: usize = 128;
+
+/// How one provider shapes its replies.
+pub(super) struct Shape {
+    /// The provider's name, for error text: `Twilio`, `ntfy`.
+    pub name: &'static str,
+    /// The field of a success body that names what was accepted: `sid`, `id`.
+    pub id_field: &'static str,
+    /// The provider's explanation in an error body, when the body has its shape.
+    pub explain: fn(&Map<String, Value>) -> Option<String>,
+}
+
+/// Turns a response into a [`Sent`]; the error text never holds `secret`.
+pub(super) async fn classify(
+    response: reqwest::Response,
+    shape: &Shape,
+    secret: Option<&Secret>,
+) -> Sent {
+    let status = response.status();
+    if status.is_success() {
+        // Accepted: a body we cannot read only costs the id, never the outcome.
+        let raw = read_limited(response).await;
+        let provider_ref = serde_json::from_str::<Value>(&raw)
+            .ok()
+            .and_then(|body| {
+                body.get(shape.id_field)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .filter(|id| {
+                !id.is_empty()
+                    && id.chars().count() <= PROVIDER_REF_MAX
+                    && !id.chars().any(char::is_control)
+            });
+        return Sent {
+            attempt: Attempt::Delivered {
+                status: status.as_u16(),
+            },
+            provider_ref,
+        };
+    }
+    let retryable = status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT;
+    let retry_after = if retryable {
+        response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, Utc::now()))
+    } else {
+        None
+    };
+    let location = status
+        .is_redirection()
+        .then(|| response.headers().get(LOCATION).cloned())
+        .flatten();
+    let raw = read_limited(response).await;
+    let mut detail = match serde_json::from_str::<Value>(&raw) {
+        Ok(Value::Object(map)) => (shape.explain)(&map),
+        _ => None,
+    }
+    .unwrap_or_else(|| receiver_message(&raw));
+    if let Some(location) = location.as_ref().and_then(|l| l.to_str().ok()) {
+        detail = format!("redirect to {} not followed; {detail}", where_to(location));
+    }
+    let head = match status.canonical_reason() {
+        Some(reason) => format!("{} answered HTTP {} {reason}", shape.name, status.as_u16()),
+        None => format!("{} answered HTTP {}", shape.name, status.as_u16()),
+    };
+    let error = if detail.is_empty() {
+        head
+    } else {
+        format!("{head}: {detail}")
+    };
+    // Scrubbed before the cut, so a cut can never leave a piece of the secret unredacted.
+    let error = truncate_chars(&redact(error, secret), ERROR_TEXT_MAX);
+    let attempt = if retryable {
+        Attempt::Retryable {
+            status: Some(status.as_u16()),
+            error,
+            retry_after,
+        }
+    } else {
+        Attempt::Refused {
+            status: status.as_u16(),
+            error,
+        }
+    };
+    Sent {
+        attempt,
+        provider_ref: None,
+    }
+}
+
+/// A request that got no reply (connect error, timeout), as a retryable attempt.
+pub(super) fn unanswered(
+    provider: &str,
+    err: reqwest::Error,
+    timeout: std::time::Duration,
+    secret: Option<&Secret>,
+) -> Sent {
+    let error = format!(
+        "{provider}: {}",
+        super::super::outcome::describe_error(err, timeout)
+    );
+    Sent {
+        attempt: Attempt::Retryable {
+            status: None,
+            error: truncate_chars(&redact(error, secret), ERROR_TEXT_MAX),
+            retry_after: None,
+        },
+        provider_ref: None,
+    }
+}
+
+/// `{code} {text} (more: {link})`, from a provider's numbered error.
+pub(super) fn numbered(code: Option<&Value>, text: Option<&str>, link: Option<&str>) -> String {
+    let mut out = String::new();
+    if let Some(code) = code.filter(|c| !c.is_null()) {
+        out.push_str("error ");
+        out.push_str(&match code {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        out.push_str(": ");
+    }
+    out.push_str(text.unwrap_or("(no message)"));
+    if let Some(link) = link.filter(|l| !l.is_empty()) {
+        out.push_str(" (see ");
+        out.push_str(link);
+        out.push(')');
+    }
+    out
+}
