@@ -26,6 +26,7 @@ mod layering;
 mod leader;
 mod observability;
 mod properties;
+mod reach;
 mod releases;
 mod runbooks;
 mod schedules;
