@@ -21,5 +21,6 @@ pub mod serve;
 pub mod small_file;
 pub mod store;
 pub mod time_range;
+pub mod twilio;
 pub mod unknown_keys;
 pub mod witness;

@@ -58,6 +58,7 @@ impl Warroom {
                 let order = match *order {
                     IncidentCommand::Acknowledge { .. } => Box::new(IncidentCommand::Acknowledge {
                         by: input.from.clone(),
+                        via: None,
                     }),
                     other => Box::new(other),
                 };
@@ -265,7 +266,7 @@ impl Warroom {
                     format!("{number} closed. `warroom postmortem {number}` prints the post-mortem draft.")
                 }
                 Event::IncidentReopened { .. } => format!("{number} reopened."),
-                Event::Acknowledged { by } => format!("{} acknowledged {number}; its escalation stops.", dir.display(by)),
+                Event::Acknowledged { by, .. } => format!("{} acknowledged {number}; its escalation stops.", dir.display(by)),
                 other => format!("{} recorded for {number}.", other.event_type()),
             })
             .collect();

@@ -16,6 +16,7 @@ pub mod deploys;
 pub mod error;
 pub mod incidents;
 mod input;
+pub mod notifications;
 pub mod paging;
 pub mod projection;
 pub mod reading;

@@ -7,6 +7,7 @@ use super::alerts::view::AlertIndex;
 use super::chat::view::ChatIndex;
 use super::deploys::view::DeployIndex;
 use super::incidents::view::IncidentIndex;
+use super::notifications::view::NotificationIndex;
 use super::paging::view::PagingIndex;
 use super::releases::view::ReleaseIndex;
 use super::runs::view::RunIndex;
@@ -24,6 +25,8 @@ pub struct Projection {
     pub chat: ChatIndex,
     pub alerts: AlertIndex,
     pub paging: PagingIndex,
+    /// Pages to people and their notifications, until acknowledged.
+    pub notifications: NotificationIndex,
     pub runs: RunIndex,
     pub shifts: ShiftIndex,
     /// On-call schedules, their versions and overrides.
@@ -47,6 +50,7 @@ impl Projection {
         match incident {
             Some(number) => {
                 self.paging.apply(number, position, at, actor, event);
+                self.notifications.apply(number, at, event);
                 self.incidents.apply(number, at, actor, event);
                 self.runs.apply(number, at, event);
             }

@@ -17,6 +17,7 @@ mod examples;
 mod http;
 mod lease;
 mod log;
+pub mod notifications;
 mod paging;
 mod routes;
 mod runbooks;
@@ -58,7 +59,7 @@ use routes::read_routes;
 use schedules::read_schedules;
 use witness::read_witness;
 
-use crate::domain::contacts::{Contact, Directory, Team};
+use crate::domain::contacts::{Directory, Team};
 use crate::domain::escalation::Policy;
 use crate::domain::routing::Routes;
 use crate::small_file::read_small_file;
@@ -83,8 +84,9 @@ pub struct ConfigFile {
     pub http: HttpSection,
     #[serde(default)]
     pub teams: Vec<Team>,
+    /// People, with their contact methods and notification rules.
     #[serde(default)]
-    pub contacts: Vec<Contact>,
+    pub contacts: Vec<notifications::ContactFile>,
     /// Alert routes, tried in order; the first that matches wins.
     #[serde(default)]
     pub routes: Vec<RouteFile>,
@@ -98,6 +100,9 @@ pub struct ConfigFile {
     pub calendars: CalendarsSection,
     #[serde(default)]
     pub escalations: Vec<EscalationFile>,
+    /// Reaching people directly: email, SMS, voice, push, and acknowledgement links.
+    #[serde(default)]
+    pub notifications: notifications::NotificationsSection,
     /// Outside pagers and whom each reaches.
     #[serde(default)]
     pub pagers: Vec<PagerFile>,
@@ -140,6 +145,8 @@ pub struct Settings {
     /// The schedules' iCalendar feeds; `None`: off.
     pub calendars: Option<CalendarSettings>,
     pub pagers: Vec<PagerSettings>,
+    /// Email, SMS, voice and push, and each person's rules.
+    pub notifications: notifications::NotificationSettings,
     pub discord: DiscordSettings,
     /// Runbook commands, checked, by command path; empty until read (`load` reads the
     /// configured directory, `example` the shipped files).
@@ -256,6 +263,7 @@ fn build(
         schedules,
         calendars,
         escalations,
+        notifications,
         pagers,
         discord,
         runbooks,
@@ -273,6 +281,7 @@ fn build(
     let default_channel = read_default_channel(&chat, env, problems);
     let alerts_channel = read_alerts_channel(&alerts, env, problems);
     let listen = read_listen(&http, env, problems);
+    let (contacts, reach) = notifications::split_contacts(contacts, problems);
     let directory = read_directory(teams, contacts, problems)?;
     let mut warnings = Vec::new();
     let sources = read_sources(&alerts, env, file, &mut warnings, problems);
@@ -281,6 +290,8 @@ fn build(
     let policies = read_escalations(&escalations, &directory, &schedules, timezone, problems);
     let routes = read_routes(&routes, default_route.as_ref(), &policies, file, problems);
     let pagers = read_pagers(&pagers, &directory, env, file, problems);
+    let notifications =
+        notifications::read_notifications(&notifications, reach, env, file, problems);
     let discord = read_discord(
         discord,
         &default_channel,
@@ -324,6 +335,7 @@ fn build(
         schedules,
         calendars,
         pagers,
+        notifications,
         warnings,
     })
 }

@@ -207,7 +207,7 @@ impl Escalations {
                     }
                 }
             }
-            Event::Acknowledged { by } => {
+            Event::Acknowledged { by, .. } => {
                 self.stopped = true;
                 self.acknowledged_by = Some(by.clone());
             }
@@ -406,6 +406,8 @@ mod tests {
                 2,
                 Event::Acknowledged {
                     by: "bsparrow".into(),
+                    via: None,
+                    notification: None,
                 },
             ),
         ];

@@ -281,6 +281,60 @@ pub enum Event {
     /// Someone acknowledged the incident's pages: escalation stops.
     Acknowledged {
         by: String,
+        /// How, when not by a chat command: `email`, `sms`, `voice` or `push` (a link or
+        /// reply of the notification that reached them).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
+        /// The notification acknowledged from (`DEDUP_KEY#RULE`), when `via` is set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notification: Option<String>,
+    },
+    /// A person's notification rule fell due for a page to them: notify them by `method`.
+    /// The address itself (email, phone number, topic) stays in the configuration: the
+    /// ledger is append-only, personal addresses do not belong in it.
+    NotificationRequested {
+        /// The page this notification is for.
+        dedup_key: String,
+        /// The handle notified.
+        person: String,
+        /// The rule's place in the person's rules, from 0.
+        rule: u32,
+        /// `email`, `sms`, `voice` or `push`.
+        method: String,
+        /// Minutes after the page the rule waits.
+        after_minutes: u32,
+    },
+    /// One attempt to send a notification through its provider.
+    NotificationAttempted {
+        dedup_key: String,
+        rule: u32,
+        method: String,
+        attempt: u32,
+        outcome: AttemptOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// The provider's id for what it accepted (Twilio's SID, ntfy's id, the Message-ID).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_ref: Option<String>,
+    },
+    /// A notification could not be sent after its retries, or its provider refused it.
+    NotificationGaveUp {
+        dedup_key: String,
+        rule: u32,
+        method: String,
+        reason: String,
+    },
+    /// What the provider later said of a notification it accepted (Twilio's status
+    /// callback: `delivered`, `undelivered`, `failed`, `completed`, `no-answer`, `busy`).
+    NotificationStatus {
+        dedup_key: String,
+        rule: u32,
+        method: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
     },
     /// The incident's channel exists in a chat service: warroom created it (or found it) and
     /// posts there from now on.
@@ -555,6 +609,10 @@ impl Event {
             Event::PageAttempted { .. } => "PageAttempted",
             Event::PageGaveUp { .. } => "PageGaveUp",
             Event::Acknowledged { .. } => "Acknowledged",
+            Event::NotificationRequested { .. } => "NotificationRequested",
+            Event::NotificationAttempted { .. } => "NotificationAttempted",
+            Event::NotificationGaveUp { .. } => "NotificationGaveUp",
+            Event::NotificationStatus { .. } => "NotificationStatus",
             Event::Imported { .. } => "Imported",
             Event::ChatChannelLinked { .. } => "ChatChannelLinked",
             Event::PostmortemPublished { .. } => "PostmortemPublished",

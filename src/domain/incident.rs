@@ -56,6 +56,8 @@ pub enum IncidentCommand {
     /// Stop the escalation: `by` has seen the page and is on it.
     Acknowledge {
         by: String,
+        /// The notification method acknowledged from, and the notification, when not chat.
+        via: Option<(String, String)>,
     },
 }
 
@@ -272,7 +274,7 @@ pub fn decide(
             }
         }
         IncidentCommand::RecordAlert(alert) => Event::AlertReceived(alert),
-        IncidentCommand::Acknowledge { by } => {
+        IncidentCommand::Acknowledge { by, via } => {
             if incident.status != IncidentStatus::Open {
                 return Err(IncidentError::NotOpen {
                     number,
@@ -281,6 +283,8 @@ pub fn decide(
             }
             Event::Acknowledged {
                 by: non_empty("by", &by)?,
+                notification: via.as_ref().map(|(_, n)| n.clone()),
+                via: via.map(|(method, _)| method),
             }
         }
     };

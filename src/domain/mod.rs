@@ -10,6 +10,7 @@ pub mod escalation;
 pub mod event;
 pub mod incident;
 pub mod postmortem;
+pub mod reach;
 pub mod release;
 pub mod routing;
 pub mod run;

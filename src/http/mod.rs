@@ -12,6 +12,7 @@ pub mod connections;
 pub mod console;
 pub mod deploys;
 pub mod health;
+pub mod notifications;
 pub mod status;
 
 use crate::app::alerts::read_alerts;
@@ -46,6 +47,13 @@ pub fn router(warroom: Arc<Warroom>, discord: Option<Arc<dyn ChatDoor>>, clock: 
         .route("/v1/deploys", post(deploys::record))
         .route("/v1/schedules/{file}", get(calendars::schedule))
         .route("/v1/people/{file}", get(calendars::person))
+        .route(
+            "/v1/ack/{token}",
+            get(notifications::confirm_page).post(notifications::acknowledge),
+        )
+        .route("/v1/twilio/sms", post(notifications::twilio_sms))
+        .route("/v1/twilio/voice", post(notifications::twilio_voice))
+        .route("/v1/twilio/status", post(notifications::twilio_status))
         .route(
             "/v1/agent/jobs/{incident}/{run}/reports",
             post(agents::report),

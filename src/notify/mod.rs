@@ -4,6 +4,7 @@
 
 #[cfg(test)]
 mod fixture;
+mod notifying;
 mod outcome;
 mod pagerduty;
 pub mod reach;
@@ -57,6 +58,8 @@ pub struct Notifier {
     client: reqwest::Client,
     /// Delivers pages of `PagerKind::Chat` pagers, when a chat front end runs.
     chat: Option<std::sync::Arc<dyn ChatPager>>,
+    /// Sends people's own notifications (email, SMS, voice, push), when any is configured.
+    reach: Option<reach::Reacher>,
 }
 
 impl Default for Notifier {
@@ -77,12 +80,30 @@ impl Notifier {
             // Only fails if the TLS backend cannot initialise, which is a broken build, not
             // a condition to handle at run time.
             .expect("building the HTTP client for pagers");
-        Notifier { client, chat: None }
+        Notifier {
+            client,
+            chat: None,
+            reach: None,
+        }
     }
 
     /// A notifier over a client the caller built (proxies, extra roots, ...).
     pub fn with_client(client: reqwest::Client) -> Notifier {
-        Notifier { client, chat: None }
+        Notifier {
+            client,
+            chat: None,
+            reach: None,
+        }
+    }
+
+    /// People's notifications go through these providers from now on, over the same
+    /// connection pool. Fails when a provider cannot be set up (an unreadable CA file).
+    pub fn with_reach(
+        mut self,
+        providers: &crate::config::notifications::Providers,
+    ) -> anyhow::Result<Notifier> {
+        self.reach = Some(reach::Reacher::new(self.client.clone(), providers.clone())?);
+        Ok(self)
     }
 
     /// Pages of chat pagers go through `chat` from now on.

@@ -3,6 +3,7 @@
 //! pager gives up, and mirrors acknowledgements and resolutions to the pagers that were paged.
 //! On the leader it also delivers the pages an instance left unfinished when it stopped.
 
+use super::notifying::{self, Holding, Sending};
 use super::{Attempt, Notifier, Page, PageAction, RetryPolicy};
 use crate::app::paging::view::PAGES_KEPT;
 use crate::app::paging::{Delivery, PageOrder, UnfinishedPage};
@@ -74,6 +75,7 @@ pub fn spawn(
     // From here on, pages recorded by this process come through the queue.
     let started = chrono::Utc::now();
     let in_flight: InFlight = Arc::default();
+    let sending: Sending = Arc::default();
     let every =
         (retry.takeover_grace / 2).clamp(Duration::from_millis(50), Duration::from_secs(15));
     tokio::spawn(async move {
@@ -91,6 +93,14 @@ pub fn spawn(
                     }
                     Some(Delivery::Mirror { incident, action }) => {
                         running.spawn(mirror(warroom.clone(), notifier.clone(), retry.clone(), incident, action));
+                    }
+                    Some(Delivery::Tell(tell)) => {
+                        running.spawn(notifying::tell(notifier.reach.clone(), retry.clone(), *tell));
+                    }
+                    Some(Delivery::Notify(order)) => {
+                        if let Some(holding) = Holding::take(&sending, order.key()) {
+                            running.spawn(notifying::send(warroom.clone(), notifier.reach.clone(), retry.clone(), *order, holding));
+                        }
                     }
                     None => break,
                 },
@@ -117,6 +127,20 @@ pub fn spawn(
                             }
                         }
                         Err(e) => tracing::error!("could not look for unfinished pages: {e:#}"),
+                    }
+                    // A notification its sender left: on an exclusive store, any an earlier
+                    // run recorded; on a shared one, those quiet longer than a live sender is.
+                    let quiet_since = if exclusive { started } else { now - notifying::quiet_allowed(&retry) };
+                    match warroom.unfinished_notifications(now, quiet_since).await {
+                        Ok(orders) => {
+                            for order in orders {
+                                if let Some(holding) = Holding::take(&sending, order.key()) {
+                                    tracing::warn!(incident = %order.incident, method = %order.method, "sending a notification its sender left unfinished");
+                                    running.spawn(notifying::send(warroom.clone(), notifier.reach.clone(), retry.clone(), order, holding));
+                                }
+                            }
+                        }
+                        Err(e) => tracing::error!("could not look for unfinished notifications: {e:#}"),
                     }
                 }
                 Some(_) = running.join_next(), if !running.is_empty() => {}

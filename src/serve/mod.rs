@@ -8,6 +8,7 @@ mod witnessing;
 use crate::app::Warroom;
 use crate::clock::Clock;
 use crate::store::{LeaderState, Lease};
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,7 +111,9 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    let mut notifier = crate::notify::Notifier::new();
+    let mut notifier = crate::notify::Notifier::new()
+        .with_reach(&warroom.settings().notifications.providers)
+        .context("cannot set up [notifications]")?;
     if let Some(bot) = &discord {
         notifier = notifier.with_chat(Arc::new(crate::discord::DiscordPager::new(bot.clone())));
     }
@@ -278,15 +281,30 @@ async fn schedule_escalations(
             return;
         }
         let now = clock.now();
-        let fired = warroom.fire_due_pages(now).await;
+        let fired = match warroom.fire_due_pages(now).await {
+            // Rules due at once go out with the pages that started them.
+            Ok(pages) => warroom
+                .fire_due_notifications(now)
+                .await
+                .map(|notified| (pages, notified)),
+            Err(e) => Err(e),
+        };
         let wait = match &fired {
-            Ok(pages) => {
+            Ok((pages, notified)) => {
                 if !pages.is_empty() {
                     tracing::info!(pages = pages.len(), "escalation steps fired");
                 }
-                match warroom.next_page_due().await {
-                    Ok(Some(at)) => (at - clock.now()).to_std().unwrap_or_default().min(RESCAN),
-                    _ => RESCAN,
+                if !notified.is_empty() {
+                    tracing::info!(
+                        notifications = notified.len(),
+                        "notification rules fell due"
+                    );
+                }
+                let next_page = warroom.next_page_due().await.ok().flatten();
+                let next_rule = warroom.next_notification_due(clock.now()).await;
+                match next_page.into_iter().chain(next_rule).min() {
+                    Some(at) => (at - clock.now()).to_std().unwrap_or_default().min(RESCAN),
+                    None => RESCAN,
                 }
             }
             Err(e) => {

@@ -1010,7 +1010,7 @@ async fn a_discord_pager_mentions_and_direct_messages_and_the_button_acknowledge
     let records = h.records(1).await;
     assert!(records
         .iter()
-        .any(|r| matches!(&r.event, Event::Acknowledged { by } if by == "khouse")));
+        .any(|r| matches!(&r.event, Event::Acknowledged { by, .. } if by == "khouse")));
     assert!(records
         .iter()
         .any(|r| matches!(&r.event, Event::PageAttempted { pager, .. } if pager == "discord")));

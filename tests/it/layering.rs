@@ -23,6 +23,8 @@ const FLOORS: &[(&str, u8)] = &[
     ("store", 1),
     // What the server and the agent say to each other; checkpoints of the ledger.
     ("protocol", 2),
+    // What Twilio and warroom say to each other: the sender's and the webhooks' common ground.
+    ("twilio", 2),
     ("witness", 2),
     // The checked configuration.
     ("config", 3),
@@ -47,6 +49,8 @@ const FRAMEWORKS: &[(&str, &[&str])] = &[
     ("sqlx", &["store/"]),
     ("serenity", &["discord/"]),
     ("tokio_tungstenite", &["discord/"]),
+    // Email goes out through the notifier only.
+    ("lettre", &["notify/"]),
     // The HTTP server. The Discord adapter's REST relay is a loopback server of its own;
     // the benchmark's outside parties include a pager that receives pages.
     ("axum", &["http/", "discord/relay.rs", "bench/outside.rs"]),

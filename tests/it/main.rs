@@ -24,6 +24,7 @@ mod export_import;
 mod hardening;
 mod layering;
 mod leader;
+mod notifications;
 mod observability;
 mod properties;
 mod reach;

@@ -66,6 +66,10 @@ pub enum Delivery {
         /// `acknowledge` or `resolve`.
         action: &'static str,
     },
+    /// Send a person's notification that was just recorded.
+    Notify(Box<crate::app::notifications::NotificationOrder>),
+    /// Tell a person something by one of their methods (a hand-over): logged, not recorded.
+    Tell(Box<crate::app::notifications::Tell>),
 }
 
 /// A page that reached a pager, as recorded in the incident.
@@ -508,7 +512,29 @@ impl Warroom {
         let pagers = self
             .settings
             .pagers_for(&Target::parse(&target).unwrap_or(Target::Everyone));
-        let via = if pagers.is_empty() {
+        let rules = target
+            .strip_prefix('@')
+            .and_then(|handle| self.settings.notifications.people.get(handle))
+            .filter(|m| !m.rules.is_empty());
+        let via = if let Some(methods) = rules {
+            let steps: Vec<String> = methods
+                .rules
+                .iter()
+                .map(|r| match r.after_minutes {
+                    0 => r.method.to_string(),
+                    n => format!("{} after {n} min", r.method),
+                })
+                .collect();
+            let mut via = format!(
+                "by their rules ({}) until someone acknowledges",
+                steps.join(", ")
+            );
+            if !pagers.is_empty() {
+                let names: Vec<&str> = pagers.iter().map(|p| p.name.as_str()).collect();
+                via.push_str(&format!(", and through {}", names.join(", ")));
+            }
+            via
+        } else if pagers.is_empty() {
             "no outside pager reaches them; the page is recorded and announced in chat".to_string()
         } else {
             format!(
@@ -522,6 +548,8 @@ impl Warroom {
         };
         if !appended.already_stored {
             self.hand_over(std::slice::from_ref(&order));
+            // The person's first notification rule may be due at once.
+            self.escalation_changed.notify_one();
         }
         Ok((
             number,

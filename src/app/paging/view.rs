@@ -264,7 +264,11 @@ mod tests {
         p.apply(one, 8, t(4), "warroom", &gave_up);
         assert!(p.recorded_pages().next().unwrap().2.finished.contains("pd"));
         // Acknowledged: INC-1's pages are nobody's business any more; INC-2's stay.
-        let ack = Event::Acknowledged { by: "rpark".into() };
+        let ack = Event::Acknowledged {
+            by: "rpark".into(),
+            via: None,
+            notification: None,
+        };
         p.apply(one, 9, t(5), "rpark", &ack);
         let left: Vec<_> = p.recorded_pages().map(|(n, k, _)| (n, k)).collect();
         assert_eq!(left, vec![(two, "k2")]);

@@ -278,6 +278,7 @@ impl Warroom {
                 self.hand_over_shift(&mut projection, &handoff).await?;
             }
             self.notify(Notice::HandOff(Box::new(handoff.clone())));
+            self.tell_handoff_by_contact(&handoff);
             recorded.push(handoff);
         }
         self.catch_up(&mut projection).await?;

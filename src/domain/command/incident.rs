@@ -287,7 +287,10 @@ pub(super) fn interpret(o: &Options) -> Result<ChatCommand, CommandError> {
                 message: o.get("message").filter(|m| !m.is_empty()),
             })
         }
-        ["ack"] => order(IncidentCommand::Acknowledge { by: String::new() }),
+        ["ack"] => order(IncidentCommand::Acknowledge {
+            by: String::new(),
+            via: None,
+        }),
         ["incident", "timeline"] => Ok(ChatCommand::Timeline { incident }),
         ["incident", "postmortem"] => Ok(ChatCommand::Postmortem { incident }),
         _ => Err(o.not_interpreted()),

@@ -46,6 +46,50 @@ pub(super) fn entry(r: &Recorded, names: &Names) -> Option<TimelineEntry> {
             }
             TimelineEntry::of(r, names, "page", &r.actor, text)
         }
+        Event::NotificationRequested {
+            person,
+            method,
+            after_minutes,
+            ..
+        } => TimelineEntry::of(
+            r,
+            names,
+            "page",
+            &r.actor,
+            match after_minutes {
+                0 => format!("notified @{person} by {method}"),
+                n => format!("notified @{person} by {method}, {n} min after the page"),
+            },
+        ),
+        Event::NotificationGaveUp { method, reason, .. } => TimelineEntry::of(
+            r,
+            names,
+            "page",
+            &r.actor,
+            format!("could not notify by {method}: {reason}"),
+        ),
+        // Only what went wrong after the provider took it: a delivered SMS is the rule.
+        Event::NotificationStatus {
+            method,
+            status,
+            error_code,
+            ..
+        } if !matches!(
+            status.as_str(),
+            "delivered" | "completed" | "sent" | "in-progress" | "ringing" | "answered"
+        ) =>
+        {
+            TimelineEntry::of(
+                r,
+                names,
+                "page",
+                &r.actor,
+                match error_code {
+                    Some(code) => format!("the {method} notification was {status} (error {code})"),
+                    None => format!("the {method} notification was {status}"),
+                },
+            )
+        }
         Event::PageGaveUp {
             target,
             pager,
@@ -70,12 +114,19 @@ pub(super) fn entry(r: &Recorded, names: &Names) -> Option<TimelineEntry> {
             &r.actor,
             format!("step {step} did not page {target}: {reason}"),
         ),
-        Event::Acknowledged { by } => {
-            TimelineEntry::of(r, names, "ack", by, "acknowledged the page".to_string())
+        Event::Acknowledged { by, via, .. } => {
+            let how = match via {
+                Some(method) => format!("acknowledged the page from its {method} notification"),
+                None => "acknowledged the page".to_string(),
+            };
+            TimelineEntry::of(r, names, "ack", by, how)
         }
         // Bookkeeping: the group binding and each delivery attempt are in the ledger;
         // the timeline shows the pages and the give-ups people act on.
-        Event::AlertGroupOpened { .. } | Event::PageAttempted { .. } => return None,
+        Event::AlertGroupOpened { .. }
+        | Event::PageAttempted { .. }
+        | Event::NotificationAttempted { .. }
+        | Event::NotificationStatus { .. } => return None,
         _ => return None,
     };
     Some(e)

@@ -53,7 +53,7 @@ impl People {
                 message_id,
                 ..
             } if !timeline.holds_message(channel, message_id) => self.take_part(names, &r.actor),
-            Event::Acknowledged { by } | Event::RunbookApproved { by, .. } => {
+            Event::Acknowledged { by, .. } | Event::RunbookApproved { by, .. } => {
                 self.take_part(names, by)
             }
             _ => {}

@@ -79,6 +79,10 @@ impl<'a> Timeline<'a> {
             | Event::PageAttempted { .. }
             | Event::PageGaveUp { .. }
             | Event::PageSkipped { .. }
+            | Event::NotificationRequested { .. }
+            | Event::NotificationAttempted { .. }
+            | Event::NotificationGaveUp { .. }
+            | Event::NotificationStatus { .. }
             | Event::Acknowledged { .. } => self.push(paging::entry(r, names)),
             Event::RunbookRequested { .. }
             | Event::RunbookConfirmed { .. }

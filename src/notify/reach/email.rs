@@ -90,6 +90,24 @@ impl Mailer {
 
     /// Sends the notice to `to`.
     pub(super) async fn send(&self, to: &str, notice: &Notice) -> Sent {
+        self.deliver(to, subject(notice), body(notice)).await
+    }
+
+    /// Sends a plain message (a hand-over) to `to`, its subject after `[warroom] `.
+    pub(super) async fn send_plain(&self, to: &str, subject: &str, text: &str) -> Sent {
+        let body = format!(
+            "{}\n\n-- \nSent by warroom, the incident bot.\n",
+            one_line(text, 2000)
+        );
+        self.deliver(
+            to,
+            format!("[warroom] {}", one_line(subject, SUBJECT_TITLE_MAX)),
+            body,
+        )
+        .await
+    }
+
+    async fn deliver(&self, to: &str, subject: String, body: String) -> Sent {
         let to: Mailbox = match to.parse() {
             Ok(mailbox) => mailbox,
             Err(err) => {
@@ -102,10 +120,10 @@ impl Mailer {
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(subject(notice))
+            .subject(subject)
             .message_id(Some(message_id.clone()))
             .header(ContentType::TEXT_PLAIN)
-            .body(body(notice));
+            .body(body);
         let message = match message {
             Ok(message) => message,
             // Only a missing From or To fails here, and both are set above.

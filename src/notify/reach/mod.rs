@@ -12,9 +12,7 @@ mod tests;
 pub mod twilio;
 mod twiml;
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use crate::app::paging::transport::Attempt;
 use crate::secret::Secret;
@@ -62,73 +60,8 @@ pub struct Notice {
     pub voice_ack_url: Option<String>,
 }
 
-/// The site's SMTP server (`[notifications.email]`).
-#[derive(Debug, Clone)]
-pub struct EmailServer {
-    /// Host name or address; also the name the server's certificate must carry.
-    pub host: String,
-    /// Usually 587 for STARTTLS, 465 for implicit TLS, 25 for a loopback relay.
-    pub port: u16,
-    pub tls: SmtpTls,
-    /// Sender, `warroom@example.com` or `Warroom <warroom@example.com>`.
-    pub from: String,
-    /// Login, when the server wants one (then `password` too).
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    /// Extra root CA (PEM) trusted besides the webpki roots, for a server with a private CA.
-    pub ca_file: Option<PathBuf>,
-    /// Limit on connecting and on each SMTP exchange (not on the whole message).
-    pub timeout: Duration,
-}
-
-/// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// Plain connection upgraded with STARTTLS, which must succeed: a server (or something in
-    /// the path) that does not offer it gets neither the login nor the message.
-    #[default]
-    StartTls,
-    /// TLS from the first byte (SMTPS, usually port 465).
-    Tls,
-    /// No encryption: only for a relay on loopback, where nothing crosses a network.
-    None,
-}
-
-/// A Twilio account (`[notifications.twilio]`) for SMS and voice calls.
-#[derive(Debug, Clone)]
-pub struct Twilio {
-    /// `https://api.twilio.com`; tests point it at a fake.
-    pub api_url: String,
-    /// `AC…`.
-    pub account_sid: String,
-    pub auth_token: Secret,
-    /// The Twilio number texts and calls come from, E.164.
-    pub from: String,
-    /// URL Twilio posts delivery status to, when set.
-    pub status_callback: Option<String>,
-    /// Limit on one whole request: connect, send, and the response.
-    pub timeout: Duration,
-}
-
-/// An ntfy server (`[notifications.ntfy]`) for push notifications.
-#[derive(Debug, Clone)]
-pub struct Ntfy {
-    /// `https://ntfy.sh` or a self-hosted server's base URL.
-    pub url: String,
-    /// Access token, sent as a bearer token, when the server wants one.
-    pub token: Option<Secret>,
-    /// Limit on one whole request: connect, send, and the response.
-    pub timeout: Duration,
-}
-
-/// The configured providers; a channel whose provider is missing is refused with a message
-/// that says what to configure.
-#[derive(Debug, Clone, Default)]
-pub struct Providers {
-    pub email: Option<EmailServer>,
-    pub twilio: Option<Twilio>,
-    pub ntfy: Option<Ntfy>,
-}
+/// The providers as `[notifications]` configures them.
+pub use crate::config::notifications::{EmailServer, Ntfy, Providers, SmtpTls, Twilio};
 
 /// One attempt's outcome plus the provider's id for what it accepted (Twilio's Message or
 /// Call SID, ntfy's message id, the email's Message-ID), so later status callbacks can be
@@ -238,6 +171,39 @@ impl Reacher {
             Attempt::Refused { status, error } => tracing::error!(
                 channel, incident = %notice.incident, status, %error, "notification refused"
             ),
+        }
+        sent
+    }
+}
+
+impl Reacher {
+    /// Tells a person something outside any incident (a hand-over): a plain email, SMS or
+    /// push, no link. A call is refused: nobody is rung for a hand-over.
+    pub async fn tell(&self, to: &Address, subject: &str, text: &str) -> Sent {
+        let sent = match (to, &self.email, &self.twilio, &self.ntfy) {
+            (Address::Email(address), Some(mailer), _, _) => {
+                mailer.send_plain(address, subject, text).await
+            }
+            (Address::Sms(number), _, Some(account), _) => {
+                twilio::send_plain_sms(&self.client, account, number, subject, text).await
+            }
+            (Address::Push(topic), _, _, Some(server)) => {
+                ntfy::publish_plain(&self.client, server, topic, subject, text).await
+            }
+            (Address::Voice(_), _, _, _) => {
+                Sent::refused("a plain message is not worth a phone call".into())
+            }
+            _ => Sent::refused(format!(
+                "no provider is configured for {}; see [notifications] in docs/notifications.md",
+                to.channel()
+            )),
+        };
+        let channel = to.channel();
+        match &sent.attempt {
+            Attempt::Delivered { .. } => tracing::info!(channel, %subject, "message sent"),
+            Attempt::Retryable { error, .. } | Attempt::Refused { error, .. } => {
+                tracing::warn!(channel, %subject, %error, "message not sent")
+            }
         }
         sent
     }

@@ -36,15 +36,34 @@ pub(super) async fn publish(
     topic: &str,
     notice: &Notice,
 ) -> Sent {
+    publish_json(client, ntfy, topic, message(topic, notice)).await
+}
+
+/// Publishes a plain message (a hand-over) to `topic`, at default priority, no button.
+pub(super) async fn publish_plain(
+    client: &reqwest::Client,
+    ntfy: &Ntfy,
+    topic: &str,
+    title: &str,
+    text: &str,
+) -> Sent {
+    let body = json!({
+        "topic": topic,
+        "title": one_line(title, TITLE_MAX),
+        "message": text,
+        "priority": 3,
+        "tags": ["arrows_counterclockwise"],
+    });
+    publish_json(client, ntfy, topic, body).await
+}
+
+async fn publish_json(client: &reqwest::Client, ntfy: &Ntfy, topic: &str, body: Value) -> Sent {
     if !topic_ok(topic) {
         return Sent::refused(format!(
             "{topic:?} is not an ntfy topic; topics are 1 to 64 letters, digits, - and _"
         ));
     }
-    let mut request = client
-        .post(&ntfy.url)
-        .timeout(ntfy.timeout)
-        .json(&message(topic, notice));
+    let mut request = client.post(&ntfy.url).timeout(ntfy.timeout).json(&body);
     if let Some(token) = &ntfy.token {
         request = request.bearer_auth(token.expose());
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use serde_json::json;
+use std::time::Duration;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

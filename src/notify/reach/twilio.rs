@@ -4,13 +4,11 @@
 //! and are re-exported here.
 
 use super::reply::{self, Shape};
-pub use super::twiml::{sms_reply_twiml, voice_reply_twiml, voice_twiml};
-use super::{is_e164, one_line, Notice, Secret, Sent, Twilio};
+pub use super::twiml::voice_twiml;
+use super::{is_e164, one_line, Notice, Sent, Twilio};
+pub use crate::twilio::{signature, signature_valid, sms_reply_twiml, voice_reply_twiml};
 use anyhow::{bail, Context};
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
-use sha1::Sha1;
 
 /// Twilio bills an SMS per segment (160 GSM characters, 70 in UCS-2); two to three segments
 /// carry the summary and the link without turning a page into an essay.
@@ -64,6 +62,25 @@ pub(super) async fn send_sms(
     let mut form = vec![("Body".to_string(), sms_body(notice))];
     form.extend(status_callback(twilio));
     post(client, twilio, "Messages.json", number, form).await
+}
+
+/// Texts `number` a plain message (a hand-over): no link, no status callback.
+pub(super) async fn send_plain_sms(
+    client: &reqwest::Client,
+    twilio: &Twilio,
+    number: &str,
+    subject: &str,
+    text: &str,
+) -> Sent {
+    let body = one_line(&format!("{subject}: {text}"), SMS_MAX);
+    post(
+        client,
+        twilio,
+        "Messages.json",
+        number,
+        vec![("Body".to_string(), body)],
+    )
+    .await
 }
 
 /// Calls `number`; the call says the notice and takes the keypress (see [`voice_twiml`]).
@@ -140,108 +157,9 @@ fn sms_body(notice: &Notice) -> String {
     format!("{}{tail}", one_line(&notice.summary, room))
 }
 
-/// `X-Twilio-Signature`: base64 of the HMAC-SHA1, under the auth token, of the URL Twilio
-/// requested followed by each POST parameter's name and value, sorted by name.
-pub fn signature(auth_token: &Secret, url: &str, params: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    // By name, then value: a repeated name signs in value order too.
-    sorted.sort();
-    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.expose().as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(url.as_bytes());
-    for (name, value) in sorted {
-        mac.update(name.as_bytes());
-        mac.update(value.as_bytes());
-    }
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// Whether `header` is the signature of this request, compared in constant time.
-pub fn signature_valid(
-    auth_token: &Secret,
-    url: &str,
-    params: &[(String, String)],
-    header: &str,
-) -> bool {
-    let expected = signature(auth_token, url, params);
-    bool::from(subtle::ConstantTimeEq::ct_eq(
-        expected.as_bytes(),
-        header.trim().as_bytes(),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    /// The worked example of Twilio's webhook-security guide: auth token 12345, this URL
-    /// and these parameters sign to `0/KCTR6DLpKmkAf8muzZqo1nDgQ=`.
-    const DOC_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
-    const DOC_SIGNATURE: &str = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
-
-    fn doc_params() -> Vec<(String, String)> {
-        // Out of order on purpose: the signature sorts them.
-        params(&[
-            ("To", "+18005551212"),
-            ("Digits", "1234"),
-            ("CallSid", "CA1234567890ABCDE"),
-            ("From", "+12349013030"),
-            ("Caller", "+12349013030"),
-        ])
-    }
-
-    #[test]
-    fn signature_matches_twilios_documented_example() {
-        let token = Secret::new("12345");
-        assert_eq!(signature(&token, DOC_URL, &doc_params()), DOC_SIGNATURE);
-        assert!(signature_valid(
-            &token,
-            DOC_URL,
-            &doc_params(),
-            DOC_SIGNATURE
-        ));
-    }
-
-    #[test]
-    fn signature_valid_rejects_a_changed_param_url_token_or_header() {
-        let token = Secret::new("12345");
-        let mut changed = doc_params();
-        changed[1].1 = "9999".into();
-        assert!(!signature_valid(&token, DOC_URL, &changed, DOC_SIGNATURE));
-        let mut added = doc_params();
-        added.push(("Extra".into(), "1".into()));
-        assert!(!signature_valid(&token, DOC_URL, &added, DOC_SIGNATURE));
-        let other_url = "https://mycompany.com/myapp.php?foo=1&bar=3";
-        assert!(!signature_valid(
-            &token,
-            other_url,
-            &doc_params(),
-            DOC_SIGNATURE
-        ));
-        assert!(!signature_valid(
-            &Secret::new("54321"),
-            DOC_URL,
-            &doc_params(),
-            DOC_SIGNATURE
-        ));
-        for header in [
-            "",
-            "0/KCTR6DLpKmkAf8muzZqo1nDgQ",
-            "1/KCTR6DLpKmkAf8muzZqo1nDgQ=",
-        ] {
-            assert!(
-                !signature_valid(&token, DOC_URL, &doc_params(), header),
-                "{header:?}"
-            );
-        }
-    }
 
     #[test]
     fn sms_body_keeps_the_link_whole_within_320_characters() {

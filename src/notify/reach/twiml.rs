@@ -3,6 +3,7 @@
 //! chat text (an incident title) can never add a verb to a call.
 
 use super::{one_line, Notice};
+use crate::twilio::xml_escape;
 
 /// How much of the title a call reads out: a long title is tiresome to hear at 3 a.m.
 const SPOKEN_TITLE_MAX: usize = 100;
@@ -41,22 +42,6 @@ pub fn voice_twiml(notice: &Notice) -> String {
     twiml
 }
 
-/// TwiML answering an inbound SMS: `<Message>text</Message>`.
-pub fn sms_reply_twiml(text: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Message>{}</Message></Response>"#,
-        xml_escape(text)
-    )
-}
-
-/// TwiML answering the call's keypress: `<Say>text</Say>`.
-pub fn voice_reply_twiml(text: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>{}</Say></Response>"#,
-        xml_escape(text)
-    )
-}
-
 /// The sentence a call reads: `Warroom page. Incident 7, severity 1. Database down.`
 fn spoken(notice: &Notice) -> String {
     let incident = one_line(&notice.incident, 40);
@@ -75,25 +60,6 @@ fn spoken(notice: &Notice) -> String {
         "Warroom page. Incident {incident}, {severity}. {}.",
         one_line(&notice.title, SPOKEN_TITLE_MAX).trim_end_matches('.')
     )
-}
-
-/// Escapes text for XML content and attribute values.
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 allows no other control characters, even escaped; a call whose TwiML
-            // does not parse says nothing at all.
-            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -164,17 +130,5 @@ mod tests {
                 "{name} in {twiml}"
             );
         }
-    }
-
-    #[test]
-    fn replies_escape_their_text() {
-        assert_eq!(
-            sms_reply_twiml("Acknowledged INC-7 <ok> & thanks"),
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Message>Acknowledged INC-7 &lt;ok&gt; &amp; thanks</Message></Response>"#
-        );
-        assert_eq!(
-            voice_reply_twiml("Acknowledged. Thank you."),
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Acknowledged. Thank you.</Say></Response>"#
-        );
     }
 }
