@@ -51,6 +51,7 @@ team = "SRE"
 phone = "+15550111"
 push_topic = "warroom-ghammer"
 notify = [{{ method = "push" }}, {{ method = "sms", after_minutes = 1 }}]
+handoff_notices = ["push"]
 
 [[schedules]]
 name = "sre"
@@ -205,6 +206,10 @@ async fn twilio_post(
 }
 
 async fn serve(url: &str, p: &Providers, now: &str) -> common::TestApp {
+    serve_with(url, settings(&p.twilio.uri(), &p.ntfy.uri()), now).await
+}
+
+async fn serve_with(url: &str, settings: Settings, now: &str) -> common::TestApp {
     let options = warroom::serve::Options {
         clock: Clock::starting_at(at(now)),
         retry: warroom::notify::RetryPolicy {
@@ -214,7 +219,7 @@ async fn serve(url: &str, p: &Providers, now: &str) -> common::TestApp {
         },
         ..Default::default()
     };
-    common::spawn_app(url, settings(&p.twilio.uri(), &p.ntfy.uri()), options).await
+    common::spawn_app(url, settings, options).await
 }
 
 async fn fire_alert(app: &common::TestApp) {
@@ -498,7 +503,122 @@ async fn a_keypress_on_the_call_acknowledges(url: &str) {
     app.running.stop().await;
 }
 
+async fn an_email_reaches_a_real_smtp_server_and_its_link_acknowledges(url: &str) {
+    let Some(smtp) = crate::reach::smtp() else {
+        eprintln!("skipped: no SMTP server; run .ci/smtp-server start DIR and eval what it prints");
+        return;
+    };
+    let p = providers().await;
+    let text = config(&p.twilio.uri(), &p.ntfy.uri()).replace(
+        r#"  { method = "push", after_minutes = 0 },"#,
+        r#"  { method = "push", after_minutes = 0 }, { method = "email", after_minutes = 0 },"#,
+    ) + &format!(
+        "[notifications.email]\nhost = \"{}\"\nport = {}\nfrom = \"warroom@example.test\"\nca_file = \"{}\"\n",
+        smtp.host,
+        smtp.port,
+        smtp.ca.display()
+    );
+    assert!(text.contains("method = \"email\""), "{text}");
+    let settings = Settings::from_toml(&text, "email.toml", |k| match k {
+        "AM_TOKEN" => Some(AM_TOKEN.into()),
+        "TWILIO" => Some(TWILIO_TOKEN.into()),
+        "LINKS" => Some(LINK_SECRET.into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = serve_with(url, settings, "2030-01-07T10:00:00Z").await;
+    fire_alert(&app).await;
+    // The email went out over STARTTLS and its Message-ID is recorded with the attempt.
+    let records = incident_until(&app, 1, |r| {
+        r.iter().any(|r| {
+            matches!(&r.event,
+            Event::NotificationAttempted { method, provider_ref: Some(_), .. } if method == "email")
+        })
+    })
+    .await;
+    let id = records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::NotificationAttempted {
+                method,
+                provider_ref: Some(id),
+                ..
+            } if method == "email" => Some(id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let mut message = None;
+    for _ in 0..100 {
+        message = crate::reach::delivered(&smtp.maildir, &id);
+        if message.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let message = message.expect("the email is in the Maildir");
+    // Quoted-printable: soft line breaks and `=` spelled out.
+    let body = message
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    assert!(body.contains("rpark@example.test"), "{body}");
+    let link = body
+        .split("Acknowledge: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the email carries the link");
+    assert!(link.starts_with(&format!("{PUBLIC}/v1/ack/")), "{link}");
+    let acked = reqwest::Client::new()
+        .post(link.replace(PUBLIC, &app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acked.status(), 200);
+    let records = app
+        .warroom
+        .incident_records(IncidentNumber(1))
+        .await
+        .unwrap();
+    assert!(records.iter().any(|r| matches!(&r.event,
+        Event::Acknowledged { by, via: Some(via), .. } if by == "rpark" && via == "email")));
+    app.running.stop().await;
+}
+
+async fn a_hand_over_is_pushed_to_whoever_opted_in(url: &str) {
+    let p = providers().await;
+    let app = serve(url, &p, "2030-01-07T10:00:00Z").await;
+    // The next day at 09:00 the rotation hands from rpark to ghammer; only ghammer opted in.
+    let handed = app
+        .warroom
+        .record_handoffs(at("2030-01-08T09:00:10Z"))
+        .await
+        .unwrap();
+    assert_eq!(handed.len(), 1, "{handed:#?}");
+    let pushed = requests(&p.ntfy, 1).await;
+    let push: serde_json::Value = serde_json::from_slice(&pushed[0].body).unwrap();
+    assert_eq!(push["topic"], "warroom-ghammer", "{push:#}");
+    assert_eq!(push["title"], "On call for sre", "{push:#}");
+    let said = push["message"].as_str().unwrap();
+    assert!(
+        said.contains("You are on call for sre from Tue 08 Jan 09:00 UTC until Wed 09 Jan 09:00 UTC, taking over from Riley Park"),
+        "{said}"
+    );
+    assert!(
+        push.get("actions").is_none(),
+        "a hand-over has nothing to acknowledge"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        p.ntfy.received_requests().await.unwrap().len(),
+        1,
+        "rpark did not opt in"
+    );
+    app.running.stop().await;
+}
+
 on_both_backends!(
+    an_email_reaches_a_real_smtp_server_and_its_link_acknowledges,
+    a_hand_over_is_pushed_to_whoever_opted_in,
     the_person_on_call_is_reached_by_each_rule_in_turn_until_an_sms_reply,
     a_link_asks_before_it_acknowledges_and_works_once,
     a_keypress_on_the_call_acknowledges,

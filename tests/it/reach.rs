@@ -8,14 +8,14 @@ use std::time::Duration;
 use warroom::notify::reach::{Address, Attempt, EmailServer, Notice, Providers, Reacher, SmtpTls};
 
 /// The running server, from the variables `.ci/smtp-server start` prints.
-struct Smtp {
-    host: String,
-    port: u16,
-    ca: PathBuf,
-    maildir: PathBuf,
+pub(crate) struct Smtp {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) ca: PathBuf,
+    pub(crate) maildir: PathBuf,
 }
 
-fn smtp() -> Option<Smtp> {
+pub(crate) fn smtp() -> Option<Smtp> {
     let address = std::env::var("WARROOM_TEST_SMTP").ok()?;
     let (host, port) = address
         .rsplit_once(':')
@@ -73,7 +73,7 @@ fn notice(title: &str) -> Notice {
 }
 
 /// The message in the Maildir whose Message-ID is `id`.
-fn delivered(maildir: &Path, id: &str) -> Option<String> {
+pub(crate) fn delivered(maildir: &Path, id: &str) -> Option<String> {
     let new = std::fs::read_dir(maildir.join("new")).ok()?;
     new.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
         .find(|text| {
