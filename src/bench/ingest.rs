@@ -4,7 +4,7 @@
 //! and times alert to first page at a webhook pager. When an Alertmanager binary is found,
 //! its own `POST /api/v2/alerts` gets the same load in the same run, for comparison.
 
-use super::outside::{start_pager, PagesSeen, Sender};
+use super::outside::{start_pager, start_push, PagesSeen, Sender};
 use super::{ms, percentile};
 use anyhow::Context;
 use serde_json::{json, Value};
@@ -214,6 +214,8 @@ pub async fn run(options: &IngestOptions) -> anyhow::Result<()> {
     let client = Sender::new(CONNECTIONS)?;
     // The pager: a webhook receiver that notes when each incident's page arrives.
     let (receiver_addr, pages) = start_pager().await?;
+    // The push server: the paged person's first notification rule, push at once.
+    let (push_addr, pushed) = start_push().await?;
     let port = free_port()?;
     let config = work.path().join("bench.toml");
     std::fs::write(
@@ -233,6 +235,10 @@ name = "Bench"
 handle = "oncall"
 name = "On Call"
 team = "Bench"
+push_topic = "bench-oncall"
+notify = [{{ method = "push", after_minutes = 0 }}]
+[notifications.ntfy]
+url = "http://{push_addr}"
 # Distinct alerts of one storm: one incident, every alert joins it.
 [[routes]]
 name = "storm"
@@ -251,7 +257,7 @@ escalation = "page-now"
 group_by = ["instance"]
 [[escalations]]
 name = "page-now"
-steps = [{{ targets = ["!Bench"], wait_minutes = 60 }}]
+steps = [{{ targets = ["@oncall"], wait_minutes = 60 }}]
 [[pagers]]
 name = "bench-webhook"
 kind = "webhook"
@@ -367,7 +373,7 @@ targets = ["!Bench"]
         (1, "every alert a new incident"),
         (20, "1 in 20 a new incident"),
     ] {
-        paced(&client, &url, &pages, options, every, what).await?;
+        paced(&client, &url, (&pages, &pushed), options, every, what).await?;
     }
     let (rss, peak) = memory_mb(pid);
     println!("  warroom memory at the end: RSS {rss:.1} MB, peak {peak:.1} MB");
@@ -389,11 +395,12 @@ targets = ["!Bench"]
 }
 
 /// Sends `rate` alerts per second for `seconds`; every `every`-th opens an incident that
-/// pages at once, and the time from sending it to the page reaching the webhook is taken.
+/// pages a person at once, and the time from sending it to the page reaching the webhook,
+/// and to the person's first notification (push) reaching the push server, is taken.
 async fn paced(
     client: &Sender,
     url: &str,
-    pages: &PagesSeen,
+    (pages, pushed): (&PagesSeen, &PagesSeen),
     options: &IngestOptions,
     every: usize,
     what: &str,
@@ -427,35 +434,37 @@ async fn paced(
     for f in in_flight {
         f.await?.context("a paced alert was refused")?;
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let have = {
-            let received = pages.lock().expect("pages lock");
-            sent.iter()
-                .filter(|(t, _)| received.contains_key(t))
-                .count()
-        };
-        if have == sent.len() || Instant::now() > deadline {
-            break;
+    for (seen, arrival) in [(pages, "first page"), (pushed, "first notification (push)")] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let have = {
+                let received = seen.lock().expect("arrivals lock");
+                sent.iter()
+                    .filter(|(t, _)| received.contains_key(t))
+                    .count()
+            };
+            if have == sent.len() || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let received = seen.lock().expect("arrivals lock").clone();
+        let mut latencies: Vec<Duration> = sent
+            .iter()
+            .filter_map(|(title, at)| received.get(title).map(|r| r.duration_since(*at)))
+            .collect();
+        latencies.sort();
+        println!(
+            "  warroom alert → {arrival}, {} alerts/s for {} s, {what}: {} of {} reached, p50 {}  p99 {}  max {}",
+            options.paced_rate,
+            options.paced_seconds,
+            latencies.len(),
+            sent.len(),
+            ms(percentile(&latencies, 0.50)),
+            ms(percentile(&latencies, 0.99)),
+            ms(latencies.last().copied().unwrap_or_default()),
+        );
     }
-    let received = pages.lock().expect("pages lock").clone();
-    let mut to_page: Vec<Duration> = sent
-        .iter()
-        .filter_map(|(title, at)| received.get(title).map(|r| r.duration_since(*at)))
-        .collect();
-    to_page.sort();
-    println!(
-        "  warroom alert → first page, {} alerts/s for {} s, {what}: {} of {} paged, p50 {}  p99 {}  max {}",
-        options.paced_rate,
-        options.paced_seconds,
-        to_page.len(),
-        sent.len(),
-        ms(percentile(&to_page, 0.50)),
-        ms(percentile(&to_page, 0.99)),
-        ms(to_page.last().copied().unwrap_or_default()),
-    );
     Ok(())
 }
 

@@ -77,6 +77,39 @@ impl Sender {
 /// When the first page of each incident title arrived at the pager.
 pub type PagesSeen = Arc<Mutex<HashMap<String, Instant>>>;
 
+/// Starts a push server on a free loopback port, as ntfy takes a publish: `POST /` with a
+/// JSON body whose `title` is `INC-N sevN: TITLE`. Gives its address and when the first
+/// notification of each incident title arrived.
+pub async fn start_push() -> anyhow::Result<(SocketAddr, PagesSeen)> {
+    let seen: PagesSeen = Arc::default();
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = receiver.local_addr()?;
+    let noted = seen.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let seen = noted.clone();
+            async move {
+                let title = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                    let full = v["title"].as_str()?;
+                    Some(full.split_once(": ").map_or(full, |(_, t)| t).to_string())
+                });
+                if let Some(title) = title {
+                    seen.lock()
+                        .expect("push lock")
+                        .entry(title)
+                        .or_insert_with(Instant::now);
+                }
+                axum::Json(serde_json::json!({"id": "bench", "event": "message"}))
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(receiver, app).await;
+    });
+    Ok((address, seen))
+}
+
 /// Starts the webhook pager on a free loopback port: `POST /page` with a JSON body whose
 /// `title` names the incident. Gives its address and the pages it has seen.
 pub async fn start_pager() -> anyhow::Result<(SocketAddr, PagesSeen)> {
