@@ -26,6 +26,20 @@ pub(super) async fn classify(response: reqwest::Response, secret: Option<&Secret
             status: status.as_u16(),
         };
     }
+    failed(response, "", &receiver_message, secret).await
+}
+
+/// A reply that is not a success, classified: 5xx, 429 and 408 worth retrying with the
+/// receiver's `Retry-After`, anything else refused (a redirect too, saying where it
+/// pointed). The error text starts with `who` (`Twilio answered `, or nothing), then the
+/// status, then what `explain` makes of the body; it never holds `secret`.
+pub(super) async fn failed(
+    response: reqwest::Response,
+    who: &str,
+    explain: &(dyn Fn(&str) -> String + Sync),
+    secret: Option<&Secret>,
+) -> Attempt {
+    let status = response.status();
     let retryable = status.is_server_error()
         || status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT;
@@ -43,13 +57,13 @@ pub(super) async fn classify(response: reqwest::Response, secret: Option<&Secret
         .then(|| response.headers().get(reqwest::header::LOCATION).cloned())
         .flatten();
     let raw = read_limited(response).await;
-    let mut detail = receiver_message(&raw);
+    let mut detail = explain(&raw);
     if let Some(location) = location.as_ref().and_then(|l| l.to_str().ok()) {
         detail = format!("redirect to {} not followed; {detail}", where_to(location));
     }
     let head = match status.canonical_reason() {
-        Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
-        None => format!("HTTP {}", status.as_u16()),
+        Some(reason) => format!("{who}HTTP {} {reason}", status.as_u16()),
+        None => format!("{who}HTTP {}", status.as_u16()),
     };
     let error = if detail.is_empty() {
         head

@@ -2,13 +2,9 @@
 //! worth retrying with the provider's `Retry-After`, other statuses refused, redirects not
 //! followed), plus the id of what it accepted, read from the JSON a success carries.
 
-use super::super::outcome::{read_limited, receiver_message, where_to, ERROR_TEXT_MAX};
-use super::super::retry::parse_retry_after;
+use super::super::outcome::{failed, read_limited, receiver_message, ERROR_TEXT_MAX};
 use super::super::scrub::{redact, truncate_chars};
 use super::{Attempt, Secret, Sent};
-use chrono::Utc;
-use reqwest::header::{LOCATION, RETRY_AFTER};
-use reqwest::StatusCode;
 use serde_json::{Map, Value};
 
 /// The longest provider id kept; Twilio's SIDs are 34 characters, ntfy's ids 12.
@@ -53,56 +49,16 @@ pub(super) async fn classify(
             provider_ref,
         };
     }
-    let retryable = status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT;
-    let retry_after = if retryable {
-        response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Utc::now()))
-    } else {
-        None
-    };
-    let location = status
-        .is_redirection()
-        .then(|| response.headers().get(LOCATION).cloned())
-        .flatten();
-    let raw = read_limited(response).await;
-    let mut detail = match serde_json::from_str::<Value>(&raw) {
-        Ok(Value::Object(map)) => (shape.explain)(&map),
-        _ => None,
-    }
-    .unwrap_or_else(|| receiver_message(&raw));
-    if let Some(location) = location.as_ref().and_then(|l| l.to_str().ok()) {
-        detail = format!("redirect to {} not followed; {detail}", where_to(location));
-    }
-    let head = match status.canonical_reason() {
-        Some(reason) => format!("{} answered HTTP {} {reason}", shape.name, status.as_u16()),
-        None => format!("{} answered HTTP {}", shape.name, status.as_u16()),
-    };
-    let error = if detail.is_empty() {
-        head
-    } else {
-        format!("{head}: {detail}")
-    };
-    // Scrubbed before the cut, so a cut can never leave a piece of the secret unredacted.
-    let error = truncate_chars(&redact(error, secret), ERROR_TEXT_MAX);
-    let attempt = if retryable {
-        Attempt::Retryable {
-            status: Some(status.as_u16()),
-            error,
-            retry_after,
+    let explain = |raw: &str| {
+        match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(map)) => (shape.explain)(&map),
+            _ => None,
         }
-    } else {
-        Attempt::Refused {
-            status: status.as_u16(),
-            error,
-        }
+        .unwrap_or_else(|| receiver_message(raw))
     };
+    let who = format!("{} answered ", shape.name);
     Sent {
-        attempt,
+        attempt: failed(response, &who, &explain, secret).await,
         provider_ref: None,
     }
 }
