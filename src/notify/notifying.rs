@@ -141,6 +141,10 @@ pub(super) async fn send(
             break sent.attempt;
         };
         tokio::time::sleep(delay).await;
+        if !warroom.notification_still_wanted(&order).await {
+            tracing::info!(incident = %order.incident, method = %order.method, "notification dropped: the page was acknowledged meanwhile");
+            return;
+        }
         n += 1;
     };
     let reason = match &last {

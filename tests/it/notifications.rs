@@ -616,7 +616,68 @@ async fn a_hand_over_is_pushed_to_whoever_opted_in(url: &str) {
     app.running.stop().await;
 }
 
+async fn retries_stop_once_the_page_is_acknowledged(url: &str) {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&twilio)
+        .await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "x"})))
+        .mount(&ntfy)
+        .await;
+    let options = warroom::serve::Options {
+        clock: Clock::starting_at(at("2030-01-07T10:00:00Z")),
+        retry: warroom::notify::RetryPolicy {
+            base_delay: Duration::from_millis(400),
+            max_delay: Duration::from_millis(400),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let app = common::spawn_app(url, settings(&twilio.uri(), &ntfy.uri()), options).await;
+    fire_alert(&app).await;
+    requests(&ntfy, 1).await;
+    app.warroom
+        .fire_due_notifications(at("2030-01-07T10:02:01Z"))
+        .await
+        .unwrap();
+    // Twilio is down: the SMS fails once, and while it waits to retry, rpark acknowledges.
+    requests(&twilio, 1).await;
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/ack/nonsense", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 403, "a made-up link acknowledges nothing");
+    let pushed = ntfy.received_requests().await.unwrap();
+    let push: serde_json::Value = serde_json::from_slice(&pushed[0].body).unwrap();
+    let link = push["actions"][0]["url"]
+        .as_str()
+        .unwrap()
+        .replace(PUBLIC, &app.base);
+    let acked = reqwest::Client::new().post(link).send().await.unwrap();
+    assert_eq!(acked.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let tries = twilio.received_requests().await.unwrap().len();
+    assert!(tries <= 2, "{tries} SMS attempts after the acknowledgement");
+    let records = app
+        .warroom
+        .incident_records(IncidentNumber(1))
+        .await
+        .unwrap();
+    assert!(
+        !records
+            .iter()
+            .any(|r| matches!(r.event, Event::NotificationGaveUp { .. })),
+        "an acknowledged page is not given up on: it is over"
+    );
+    app.running.stop().await;
+}
+
 on_both_backends!(
+    retries_stop_once_the_page_is_acknowledged,
     an_email_reaches_a_real_smtp_server_and_its_link_acknowledges,
     a_hand_over_is_pushed_to_whoever_opted_in,
     the_person_on_call_is_reached_by_each_rule_in_turn_until_an_sms_reply,

@@ -320,6 +320,16 @@ impl Warroom {
         Ok(orders.into_iter().map(|o| self.with_links(o)).collect())
     }
 
+    /// Whether the page of a notification still waits for an acknowledgement: a retry of a
+    /// notification whose incident was acknowledged meanwhile wakes someone for nothing.
+    pub async fn notification_still_wanted(&self, order: &NotificationOrder) -> bool {
+        let projection = self.projection.lock().await;
+        projection
+            .notifications
+            .page(order.incident, &order.dedup_key)
+            .is_some()
+    }
+
     /// Records one attempt to send a notification.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_notification_attempt(
