@@ -169,6 +169,58 @@ impl Warroom {
         Ok(recorded)
     }
 
+    /// The `NotificationRequested` events of a page's rules that are due at once (wait 0),
+    /// to append with the page itself so the first notification goes out as soon as the
+    /// page is recorded, and their orders to send once the append commits.
+    pub(super) fn notifications_at_once(
+        &self,
+        page: &super::paging::PageOrder,
+    ) -> (Vec<(Uuid, Pending)>, Vec<NotificationOrder>) {
+        let Some(person) = page.target.strip_prefix('@') else {
+            return (vec![], vec![]);
+        };
+        let Some(methods) = self.notifications().people.get(person) else {
+            return (vec![], vec![]);
+        };
+        methods
+            .due(page.at, page.at, |_| false)
+            .into_iter()
+            .filter_map(|(rule, r)| {
+                let address = methods.address(r.method)?;
+                let event = Event::NotificationRequested {
+                    dedup_key: page.dedup_key.clone(),
+                    person: person.to_string(),
+                    rule,
+                    method: r.method.to_string(),
+                    after_minutes: r.after_minutes,
+                };
+                let id = notification_id(page.incident, &page.dedup_key, rule);
+                let order = NotificationOrder {
+                    incident: page.incident,
+                    title: page.title.clone(),
+                    severity: page.severity,
+                    dedup_key: page.dedup_key.clone(),
+                    rule,
+                    person: person.to_string(),
+                    method: r.method,
+                    address: address.to_string(),
+                    ack_url: None,
+                    voice_ack_url: None,
+                    at: page.at,
+                };
+                Some(((id, Pending::system(event, page.at)), order))
+            })
+            .unzip()
+    }
+
+    /// Hands recorded notifications to the delivery worker, with their links.
+    pub(super) fn send_notifications(&self, orders: Vec<NotificationOrder>) {
+        for order in orders {
+            let order = self.with_links(order);
+            self.queue(super::paging::Delivery::Notify(Box::new(order)));
+        }
+    }
+
     /// The order with its acknowledgement links, when links are configured.
     fn with_links(&self, mut order: NotificationOrder) -> NotificationOrder {
         let settings = self.notifications();

@@ -181,6 +181,10 @@ impl Warroom {
                 Err(e) => return Err(e.into()),
             }
         }
+        if !fallbacks.is_empty() {
+            // A fallback person's own rules may be due at once.
+            self.escalation_changed.notify_one();
+        }
         Ok(fallbacks)
     }
 
@@ -330,7 +334,8 @@ impl Warroom {
         };
         let incident_name = number.to_string();
         let mut events = Vec::new();
-        let mut orders = Vec::new();
+        let mut page_orders = Vec::new();
+        let mut notified = Vec::new();
         let reason = format!(
             "step {} of '{}', pass {}",
             step.step, step.policy, step.round
@@ -393,7 +398,7 @@ impl Warroom {
                         now,
                     ),
                 ));
-                orders.push(PageOrder {
+                let order = PageOrder {
                     incident: number,
                     title: incident.title.clone(),
                     severity: incident.severity,
@@ -403,14 +408,22 @@ impl Warroom {
                     reason,
                     at: now,
                     fallback: fallback.clone(),
-                });
+                };
+                // The person's rules due at once go in the same append as the page.
+                let (requested, orders) = self.notifications_at_once(&order);
+                events.extend(requested);
+                notified.extend(orders);
+                page_orders.push(order);
             }
         }
         match self
             .append_ids(&number.stream_id(), ExpectedVersion::Any, events)
             .await
         {
-            Ok(appended) if !appended.already_stored => Ok(orders),
+            Ok(appended) if !appended.already_stored => {
+                self.send_notifications(notified);
+                Ok(page_orders)
+            }
             // Fired already, by this instance before a restart or by another one.
             Ok(_) | Err(AppendError::DuplicateEventId { .. }) => Ok(vec![]),
             Err(e) => Err(e.into()),
