@@ -1,8 +1,10 @@
-//! The draft an import builds: teams, people, schedules and escalation policies in warroom's
-//! terms under unique names, written out as the TOML and the list of what was made.
+//! The draft an import builds: teams, people (with how to reach them), schedules and
+//! escalation policies in warroom's terms under unique names, written out as the TOML and the
+//! list of what was made.
 
 use super::layers::NONE;
 use super::names::{handle_from, unique_slug};
+use super::reach::{Reach, Reached};
 use super::weeks::WeekMask;
 use super::{ImportSource, Imported};
 use crate::domain::event::EscalationStep;
@@ -23,6 +25,8 @@ pub(crate) struct Person {
     pub team: Option<String>,
     /// The team of the first schedule they are on, for a person without a team of their own.
     pub schedule_team: Option<String>,
+    /// Their addresses and notification rules, checked.
+    pub reach: Reached,
 }
 
 /// An escalation policy as written to `[[escalations]]`.
@@ -44,6 +48,16 @@ struct ContactOut<'a> {
     handle: &'a str,
     name: &'a str,
     team: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<&'a str>,
+}
+
+/// One `[[contacts]]` entry on its own, so its rules' comment can follow it.
+#[derive(Serialize)]
+struct OneContactOut<'a> {
+    contacts: [&'a ContactOut<'a>; 1],
 }
 
 #[derive(Serialize)]
@@ -143,8 +157,18 @@ impl Draft {
             name,
             team,
             schedule_team: None,
+            reach: Reached::default(),
         });
         handle
+    }
+
+    /// Checks and keeps how to reach a person; the lines about what was left out follow
+    /// the ones already recorded.
+    pub fn reach(&mut self, handle: &str, reach: Reach) {
+        let reached = reach.finish(&mut self.unmapped);
+        if let Some(p) = self.people.iter_mut().find(|p| p.handle == handle) {
+            p.reach = reached;
+        }
     }
 
     /// Notes that `handle` is on a schedule of `team`, the team they get when the export
@@ -321,13 +345,24 @@ impl Draft {
                 handle: &p.handle,
                 name: &p.name,
                 team: p.team.as_deref().unwrap_or(FALLBACK_TEAM),
+                email: p.reach.email.as_deref(),
+                phone: p.reach.phone.as_deref(),
             })
             .collect();
-        for c in &contacts {
+        for (c, p) in contacts.iter().zip(&self.people) {
+            let reached = match &p.reach.summary {
+                Some(s) => format!("; {s}"),
+                None => String::new(),
+            };
             made.push(format!(
-                "contact '@{}': {}, team {}",
+                "contact '@{}': {}, team {}{reached}",
                 c.handle, c.name, c.team
             ));
+        }
+        if self.people.iter().any(|p| !p.reach.rules.is_empty()) {
+            self.unmapped.push(
+                "notification rules are written as comments (`# notify = …` under each contact): warroom check refuses a rule until [notifications] configures its provider ([notifications.email] for email, [notifications.twilio] for sms and voice); uncomment them then, as docs/notifications.md shows".to_string(),
+            );
         }
         for s in &self.schedules {
             let people: BTreeSet<&str> = s
@@ -355,14 +390,39 @@ impl Draft {
                 e.repeat
             ));
         }
-        let file = FileOut {
+        // Serializing plain strings, numbers and lists of them cannot fail. The contacts are
+        // written one by one, each followed by its rules' comment; repeated `[[contacts]]`
+        // tables add up to the one array, so the file reads the same as one written whole.
+        let mut parts = Vec::new();
+        let head = FileOut {
             teams,
-            contacts,
+            contacts: Vec::new(),
+            schedules: &[],
+            escalations: &[],
+        };
+        parts.push(toml::to_string(&head).unwrap_or_default());
+        for (c, p) in contacts.iter().zip(&self.people) {
+            let mut entry = toml::to_string(&OneContactOut { contacts: [c] }).unwrap_or_default();
+            if let Some(comment) = p.reach.comment() {
+                entry.push_str(&comment);
+                entry.push('\n');
+            }
+            parts.push(entry);
+        }
+        let tail = FileOut {
+            teams: Vec::new(),
+            contacts: Vec::new(),
             schedules: &self.schedules,
             escalations: &self.escalations,
         };
-        // Serializing plain strings, numbers and lists of them cannot fail.
-        let body = toml::to_string(&file).unwrap_or_default();
+        parts.push(toml::to_string(&tail).unwrap_or_default());
+        let body = parts
+            .iter()
+            .map(|p| p.trim_end_matches('\n'))
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n\n")
+            + "\n";
         let mut toml = format!(
             "# Imported from {} by `warroom import-oncall`. Review it, then run `warroom check --config FILE`.\n",
             self.tool

@@ -3,9 +3,11 @@
 //!
 //! Each source reads its tool's export (one JSON file of REST API responses; the shapes are in
 //! the source modules and in `docs/import-oncall.md`) into a [`Draft`](draft::Draft): teams,
-//! contacts, schedules and escalation policies in warroom's own terms. The draft writes the
-//! TOML through the `toml` crate, so names from the export are escaped as TOML requires, and
-//! every key it writes is one warroom's configuration check reads.
+//! contacts (with their email, phone and notification rules, see [`reach`]), schedules and
+//! escalation policies in warroom's own terms. The draft writes the TOML through the `toml`
+//! crate, so names from the export are escaped as TOML requires, and every key it writes is
+//! one warroom's configuration check reads; the notification rules alone are written as
+//! comments, since they need providers the export knows nothing of.
 //!
 //! What one tool says and warroom cannot is never guessed at silently: it goes to
 //! [`Imported::unmapped`], one line each, naming the thing and the reason.
@@ -16,6 +18,7 @@ mod layers;
 mod names;
 mod opsgenie;
 mod pagerduty;
+mod reach;
 mod weeks;
 
 use chrono::{DateTime, Utc};

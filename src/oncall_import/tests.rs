@@ -1,6 +1,6 @@
 //! The import's entry (the sources' names, exports that cannot be read), and helpers the
-//! sources' tests use to run a fixture through warroom's own configuration check and ask who
-//! is on call.
+//! sources' tests use to run a fixture through warroom's own configuration check (also with
+//! the commented notification rules made live), ask who is on call and read one contact.
 
 use super::*;
 use crate::config::Settings;
@@ -27,6 +27,46 @@ pub(super) fn import_fixture(source: ImportSource, name: &str) -> (Imported, Set
     let settings = Settings::from_toml(&imported.toml, "imported.toml", |_| None)
         .unwrap_or_else(|e| panic!("{e}\n--- the TOML:\n{}", imported.toml));
     (imported, settings)
+}
+
+/// Imports a fixture as of [`now`], unchecked.
+pub(super) fn import_unchecked(source: ImportSource, name: &str) -> Imported {
+    import_at(source, &fixture(name), now()).unwrap()
+}
+
+/// The `[[contacts]]` entry of `handle` as written, with the comment lines that follow it.
+pub(super) fn contact_block(toml: &str, handle: &str) -> String {
+    let wanted = format!("handle = \"{handle}\"");
+    toml.split("\n\n")
+        .find(|b| b.starts_with("[[contacts]]") && b.lines().any(|l| l == wanted))
+        .unwrap_or_else(|| panic!("no contact {handle} in:\n{toml}"))
+        .to_string()
+}
+
+/// Provider sections for every method an import writes a rule for.
+const PROVIDERS: &str = r#"
+[notifications]
+public_url = "https://warroom.example.com"
+
+[notifications.email]
+host = "smtp.example.com"
+from = "warroom@example.com"
+
+[notifications.twilio]
+account_sid = "AC0123456789abcdef0123456789abcdef"
+secret_env = "TWILIO_AUTH_TOKEN"
+from = "+15550999"
+"#;
+
+/// What warroom's check says of an import once its commented rules are uncommented and the
+/// providers they need are configured, as the plan tells the reviewer to do.
+pub(super) fn problems_with_rules_live(imported: &Imported) -> Vec<String> {
+    let live = imported.toml.replace("\n# notify = ", "\nnotify = ") + PROVIDERS;
+    let token = |k: &str| (k == "TWILIO_AUTH_TOKEN").then(|| "a-test-auth-token".to_string());
+    match Settings::from_toml(&live, "live.toml", token) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.problems,
+    }
 }
 
 /// Who the schedule puts on call at `at` (RFC 3339), by its layers alone.

@@ -30,6 +30,13 @@ pub(super) struct User {
     pub(super) name: Option<String>,
     #[serde(default)]
     pub(super) teams: Vec<String>,
+    /// The public API says only whether there is a verified number, never the number.
+    #[serde(default)]
+    pub(super) is_phone_number_verified: Option<bool>,
+    /// The number itself, in E.164, in the answer of the internal API the web app uses
+    /// (`/api/internal/v1/users/`), for an export that takes users from there.
+    #[serde(default)]
+    pub(super) verified_phone_number: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,11 +123,18 @@ pub(super) struct Policy {
     pub(super) team_to_notify: Option<String>,
 }
 
+/// One step of a user's notification rules: `wait`, or `notify_by_…`.
 #[derive(Debug, Deserialize)]
 pub(super) struct NotificationRule {
     pub(super) user_id: String,
+    /// The steps of one user run in this order, the default and the important ones apart.
+    #[serde(default)]
+    pub(super) position: i64,
     #[serde(rename = "type")]
     pub(super) kind: String,
+    /// A `wait`'s length in seconds.
+    #[serde(default)]
+    pub(super) duration: Option<u64>,
     #[serde(default)]
     pub(super) important: Option<bool>,
 }

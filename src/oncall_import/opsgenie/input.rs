@@ -24,6 +24,10 @@ pub(super) struct User {
     pub(super) full_name: Option<String>,
     #[serde(default)]
     pub(super) user_contacts: Vec<UserContact>,
+    /// Not in the API's user: each `GET /v2/users/{id}/notification-rules/{ruleId}` .data,
+    /// added by the export recipe.
+    #[serde(default)]
+    pub(super) notification_rules: Vec<NotificationRule>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,6 +36,77 @@ pub(super) struct UserContact {
     /// `email`, `sms`, `voice`, `mobile`; `method` in the contact API's own list.
     #[serde(alias = "method")]
     pub(super) contact_method: String,
+    /// The address: an email, or a number as country code, dash, number (`1-5550100`).
+    #[serde(default)]
+    pub(super) to: Option<String>,
+    #[serde(default)]
+    pub(super) enabled: Option<bool>,
+}
+
+/// A user's notification rule, with its steps.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct NotificationRule {
+    #[serde(default)]
+    pub(super) name: Option<String>,
+    /// `create-alert` (a new alert: the rule a page runs), `schedule-start`, …
+    #[serde(default)]
+    pub(super) action_type: Option<String>,
+    #[serde(default)]
+    pub(super) order: Option<i64>,
+    #[serde(default)]
+    pub(super) enabled: Option<bool>,
+    #[serde(default)]
+    pub(super) criteria: Option<Criteria>,
+    #[serde(default)]
+    pub(super) time_restriction: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub(super) steps: Vec<NotificationStep>,
+    #[serde(default)]
+    pub(super) repeat: Option<NotificationRepeat>,
+}
+
+impl NotificationRule {
+    /// Whether it applies to every alert (`match-all`, Opsgenie's default).
+    pub(super) fn matches_all(&self) -> bool {
+        self.criteria
+            .as_ref()
+            .and_then(|c| c.kind.as_deref())
+            .is_none_or(|k| k == "match-all")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Criteria {
+    #[serde(rename = "type", default)]
+    pub(super) kind: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct NotificationStep {
+    pub(super) contact: StepContact,
+    /// Counted from the alert, as each step's is.
+    #[serde(default)]
+    pub(super) send_after: Option<Delay>,
+    #[serde(default)]
+    pub(super) enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct StepContact {
+    pub(super) method: String,
+    #[serde(default)]
+    pub(super) to: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct NotificationRepeat {
+    #[serde(default)]
+    pub(super) loop_after: Option<u64>,
+    #[serde(default)]
+    pub(super) enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,8 +262,8 @@ pub(super) fn refers_to(r: &Recipient, u: &User) -> bool {
 /// A rule's delay in minutes.
 pub(super) fn minutes(d: &Delay) -> u64 {
     match d.time_unit.as_deref().unwrap_or("minutes") {
-        "hours" => d.time_amount * 60,
-        "days" => d.time_amount * 24 * 60,
+        "hours" => d.time_amount.saturating_mul(60),
+        "days" => d.time_amount.saturating_mul(24 * 60),
         _ => d.time_amount,
     }
 }

@@ -1,12 +1,15 @@
-//! Opsgenie: users, teams, schedules with their rotations and escalations, from the REST API
-//! v2, as warroom contacts, teams, schedules and escalation policies.
+//! Opsgenie: users with their contacts and notification rules, teams, schedules with their
+//! rotations and escalations, from the REST API v2, as warroom contacts, teams, schedules and
+//! escalation policies.
 //!
 //! The export is one JSON object holding the `data` of these responses (the shape is written
 //! for `jq`; `$OG` is `-H "Authorization: GenieKey $KEY" https://api.opsgenie.com`):
 //!
 //! ```text
 //! {
-//!   "users":       [ each `GET /v2/users/{id}?expand=contact` .data ],   (or `GET /v2/users` .data)
+//!   "users":       [ each `GET /v2/users/{id}?expand=contact` .data, with
+//!                    "notificationRules": [ each `GET /v2/users/{id}/notification-rules/{ruleId}` .data ] ],
+//!                  (or `GET /v2/users` .data, without contacts or rules)
 //!   "teams":       [ each `GET /v2/teams/{id}` .data, with its members ],  (optional)
 //!   "schedules":   `GET /v2/schedules?expand=rotation` .data,
 //!   "escalations": `GET /v2/escalations` .data                             (optional)
@@ -17,8 +20,11 @@
 //!
 //! ```text
 //! og() { curl -sf -H "Authorization: GenieKey $KEY" "https://api.opsgenie.com$1"; }
+//! rules() { for r in $(og "/v2/users/$1/notification-rules" | jq -r '.data[].id'); do
+//!   og "/v2/users/$1/notification-rules/$r" | jq .data; done | jq -s .; }
 //! ids=$(og /v2/users?limit=500 | jq -r '.data[].id')
-//! users=$(for i in $ids; do og "/v2/users/$i?expand=contact" | jq .data; done | jq -s .)
+//! users=$(for i in $ids; do og "/v2/users/$i?expand=contact" |
+//!   jq --argjson r "$(rules $i)" '.data + {notificationRules: $r}'; done | jq -s .)
 //! teams=$(for i in $(og /v2/teams | jq -r '.data[].id'); do og "/v2/teams/$i" | jq .data; done | jq -s .)
 //! jq -n --argjson users "$users" --argjson teams "$teams" \
 //!   --argjson schedules "$(og '/v2/schedules?expand=rotation' | jq .data)" \
@@ -39,7 +45,15 @@
 //! after it, so rules with the same delay become one step and each step waits until the next
 //! one's delay. The `repeat` block's `waitInterval` is the last step's wait, its `count` the
 //! policy's `repeat`.
+//!
+//! A user's `username` is their email; their first `sms` or `voice` contact (`to` written as
+//! country code, dash, number: `1-5550100`) is the `phone`. Of their enabled notification
+//! rules for a new alert (`actionType` `create-alert`), the first in `order` that matches
+//! every alert is the one a page runs in warroom; its enabled steps, each `sendAfter` from the
+//! alert, are written as a commented `notify`. The other rules, conditions, time restrictions
+//! and repeats have no warroom counterpart and are listed.
 
+mod contacts;
 mod input;
 mod restrictions;
 
@@ -50,6 +64,7 @@ use super::{read_export, read_instant, read_zone, ImportError, ImportSource};
 use crate::domain::event::EscalationStep;
 use crate::domain::schedule::ScheduleSpec;
 use chrono::{DateTime, Utc};
+use contacts::reach_of;
 use input::{minutes, refers_to, Export, Recipient};
 use restrictions::mask;
 use std::collections::HashMap;
@@ -93,12 +108,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
                 team[0]
             ));
         }
-        for c in &u.user_contacts {
-            draft.unmapped(format!(
-                "contact method '{}' of @{handle}: contact methods are not imported yet; warroom pages through [[pagers]]",
-                c.contact_method
-            ));
-        }
+        draft.reach(&handle, reach_of(u, &handle));
         handles.insert(u.id.clone(), handle.clone());
         handles.insert(u.username.to_lowercase(), handle);
     }
@@ -336,9 +346,9 @@ mod tests {
             imported.made,
             vec![
                 "team 'SRE': 3 people",
-                "contact '@rpark': Riley Park, team SRE",
-                "contact '@ghammer': Glenn Hammer, team SRE",
-                "contact '@khouse': Kim House, team SRE",
+                "contact '@rpark': Riley Park, team SRE; email, phone +4915550001 (sms), 3 notification rules (commented out)",
+                "contact '@ghammer': Glenn Hammer, team SRE; email, 1 notification rule (commented out)",
+                "contact '@khouse': Kim House, team SRE; email",
                 "schedule 'sre-primary': 2 layers, 3 people",
                 "escalation 'sre-escalation': 2 steps, repeat 1",
             ]
@@ -407,8 +417,6 @@ mod tests {
     fn what_cannot_be_carried_over_is_named_with_the_reason() {
         let (imported, _) = import_fixture(TOOL, "opsgenie.json");
         let u = &imported.unmapped;
-        assert_line(u, &["contact method 'voice' of @rpark", "not imported yet"]);
-        assert_line(u, &["contact method 'mobile' of @ghammer"]);
         assert_line(
             u,
             &[
@@ -434,7 +442,8 @@ mod tests {
                 "'Business hours') alone",
             ],
         );
-        assert_eq!(u.len(), 11, "{}", u.join("\n"));
+        // Twelve: the five above and the seven contact lines contacts.rs tests.
+        assert_eq!(u.len(), 12, "{}", u.join("\n"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! PagerDuty: users, teams, schedules with their layers and escalation policies, from the
-//! REST API v2, as warroom contacts, teams, schedules and escalation policies.
+//! PagerDuty: users with their contact methods and notification rules, teams, schedules with
+//! their layers and escalation policies, from the REST API v2, as warroom contacts, teams,
+//! schedules and escalation policies.
 //!
 //! The export is one JSON object holding the lists of these responses, each under the key the
 //! API itself uses (`$PD` stands for `-H "Authorization: Token token=$TOKEN"
@@ -7,7 +8,7 @@
 //!
 //! ```text
 //! {
-//!   "users":               `GET /users?include[]=contact_methods` .users,
+//!   "users":               `GET /users?include[]=contact_methods&include[]=notification_rules` .users,
 //!   "teams":               `GET /teams` .teams                          (optional),
 //!   "schedules":           [ each `GET /schedules/{id}` .schedule ]     (the list leaves out the layers),
 //!   "escalation_policies": `GET /escalation_policies` .escalation_policies   (optional)
@@ -19,7 +20,7 @@
 //! ```text
 //! pd() { curl -sf -H "Authorization: Token token=$TOKEN" "https://api.pagerduty.com$1"; }
 //! ids=$(pd '/schedules?limit=100' | jq -r '.schedules[].id')
-//! jq -n --argjson users "$(pd '/users?limit=100&include[]=contact_methods' | jq .users)" \
+//! jq -n --argjson users "$(pd '/users?limit=100&include[]=contact_methods&include[]=notification_rules' | jq .users)" \
 //!   --argjson teams "$(pd '/teams?limit=100' | jq .teams)" \
 //!   --argjson schedules "$(for i in $ids; do pd "/schedules/$i" | jq .schedule; done | jq -s .)" \
 //!   --argjson eps "$(pd '/escalation_policies?limit=100' | jq .escalation_policies)" \
@@ -37,6 +38,15 @@
 //!
 //! An escalation rule's `escalation_delay_in_minutes` is the wait after it before the next
 //! rule, as warroom's `wait_minutes`; `num_loops` is warroom's `repeat`.
+//!
+//! A user's `email` is the contact's `email`; the first `phone_contact_method` or
+//! `sms_contact_method` is the `phone`, `+` then its `country_code` then the digits of its
+//! `address`. The `high`-urgency notification rules (warroom's pages are all urgent), each
+//! `start_delay_in_minutes` after the page by the method of its `contact_method`, are written
+//! as a commented `notify`. Without `include[]=notification_rules` the users carry their rules
+//! as bare references, which say neither method nor delay: that is said, not guessed at.
+
+mod contacts;
 
 use super::draft::Draft;
 use super::layers::{local_anchor, turn_from_seconds};
@@ -45,6 +55,7 @@ use super::{read_export, read_instant, read_zone, ImportError, ImportSource};
 use crate::domain::event::EscalationStep;
 use crate::domain::schedule::ScheduleSpec;
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
+use contacts::{reach_of, ContactMethod, NotificationRule, RulesSeen};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -69,7 +80,10 @@ struct User {
     #[serde(default)]
     teams: Vec<Reference>,
     #[serde(default)]
-    contact_methods: Vec<Reference>,
+    contact_methods: Vec<ContactMethod>,
+    /// Whole rules with `include[]=notification_rules`, references without.
+    #[serde(default)]
+    notification_rules: Vec<NotificationRule>,
 }
 
 /// A reference or a whole object: PagerDuty gives either, each with an id and a type.
@@ -82,8 +96,6 @@ struct Reference {
     name: Option<String>,
     #[serde(default)]
     summary: Option<String>,
-    #[serde(default)]
-    label: Option<String>,
 }
 
 impl Reference {
@@ -169,6 +181,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
         }
     };
     let mut handles: HashMap<String, String> = HashMap::new();
+    let mut rules_seen = RulesSeen::default();
     for u in &export.users {
         let team = u.teams.first().map(|t| team_of(&mut draft, t));
         let handle = draft.person(&u.email, &u.name, team.clone());
@@ -179,20 +192,20 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
                 team.unwrap_or_default()
             ));
         }
-        for c in &u.contact_methods {
-            let kind = c.kind();
-            let kind = kind.strip_suffix("_contact_method").unwrap_or(kind);
-            let label = c
-                .label
-                .as_deref()
-                .or(c.summary.as_deref())
-                .map(|l| format!(" ({l})"))
-                .unwrap_or_default();
-            draft.unmapped(format!(
-                "contact method '{kind}'{label} of @{handle}: contact methods are not imported yet; warroom pages through [[pagers]]"
-            ));
-        }
+        let reach = reach_of(u, &handle, &mut rules_seen);
+        draft.reach(&handle, reach);
         handles.insert(u.id.clone(), handle);
+    }
+    if !rules_seen.as_references.is_empty() {
+        draft.unmapped(format!(
+            "the notification rules of {} are references only in the export, without method or delay: export the users with include[]=notification_rules (docs/import-oncall.md) to import them",
+            rules_seen.as_references.join(", ")
+        ));
+    }
+    if rules_seen.low_urgency {
+        draft.unmapped(
+            "PagerDuty's low-urgency notification rules are not imported: warroom's pages are all urgent, so each person's high-urgency rules were taken",
+        );
     }
 
     let mut schedule_names: HashMap<String, String> = HashMap::new();
@@ -390,9 +403,9 @@ mod tests {
             imported.made,
             vec![
                 "team 'SRE': 3 people",
-                "contact '@rpark': Riley Park, team SRE",
-                "contact '@ghammer': Glenn Hammer, team SRE",
-                "contact '@khouse': Kim House, team SRE",
+                "contact '@rpark': Riley Park, team SRE; email, phone +15550100 (voice), 2 notification rules (commented out)",
+                "contact '@ghammer': Glenn Hammer, team SRE; email, 1 notification rule (commented out)",
+                "contact '@khouse': Kim House, team SRE; email, 1 notification rule (commented out)",
                 "schedule 'sre-primary': 2 layers, 3 people",
                 "escalation 'sre': 2 steps, repeat 2",
             ]
@@ -461,24 +474,13 @@ mod tests {
         assert_line(
             u,
             &[
-                "contact method 'phone' (Mobile) of @rpark",
-                "not imported yet",
-            ],
-        );
-        assert_line(u, &["contact method 'email' (Default) of @ghammer"]);
-        assert_line(
-            u,
-            &["contact method 'push_notification' (iPhone) of @khouse"],
-        );
-        assert_line(
-            u,
-            &[
                 "layer 'Before the reorg'",
                 "ended 2026-03-02 14:00 UTC",
                 "history",
             ],
         );
-        assert_eq!(u.len(), 6, "{}", u.join("\n"));
+        // Seven: the layer above and the six contact lines contacts.rs tests.
+        assert_eq!(u.len(), 7, "{}", u.join("\n"));
         // The same layers a month earlier: the old one still runs, the new ones are ahead.
         let earlier = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 2, 1, 0, 0, 0).unwrap();
         let imported = super::super::import_at(TOOL, &fixture("pagerduty.json"), earlier).unwrap();
