@@ -31,6 +31,7 @@ fn ten_layers() -> ScheduleSpec {
             timezone: Some(zone.into()),
             restrict,
             masked_turns: hold.then(|| "hold".into()),
+            ..LayerSpec::default()
         };
     ScheduleSpec {
         name: "bench".into(),

@@ -38,7 +38,7 @@ pub use log::LogSection;
 pub use paging::{EscalationFile, PagerFile, PagerKind, PagerSettings, PAGERDUTY_EVENTS_URL};
 pub use routes::RouteFile;
 pub use runbooks::RunbooksSection;
-pub use schedules::ConfiguredSchedule;
+pub use schedules::{mask_calendar_url, read_calendar, CalendarFeedSource, ConfiguredSchedule};
 pub use witness::WitnessSection;
 
 use agents::read_agents;
@@ -285,7 +285,15 @@ fn build(
     let directory = read_directory(teams, contacts, problems)?;
     let mut warnings = Vec::new();
     let sources = read_sources(&alerts, env, file, &mut warnings, problems);
-    let schedules = read_schedules(&schedules, timezone, &directory, problems);
+    let schedules = read_schedules(
+        &schedules,
+        timezone,
+        &directory,
+        &reach,
+        file,
+        chrono::Utc::now(),
+        problems,
+    );
     let calendars = read_calendars(&calendars, env, file, problems);
     let policies = read_escalations(&escalations, &directory, &schedules, timezone, problems);
     let routes = read_routes(&routes, default_route.as_ref(), &policies, file, problems);

@@ -2,6 +2,7 @@
 //! HTTP: one attempt at a time, classified as delivered, worth retrying or refused, plus the
 //! retry delays between attempts. The caller decides when to page and records every attempt.
 
+pub mod calendars;
 #[cfg(test)]
 mod fixture;
 mod notifying;

@@ -63,6 +63,7 @@ pub(crate) fn layer(
         timezone,
         restrict,
         masked_turns: hold.then(|| "hold".to_string()),
+        ..LayerSpec::default()
     }
 }
 

@@ -3,6 +3,7 @@
 //! PostgreSQL store, only the holder of the leader lease runs the escalation scheduler, the
 //! job sweeper and the Discord gateway; every instance serves HTTP and delivers its pages.
 
+mod calendars;
 mod witnessing;
 
 use crate::app::Warroom;
@@ -203,7 +204,8 @@ async fn lead_while_elected(
         let tasks = [
             tokio::spawn(sweep_jobs(warroom.clone(), clock, led.clone())),
             tokio::spawn(schedule_escalations(warroom.clone(), clock, led.clone())),
-            tokio::spawn(hand_over_schedules(warroom.clone(), clock, led)),
+            tokio::spawn(hand_over_schedules(warroom.clone(), clock, led.clone())),
+            tokio::spawn(calendars::refresh_calendars(warroom.clone(), clock, led)),
         ];
         // The gateway is held in the background (reaching Discord may take any time) and
         // stops with `Gateway::stop`.

@@ -1451,6 +1451,7 @@ anchor = "{anchor}"
             warroom::config::ConfiguredSchedule {
                 spec: schedule.recorded_spec(&spec),
                 schedule,
+                feeds: vec![],
             },
         );
     })

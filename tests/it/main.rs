@@ -14,6 +14,7 @@ mod agents;
 mod alertmanager_e2e;
 mod alerts;
 mod app_replay;
+mod calendar_layers;
 mod cli;
 mod deploy_files;
 mod deploys;

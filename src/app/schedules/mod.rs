@@ -4,6 +4,7 @@
 //! this records what they decide.
 
 pub mod calendar;
+pub mod fetched;
 pub mod view;
 
 use super::projection::Projection;
@@ -47,11 +48,17 @@ fn configuration_changes(
 ) -> Vec<(String, Event)> {
     let mut changes = Vec::new();
     for (name, configured) in &settings.schedules {
-        if index.configured(name) != Some(&configured.spec) {
+        // A calendar fetched from a URL is not the configuration's: its changes are recorded
+        // as they are fetched.
+        let unchanged = index
+            .configured(name)
+            .is_some_and(|c| fetched::without_fetched(c) == configured.spec);
+        if !unchanged {
+            let in_force = index.specs_from(name, now).first().map(|(_, s)| *s);
             changes.push((
                 name.clone(),
                 Event::ScheduleDefined {
-                    spec: configured.spec.clone(),
+                    spec: fetched::with_fetched_from(&configured.spec, in_force),
                     effective_from: now,
                     source: "config".into(),
                 },
@@ -671,6 +678,13 @@ impl Warroom {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
+        if spec.layers[index].ical.is_some() {
+            return Ok(Err(format!(
+                "{schedule}: {} takes its shifts from the calendar {}; change them there, or cover with /oncall override",
+                spec.layers[index].name.clone().unwrap_or_else(|| format!("layer {}", index + 1)),
+                spec.layers[index].ical.as_deref().unwrap_or_default()
+            )));
+        }
         spec.layers[index].people = given;
         let checked = match Schedule::check(
             &spec,
@@ -683,7 +697,8 @@ impl Warroom {
         };
         let recorded = checked.recorded_spec(&spec);
         let turns: Vec<String> = checked.layers[index]
-            .people
+            .rotation()
+            .map_or(&[][..], |r| r.people.as_slice())
             .iter()
             .map(|p| {
                 p.as_deref()

@@ -38,7 +38,13 @@ pub struct ScheduleIndex {
     newest: BTreeMap<String, ScheduleSpec>,
     /// Swaps asked for and not answered, by reference.
     swaps: BTreeMap<String, PendingSwap>,
+    /// The specs of each schedule's versions still in force or to come when they were last
+    /// looked at (`None`: removed), by effective time: what a fetched calendar changes.
+    current_specs: BTreeMap<String, Vec<SpecFrom>>,
 }
+
+/// A version's spec and the time it holds from; `None`: the schedule removed.
+type SpecFrom = (DateTime<Utc>, Option<ScheduleSpec>);
 
 /// A swap asked for and not answered yet.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +97,7 @@ impl ScheduleIndex {
                         schedule,
                     });
                 self.newest.insert(name.to_string(), spec.clone());
+                self.keep_current_spec(name, *effective_from, Some(spec.clone()), r.at);
                 if source == "config" {
                     self.configured.insert(name.to_string(), Some(spec.clone()));
                 }
@@ -105,6 +112,7 @@ impl ScheduleIndex {
                         schedule: None,
                     });
                 self.configured.insert(name.to_string(), None);
+                self.keep_current_spec(name, *effective_from, None, r.at);
                 self.last_position.insert(name.to_string(), r.position);
             }
             (Event::OncallHandedOff { at, .. }, Some(name)) => {
@@ -203,6 +211,42 @@ impl ScheduleIndex {
             }
             _ => {}
         }
+    }
+
+    /// Adds a version's spec as [`Roster::add_version`] adds the version, and forgets the
+    /// specs that ended before `recorded_at`: time only moves on, so they are never in force
+    /// again, and a calendar's text is not held twice for the past.
+    fn keep_current_spec(
+        &mut self,
+        name: &str,
+        effective_from: DateTime<Utc>,
+        spec: Option<ScheduleSpec>,
+        recorded_at: DateTime<Utc>,
+    ) {
+        let specs = self.current_specs.entry(name.to_string()).or_default();
+        specs.retain(|(from, _)| *from < effective_from);
+        specs.push((effective_from, spec));
+        let ended = specs
+            .iter()
+            .skip(1)
+            .take_while(|(from, _)| *from <= recorded_at)
+            .count();
+        specs.drain(..ended);
+    }
+
+    /// The spec in force at `t` (if the schedule is not removed then) and each one to come
+    /// after it, up to a removal, by effective time.
+    pub fn specs_from(&self, name: &str, t: DateTime<Utc>) -> Vec<(DateTime<Utc>, &ScheduleSpec)> {
+        let Some(specs) = self.current_specs.get(name) else {
+            return vec![];
+        };
+        let first = specs
+            .partition_point(|(from, _)| *from <= t)
+            .saturating_sub(1);
+        specs[first..]
+            .iter()
+            .map_while(|(from, spec)| spec.as_ref().map(|s| (*from, s)))
+            .collect()
     }
 
     /// Everything that decides who is on call in `name`: its versions and the overrides

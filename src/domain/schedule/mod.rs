@@ -13,6 +13,7 @@
 //! in its period; a cover replaces only one named person. Roster changes are new versions
 //! of the schedule, each effective from its own time, so the past stays as it was.
 
+pub mod calendar;
 pub mod ical;
 pub mod orders;
 pub mod report;
@@ -21,9 +22,12 @@ pub mod when;
 pub mod windows;
 
 use crate::domain::contacts::Directory;
+use calendar::CalendarLayer;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use turns::{Turn, Turns};
 use windows::Window;
 
@@ -41,17 +45,34 @@ pub struct ScheduleSpec {
     pub layers: Vec<LayerSpec>,
 }
 
-/// One rotation of a schedule, as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One layer of a schedule, as written: a rotation, or the shifts of a calendar (`ical`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `@handle` in turn order; `none` is a turn nobody on this layer takes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub people: Vec<String>,
     /// `12h`, `1d`, `1w`, `2w`, `1month`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub turn: String,
     /// The local start of the first turn: `2026-03-02T09:00`, or a date with `handoff`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub anchor: String,
+    /// An iCalendar file (relative to the configuration) or `https://` URL whose events say
+    /// who is on call, instead of a rotation. Recorded with the URL's secrets masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ical: Option<String>,
+    /// How often a URL is fetched again; 30 minutes when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_minutes: Option<u32>,
+    /// The calendar's text as it was read or fetched: written by warroom, not by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
+    /// Which names of the calendar stand for whom (`name = "@handle"`), matched when it was
+    /// read: written by warroom, not by hand.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub calendar_people: BTreeMap<String, String>,
     /// The local hand-off time when `anchor` is a date; 09:00 when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff: Option<String>,
@@ -68,7 +89,7 @@ pub struct LayerSpec {
 }
 
 /// A window in which a layer is active, as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowSpec {
     /// `mon-fri`, `sat`, …; every day when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -89,10 +110,24 @@ pub struct Schedule {
     pub layers: Vec<Layer>,
 }
 
-/// A rotation, checked: handles canonical, times read.
+/// A layer, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     pub name: String,
+    pub kind: LayerKind,
+}
+
+/// What decides who a layer puts on call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerKind {
+    Rotation(Rotation),
+    /// The events of a calendar; shared, as every version and roster holds the same one.
+    Calendar(Arc<CalendarLayer>),
+}
+
+/// A rotation, checked: handles canonical, times read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rotation {
     /// `None` for a `none` slot.
     pub people: Vec<Option<String>>,
     pub turns: Turns,
@@ -134,12 +169,23 @@ impl Schedule {
         recorded.name = self.name.clone();
         recorded.timezone = Some(self.zone.name().to_string());
         for (layer, checked) in recorded.layers.iter_mut().zip(&self.layers) {
-            layer.people = checked
-                .people
-                .iter()
-                .map(|p| p.as_ref().map_or("none".to_string(), |h| format!("@{h}")))
-                .collect();
-            layer.timezone = Some(checked.turns.zone.name().to_string());
+            match &checked.kind {
+                LayerKind::Rotation(rotation) => {
+                    layer.people = rotation
+                        .people
+                        .iter()
+                        .map(|p| p.as_ref().map_or("none".to_string(), |h| format!("@{h}")))
+                        .collect();
+                    layer.timezone = Some(rotation.turns.zone.name().to_string());
+                }
+                LayerKind::Calendar(calendar) => {
+                    layer.calendar_people = calendar
+                        .people()
+                        .iter()
+                        .map(|(name, handle)| (name.clone(), format!("@{handle}")))
+                        .collect();
+                }
+            }
         }
         recorded
     }
@@ -151,18 +197,6 @@ impl Schedule {
         person: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Schedule, Vec<String>> {
         let mut problems = Vec::new();
-        let read_zone = |name: &Option<String>, key: &str, problems: &mut Vec<String>| match name {
-            None => None,
-            Some(n) => match n.parse::<Tz>() {
-                Ok(z) => Some(z),
-                Err(_) => {
-                    problems.push(format!(
-                        "{key}.timezone: '{n}' is not an IANA time zone; use e.g. Europe/Berlin"
-                    ));
-                    None
-                }
-            },
-        };
         let name = spec.name.trim();
         if name.is_empty()
             || !name
@@ -181,68 +215,14 @@ impl Schedule {
         let mut layers = Vec::new();
         for (i, l) in spec.layers.iter().enumerate() {
             let key = format!("{key}.layers[{i}]");
-            let layer_zone = read_zone(&l.timezone, &key, &mut problems).unwrap_or(zone);
-            let people: Vec<Option<String>> = l
-                .people
-                .iter()
-                .filter_map(|p| {
-                    if p.trim().eq_ignore_ascii_case("none") {
-                        return Some(None);
-                    }
-                    match person(p) {
-                        Some(handle) => Some(Some(handle)),
-                        None => {
-                            problems.push(format!(
-                                "{key}.people: '{p}' is not in [[contacts]]; write @handle or none"
-                            ));
-                            None
-                        }
-                    }
-                })
-                .collect();
-            if l.people.is_empty() {
-                problems.push(format!(
-                    "{key}.people: a layer needs at least one person (or none)"
-                ));
-            }
-            let turn = Turn::parse(&l.turn)
-                .map_err(|e| problems.push(format!("{key}.turn: {e}")))
-                .ok();
-            let anchor = read_anchor(&l.anchor, l.handoff.as_deref())
-                .map_err(|e| problems.push(format!("{key}.anchor: {e}")))
-                .ok();
-            let windows: Vec<Window> = l
-                .restrict
-                .iter()
-                .enumerate()
-                .filter_map(|(j, w)| {
-                    read_window(w)
-                        .map_err(|e| problems.push(format!("{key}.restrict[{j}]: {e}")))
-                        .ok()
-                })
-                .collect();
-            let hold_when_masked = match l.masked_turns.as_deref() {
-                None | Some("advance") => false,
-                Some("hold") => true,
-                Some(other) => {
-                    problems.push(format!(
-                        "{key}.masked_turns = '{other}': use advance or hold"
-                    ));
-                    false
-                }
+            let name = l.name.clone().unwrap_or_else(|| format!("layer {}", i + 1));
+            let kind = if l.ical.is_some() {
+                check_calendar_layer(l, &key, person, &mut problems).map(LayerKind::Calendar)
+            } else {
+                check_rotation(l, zone, &key, person, &mut problems).map(LayerKind::Rotation)
             };
-            if let (Some(turn), Some(anchor)) = (turn, anchor) {
-                layers.push(Layer {
-                    name: l.name.clone().unwrap_or_else(|| format!("layer {}", i + 1)),
-                    people,
-                    turns: Turns {
-                        zone: layer_zone,
-                        anchor,
-                        turn,
-                    },
-                    windows,
-                    hold_when_masked,
-                });
+            if let Some(kind) = kind {
+                layers.push(Layer { name, kind });
             }
         }
         if problems.is_empty() {
@@ -264,6 +244,152 @@ impl Schedule {
             .map(|layer| layer.segments(from, to))
             .collect();
         stack(&self.layers, &per_layer, from, to)
+    }
+}
+
+/// A zone as written, if one is; a problem under `key` when it is not a zone.
+fn read_zone(name: &Option<String>, key: &str, problems: &mut Vec<String>) -> Option<Tz> {
+    let n = name.as_ref()?;
+    match n.parse::<Tz>() {
+        Ok(z) => Some(z),
+        Err(_) => {
+            problems.push(format!(
+                "{key}.timezone: '{n}' is not an IANA time zone; use e.g. Europe/Berlin"
+            ));
+            None
+        }
+    }
+}
+
+/// Checks a rotation layer as written.
+fn check_rotation(
+    l: &LayerSpec,
+    zone: Tz,
+    key: &str,
+    person: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<Rotation> {
+    if l.refresh_minutes.is_some() || l.calendar.is_some() || !l.calendar_people.is_empty() {
+        problems.push(format!(
+            "{key}: refresh_minutes, calendar and calendar_people belong to a layer with ical = FILE or URL"
+        ));
+    }
+    let layer_zone = read_zone(&l.timezone, key, problems).unwrap_or(zone);
+    let people: Vec<Option<String>> = l
+        .people
+        .iter()
+        .filter_map(|p| {
+            if p.trim().eq_ignore_ascii_case("none") {
+                return Some(None);
+            }
+            match person(p) {
+                Some(handle) => Some(Some(handle)),
+                None => {
+                    problems.push(format!(
+                        "{key}.people: '{p}' is not in [[contacts]]; write @handle or none"
+                    ));
+                    None
+                }
+            }
+        })
+        .collect();
+    if l.people.is_empty() {
+        problems.push(format!(
+            "{key}.people: a layer needs at least one person (or none), or ical = FILE or URL"
+        ));
+    }
+    let turn = Turn::parse(&l.turn)
+        .map_err(|e| problems.push(format!("{key}.turn: {e}")))
+        .ok();
+    let anchor = read_anchor(&l.anchor, l.handoff.as_deref())
+        .map_err(|e| problems.push(format!("{key}.anchor: {e}")))
+        .ok();
+    let windows: Vec<Window> = l
+        .restrict
+        .iter()
+        .enumerate()
+        .filter_map(|(j, w)| {
+            read_window(w)
+                .map_err(|e| problems.push(format!("{key}.restrict[{j}]: {e}")))
+                .ok()
+        })
+        .collect();
+    let hold_when_masked = match l.masked_turns.as_deref() {
+        None | Some("advance") => false,
+        Some("hold") => true,
+        Some(other) => {
+            problems.push(format!(
+                "{key}.masked_turns = '{other}': use advance or hold"
+            ));
+            false
+        }
+    };
+    Some(Rotation {
+        people,
+        turns: Turns {
+            zone: layer_zone,
+            anchor: anchor?,
+            turn: turn?,
+        },
+        windows,
+        hold_when_masked,
+    })
+}
+
+/// Checks a calendar layer: its text as read (none yet for a URL not fetched) and its
+/// names' people, canonical. A rotation's keys have no meaning on it and are refused, so
+/// nobody believes a `restrict` or `timezone` narrows the calendar's events.
+fn check_calendar_layer(
+    l: &LayerSpec,
+    key: &str,
+    person: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<Arc<CalendarLayer>> {
+    let rotation_keys = [
+        ("people", !l.people.is_empty()),
+        ("turn", !l.turn.is_empty()),
+        ("anchor", !l.anchor.is_empty()),
+        ("handoff", l.handoff.is_some()),
+        ("timezone", l.timezone.is_some()),
+        ("restrict", !l.restrict.is_empty()),
+        ("masked_turns", l.masked_turns.is_some()),
+    ];
+    let given: Vec<&str> = rotation_keys
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+    if !given.is_empty() {
+        problems.push(format!(
+            "{key}: {} belong to a rotation; a layer with ical takes who is on call and when from the calendar's events (move restrictions to the calendar, or make it a layer of its own)",
+            given.join(", ")
+        ));
+    }
+    if l.refresh_minutes == Some(0) {
+        problems.push(format!(
+            "{key}.refresh_minutes: 0 would fetch without pause; give minutes, e.g. 30"
+        ));
+    }
+    let mut people = BTreeMap::new();
+    for (name, handle) in &l.calendar_people {
+        match person(handle) {
+            Some(h) => {
+                people.insert(name.clone(), h);
+            }
+            None => problems.push(format!(
+                "{key}.calendar_people: '{handle}' (for '{name}') is not in [[contacts]]"
+            )),
+        }
+    }
+    match CalendarLayer::new(l.calendar.as_deref().unwrap_or(""), people) {
+        Ok(layer) => Some(Arc::new(layer)),
+        Err(e) => {
+            problems.push(format!(
+                "{key}: the calendar {} cannot be read: {e}",
+                l.ical.as_deref().unwrap_or_default()
+            ));
+            None
+        }
     }
 }
 
@@ -299,7 +425,7 @@ pub fn read_window(w: &WindowSpec) -> Result<Window, String> {
     Ok(Window { days, from, to })
 }
 
-/// One turn of one layer, where it is active.
+/// One turn of one layer (or one event of a calendar layer), where it is active.
 #[derive(Debug, Clone, PartialEq)]
 struct Segment {
     start: DateTime<Utc>,
@@ -308,6 +434,24 @@ struct Segment {
 }
 
 impl Layer {
+    /// Who this layer puts on call in `[from, to)`, in order.
+    fn segments(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Segment> {
+        match &self.kind {
+            LayerKind::Rotation(rotation) => rotation.segments(from, to),
+            LayerKind::Calendar(calendar) => calendar.segments(from, to),
+        }
+    }
+
+    /// The rotation, unless the layer comes from a calendar.
+    pub fn rotation(&self) -> Option<&Rotation> {
+        match &self.kind {
+            LayerKind::Rotation(rotation) => Some(rotation),
+            LayerKind::Calendar(_) => None,
+        }
+    }
+}
+
+impl Rotation {
     /// Whether turn `k` is active at all (for `hold`).
     fn turn_is_active(&self, k: i64) -> bool {
         match (self.turns.starts_at(k), self.turns.starts_at(k + 1)) {
@@ -606,3 +750,5 @@ pub fn gaps(spans: &[Span]) -> impl Iterator<Item = &Span> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+use tests as tests_support;

@@ -126,6 +126,7 @@ mod tests {
                 timezone: None,
                 restrict: vec![],
                 masked_turns: None,
+                ..LayerSpec::default()
             }],
         };
         let s = Schedule::from_recorded(&spec).unwrap();

@@ -6,11 +6,11 @@ use super::*;
 use crate::domain::testkit::directory;
 use chrono::TimeZone;
 
-fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+pub(super) fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
 }
 
-fn layer(people: &[&str], turn: &str, anchor: &str) -> LayerSpec {
+pub(super) fn layer(people: &[&str], turn: &str, anchor: &str) -> LayerSpec {
     LayerSpec {
         name: None,
         people: people.iter().map(|p| p.to_string()).collect(),
@@ -20,6 +20,7 @@ fn layer(people: &[&str], turn: &str, anchor: &str) -> LayerSpec {
         timezone: None,
         restrict: vec![],
         masked_turns: None,
+        ..LayerSpec::default()
     }
 }
 
@@ -41,7 +42,7 @@ fn schedule(zone: &str, layers: Vec<LayerSpec>) -> Schedule {
     Schedule::check(&spec, chrono_tz::UTC, &directory(), "schedules[0]").unwrap()
 }
 
-fn roster(s: Schedule) -> Roster {
+pub(super) fn roster(s: Schedule) -> Roster {
     Roster {
         versions: vec![Version {
             effective_from: utc(2020, 1, 1, 0, 0),
@@ -52,7 +53,7 @@ fn roster(s: Schedule) -> Roster {
 }
 
 /// The spans as `(start, end, person)` with `-` for nobody, for compact comparison.
-fn plain(spans: &[Span]) -> Vec<(String, String, String)> {
+pub(super) fn plain(spans: &[Span]) -> Vec<(String, String, String)> {
     spans
         .iter()
         .map(|s| {
@@ -65,7 +66,7 @@ fn plain(spans: &[Span]) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn row(a: &str, b: &str, who: &str) -> (String, String, String) {
+pub(super) fn row(a: &str, b: &str, who: &str) -> (String, String, String) {
     (a.into(), b.into(), who.into())
 }
 
@@ -380,7 +381,7 @@ fn held_turns_counted_per_weekly_period_match_counting_each_turn() {
         l.restrict = vec![restrict];
         l.masked_turns = Some("hold".into());
         let s = schedule("Europe/Berlin", vec![l]);
-        let layer = &s.layers[0];
+        let layer = s.layers[0].rotation().unwrap();
         for first in [0, 1, 7, 168, 1000, 1729] {
             let each = (0..first).filter(|&k| layer.turn_is_active(k)).count() as i64;
             assert_eq!(

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 /// One occurrence of an event: a shift, and who may be meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedShift {
+    /// The line of the event's `BEGIN:VEVENT`, for messages.
+    pub line: usize,
     pub start: DateTime<Utc>,
     /// Not clipped at the window: the occurrence's own end.
     pub end: DateTime<Utc>,
@@ -21,67 +23,106 @@ pub struct ImportedShift {
     pub who: Vec<String>,
 }
 
-/// Every occurrence of the calendar's events that overlaps `[from, to)`, by start.
-///
-/// A floating time (no `Z`, no `TZID`) and an all-day date are read on the calendar's
-/// `X-WR-TIMEZONE` (Google writes it), else on UTC: never on the machine's zone.
-/// Recurrences keep their local wall-clock time in their zone across daylight saving, and
-/// so does their end when `DTEND` is in the same zone as `DTSTART` (RFC 5545 would keep the
-/// exact length instead; for back-to-back weekly shifts that makes a one-hour overlap at
-/// every change of the clocks). An event that lasts no time names nobody on call and is
-/// left out.
+/// A calendar read once, to be asked about any window: its events and which occurrences
+/// of each series other events replace.
+#[derive(Debug, Clone, Default)]
+pub struct Calendar {
+    events: Vec<Event>,
+    /// Occurrences of a series replaced (or cancelled) by an event of their own, by UID.
+    replaced: HashMap<String, Vec<Moment>>,
+}
+
+impl Calendar {
+    /// Reads a calendar's text; every line that would change when a shift happens and
+    /// cannot be read is an error naming the line.
+    pub fn parse(text: &str) -> Result<Calendar, IcalError> {
+        let (calendar, raw) = read_components(text)?;
+        let floating = Floating::of(&calendar);
+        let events = raw
+            .iter()
+            .map(|(line, props)| Event::read(*line, props, &floating))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut replaced: HashMap<String, Vec<Moment>> = HashMap::new();
+        for e in &events {
+            if let (Some(uid), Some(id)) = (&e.uid, e.recurrence_id) {
+                replaced.entry(uid.clone()).or_default().push(id);
+            }
+        }
+        Ok(Calendar { events, replaced })
+    }
+
+    /// The candidate names of each event that is not cancelled, as [`ImportedShift::who`]
+    /// gives them, for matching them to people once rather than per occurrence.
+    pub fn names(&self) -> impl Iterator<Item = &[String]> {
+        self.events
+            .iter()
+            .filter(|e| !e.cancelled)
+            .map(|e| e.who.as_slice())
+    }
+
+    /// Every occurrence of the calendar's events that overlaps `[from, to)`, by start.
+    ///
+    /// A floating time (no `Z`, no `TZID`) and an all-day date are read on the calendar's
+    /// `X-WR-TIMEZONE` (Google writes it), else on UTC: never on the machine's zone.
+    /// Recurrences keep their local wall-clock time in their zone across daylight saving,
+    /// and so does their end when `DTEND` is in the same zone as `DTSTART` (RFC 5545 would
+    /// keep the exact length instead; for back-to-back weekly shifts that makes a one-hour
+    /// overlap at every change of the clocks). An event that lasts no time names nobody on
+    /// call and is left out.
+    pub fn shifts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ImportedShift>, IcalError> {
+        let mut work = Work::default();
+        let mut shifts = Vec::new();
+        for e in self.events.iter().filter(|e| !e.cancelled) {
+            let overridden = match (&e.uid, e.recurrence_id) {
+                (Some(uid), None) => self
+                    .replaced
+                    .get(uid.as_str())
+                    .map_or(&[][..], Vec::as_slice),
+                _ => &[],
+            };
+            for occurrence in e.occurrences(from, to, &mut work)? {
+                if overridden
+                    .iter()
+                    .chain(&e.exdates)
+                    .any(|m| m.matches(&occurrence))
+                {
+                    continue;
+                }
+                let start = occurrence.instant();
+                let end = e
+                    .length
+                    .end(&occurrence)
+                    .ok_or_else(|| IcalError::Malformed {
+                        line: e.line,
+                        reason: "the event ends beyond the calendar's range".into(),
+                    })?;
+                if start < to && from < end && start < end {
+                    shifts.push(ImportedShift {
+                        line: e.line,
+                        start,
+                        end,
+                        who: e.who.clone(),
+                    });
+                }
+            }
+        }
+        shifts.sort_by_key(|s| (s.start, s.end));
+        Ok(shifts)
+    }
+}
+
+/// Every occurrence of the calendar's events that overlaps `[from, to)`, by start: the
+/// calendar read and asked once (see [`Calendar::shifts`]).
 pub fn parse_shifts(
     text: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<ImportedShift>, IcalError> {
-    let (calendar, raw) = read_components(text)?;
-    let floating = Floating::of(&calendar);
-    let events = raw
-        .iter()
-        .map(|(line, props)| Event::read(*line, props, &floating))
-        .collect::<Result<Vec<_>, _>>()?;
-    // Occurrences of a series replaced (or cancelled) by an event of their own.
-    let mut replaced: HashMap<&str, Vec<Moment>> = HashMap::new();
-    for e in &events {
-        if let (Some(uid), Some(id)) = (&e.uid, e.recurrence_id) {
-            replaced.entry(uid).or_default().push(id);
-        }
-    }
-    let mut work = Work::default();
-    let mut shifts = Vec::new();
-    for e in events.iter().filter(|e| !e.cancelled) {
-        let overridden = match (&e.uid, e.recurrence_id) {
-            (Some(uid), None) => replaced.get(uid.as_str()).map_or(&[][..], Vec::as_slice),
-            _ => &[],
-        };
-        for occurrence in e.occurrences(from, to, &mut work)? {
-            if overridden
-                .iter()
-                .chain(&e.exdates)
-                .any(|m| m.matches(&occurrence))
-            {
-                continue;
-            }
-            let start = occurrence.instant();
-            let end = e
-                .length
-                .end(&occurrence)
-                .ok_or_else(|| IcalError::Malformed {
-                    line: e.line,
-                    reason: "the event ends beyond the calendar's range".into(),
-                })?;
-            if start < to && from < end && start < end {
-                shifts.push(ImportedShift {
-                    start,
-                    end,
-                    who: e.who.clone(),
-                });
-            }
-        }
-    }
-    shifts.sort_by_key(|s| (s.start, s.end));
-    Ok(shifts)
+    Calendar::parse(text)?.shifts(from, to)
 }
 
 /// A VEVENT, read.

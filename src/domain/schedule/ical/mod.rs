@@ -24,7 +24,7 @@ mod recur;
 mod rrule;
 mod times;
 
-pub use events::{parse_shifts, ImportedShift};
+pub use events::{parse_shifts, Calendar, ImportedShift};
 pub use export::{render_calendar, CalendarFeed, FeedShift};
 pub use recur::MAX_OCCURRENCES;
 
