@@ -313,6 +313,91 @@ async fn a_calendar_url_layer_pages_whom_it_names_and_its_changes_hold_from_thei
         roster.on_call_at(at("2030-01-13T10:00:00Z")),
         Some("svega".into())
     );
+    // Its turns are the calendar's: a roster change from chat is refused with where to go.
+    let line = serde_json::json!({"at": "2030-01-08T09:05:00Z", "from": "svega", "channel": "ops",
+        "text": "/oncall roster schedule:sre layer:1 people:\"@rpark\" from:now"});
+    let mut replies = Vec::new();
+    warroom::app::replay::replay(&restarted, &line.to_string(), "roster", |_, outcome| {
+        replies.extend(outcome.reply.clone());
+    })
+    .await
+    .unwrap();
+    assert!(
+        replies[0].contains("google takes its shifts from the calendar http://127.0.0.1"),
+        "{replies:?}"
+    );
+    assert!(!replies[0].contains("s3cr3t"), "{replies:?}");
 }
 
 on_both_backends!(a_calendar_url_layer_pages_whom_it_names_and_its_changes_hold_from_their_fetch);
+
+#[test]
+fn check_reads_a_calendar_file_and_oncall_lists_its_shifts() {
+    use crate::common::{text, warroom};
+    let dir = tempfile::tempdir().unwrap();
+    // Weeks from Monday 2026-01-05, without end, so the next four weeks always have some.
+    let weekly = alternate_weeks("Park, Riley", "glenn@example.test", "20260101T000000Z")
+        .replace("20300107T", "20260105T")
+        .replace("20300114T", "20260112T")
+        .replace("20300121T", "20260119T");
+    std::fs::write(dir.path().join("oncall.ics"), &weekly).unwrap();
+    let toml = config("oncall.ics")
+        .replace(
+            "[alerts.sources.alertmanager]\nauth = \"bearer\"\nsecret_env = \"AM_TOKEN\"\n",
+            "",
+        )
+        .replace(
+        "[[escalations]]",
+        "[[schedules]]\nname = \"google\"\n[[schedules.layers]]\nical = \"https://calendar.google.com/calendar/ical/x/private-s3cr3t/basic.ics\"\n\n[[escalations]]",
+    );
+    std::fs::write(dir.path().join("warroom.toml"), &toml).unwrap();
+    let checked = warroom(dir.path(), &["check"]);
+    let out = text(&checked.stdout);
+    assert!(checked.status.success(), "{out}{}", text(&checked.stderr));
+    assert!(
+        out.contains("schedule sre: someone is on call at every moment of the next four weeks"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: schedule google: layer 1 comes from https://calendar.google.com/calendar/ical/x/private-***/basic.ics, which warroom serve fetches"),
+        "{out}"
+    );
+    assert!(!out.contains("s3cr3t"), "{out}");
+    let db = format!("sqlite://{}", dir.path().join("w.db").display());
+    assert!(warroom(dir.path(), &["--db", &db, "migrate"])
+        .status
+        .success());
+    let listed = warroom(
+        dir.path(),
+        &[
+            "--db",
+            &db,
+            "oncall",
+            "sre",
+            "--from",
+            "2099-01-05T09:00:00Z",
+            "--to",
+            "+14d",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(reports[0]["hours"]["rpark"], 168.0, "{reports:#}");
+    assert_eq!(reports[0]["hours"]["ghammer"], 168.0, "{reports:#}");
+
+    // A calendar naming someone unknown in the next four weeks is refused, with its line.
+    std::fs::write(
+        dir.path().join("oncall.ics"),
+        weekly.replace("Park, Riley", "Xavier Quinn"),
+    )
+    .unwrap();
+    let refused = warroom(dir.path(), &["check"]);
+    assert!(!refused.status.success());
+    let err = text(&refused.stdout) + &text(&refused.stderr);
+    assert!(
+        err.contains("schedules[0] (sre).layers[0].ical: oncall.ics: events of the next four weeks name nobody in [[contacts]] (line 4: 'On call: Xavier Quinn')"),
+        "{err}"
+    );
+}

@@ -930,6 +930,13 @@ pub const GAP_HORIZON_DAYS: i64 = 28;
 pub fn configured_gaps(settings: &Settings, now: DateTime<Utc>) -> Vec<String> {
     let mut lines = Vec::new();
     for (name, configured) in &settings.schedules {
+        for feed in &configured.feeds {
+            lines.push(format!(
+                "note: schedule {name}: layer {} comes from {}, which warroom serve fetches; the gaps below count it as empty",
+                feed.layer + 1,
+                feed.shown
+            ));
+        }
         let roster = Roster {
             versions: vec![Version {
                 effective_from: now,
