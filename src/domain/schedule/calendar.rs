@@ -226,11 +226,19 @@ fn normal(name: &str) -> String {
         .to_lowercase()
 }
 
-/// The ways a calendar may write a person's name: as it is, after a `Label:`, without a
-/// trailing `(note)`, and `Last, First` turned round.
+/// The ways a calendar may write a person's name: as it is, after a `Label:` or a
+/// `[L1]` priority label (Grafana OnCall's calendars), without a trailing `(note)`, and
+/// `Last, First` turned round.
 fn forms(name: &str) -> Vec<String> {
     let mut forms = vec![name.to_string()];
     if let Some((_, after)) = name.rsplit_once(':') {
+        forms.push(after.to_string());
+    }
+    if let Some((_, after)) = name
+        .trim_start()
+        .strip_prefix('[')
+        .and_then(|n| n.split_once(']'))
+    {
         forms.push(after.to_string());
     }
     for f in forms.clone() {
@@ -392,6 +400,7 @@ mod tests {
         assert_eq!(one("ghammer@example.COM"), Some("ghammer"));
         assert_eq!(one("@khouse"), Some("khouse"));
         assert_eq!(one("Holiday cover:  KAI"), Some("khouse"));
+        assert_eq!(one("[L1] khouse"), Some("khouse"));
         // Two people go by "riley": the name stands for neither.
         assert_eq!(one("On call: Riley"), None);
         assert_eq!(one("SRE primary on-call"), None);
