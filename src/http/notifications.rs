@@ -7,11 +7,9 @@
 use crate::app::notifications::LinkState;
 use crate::app::Warroom;
 use crate::clock::Clock;
-use crate::config::notifications::{TWILIO_SMS_PATH, TWILIO_STATUS_PATH, TWILIO_VOICE_PATH};
 use crate::twilio;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use std::sync::Arc;
@@ -70,16 +68,10 @@ pub async fn acknowledge(
 pub async fn twilio_sms(
     State(warroom): State<Arc<Warroom>>,
     Extension(clock): Extension<Clock>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    form: TwilioForm,
 ) -> Response {
-    let params = match signed_params(&warroom, TWILIO_SMS_PATH, uri.query(), &headers, &body) {
-        Ok(params) => params,
-        Err(refusal) => return *refusal,
-    };
-    let from = param(&params, "From").unwrap_or_default();
-    let text = param(&params, "Body").unwrap_or_default();
+    let from = form.param("From").unwrap_or_default();
+    let text = form.param("Body").unwrap_or_default();
     match warroom.acknowledge_by_sms(from, text, clock.now()).await {
         Ok(reply) => twiml(twilio::sms_reply_twiml(&reply.text)),
         Err(e) => unavailable(e),
@@ -90,23 +82,18 @@ pub async fn twilio_sms(
 pub async fn twilio_voice(
     State(warroom): State<Arc<Warroom>>,
     Extension(clock): Extension<Clock>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    form: TwilioForm,
 ) -> Response {
-    let params = match signed_params(&warroom, TWILIO_VOICE_PATH, uri.query(), &headers, &body) {
-        Ok(params) => params,
-        Err(refusal) => return *refusal,
-    };
-    let token = uri
-        .query()
+    let token = form
+        .query
+        .as_deref()
         .and_then(|q| {
             url::form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "ack")
                 .map(|(_, v)| v.into_owned())
         })
         .unwrap_or_default();
-    if param(&params, "Digits") != Some("1") {
+    if form.param("Digits") != Some("1") {
         return twiml(twilio::voice_reply_twiml("Not acknowledged. Goodbye."));
     }
     match warroom.acknowledge_by_link(&token, clock.now()).await {
@@ -117,25 +104,18 @@ pub async fn twilio_voice(
 }
 
 /// `POST /v1/twilio/status`: what became of an SMS or a call Twilio accepted.
-pub async fn twilio_status(
-    State(warroom): State<Arc<Warroom>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = match signed_params(&warroom, TWILIO_STATUS_PATH, uri.query(), &headers, &body) {
-        Ok(params) => params,
-        Err(refusal) => return *refusal,
-    };
-    let reference = param(&params, "MessageSid").or_else(|| param(&params, "CallSid"));
-    let status = param(&params, "MessageStatus").or_else(|| param(&params, "CallStatus"));
+pub async fn twilio_status(State(warroom): State<Arc<Warroom>>, form: TwilioForm) -> Response {
+    let reference = form.param("MessageSid").or_else(|| form.param("CallSid"));
+    let status = form
+        .param("MessageStatus")
+        .or_else(|| form.param("CallStatus"));
     let (Some(reference), Some(status)) = (reference, status) else {
         return super::error(
             StatusCode::BAD_REQUEST,
             "a status callback names MessageSid or CallSid and its MessageStatus or CallStatus",
         );
     };
-    let code = param(&params, "ErrorCode").map(str::to_string);
+    let code = form.param("ErrorCode").map(str::to_string);
     match warroom
         .record_notification_status(reference, status, code)
         .await
@@ -145,6 +125,54 @@ pub async fn twilio_status(
         Err(e) => unavailable(e),
     }
 }
+
+/// A Twilio webhook's form parameters, taken only once its signature checks out; a request
+/// that fails the check is answered before any handler reads it.
+pub struct TwilioForm {
+    params: Vec<(String, String)>,
+    /// The URL's query, as signed (the voice callback carries its link token there).
+    query: Option<String>,
+}
+
+impl TwilioForm {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl FromRequest<Arc<Warroom>> for TwilioForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, warroom: &Arc<Warroom>) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, TWILIO_FORM_LIMIT)
+            .await
+            .map_err(|_| {
+                super::error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "a Twilio webhook's form is at most 64 KiB",
+                )
+            })?;
+        let params = signed_params(
+            warroom,
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            &body,
+        )
+        .map_err(|refusal| *refusal)?;
+        Ok(TwilioForm {
+            params,
+            query: parts.uri.query().map(str::to_string),
+        })
+    }
+}
+
+/// The largest Twilio webhook form read: theirs are a few KiB.
+const TWILIO_FORM_LIMIT: usize = 64 * 1024;
 
 /// The form parameters of a Twilio webhook, once its signature checks out against the URL
 /// Twilio was given (`public_url` + path + query) and the auth token.
@@ -182,13 +210,6 @@ fn signed_params(
         )));
     }
     Ok(params)
-}
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 fn twiml(body: String) -> Response {
