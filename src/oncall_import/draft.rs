@@ -372,14 +372,36 @@ impl Draft {
                 .map(String::as_str)
                 .filter(|p| *p != NONE)
                 .collect();
+            let calendars = s.layers.iter().filter(|l| l.ical.is_some()).count();
+            let mut who = Vec::new();
+            if !people.is_empty() || calendars == 0 {
+                who.push(format!(
+                    "{} {}",
+                    people.len(),
+                    plural(people.len(), "person", "people")
+                ));
+            }
+            match calendars {
+                0 => {}
+                1 => who.push("its calendar".to_string()),
+                n => who.push(format!("its {n} calendars")),
+            }
             made.push(format!(
-                "schedule '{}': {} {}, {} {}",
+                "schedule '{}': {} {}, {}",
                 s.name,
                 s.layers.len(),
                 plural(s.layers.len(), "layer", "layers"),
-                people.len(),
-                plural(people.len(), "person", "people")
+                who.join(" and ")
             ));
+        }
+        if self
+            .schedules
+            .iter()
+            .any(|s| s.layers.iter().any(|l| l.ical.is_some()))
+        {
+            self.unmapped.push(
+                "calendar layers (ical = URL) follow the tool's calendars as warroom serve fetches them; each event must name a contact by handle, alias, name or email, and the URL is a secret (keep warroom.toml private)".to_string(),
+            );
         }
         for e in &self.escalations {
             made.push(format!(

@@ -57,6 +57,10 @@ pub(super) struct Schedule {
     pub(super) time_zone: Option<String>,
     #[serde(default)]
     pub(super) shifts: Option<Vec<String>>,
+    /// An `ical` schedule's calendar: who is on call is whoever its events name.
+    #[serde(default)]
+    pub(super) ical_url_primary: Option<String>,
+    /// A calendar whose events override the schedule's shifts.
     #[serde(default)]
     pub(super) ical_url_overrides: Option<String>,
 }

@@ -60,7 +60,7 @@ use super::draft::Draft;
 use super::weeks::WeekMask;
 use super::{read_export, read_zone, ImportError, ImportSource};
 use crate::domain::event::EscalationStep;
-use crate::domain::schedule::ScheduleSpec;
+use crate::domain::schedule::{LayerSpec, ScheduleSpec};
 use chrono::{DateTime, Utc};
 use contacts::reach_of;
 use input::{Export, NotificationRule, Policy, Shift};
@@ -122,21 +122,37 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
     for (i, s) in export.schedules.iter().enumerate() {
         let path = format!("schedules[{i}]");
         let name = draft.schedule_name(&s.name);
-        if s.kind.as_deref() == Some("ical") {
-            draft.unmapped(format!(
-                "schedule '{name}': an iCal schedule follows an outside calendar, which warroom cannot; not imported"
-            ));
-            continue;
-        }
         let zone_name = s.time_zone.clone().unwrap_or_else(|| "UTC".to_string());
         let zone = read_zone(TOOL, &format!("{path}.time_zone"), &zone_name)?;
-        if s.ical_url_overrides
-            .as_deref()
-            .is_some_and(|u| !u.is_empty())
-        {
-            draft.unmapped(format!(
-                "schedule '{name}': its overrides calendar is not imported; make overrides in warroom"
-            ));
+        // Calendars the schedule follows become calendar layers, the overrides on top.
+        let calendar = |url: &Option<String>, layer: &str| {
+            url.as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(|u| LayerSpec {
+                    name: Some(layer.to_string()),
+                    ical: Some(u.to_string()),
+                    ..LayerSpec::default()
+                })
+        };
+        let primary = calendar(&s.ical_url_primary, "primary calendar");
+        let overrides = calendar(&s.ical_url_overrides, "overrides calendar");
+        if s.kind.as_deref() == Some("ical") {
+            let layers: Vec<LayerSpec> = primary.into_iter().chain(overrides).collect();
+            if layers.is_empty() {
+                draft.unmapped(format!(
+                    "schedule '{name}': an iCal schedule without ical_url_primary or ical_url_overrides; not imported"
+                ));
+                continue;
+            }
+            schedule_names.insert(s.id.clone(), name.clone());
+            draft.add_schedule(ScheduleSpec {
+                name,
+                timezone: Some(zone.name().to_string()),
+                shifts: false,
+                layers,
+            });
+            continue;
         }
         let team = s.team_id.as_ref().and_then(|t| teams.get(t)).cloned();
         let mut found: Vec<(usize, &Shift)> = Vec::new();
@@ -176,6 +192,7 @@ pub(super) fn read(export: &str, now: DateTime<Utc>) -> Result<Draft, ImportErro
             ));
             continue;
         }
+        layers.extend(overrides);
         // Shifts of one level that overlap are on call together in Grafana.
         let mut levels: Vec<i64> = masks.iter().map(|(level, _, _)| *level).collect();
         levels.dedup();
@@ -309,14 +326,32 @@ mod tests {
                 "contact '@rpark': rpark, team SRE; email, 3 notification rules (commented out)",
                 "contact '@ghammer': ghammer, team SRE; email",
                 "contact '@khouse': khouse, team SRE; email, 1 notification rule (commented out)",
-                "schedule 'sre-primary': 2 layers, 3 people",
+                "schedule 'sre-primary': 3 layers, 3 people and its calendar",
+                "schedule 'dba-calendar': 1 layer, its calendar",
                 "escalation 'sre-chain': 2 steps, repeat 5",
             ]
         );
-        // Level 0 below level 1, whatever order the shifts come in.
+        // Level 0 below level 1, whatever order the shifts come in; the overrides calendar
+        // on top of them.
         let layers = &settings.schedules["sre-primary"].spec.layers;
         let names: Vec<_> = layers.iter().map(|l| l.name.clone().unwrap()).collect();
-        assert_eq!(names, vec!["Weekly", "Business hours"]);
+        assert_eq!(
+            names,
+            vec!["Weekly", "Business hours", "overrides calendar"]
+        );
+        assert_eq!(
+            layers[2].ical.as_deref(),
+            Some("https://calendar.google.com/calendar/ical/sre-swaps%40example.com/private-***/basic.ics"),
+            "recorded masked"
+        );
+        // An iCal schedule follows its calendar: the URL kept whole for warroom serve.
+        let dba = &settings.schedules["dba-calendar"];
+        assert_eq!(dba.feeds.len(), 1);
+        assert_eq!(
+            dba.feeds[0].url.expose(),
+            "https://calendar.google.com/calendar/ical/dba%40example.com/private-0f1e2d3c4b5a/basic.ics"
+        );
+        assert_eq!(dba.schedule.zone, chrono_tz::Europe::Berlin);
         assert_eq!(layers[1].people, vec!["@khouse", "@ghammer", "@rpark"]);
         assert_eq!(layers[1].masked_turns.as_deref(), Some("hold"));
         assert!(
@@ -385,8 +420,9 @@ mod tests {
             ],
         );
         assert_line(u, &["escalation 'sre-chain' step 6", "'trigger_webhook'"]);
-        // Eleven: the three above and the eight contact lines contacts.rs tests.
-        assert_eq!(u.len(), 11, "{}", u.join("\n"));
+        assert_line(u, &["calendar layers (ical = URL)", "the URL is a secret"]);
+        // Twelve: the four above and the eight contact lines contacts.rs tests.
+        assert_eq!(u.len(), 12, "{}", u.join("\n"));
     }
 
     #[test]

@@ -312,7 +312,7 @@ mod tests {
         );
         assert!(imported
             .made
-            .contains(&"schedule 'sre-primary': 1 layer, 2 people".to_string()));
+            .contains(&"schedule 'sre-primary': 2 layers, 2 people and its calendar".to_string()));
     }
 
     #[test]
