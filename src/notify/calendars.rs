@@ -15,8 +15,27 @@ const MAX_REDIRECTS: usize = 3;
 /// The largest calendar taken: the same cap as a calendar file, as its text is recorded.
 pub const MAX_CALENDAR_BYTES: u64 = SMALL_FILE_CAP;
 
+/// Fetches calendars, sharing one HTTP client (its connections and TLS sessions).
+#[derive(Clone)]
+pub struct CalendarFetcher {
+    client: reqwest::Client,
+}
+
+impl Default for CalendarFetcher {
+    fn default() -> CalendarFetcher {
+        CalendarFetcher { client: client() }
+    }
+}
+
+impl CalendarFetcher {
+    /// The calendar at `url`, as text; the error says what went wrong, without the URL.
+    pub async fn fetch(&self, url: &str) -> Result<String, String> {
+        fetch(&self.client, url).await
+    }
+}
+
 /// The client calendar fetches share.
-pub fn client() -> reqwest::Client {
+fn client() -> reqwest::Client {
     let redirects = reqwest::redirect::Policy::custom(|attempt| {
         if attempt.previous().len() >= MAX_REDIRECTS {
             attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
@@ -35,7 +54,7 @@ pub fn client() -> reqwest::Client {
 }
 
 /// The calendar at `url`, as text; the error says what went wrong, without the URL.
-pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
+async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
     let mut response = client
         .get(url)
         .header(reqwest::header::ACCEPT, "text/calendar, */*;q=0.5")

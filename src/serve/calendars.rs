@@ -44,7 +44,7 @@ pub(super) async fn refresh_calendars(
     if feeds.is_empty() {
         return;
     }
-    let client = crate::notify::calendars::client();
+    let fetcher = crate::notify::calendars::CalendarFetcher::default();
     let mut due: Vec<tokio::time::Instant> = vec![tokio::time::Instant::now(); feeds.len()];
     loop {
         if *stopped.borrow() {
@@ -56,7 +56,7 @@ pub(super) async fn refresh_calendars(
             }
             // A fetch may take its whole timeout: a shutdown does not wait for it.
             let ok = tokio::select! {
-                ok = refresh_one(&warroom, &client, feed, &clock) => ok,
+                ok = refresh_one(&warroom, &fetcher, feed, &clock) => ok,
                 _ = stopped.changed() => return,
             };
             let wait = if ok {
@@ -81,11 +81,11 @@ pub(super) async fn refresh_calendars(
 /// Fetches one calendar and records it if it changed; false when it could not be used.
 async fn refresh_one(
     warroom: &Warroom,
-    client: &reqwest::Client,
+    fetcher: &crate::notify::calendars::CalendarFetcher,
     feed: &Feed,
     clock: &Clock,
 ) -> bool {
-    let text = match crate::notify::calendars::fetch(client, feed.url.expose()).await {
+    let text = match fetcher.fetch(feed.url.expose()).await {
         Ok(text) => text,
         Err(e) => {
             tracing::warn!(
