@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod chat;
 mod commands;
+pub mod delivery;
 pub mod deploys;
 pub mod error;
 pub mod incidents;
@@ -85,7 +86,7 @@ pub struct Warroom {
     /// Woken when a runbook run is queued here, so agents' held polls take it at once.
     job_queued: tokio::sync::Notify,
     /// Where recorded pages go to be delivered, when a delivery worker runs.
-    page_queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<paging::Delivery>>,
+    page_queue: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<delivery::Delivery>>,
     /// Where notices go, when a chat front end listens.
     notices: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Notice>>,
     /// Incidents closed here so far: the ledger's witness checkpoints at each close.

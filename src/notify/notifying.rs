@@ -5,7 +5,7 @@
 
 use super::reach::{Address, Notice, Reacher, Sent};
 use super::{Attempt, RetryPolicy};
-use crate::app::notifications::{NotificationOrder, Tell};
+use crate::app::delivery::{NotificationOrder, Tell};
 use crate::app::Warroom;
 use crate::domain::event::AttemptOutcome;
 use crate::domain::reach::Method;

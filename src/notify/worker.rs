@@ -5,8 +5,9 @@
 
 use super::notifying::{self, Holding, Sending};
 use super::{Attempt, Notifier, Page, PageAction, RetryPolicy};
+use crate::app::delivery::{Delivery, PageOrder};
 use crate::app::paging::view::PAGES_KEPT;
-use crate::app::paging::{Delivery, PageOrder, UnfinishedPage};
+use crate::app::paging::UnfinishedPage;
 use crate::app::Warroom;
 use crate::config::PagerSettings;
 use crate::domain::escalation::Target;

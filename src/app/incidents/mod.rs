@@ -9,7 +9,7 @@ use crate::app::chat::view::channel_stream;
 use crate::app::error::AppError;
 use crate::app::projection::Projection;
 use crate::app::{
-    count_new, event_id, paging, to_recorded, Failure, Input, Notice, Pending, Refusal, Warroom,
+    count_new, event_id, to_recorded, Failure, Input, Notice, Pending, Refusal, Warroom,
     MAX_ATTEMPTS,
 };
 use crate::domain::event::Event;
@@ -271,7 +271,7 @@ impl Warroom {
                 Event::IncidentResolved { .. } => "resolve",
                 _ => continue,
             };
-            self.queue(paging::Delivery::Mirror {
+            self.queue(super::delivery::Delivery::Mirror {
                 incident: number,
                 action,
             });

@@ -10,6 +10,7 @@
 pub mod links;
 pub mod view;
 
+use super::delivery::{Delivery, NotificationOrder, PageOrder, Tell};
 use super::{Caller, Failure, Input, InputKind, Pending, Refusal, Warroom};
 use crate::domain::event::{AttemptOutcome, Event};
 use crate::domain::incident::IncidentCommand;
@@ -23,43 +24,6 @@ use uuid::Uuid;
 
 /// Namespace of notification event ids (UUID v5).
 const NOTIFICATION_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_77a0_9b25_4f0e_8d61_5a2f_b4c9_0e13);
-
-/// A notification recorded and to be sent.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NotificationOrder {
-    pub incident: IncidentNumber,
-    pub title: String,
-    pub severity: Severity,
-    pub dedup_key: String,
-    pub rule: u32,
-    pub person: String,
-    pub method: Method,
-    /// The person's address for the method, from the configuration.
-    pub address: String,
-    /// The signed acknowledgement link, when links are configured.
-    pub ack_url: Option<String>,
-    /// Where Twilio posts the keypress of a voice call.
-    pub voice_ack_url: Option<String>,
-    pub at: DateTime<Utc>,
-}
-
-impl NotificationOrder {
-    /// `DEDUP_KEY#RULE`, as events and logs name it.
-    pub fn key(&self) -> String {
-        notification_key(&self.dedup_key, self.rule)
-    }
-}
-
-/// A message for one person by one of their methods, outside any incident (a hand-over).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tell {
-    pub person: String,
-    pub method: Method,
-    pub address: String,
-    /// One line: the email's subject, the push's title.
-    pub subject: String,
-    pub text: String,
-}
 
 /// What the confirm page of a link shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +128,7 @@ impl Warroom {
         let recorded: Vec<NotificationOrder> =
             recorded.into_iter().map(|o| self.with_links(o)).collect();
         for order in &recorded {
-            self.queue(super::paging::Delivery::Notify(Box::new(order.clone())));
+            self.queue(Delivery::Notify(Box::new(order.clone())));
         }
         Ok(recorded)
     }
@@ -174,7 +138,7 @@ impl Warroom {
     /// page is recorded, and their orders to send once the append commits.
     pub(super) fn notifications_at_once(
         &self,
-        page: &super::paging::PageOrder,
+        page: &PageOrder,
     ) -> (Vec<(Uuid, Pending)>, Vec<NotificationOrder>) {
         let Some(person) = page.target.strip_prefix('@') else {
             return (vec![], vec![]);
@@ -217,7 +181,7 @@ impl Warroom {
     pub(super) fn send_notifications(&self, orders: Vec<NotificationOrder>) {
         for order in orders {
             let order = self.with_links(order);
-            self.queue(super::paging::Delivery::Notify(Box::new(order)));
+            self.queue(Delivery::Notify(Box::new(order)));
         }
     }
 
@@ -298,7 +262,7 @@ impl Warroom {
                 let Some(address) = methods.address(*method) else {
                     continue;
                 };
-                self.queue(super::paging::Delivery::Tell(Box::new(Tell {
+                self.queue(Delivery::Tell(Box::new(Tell {
                     person: person.to_string(),
                     method: *method,
                     address: address.to_string(),

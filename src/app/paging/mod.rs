@@ -9,11 +9,12 @@
 pub mod transport;
 pub mod view;
 
+use super::delivery::PageOrder;
 use super::projection::Projection;
 use super::{Failure, Input, Pending, Refusal, Warroom};
 use crate::domain::escalation::{dedup_key, DueStep, Target};
 use crate::domain::event::{AttemptOutcome, Event};
-use crate::domain::types::{IncidentNumber, Severity};
+use crate::domain::types::IncidentNumber;
 use crate::store::{AppendError, Appended, ExpectedVersion};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -28,22 +29,6 @@ fn short_hash(text: &str) -> String {
         .to_string()
 }
 
-/// A page this instance recorded and must now deliver.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PageOrder {
-    pub incident: IncidentNumber,
-    pub title: String,
-    pub severity: Severity,
-    /// `@handle`, `!Team` or `everyone`.
-    pub target: String,
-    pub message: Option<String>,
-    pub dedup_key: String,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-    /// Paged instead when this page cannot be delivered; empty for a fallback page itself.
-    pub fallback: Vec<String>,
-}
-
 /// A recorded page not every pager is done with, and what each did with it so far.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnfinishedPage {
@@ -54,24 +39,6 @@ pub struct UnfinishedPage {
     pub finished: std::collections::BTreeSet<String>,
 }
 
-/// Work for the delivery worker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Delivery {
-    /// Deliver a page that was just recorded.
-    Page(PageOrder),
-    /// Tell the pagers that delivered an incident's pages that it was acknowledged or
-    /// resolved, so their own escalations stop too.
-    Mirror {
-        incident: IncidentNumber,
-        /// `acknowledge` or `resolve`.
-        action: &'static str,
-    },
-    /// Send a person's notification that was just recorded.
-    Notify(Box<crate::app::notifications::NotificationOrder>),
-    /// Tell a person something by one of their methods (a hand-over): logged, not recorded.
-    Tell(Box<crate::app::notifications::Tell>),
-}
-
 /// A page that reached a pager, as recorded in the incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveredPage {
@@ -80,24 +47,6 @@ pub struct DeliveredPage {
 }
 
 impl Warroom {
-    /// Starts handing recorded pages to `queue` (the delivery worker of `warroom serve`).
-    pub fn deliver_pages_to(&self, queue: tokio::sync::mpsc::UnboundedSender<Delivery>) {
-        let _ = self.page_queue.set(queue);
-    }
-
-    pub(super) fn hand_over(&self, orders: &[PageOrder]) {
-        for order in orders {
-            self.queue(Delivery::Page(order.clone()));
-        }
-    }
-
-    pub(super) fn queue(&self, delivery: Delivery) {
-        if let Some(queue) = self.page_queue.get() {
-            // The worker stops only at shutdown; what it was asked is recorded either way.
-            let _ = queue.send(delivery);
-        }
-    }
-
     /// Records one attempt to hand a page (or its acknowledgement or resolution) to a pager.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_page_attempt(
