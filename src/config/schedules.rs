@@ -105,6 +105,7 @@ fn read_calendar_source(
     now: DateTime<Utc>,
     problems: &mut Vec<String>,
 ) -> Option<CalendarFeedSource> {
+    let fetched = layer.fetches_its_calendar();
     let source = layer.ical.clone()?;
     if layer.calendar.is_some() || !layer.calendar_people.is_empty() {
         problems.push(format!(
@@ -114,7 +115,7 @@ fn read_calendar_source(
         layer.calendar_people.clear();
     }
     let source = source.trim();
-    if source.starts_with("https://") || source.starts_with("http://") {
+    if fetched {
         if url::Url::parse(source).is_err() {
             problems.push(format!(
                 "{key}.ical: '{}' is not a URL; give the calendar's https:// address or a file",

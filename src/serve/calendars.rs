@@ -4,21 +4,13 @@
 
 use crate::app::Warroom;
 use crate::clock::Clock;
+use crate::config::CalendarFeedSource;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// How long after a failed fetch it is tried again, at most (sooner if its refresh is).
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5 * 60);
-
-/// One calendar URL to keep: which schedule and layer it feeds.
-struct Feed {
-    schedule: String,
-    layer: usize,
-    url: crate::secret::Secret,
-    shown: String,
-    refresh: Duration,
-}
 
 /// Fetches every calendar URL of the configuration at once, then each again when its
 /// refresh is due, until `stopped`.
@@ -27,19 +19,12 @@ pub(super) async fn refresh_calendars(
     clock: Clock,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let feeds: Vec<Feed> = warroom
+    // Each calendar URL with the schedule it feeds.
+    let feeds: Vec<(&str, &CalendarFeedSource)> = warroom
         .settings()
         .schedules
         .iter()
-        .flat_map(|(name, c)| {
-            c.feeds.iter().map(|f| Feed {
-                schedule: name.clone(),
-                layer: f.layer,
-                url: f.url.clone(),
-                shown: f.shown.clone(),
-                refresh: f.refresh,
-            })
-        })
+        .flat_map(|(name, c)| c.feeds.iter().map(move |f| (name.as_str(), f)))
         .collect();
     if feeds.is_empty() {
         return;
@@ -50,13 +35,13 @@ pub(super) async fn refresh_calendars(
         if *stopped.borrow() {
             return;
         }
-        for (feed, due) in feeds.iter().zip(due.iter_mut()) {
+        for (&(schedule, feed), due) in feeds.iter().zip(due.iter_mut()) {
             if *due > tokio::time::Instant::now() {
                 continue;
             }
             // A fetch may take its whole timeout: a shutdown does not wait for it.
             let ok = tokio::select! {
-                ok = refresh_one(&warroom, &fetcher, feed, &clock) => ok,
+                ok = refresh_one(&warroom, &fetcher, schedule, feed, &clock) => ok,
                 _ = stopped.changed() => return,
             };
             let wait = if ok {
@@ -82,14 +67,15 @@ pub(super) async fn refresh_calendars(
 async fn refresh_one(
     warroom: &Warroom,
     fetcher: &crate::notify::calendars::CalendarFetcher,
-    feed: &Feed,
+    schedule: &str,
+    feed: &CalendarFeedSource,
     clock: &Clock,
 ) -> bool {
     let text = match fetcher.fetch(feed.url.expose()).await {
         Ok(text) => text,
         Err(e) => {
             tracing::warn!(
-                schedule = %feed.schedule,
+                schedule,
                 layer = feed.layer + 1,
                 url = %feed.shown,
                 "could not fetch the layer's calendar, so the last one fetched stays in force: {e}"
@@ -98,12 +84,12 @@ async fn refresh_one(
         }
     };
     match warroom
-        .calendar_fetched(&feed.schedule, feed.layer, &text, clock.now())
+        .calendar_fetched(schedule, feed.layer, &text, clock.now())
         .await
     {
         Ok(Ok(true)) => {
             tracing::info!(
-                schedule = %feed.schedule,
+                schedule,
                 layer = feed.layer + 1,
                 url = %feed.shown,
                 "the layer's calendar changed: recorded, in force from now"
@@ -113,7 +99,7 @@ async fn refresh_one(
         Ok(Ok(false)) => true,
         Ok(Err(problem)) => {
             tracing::warn!(
-                schedule = %feed.schedule,
+                schedule,
                 layer = feed.layer + 1,
                 url = %feed.shown,
                 "the fetched calendar cannot be used, so the last one stays in force: {problem}"
@@ -122,7 +108,7 @@ async fn refresh_one(
         }
         Err(e) => {
             tracing::error!(
-                schedule = %feed.schedule,
+                schedule,
                 "could not record the fetched calendar (trying again later): {e:#}"
             );
             false

@@ -25,17 +25,12 @@ pub fn same_calendar(a: &str, b: &str) -> bool {
     lines(a) == lines(b)
 }
 
-/// Whether a layer's `ical` is a URL, which `warroom serve` fetches, rather than a file.
-pub fn is_fetched(ical: Option<&str>) -> bool {
-    ical.is_some_and(|s| s.starts_with("https://") || s.starts_with("http://"))
-}
-
 /// The spec with every fetched calendar left out: what the configuration says, whatever the
 /// feed said last.
 pub(super) fn without_fetched(spec: &ScheduleSpec) -> ScheduleSpec {
     let mut spec = spec.clone();
     for layer in &mut spec.layers {
-        if is_fetched(layer.ical.as_deref()) {
+        if layer.fetches_its_calendar() {
             layer.calendar = None;
             layer.calendar_people.clear();
         }
@@ -54,7 +49,7 @@ pub(super) fn with_fetched_from(
         return spec;
     };
     for layer in &mut spec.layers {
-        if !is_fetched(layer.ical.as_deref()) || layer.calendar.is_some() {
+        if !layer.fetches_its_calendar() || layer.calendar.is_some() {
             continue;
         }
         if let Some(found) = earlier.layers.iter().find(|l| l.ical == layer.ical) {

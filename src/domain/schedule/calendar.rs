@@ -61,11 +61,6 @@ impl CalendarLayer {
         &self.people
     }
 
-    /// The calendar as read.
-    pub fn calendar(&self) -> &Calendar {
-        &self.calendar
-    }
-
     /// The person an occurrence names, if any of its names is known.
     fn person(&self, shift: &ImportedShift) -> Option<&String> {
         shift.who.iter().find_map(|name| self.people.get(name))

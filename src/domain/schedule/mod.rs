@@ -88,6 +88,17 @@ pub struct LayerSpec {
     pub masked_turns: Option<String>,
 }
 
+impl LayerSpec {
+    /// Whether the layer's calendar comes from a URL, which `warroom serve` fetches, rather
+    /// than from a file read with the configuration.
+    pub fn fetches_its_calendar(&self) -> bool {
+        self.ical.as_deref().is_some_and(|s| {
+            let s = s.trim_start();
+            s.starts_with("https://") || s.starts_with("http://")
+        })
+    }
+}
+
 /// A window in which a layer is active, as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowSpec {
