@@ -257,6 +257,16 @@ impl Warroom {
                 Event::StatusUpdatePosted { .. } => format!("Status update recorded for {number}."),
                 Event::ImpactNoted { area, .. } => format!("Impact on {area} noted for {number}."),
                 Event::ResolutionNoted { .. } => format!("Resolution noted for {number}."),
+                Event::CauseNoted { .. } => format!("Cause noted for {number}; it goes under Contributing Factors."),
+                Event::IncidentMitigated { .. } => {
+                    format!("{number} mitigated. /incident resolve when the cause is fixed.")
+                }
+                Event::MessageHighlighted { message_id, .. } => {
+                    format!("Message {message_id} is now a key moment of {number}.")
+                }
+                Event::MessageHighlightWithdrawn { message_id, .. } => {
+                    format!("Your highlight of message {message_id} is withdrawn.")
+                }
                 Event::ActionAdded { .. } => format!("Action added to the action plan of {number}."),
                 Event::IncidentResolved { implicit: true } => format!("{number} was not resolved; resolved it first."),
                 Event::IncidentResolved { implicit: false } => {

@@ -394,6 +394,15 @@ impl Warroom {
         self.reader().postmortem(number).await
     }
 
+    /// The post-mortem draft with as much of the timeline as `detail` says.
+    pub async fn postmortem_in(
+        &self,
+        number: IncidentNumber,
+        detail: crate::domain::postmortem::Detail,
+    ) -> anyhow::Result<PostMortem> {
+        self.reader().postmortem_in(number, detail).await
+    }
+
     /// The read-only side of this application's ledger (two reference counts: cheap).
     fn reader(&self) -> Reader {
         Reader::sharing(self.ledger.clone(), self.settings.clone())

@@ -7,7 +7,7 @@
 use super::to_recorded;
 use crate::config::Settings;
 use crate::domain::event::Recorded;
-use crate::domain::postmortem::{self, PostMortem};
+use crate::domain::postmortem::{self, Detail, PostMortem};
 use crate::domain::types::IncidentNumber;
 use crate::store::Ledger;
 use anyhow::Context;
@@ -78,13 +78,27 @@ impl Reader {
         self.stream(&number.stream_id()).await
     }
 
-    /// The post-mortem draft of an incident, from its events.
+    /// The post-mortem draft of an incident, from its events, its timeline folded.
     pub async fn postmortem(&self, number: IncidentNumber) -> anyhow::Result<PostMortem> {
+        self.postmortem_in(number, Detail::Folded).await
+    }
+
+    /// The post-mortem draft with as much of the timeline as `detail` says.
+    pub async fn postmortem_in(
+        &self,
+        number: IncidentNumber,
+        detail: Detail,
+    ) -> anyhow::Result<PostMortem> {
         let records = self.incident_records(number).await?;
         if records.is_empty() {
             anyhow::bail!("{number} does not exist; `warroom incidents` lists the incidents");
         }
-        postmortem::assemble(&records, &self.settings.directory, self.settings.timezone)
-            .with_context(|| format!("cannot assemble the post-mortem of {number}"))
+        postmortem::assemble_in(
+            &records,
+            &self.settings.directory,
+            self.settings.timezone,
+            detail,
+        )
+        .with_context(|| format!("cannot assemble the post-mortem of {number}"))
     }
 }

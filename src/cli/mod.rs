@@ -142,6 +142,10 @@ pub enum Command {
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Every event its own timeline line: each step of each runbook run, each page of
+        /// an escalation step.
+        #[arg(long)]
+        full: bool,
     },
     /// Print the as-built document of the published releases (or of one release), or a
     /// release's Kubernetes Deployment.
@@ -369,10 +373,16 @@ impl Cli {
                 ref incident,
                 format,
                 ref out,
+                full,
             } => {
                 let number = parse_incident(incident)?;
                 let reader = self.reader().await?;
-                let document = render(&reader.postmortem(number).await?, format);
+                let detail = if full {
+                    postmortem::Detail::Full
+                } else {
+                    postmortem::Detail::Folded
+                };
+                let document = render(&reader.postmortem_in(number, detail).await?, format);
                 match out {
                     Some(path) => std::fs::write(path, document)
                         .with_context(|| format!("cannot write {}", path.display()))?,

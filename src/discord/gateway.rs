@@ -61,6 +61,11 @@ pub enum Inbound {
         channel: ChannelId,
         ids: Vec<MessageId>,
     },
+    /// A reaction added to a message (`added`) or taken off it.
+    Reaction {
+        reaction: Box<serenity::all::Reaction>,
+        added: bool,
+    },
     /// `replayed`: Discord sent it again on RESUME, after the session was away — most likely
     /// past the three seconds Discord allows for an answer.
     Interaction {
@@ -475,6 +480,12 @@ fn dispatch(link: &Link, payload: Payload, session: &mut Option<Session>, replay
             channel: d.channel_id,
             ids: d.ids,
         }),
+        "MESSAGE_REACTION_ADD" | "MESSAGE_REACTION_REMOVE" => {
+            read(kind, payload.d).map(|reaction| Inbound::Reaction {
+                reaction: Box::new(reaction),
+                added: kind == "MESSAGE_REACTION_ADD",
+            })
+        }
         "INTERACTION_CREATE" => read(kind, payload.d).map(|i| Inbound::Interaction {
             interaction: Box::new(i),
             replayed,

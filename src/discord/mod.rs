@@ -67,6 +67,9 @@ pub struct Bot {
     bot_user: OnceLock<UserId>,
     /// Channel names by id, learnt once: Discord events name channels by id only.
     names: std::sync::Mutex<HashMap<ChannelId, String>>,
+    /// How people who put a ⭐ on a message are named, by user id: Discord says who took a
+    /// reaction off by id only, and their mark must be found under the same name.
+    reactors: std::sync::Mutex<HashMap<UserId, String>>,
     /// Held while an incident channel is looked up or created, so two notices for one
     /// incident never create two channels.
     creating: tokio::sync::Mutex<()>,
@@ -290,6 +293,7 @@ impl Bot {
             guild: GuildId::new(guild),
             verifier,
             bot_user: OnceLock::new(),
+            reactors: Default::default(),
             names: std::sync::Mutex::new(HashMap::new()),
             creating: tokio::sync::Mutex::new(()),
             gateway: Arc::default(),
@@ -359,8 +363,11 @@ pub fn connect_gateway(bot: &Arc<Bot>) -> anyhow::Result<Gateway> {
     let Some(token) = bot.settings.token.clone() else {
         anyhow::bail!("no Discord bot token is configured");
     };
-    let intents =
-        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    // Reactions: a ⭐ marks a message as a key moment of its incident.
+    let intents = GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT
+        | GatewayIntents::GUILD_MESSAGE_REACTIONS;
     let (inbound, queue) = mpsc::unbounded_channel();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     // Readiness waits for READY only on an instance that started a gateway.
@@ -407,6 +414,11 @@ impl Bot {
                 Inbound::Edit(event) => {
                     if let Err(e) = self.record_edit(&event).await {
                         tracing::error!(message = %event.id, "Discord: could not record an edit: {}", explain(&e));
+                    }
+                }
+                Inbound::Reaction { reaction, added } => {
+                    if let Err(e) = self.record_reaction(&reaction, added).await {
+                        tracing::error!(message = %reaction.message_id, "Discord: could not record a ⭐: {}", explain(&e));
                     }
                 }
                 Inbound::Delete { channel, ids } => {

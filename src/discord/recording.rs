@@ -4,15 +4,22 @@
 //!
 //! The keys make every path idempotent: a message, an edit (by its edited timestamp) or a
 //! delete heard live and found again in the history is stored once.
+//!
+//! A ⭐ put on a message (or taken off) is `/incident highlight` given by whoever reacted,
+//! authorised by their warroom role like the command.
 
 use super::{utc_or, Bot};
 use crate::app::{Caller, Input, InputKind};
 use crate::domain::event::Attachment;
 use chrono::{DateTime, Utc};
 use serenity::all::{
-    Channel, ChannelId, GetMessages, Message, MessageId, MessageUpdateEvent, User,
+    Channel, ChannelId, GetMessages, Message, MessageId, MessageUpdateEvent, Reaction,
+    ReactionType, User,
 };
 use std::collections::HashSet;
+
+/// The reactions that mark a message as a key moment.
+const KEY_MOMENT_EMOJI: &[&str] = &["⭐", "🌟"];
 
 /// Messages per history page: Discord's maximum.
 const HISTORY_PAGE: u8 = 100;
@@ -75,6 +82,96 @@ impl Bot {
             plain_text: true,
             incident_channels_only: !self.settings.watch_channels.iter().any(|c| c == channel),
         }
+    }
+
+    /// A ⭐ on a message: the reactor highlights it as a key moment of the channel's
+    /// incident (or takes their mark off), as `/incident highlight` would, with their role.
+    /// Other emoji, and stars outside incident channels, are not warroom's business.
+    pub(super) async fn record_reaction(
+        &self,
+        reaction: &Reaction,
+        added: bool,
+    ) -> anyhow::Result<()> {
+        let ReactionType::Unicode(emoji) = &reaction.emoji else {
+            return Ok(());
+        };
+        if !KEY_MOMENT_EMOJI.contains(&emoji.as_str()) {
+            return Ok(());
+        }
+        let Some(user) = reaction.user_id else {
+            return Ok(());
+        };
+        if self.bot_user.get() == Some(&user) {
+            return Ok(());
+        }
+        let Some(channel) = self.channel_name(reaction.channel_id).await? else {
+            return Ok(());
+        };
+        // Discord names the member on an add only: remember how they were named, so the
+        // mark they take off later is found under the same name.
+        let from = match &reaction.member {
+            Some(member) => {
+                let name = self.author(&member.user);
+                self.reactors
+                    .lock()
+                    .expect("reactors lock")
+                    .insert(user, name.clone());
+                name
+            }
+            None => match self.settings.users.get(&user.get()) {
+                Some(handle) => handle.clone(),
+                None => match self.reactors.lock().expect("reactors lock").get(&user) {
+                    Some(name) => name.clone(),
+                    None => {
+                        tracing::info!(
+                            message = %reaction.message_id,
+                            "Discord: a ⭐ was taken off by someone warroom cannot name; \
+                             /incident highlight message:… off:yes takes a mark off"
+                        );
+                        return Ok(());
+                    }
+                },
+            },
+        };
+        let roles: Vec<u64> = reaction
+            .member
+            .as_ref()
+            .map(|m| m.roles.iter().map(|r| r.get()).collect())
+            .unwrap_or_default();
+        let mut command = format!("/incident highlight message:{}", reaction.message_id);
+        if !added {
+            command.push_str(" off:yes");
+        }
+        let input = Input {
+            key: format!(
+                "discord:star:{}:{user}:{added}:{}",
+                reaction.message_id,
+                Utc::now().timestamp_millis()
+            ),
+            at: Utc::now(),
+            from,
+            channel: channel.clone(),
+            caller: Caller {
+                access: Some(self.settings.access_of(user.get(), &roles)),
+                plain_text: false,
+                ..self.caller(&channel)
+            },
+            kind: InputKind::Message {
+                text: command,
+                message_id: None,
+                reply_to: None,
+                attachments: vec![],
+            },
+        };
+        let outcome = self.warroom.handle(input).await?;
+        if outcome.refused {
+            tracing::info!(
+                message = %reaction.message_id,
+                "Discord: a ⭐ did not highlight the message: {}",
+                outcome.reply.unwrap_or_default()
+            );
+        }
+        Ok(())
     }
 
     fn is_own(&self, user: &User) -> bool {

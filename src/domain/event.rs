@@ -163,6 +163,29 @@ pub enum Event {
     ResolutionNoted {
         text: String,
     },
+    /// What caused the incident or contributed to it, as someone noted it
+    /// (`/incident cause`): the post-mortem's contributing factors.
+    CauseNoted {
+        text: String,
+    },
+    /// The harm stopped (a workaround, a failover, a rollback) while the incident stays open
+    /// until it is resolved: the post-mortem's "mitigated" moment.
+    IncidentMitigated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    /// A message marked as a key moment of the incident (`/incident highlight`, a ⭐
+    /// reaction), by the actor.
+    MessageHighlighted {
+        channel: String,
+        message_id: String,
+    },
+    /// The actor took their mark off the message (`/incident highlight … off`, the ⭐
+    /// removed).
+    MessageHighlightWithdrawn {
+        channel: String,
+        message_id: String,
+    },
     ActionAdded {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -593,6 +616,10 @@ impl Event {
             Event::StatusUpdatePosted { .. } => "StatusUpdatePosted",
             Event::ImpactNoted { .. } => "ImpactNoted",
             Event::ResolutionNoted { .. } => "ResolutionNoted",
+            Event::CauseNoted { .. } => "CauseNoted",
+            Event::IncidentMitigated { .. } => "IncidentMitigated",
+            Event::MessageHighlighted { .. } => "MessageHighlighted",
+            Event::MessageHighlightWithdrawn { .. } => "MessageHighlightWithdrawn",
             Event::ActionAdded { .. } => "ActionAdded",
             Event::IncidentResolved { .. } => "IncidentResolved",
             Event::IncidentClosed { .. } => "IncidentClosed",

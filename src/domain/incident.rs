@@ -29,6 +29,14 @@ pub enum IncidentCommand {
         text: String,
     },
     NoteResolution(String),
+    NoteCause(String),
+    /// The harm has stopped; how, when said.
+    Mitigate(Option<String>),
+    /// Mark (`on`) or unmark a message of the incident as a key moment; `by` is who marks.
+    Highlight {
+        message_id: String,
+        on: bool,
+    },
     AddAction {
         text: String,
         owner: Option<String>,
@@ -96,6 +104,21 @@ pub enum IncidentError {
         number: IncidentNumber,
         status: IncidentStatus,
     },
+    #[error("{number} was already mitigated at {at}; /incident resolve when it is fixed")]
+    AlreadyMitigated {
+        number: IncidentNumber,
+        at: DateTime<Utc>,
+    },
+    #[error("message {message_id} is not part of {number}; give the id or link of a message said in its channel")]
+    NoSuchMessage {
+        number: IncidentNumber,
+        message_id: String,
+    },
+    #[error("message {message_id} is already {state} by you")]
+    SameHighlight {
+        message_id: String,
+        state: &'static str,
+    },
     #[error("message {message_id} in #{channel} is not part of {number}")]
     UnknownMessage {
         number: IncidentNumber,
@@ -109,6 +132,8 @@ pub enum IncidentError {
 pub struct MessageState {
     pub text: String,
     pub deleted: bool,
+    /// Who marked it as a key moment.
+    pub highlighted_by: Vec<String>,
 }
 
 /// An incident's current state, folded from its events.
@@ -124,6 +149,8 @@ pub struct Incident {
     pub opened_by: String,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// When the harm stopped, since it was last opened or reopened.
+    pub mitigated_at: Option<DateTime<Utc>>,
     pub roles: BTreeMap<Role, String>,
     /// Messages by (channel, source message id), so edits and deletes find their original.
     pub messages: HashMap<(String, String), MessageState>,
@@ -137,6 +164,17 @@ pub fn decide(
     state: Option<&Incident>,
     number: IncidentNumber,
     command: IncidentCommand,
+) -> Result<Vec<Event>, IncidentError> {
+    decide_as(state, number, command, "")
+}
+
+/// `decide` for a command whose effect depends on who gives it (`actor`: a highlight is
+/// the giver's own mark).
+pub fn decide_as(
+    state: Option<&Incident>,
+    number: IncidentNumber,
+    command: IncidentCommand,
+    actor: &str,
 ) -> Result<Vec<Event>, IncidentError> {
     let incident = match (state, &command) {
         (Some(_), IncidentCommand::Open { number, .. }) => {
@@ -201,6 +239,56 @@ pub fn decide(
         IncidentCommand::NoteResolution(text) => Event::ResolutionNoted {
             text: non_empty("text", &text)?,
         },
+        IncidentCommand::NoteCause(text) => Event::CauseNoted {
+            text: non_empty("text", &text)?,
+        },
+        IncidentCommand::Mitigate(text) => {
+            if incident.status != IncidentStatus::Open {
+                return Err(IncidentError::NotOpen {
+                    number,
+                    status: incident.status,
+                });
+            }
+            if let Some(at) = incident.mitigated_at {
+                return Err(IncidentError::AlreadyMitigated { number, at });
+            }
+            Event::IncidentMitigated {
+                text: text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
+            }
+        }
+        IncidentCommand::Highlight { message_id, on } => {
+            let message_id = non_empty("message", &message_id)?;
+            let Some(((channel, _), state)) = incident
+                .messages
+                .iter()
+                .filter(|((_, id), _)| *id == message_id)
+                .min_by(|a, b| a.0.cmp(b.0))
+            else {
+                return Err(IncidentError::NoSuchMessage { number, message_id });
+            };
+            let marked = state
+                .highlighted_by
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(actor));
+            if marked == on {
+                return Err(IncidentError::SameHighlight {
+                    message_id,
+                    state: if on { "highlighted" } else { "not highlighted" },
+                });
+            }
+            let channel = channel.clone();
+            if on {
+                Event::MessageHighlighted {
+                    channel,
+                    message_id,
+                }
+            } else {
+                Event::MessageHighlightWithdrawn {
+                    channel,
+                    message_id,
+                }
+            }
+        }
         IncidentCommand::AddAction { text, owner, due } => Event::ActionAdded {
             text: non_empty("text", &text)?,
             owner,
@@ -346,6 +434,7 @@ pub fn apply(state: Option<Incident>, recorded: &Recorded) -> Option<Incident> {
                 opened_by: recorded.actor.clone(),
                 resolved_at: None,
                 closed_at: None,
+                mitigated_at: None,
                 roles: BTreeMap::new(),
                 messages: HashMap::new(),
                 version: 1,
@@ -372,6 +461,31 @@ pub fn apply(state: Option<Incident>, recorded: &Recorded) -> Option<Incident> {
             incident.status = IncidentStatus::Open;
             incident.resolved_at = None;
             incident.closed_at = None;
+            incident.mitigated_at = None;
+        }
+        Event::IncidentMitigated { .. } => incident.mitigated_at = Some(recorded.at),
+        Event::MessageHighlighted {
+            channel,
+            message_id,
+        } => {
+            if let Some(m) = incident
+                .messages
+                .get_mut(&(channel.clone(), message_id.clone()))
+            {
+                m.highlighted_by.push(recorded.actor.clone());
+            }
+        }
+        Event::MessageHighlightWithdrawn {
+            channel,
+            message_id,
+        } => {
+            if let Some(m) = incident
+                .messages
+                .get_mut(&(channel.clone(), message_id.clone()))
+            {
+                m.highlighted_by
+                    .retain(|h| !h.eq_ignore_ascii_case(&recorded.actor));
+            }
         }
         Event::MessagePosted(message) => {
             if let Some(id) = &message.message_id {
@@ -380,6 +494,7 @@ pub fn apply(state: Option<Incident>, recorded: &Recorded) -> Option<Incident> {
                     MessageState {
                         text: message.text.clone(),
                         deleted: false,
+                        highlighted_by: Vec::new(),
                     },
                 );
             }
@@ -396,6 +511,7 @@ pub fn apply(state: Option<Incident>, recorded: &Recorded) -> Option<Incident> {
                 .or_insert(MessageState {
                     text: String::new(),
                     deleted: false,
+                    highlighted_by: Vec::new(),
                 });
             entry.text = after.clone();
         }
@@ -617,5 +733,86 @@ mod tests {
         let state = fold(&record(all)).unwrap();
         assert!(state.messages[&("ops".to_string(), "m1".to_string())].deleted);
         assert_eq!(state.version, 3);
+    }
+
+    #[test]
+    fn mitigation_is_said_once_while_open_and_again_after_a_reopen() {
+        let mitigated = Event::IncidentMitigated {
+            text: Some("failed over to dns2".into()),
+        };
+        assert_eq!(
+            run(
+                &[opened()],
+                IncidentCommand::Mitigate(Some(" failed over to dns2 ".into()))
+            ),
+            Ok(vec![mitigated.clone()])
+        );
+        assert!(matches!(
+            run(
+                &[opened(), mitigated.clone()],
+                IncidentCommand::Mitigate(None)
+            ),
+            Err(IncidentError::AlreadyMitigated { .. })
+        ));
+        let resolved = Event::IncidentResolved { implicit: false };
+        assert!(matches!(
+            run(
+                &[opened(), resolved.clone()],
+                IncidentCommand::Mitigate(None)
+            ),
+            Err(IncidentError::NotOpen { .. })
+        ));
+        let reopened = Event::IncidentReopened { reason: None };
+        assert_eq!(
+            run(
+                &[opened(), mitigated, resolved, reopened],
+                IncidentCommand::Mitigate(None)
+            ),
+            Ok(vec![Event::IncidentMitigated { text: None }])
+        );
+    }
+
+    #[test]
+    fn a_highlight_is_each_persons_own_mark_on_a_message_of_the_incident() {
+        let history = [opened(), message("m1", "the log mount is the culprit")];
+        let recorded = record(history.to_vec());
+        let state = fold(&recorded);
+        let highlight = |on: bool, id: &str| IncidentCommand::Highlight {
+            message_id: id.into(),
+            on,
+        };
+        let marked = decide_as(state.as_ref(), N, highlight(true, "m1"), "rpark").unwrap();
+        assert_eq!(
+            marked,
+            [Event::MessageHighlighted {
+                channel: "ops".into(),
+                message_id: "m1".into()
+            }]
+        );
+        assert!(matches!(
+            decide_as(state.as_ref(), N, highlight(true, "m9"), "rpark"),
+            Err(IncidentError::NoSuchMessage { .. })
+        ));
+        assert!(matches!(
+            decide_as(state.as_ref(), N, highlight(false, "m1"), "rpark"),
+            Err(IncidentError::SameHighlight { .. })
+        ));
+        // rpark's mark is theirs: they cannot mark again, svega still can.
+        let mut recorded = recorded;
+        recorded.extend(crate::domain::testkit::given("rpark", marked));
+        recorded.last_mut().unwrap().position = 3;
+        let state = fold(&recorded);
+        assert!(matches!(
+            decide_as(state.as_ref(), N, highlight(true, "m1"), "rpark"),
+            Err(IncidentError::SameHighlight { .. })
+        ));
+        assert!(decide_as(state.as_ref(), N, highlight(true, "m1"), "svega").is_ok());
+        assert_eq!(
+            decide_as(state.as_ref(), N, highlight(false, "m1"), "RPark"),
+            Ok(vec![Event::MessageHighlightWithdrawn {
+                channel: "ops".into(),
+                message_id: "m1".into()
+            }])
+        );
     }
 }

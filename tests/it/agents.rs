@@ -213,10 +213,13 @@ async fn a_failover_is_claimed_once_run_by_the_agent_and_reported_step_by_step()
         .collect();
     assert_eq!(steps, ["ask-active", "shutdown", "failover", "report"]);
     let md = render_markdown(&s.warroom.postmortem(IncidentNumber(1)).await.unwrap());
-    assert!(md.contains("agent dns-1 started run 1"), "{md}");
     assert!(
-        md.contains("run 1 step shutdown: dnstool -a shutdown -s dns1"),
-        "{md}"
+        md.contains("ran /failover dns (run 1, on agent dns-1): succeeded after"),
+        "one timeline line for the run: {md}"
+    );
+    assert!(
+        md.contains(" shutdown: dnstool -a shutdown -s dns1 — succeeded at "),
+        "each step in the Runs appendix: {md}"
     );
     assert!(
         md.contains("/failover dns (run 1, asked by Riley Park (@rpark)) succeeded: dns2 is now the active DNS server (was dns1)"),

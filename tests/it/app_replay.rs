@@ -43,13 +43,7 @@ async fn the_seed_outage_reads_like_the_seed_post_mortem() {
     let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
     assert_eq!(
         headings,
-        [
-            "## Stakeholders",
-            "## Incident Timeline",
-            "## Impact",
-            "## Resolution",
-            "## Action Plan"
-        ]
+        warroom::domain::postmortem::SECTIONS.map(|s| format!("## {s}"))
     );
     // Every message of the seed's log, with its time and its author, verbatim; aliases resolved.
     for expected in [
@@ -822,10 +816,25 @@ async fn runbook_runs_are_confirmed_by_the_requester_and_approved_by_someone_els
             .count(),
         4
     );
+    // Folded: the run is one line saying who asked, confirmed and approved, and where it is.
     let md = render_markdown(&app.postmortem(IncidentNumber(1)).await.unwrap());
-    assert!(md.contains("Glenn Hammer (@ghammer) asked for run 2: /cleanup logs days:14 dir:/var/log/exoticplant keep_days:90 (waits for their confirmation and approval by someone in Compliance)"), "{md}");
-    assert!(md.contains("Maya Lopez (@mlopez) approved run 2"), "{md}");
-    assert!(md.contains("@warroom run 2 queued for an agent"), "{md}");
+    assert!(md.contains("Glenn Hammer (@ghammer) ran /cleanup logs days:14 dir:/var/log/exoticplant keep_days:90 (run 2, approved by Maya Lopez (@mlopez)): queued; no agent had taken it by the last recorded event ["), "{md}");
+    assert!(!md.contains("approved run 2"), "{md}");
+    // In full, each event of the run has its line.
+    let full = render_markdown(
+        &app.postmortem_in(IncidentNumber(1), warroom::domain::postmortem::Detail::Full)
+            .await
+            .unwrap(),
+    );
+    assert!(full.contains("Glenn Hammer (@ghammer) asked for run 2: /cleanup logs days:14 dir:/var/log/exoticplant keep_days:90 (waits for their confirmation and approval by someone in Compliance)"), "{full}");
+    assert!(
+        full.contains("Maya Lopez (@mlopez) approved run 2"),
+        "{full}"
+    );
+    assert!(
+        full.contains("@warroom run 2 queued for an agent"),
+        "{full}"
+    );
 }
 
 #[tokio::test]

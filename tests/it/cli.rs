@@ -19,7 +19,7 @@ fn demo_prints_the_post_mortem() {
     // The restart and the redeploy ran as jobs on the demo's local agent: real processes on
     // a fake host, whose deploy tool said which build ran before and after.
     assert!(
-        md.contains("@planthost1 run 1 step wait-down: systemctl is-active --quiet -- exoticplant"),
+        md.contains(" wait-down: systemctl is-active --quiet -- exoticplant — succeeded at "),
         "{md}"
     );
     assert!(

@@ -201,9 +201,18 @@ async fn deploys_before_an_incident_are_in_its_timeline_and_post_mortem() {
         .next()
         .unwrap();
     let first = timeline.lines().find(|l| l.starts_with("- ")).unwrap();
+    let (first, _reference) = first.rsplit_once(" [").unwrap();
     assert_eq!(
         first,
-        "- 18:40 — @warroom deploy on 2021-03-08: app 2.1.0-qa.1 to prod by ghammer: succeeded, no migrations, commit 4f2a9c1 — 14 hours 35 minutes before this incident opened (⚠ test build in production: app to prod: version 2.1.0-qa.1 matches /-qa|-rc|-snapshot/) (⚠ outside the change window: app to prod: made Mon 18:40, outside the change window)"
+        "- 18:40 — @warroom deploy on 2021-03-08: app 2.1.0-qa.1 to prod by ghammer: succeeded, no migrations, commit 4f2a9c1 — 14 hours 35 minutes before this incident opened (⚠ test build in production: app to prod: version 2.1.0-qa.1 matches /-qa\\|-rc\\|-snapshot/) (⚠ outside the change window: app to prod: made Mon 18:40, outside the change window)"
+    );
+    // And again under Contributing Factors, as a change before the incident.
+    let factors = md.split("## Contributing Factors").nth(1).unwrap();
+    assert!(
+        factors.contains(
+            "Changes before the incident:\n\n- 18:40 — deploy on 2021-03-08: app 2.1.0-qa.1"
+        ),
+        "{factors}"
     );
     // The alert names service=app: the order processor's deploy is not a suspect, nor
     // deploys to QA, nor the one two days before.

@@ -604,6 +604,85 @@ async fn open_by_interaction_creates_the_channel_and_refusals_are_ephemeral_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_star_marks_a_message_as_a_key_moment_and_taking_it_off_unmarks_it() {
+    let h = harness_with(|s| {
+        // A viewer's star is refused like the command.
+        s.discord.user_access.insert(1_999, Access::Viewer);
+    })
+    .await;
+    let now = Utc::now();
+    h.command(OPS, "rpark", "/incident open title:\"Disk full\"", now)
+        .await;
+    let channel = h.channel_id("inc-1-disk-full");
+    let said = h
+        .say(channel, "ghammer", "the log mount is the culprit", now)
+        .await;
+    let star = |user: u64, name: &str, added: bool, emoji: &str| {
+        fixtures::reaction(
+            said,
+            channel,
+            GUILD,
+            user,
+            added.then(|| fixtures::member(user, name, &[])),
+            emoji,
+        )
+    };
+    let highlights = || async {
+        h.records(1)
+            .await
+            .into_iter()
+            .filter_map(|r| match r.event {
+                Event::MessageHighlighted { .. } => Some(format!("+{}", r.actor)),
+                Event::MessageHighlightWithdrawn { .. } => Some(format!("-{}", r.actor)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // Another emoji is not a mark; a viewer's star is refused.
+    h.fake
+        .dispatch(
+            "MESSAGE_REACTION_ADD",
+            star(h.user("svega"), "svega", true, "👍"),
+        )
+        .await;
+    h.fake
+        .dispatch("MESSAGE_REACTION_ADD", star(1_999, "watcher", true, "⭐"))
+        .await;
+    h.fake
+        .dispatch(
+            "MESSAGE_REACTION_ADD",
+            star(h.user("svega"), "svega", true, "⭐"),
+        )
+        .await;
+    h.until("the star is recorded", || async {
+        !highlights().await.is_empty()
+    })
+    .await;
+    assert_eq!(highlights().await, ["+svega"]);
+    let pm = h.warroom.postmortem(IncidentNumber(1)).await.unwrap();
+    let md = warroom::domain::postmortem::render_markdown(&pm);
+    assert!(
+        md.contains("- Key messages:\n  - ") && md.contains("**the log mount is the culprit**"),
+        "{md}"
+    );
+    // Discord names the user by id only when a reaction is taken off.
+    h.fake
+        .dispatch(
+            "MESSAGE_REACTION_REMOVE",
+            star(h.user("svega"), "svega", false, "⭐"),
+        )
+        .await;
+    h.until("the star is taken off", || async {
+        highlights().await.len() == 2
+    })
+    .await;
+    assert_eq!(highlights().await, ["+svega", "-svega"]);
+    let pm = h.warroom.postmortem(IncidentNumber(1)).await.unwrap();
+    assert!(pm.key_moments.highlights.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_missed_while_the_session_was_lost_are_read_back_from_history() {
     let h = harness().await;
     let now = Utc::now();

@@ -239,7 +239,7 @@ impl Warroom {
             let records = self.incident_records(number).await?;
             let state = incident::fold(&records);
             let version = state.as_ref().map_or(0, |s| s.version);
-            let events = incident::decide(state.as_ref(), number, command.clone())?;
+            let events = incident::decide_as(state.as_ref(), number, command.clone(), &input.from)?;
             let pending = events
                 .iter()
                 .cloned()

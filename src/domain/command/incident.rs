@@ -104,6 +104,49 @@ pub const COMMANDS: &[CommandSpec] = &[
         confirm: false,
     },
     CommandSpec {
+        words: &["incident", "cause"],
+        help: "Note what caused the incident or contributed to it",
+        options: &[TEXT, INCIDENT],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "mitigated"],
+        help: "Say the harm has stopped, though the incident stays open until resolved",
+        options: &[
+            OptionSpec {
+                name: "text",
+                required: false,
+                shape: "\"…\"",
+                help: "how it was mitigated",
+            },
+            INCIDENT,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
+        words: &["incident", "highlight"],
+        help: "Mark a message as a key moment of the post-mortem (a ⭐ reaction does the same)",
+        options: &[
+            OptionSpec {
+                name: "message",
+                required: true,
+                shape: "ID|link",
+                help: "the message's id, or its link (Copy Message Link)",
+            },
+            OptionSpec {
+                name: "off",
+                required: false,
+                shape: "yes",
+                help: "take your mark off instead",
+            },
+            INCIDENT,
+        ],
+        needs: Access::Responder,
+        confirm: false,
+    },
+    CommandSpec {
         words: &["incident", "action"],
         help: "Add a follow-up action to the post-mortem's action plan",
         options: &[
@@ -245,6 +288,23 @@ pub(super) fn interpret(o: &Options) -> Result<ChatCommand, CommandError> {
             text: o.text(),
         }),
         ["incident", "resolution"] => order(IncidentCommand::NoteResolution(o.text())),
+        ["incident", "cause"] => order(IncidentCommand::NoteCause(o.text())),
+        ["incident", "mitigated"] => order(IncidentCommand::Mitigate(o.get("text"))),
+        ["incident", "highlight"] => order(IncidentCommand::Highlight {
+            message_id: message_id(&o.get("message").unwrap_or_default()),
+            on: match o
+                .get("off")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None | Some("no" | "false") => true,
+                Some("yes" | "true" | "") => false,
+                Some(other) => {
+                    return Err(o.invalid(format!("off:{other} is not yes or no")));
+                }
+            },
+        }),
         ["incident", "action"] => order(IncidentCommand::AddAction {
             text: o.text(),
             owner: o.handle("owner").filter(|owner| !owner.is_empty()),
@@ -297,12 +357,51 @@ pub(super) fn interpret(o: &Options) -> Result<ChatCommand, CommandError> {
     }
 }
 
+/// The message id from an id or a message link (`…/channels/GUILD/CHANNEL/MESSAGE`).
+fn message_id(given: &str) -> String {
+    let given = given.trim().trim_end_matches('/');
+    match given.rsplit_once('/') {
+        Some((_, last)) if given.contains("://") => last.to_string(),
+        _ => given.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     // The whole path, table checks then this group; it shadows the group's own `interpret`.
     use super::super::{interpret, parse};
     use super::*;
     use crate::domain::types::{IncidentNumber, Role, Severity};
+
+    #[test]
+    fn highlight_takes_an_id_or_a_message_link_and_off_takes_the_mark_away() {
+        let highlight = |line: &str| interpret(&parse(line).unwrap());
+        let expect = |id: &str, on: bool| {
+            Ok(ChatCommand::Order {
+                incident: None,
+                order: Box::new(IncidentCommand::Highlight {
+                    message_id: id.into(),
+                    on,
+                }),
+            })
+        };
+        assert_eq!(
+            highlight("/incident highlight message:m13"),
+            expect("m13", true)
+        );
+        assert_eq!(
+            highlight("/incident highlight message:https://discord.com/channels/1/2/345 off:yes"),
+            expect("345", false)
+        );
+        assert!(highlight("/incident highlight message:m13 off:maybe").is_err());
+        assert_eq!(
+            interpret(&parse("/incident mitigated").unwrap()),
+            Ok(ChatCommand::Order {
+                incident: None,
+                order: Box::new(IncidentCommand::Mitigate(None)),
+            })
+        );
+    }
 
     #[test]
     fn interpret_builds_typed_commands_with_defaults() {

@@ -19,7 +19,8 @@ impl Log {
     pub(super) fn at(&mut self, hm: (u32, u32), actor: &str, event: Event) -> &mut Self {
         let n = self.0.len() as i64 + 1;
         self.0.push(Recorded {
-            event_id: Uuid::from_u128(n as u128),
+            // Ids as the app makes them (v5), so short references differ.
+            event_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, &n.to_be_bytes()),
             position: n,
             at: Utc.with_ymd_and_hms(2021, 3, 9, hm.0, hm.1, 0).unwrap(),
             actor: actor.into(),

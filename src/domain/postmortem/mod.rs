@@ -5,28 +5,37 @@
 //! Same events in, byte-identical documents out.
 //!
 //! `assemble` walks the events once, in time order, and hands each to one builder per part of
-//! the document: `status` (severity, resolved, closed), `stakeholders`, `timeline` (whose
-//! lines for alerts and pages, runbook runs and deploys come from `paging`, `runs` and
-//! `deploys`), `impact`, `resolution` and `actions`; `names` resolves each name once for them
-//! all. `markdown` renders the document and the timeline alone; the JSON form is the model
-//! serialised.
+//! the document: `status` (severity, resolved, closed), `moments` (key moments and
+//! contributing factors), `stakeholders`, `timeline` (whose lines for alerts and pages,
+//! runbook runs and deploys come from `paging`, `runs` and `deploys`), `runs` (the appendix),
+//! `impact`, `resolution` and `actions`; `names` resolves each name once for them all;
+//! `summary` is written last, from the rest. `markdown` renders the document and the timeline
+//! alone, every free text through `text` so that none can forge structure; the JSON form is
+//! the model serialised, texts verbatim.
 
 mod actions;
 mod deploys;
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod hostile;
 mod impact;
 mod markdown;
+mod moments;
 mod names;
 mod paging;
 mod resolution;
 mod runs;
 mod stakeholders;
 mod status;
+mod summary;
+mod text;
 mod timeline;
 
 pub use impact::minutes_in_words;
-pub use markdown::{render_markdown, render_timeline};
+pub use markdown::{render_markdown, render_timeline, SECTIONS};
+pub use moments::{Change, ContributingFactors, KeyMoments, Moment};
+pub use runs::{Run, RunStep};
 
 use super::contacts::Directory;
 use super::event::{Attachment, Event, Recorded};
@@ -35,6 +44,7 @@ use actions::ActionPlan;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use impact::ImpactNotes;
+use moments::{FirstAlert, Moments};
 use names::Names;
 use resolution::Resolution;
 use runs::Runs;
@@ -60,11 +70,17 @@ pub struct PostMortem {
     pub closed_at: Option<DateTime<Utc>>,
     /// From `started_at` to `resolved_at`, whole minutes; null while unresolved.
     pub duration_minutes: Option<i64>,
+    /// Four sentences from the events: start, impact, cause, resolution.
+    pub summary: String,
+    pub key_moments: KeyMoments,
     pub stakeholders: Vec<Stakeholder>,
     pub timeline: Vec<TimelineEntry>,
     pub impact: Impact,
+    pub contributing_factors: ContributingFactors,
     pub resolution: Vec<Note>,
     pub action_plan: Vec<ActionItem>,
+    /// Every runbook run with its steps: the appendix the timeline's run lines point to.
+    pub runs: Vec<Run>,
     /// What the Markdown form needs beyond the JSON: the time zone and the status line facts.
     #[serde(skip)]
     view: View,
@@ -76,6 +92,20 @@ struct View {
     status: IncidentStatus,
     opened_at: DateTime<Utc>,
     opened_by: String,
+    first_alert: Option<FirstAlert>,
+    declared_severity: String,
+    mitigated_how: Option<String>,
+    /// The summary with its free texts made inert.
+    summary_markdown: String,
+}
+
+/// How much of the timeline: `Folded` (a run in one line, one line per escalation step's
+/// pages) for people, `Full` (every event its own line) for `--full`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    #[default]
+    Folded,
+    Full,
 }
 
 /// A participant, under the team the contact list gives (or `Other`).
@@ -114,9 +144,24 @@ pub struct TimelineEntry {
     pub deleted_while_away: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// Marked as a key moment (`/incident highlight`, ⭐) by someone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub highlighted: bool,
+    /// For a runbook run's line: the run, whose steps are in `runs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<u32>,
+    /// The other events folded into this line (the other pages of one escalation step).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Uuid>,
     /// How the author is shown in Markdown (`Susan Vega (@svega)`), empty for alerts.
     #[serde(skip)]
     shown_as: String,
+    /// Who marked it as key, by lowercased handle.
+    #[serde(skip)]
+    marks: Vec<String>,
+    /// The targets of the pages a step's line holds.
+    #[serde(skip)]
+    targets: Vec<String>,
 }
 
 /// One edit of a message.
@@ -150,12 +195,15 @@ pub struct ImpactNote {
     pub event_id: Uuid,
 }
 
-/// A resolution note.
+/// A resolution or cause note.
 #[derive(Debug, Clone, Serialize)]
 pub struct Note {
     pub text: String,
     pub author: String,
     pub event_id: Uuid,
+    /// The note says how a runbook run ended, rather than being someone's note.
+    #[serde(skip)]
+    from_run: bool,
 }
 
 /// A follow-up action.
@@ -176,11 +224,22 @@ pub struct ActionItem {
 #[error("the stream has no IncidentOpened event; is it an incident?")]
 pub struct NotAnIncident;
 
-/// Builds the post-mortem from all events of one incident stream, in stream order.
+/// Builds the post-mortem from all events of one incident stream, in stream order, with
+/// the timeline folded.
 pub fn assemble(
     records: &[Recorded],
     directory: &Directory,
     tz: Tz,
+) -> Result<PostMortem, NotAnIncident> {
+    assemble_in(records, directory, tz, Detail::Folded)
+}
+
+/// `assemble`, with as much of the timeline as `detail` says.
+pub fn assemble_in(
+    records: &[Recorded],
+    directory: &Directory,
+    tz: Tz,
+    detail: Detail,
 ) -> Result<PostMortem, NotAnIncident> {
     let (opened, number, title, channel_severity) = records
         .iter()
@@ -200,7 +259,8 @@ pub fn assemble(
 
     let mut status = Status::new(channel_severity);
     let mut people = People::default();
-    let mut timeline = Timeline::new(number, tz);
+    let mut timeline = Timeline::new(number, tz, detail);
+    let mut moments = Moments::new(tz);
     let mut runs = Runs::default();
     let mut impact = ImpactNotes::default();
     let mut resolution = Resolution::default();
@@ -211,7 +271,8 @@ pub fn assemble(
         // seen stands for the message, and its editor takes part.
         people.see(r, &names, &timeline);
         timeline.see(r, &names);
-        runs.see(r);
+        moments.see(r, &names);
+        runs.see(r, &names);
         impact.see(r, &names);
         resolution.see(r, &names, &runs);
         actions.see(r, &names);
@@ -222,7 +283,14 @@ pub fn assemble(
     let duration_minutes = status
         .resolved_at
         .map(|end| (end - started_at).num_minutes().max(0));
-    Ok(PostMortem {
+    let timeline = timeline.finish(&runs, &names);
+    let highlights = timeline
+        .iter()
+        .filter(|e| e.highlighted)
+        .map(|e| e.event_id)
+        .collect();
+    let key_moments = moments.key_moments(highlights);
+    let mut pm = PostMortem {
         id: number_label(number),
         title,
         severity: status.severity,
@@ -230,8 +298,10 @@ pub fn assemble(
         resolved_at: status.resolved_at,
         closed_at: status.closed_at,
         duration_minutes,
+        summary: String::new(),
+        key_moments,
         stakeholders: people.by_team(directory),
-        timeline: timeline.finish(),
+        timeline,
         impact: impact.finish(
             started_at,
             last_at,
@@ -239,19 +309,36 @@ pub fn assemble(
             duration_minutes,
             tz,
         ),
+        contributing_factors: moments.factors(),
         resolution: resolution.finish(),
         action_plan: actions.finish(),
+        runs: runs.finish(),
         view: View {
             tz,
             status: status.state,
             opened_at: opened.at,
             opened_by: opened.actor.clone(),
+            first_alert: moments.first_alert.take(),
+            declared_severity: channel_severity.to_string(),
+            mitigated_how: moments.mitigated_how.take(),
+            summary_markdown: String::new(),
         },
-    })
+    };
+    pm.summary = summary::write(&pm, &names, &|s| s.to_string());
+    pm.view.summary_markdown = summary::write(&pm, &names, &|s| text::inert(s, text::Place::Line));
+    Ok(pm)
 }
 
 fn number_label(number: IncidentNumber) -> String {
     number.to_string()
+}
+
+/// The short reference to an event that ends each line of the Markdown: the first 8 hex
+/// digits of its id, which `warroom show` finds.
+pub fn short_ref(id: &Uuid) -> String {
+    let mut hex = id.simple().to_string();
+    hex.truncate(8);
+    hex
 }
 
 /// `HH:MM` in the zone, for the times inside a sentence.
@@ -289,11 +376,15 @@ mod tests {
             "resolved_at",
             "closed_at",
             "duration_minutes",
+            "summary",
+            "key_moments",
             "stakeholders",
             "timeline",
             "impact",
+            "contributing_factors",
             "resolution",
             "action_plan",
+            "runs",
         ];
         sorted_contract.sort();
         assert_eq!(
@@ -308,11 +399,15 @@ mod tests {
             "\"resolved_at\"",
             "\"closed_at\"",
             "\"duration_minutes\"",
+            "\"summary\"",
+            "\"key_moments\"",
             "\"stakeholders\"",
             "\"timeline\"",
             "\"impact\"",
+            "\"contributing_factors\"",
             "\"resolution\"",
             "\"action_plan\"",
+            "\"runs\"",
         ]
         .iter()
         .map(|k| json.find(k).unwrap())

@@ -58,8 +58,11 @@ pub(super) struct Resolved {
     pub(super) shown: String,
     /// The contact's team, or `Other`.
     pub(super) team: String,
-    /// The name is a team's (`!sre`): not a person, so never a stakeholder.
+    /// The name is not a person's: a team (`!sre`), everyone in the channel (`@everyone`,
+    /// `@here`), a Discord role or channel mention — never a stakeholder.
     pub(super) is_team: bool,
+    /// The contact list knows the name.
+    pub(super) known: bool,
 }
 
 impl Resolved {
@@ -72,18 +75,32 @@ impl Resolved {
                 shown: directory.display(name),
                 team: c.team.clone(),
                 is_team: false,
+                known: true,
             },
             other => {
                 let raw = name.trim_start_matches(['@', '!']).to_string();
+                let not_a_person = matches!(other, Some(Named::Team(_))) || !person_like(&raw);
                 Resolved {
                     key: raw.to_lowercase(),
                     shown: format!("@{raw}"),
                     handle: raw,
                     name: None,
                     team: OTHER.to_string(),
-                    is_team: matches!(other, Some(Named::Team(_))),
+                    is_team: not_a_person,
+                    known: other.is_some(),
                 }
             }
         }
     }
+}
+
+/// Whether a name not in the contact list can still be a person's: not a word Discord gives
+/// to a whole channel, and not a role (`<@&…>`, `&…`) or channel (`<#…>`, `#…`) mention.
+fn person_like(raw: &str) -> bool {
+    !raw.is_empty()
+        && !matches!(
+            raw.to_ascii_lowercase().as_str(),
+            "everyone" | "here" | "channel"
+        )
+        && !raw.starts_with(['&', '#', '<'])
 }

@@ -34,18 +34,13 @@ pub(super) fn entry(r: &Recorded, names: &Names) -> Option<TimelineEntry> {
             &r.actor,
             format!("escalation policy '{policy}' started: {reason}"),
         ),
-        Event::PageRequested {
-            target,
-            message,
-            reason,
-            ..
-        } => {
-            let mut text = format!("paged {target} ({reason})");
-            if let Some(message) = message {
-                let _ = write!(text, ": {message}");
-            }
-            TimelineEntry::of(r, names, "page", &r.actor, text)
-        }
+        Event::PageRequested { target, .. } => TimelineEntry::of(
+            r,
+            names,
+            "page",
+            &r.actor,
+            step_pages_text(r, std::slice::from_ref(target)),
+        ),
         Event::NotificationRequested {
             person,
             method,
@@ -130,4 +125,20 @@ pub(super) fn entry(r: &Recorded, names: &Names) -> Option<TimelineEntry> {
         _ => return None,
     };
     Some(e)
+}
+
+/// `paged @a, !dba (reason): message` for the pages of one step; the reason and message are
+/// the latest page's (one step's pages share them).
+pub(super) fn step_pages_text(r: &Recorded, targets: &[String]) -> String {
+    let Event::PageRequested {
+        message, reason, ..
+    } = r.event.unwrapped()
+    else {
+        return String::new();
+    };
+    let mut text = format!("paged {} ({reason})", targets.join(", "));
+    if let Some(message) = message {
+        let _ = write!(text, ": {message}");
+    }
+    text
 }

@@ -19,6 +19,7 @@ impl Resolution {
                 text: text.clone(),
                 author: names.canonical(&r.actor),
                 event_id: r.event_id,
+                from_run: false,
             }),
             Event::RunbookFinished {
                 run,

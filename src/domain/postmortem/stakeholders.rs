@@ -8,8 +8,9 @@ use crate::domain::contacts::Directory;
 use crate::domain::event::{Event, Recorded, SYSTEM_ACTOR};
 use std::collections::HashSet;
 
-/// Participants in order of first participation: events are visited in time order, so
-/// the first sighting is the earliest.
+/// Participants — people only: contacts who spoke, were paged, acknowledged or acted, and
+/// strangers who spoke or acted — in order of first participation: events are visited in
+/// time order, so the first sighting is the earliest.
 #[derive(Default)]
 pub(super) struct People {
     people: Vec<Stakeholder>,
@@ -22,12 +23,23 @@ impl People {
     /// escalation step) is nobody's part.
     pub(super) fn see(&mut self, r: &Recorded, names: &Names, timeline: &Timeline) {
         match r.event.unwrapped() {
-            Event::IncidentOpened { .. } | Event::PageRequested { .. }
-                if r.actor != SYSTEM_ACTOR =>
-            {
+            Event::IncidentOpened { .. } if r.actor != SYSTEM_ACTOR => {
                 self.take_part(names, &r.actor)
             }
+            // The people paged take part; teams are not people.
+            Event::PageRequested { target, .. } => {
+                if r.actor != SYSTEM_ACTOR {
+                    self.take_part(names, &r.actor);
+                }
+                if target.starts_with('@') {
+                    self.take_part(names, target);
+                }
+            }
+            Event::NotificationRequested { person, .. } => self.take_part(names, person),
             Event::SeverityChanged { .. }
+            | Event::CauseNoted { .. }
+            | Event::IncidentMitigated { .. }
+            | Event::MessageHighlighted { .. }
             | Event::StatusUpdatePosted { .. }
             | Event::ImpactNoted { .. }
             | Event::ResolutionNoted { .. }
@@ -42,8 +54,11 @@ impl People {
             }
             Event::MessagePosted(m) => {
                 self.take_part(names, &m.author);
+                // Anyone can type `@anything`: a mention counts only for a known person.
                 for mention in &m.mentions {
-                    self.take_part(names, mention);
+                    if names.resolve(mention).known {
+                        self.take_part(names, mention);
+                    }
                 }
             }
             // An edit of a message the timeline has not seen stands for the message, shown as
@@ -112,12 +127,81 @@ mod tests {
                 ("Customer Support", "svega"),
                 ("Ops", "ghammer"),
                 ("SRE", "rpark"),
-                ("Other", "stranger")
             ],
-            "a team mention (!sre) is not a person; the alert sender is not a stakeholder"
+            "a team mention (!sre) is not a person, a mention of someone unknown (!stranger) \
+             proves nothing, the alert sender is not a stakeholder"
         );
         let md = render_markdown(&pm);
         assert!(md.contains("## Stakeholders\n\n- Customer Support\n  - Susan Vega (@svega)\n- Ops\n  - Glenn Hammer (@ghammer)\n"), "{md}");
-        assert!(md.contains("- Other\n  - @stranger\n"));
+        assert!(!md.contains("@stranger\n"), "{md}");
+    }
+
+    #[test]
+    fn stakeholders_are_people_never_everyone_here_roles_or_channels() {
+        use super::super::assemble;
+        use super::super::fixture::{directory, say, Log};
+        use crate::domain::event::Event;
+        use crate::domain::types::{IncidentNumber, Severity};
+        let mut log = Log(vec![]);
+        log.at(
+            (9, 0),
+            "rpark",
+            Event::IncidentOpened {
+                number: IncidentNumber(1),
+                title: "t".into(),
+                severity: Severity::Sev2,
+                channel: "ops".into(),
+            },
+        )
+        .at(
+            (9, 1),
+            "newbie",
+            say("m1", "newbie", "@everyone @here <@&123> <#456> @svega look"),
+        )
+        .at(
+            (9, 2),
+            "warroom",
+            Event::PageRequested {
+                escalation: Some(1),
+                sequence: Some(1),
+                step: Some(1),
+                target: "@ghammer".into(),
+                message: None,
+                dedup_key: "k".into(),
+                reason: "policy default, step 1".into(),
+            },
+        )
+        .at(
+            (9, 2),
+            "warroom",
+            Event::PageRequested {
+                escalation: Some(1),
+                sequence: Some(1),
+                step: Some(1),
+                target: "!dba".into(),
+                message: None,
+                dedup_key: "k2".into(),
+                reason: "policy default, step 1".into(),
+            },
+        );
+        let pm = assemble(&log.0, &directory(), chrono_tz::UTC).unwrap();
+        let handles: Vec<&str> = pm.stakeholders.iter().map(|s| s.handle.as_str()).collect();
+        assert_eq!(
+            handles,
+            ["svega", "ghammer", "rpark", "newbie"],
+            "a known person mentioned, a person paged, the opener and a stranger who spoke"
+        );
+        let pages: Vec<&str> = pm
+            .timeline
+            .iter()
+            .filter(|e| e.kind == "page")
+            .map(|e| e.text.as_str())
+            .collect();
+        assert_eq!(
+            pages,
+            ["paged @ghammer, !dba (policy default, step 1)"],
+            "one escalation step's pages are one line"
+        );
+        assert_eq!(pm.timeline.last().unwrap().also.len(), 1);
     }
 }

@@ -4,9 +4,14 @@
 //! The timeline decides about every event (its match names them all, so a new event gets a
 //! decision here); the incident's own course and the messages are described here, alerts and
 //! pages in `paging`, runbook runs in `runs`, deploy notes in `deploys`.
+//!
+//! Folded (the default), a runbook run is one line at its request, completed from the whole
+//! run when the timeline finishes, and the pages one escalation step sent are one line naming
+//! every target; `Detail::Full` gives every event its own line instead.
 
 use super::names::Names;
-use super::{deploys, hhmm, paging, runs, Edit, TimelineEntry};
+use super::runs::Runs;
+use super::{deploys, hhmm, paging, runs, Detail, Edit, TimelineEntry};
 use crate::domain::event::{ChatMessage, Event, Recorded};
 use crate::domain::types::IncidentNumber;
 use chrono::{DateTime, Utc};
@@ -16,17 +21,22 @@ use std::collections::HashMap;
 pub(super) struct Timeline<'a> {
     number: IncidentNumber,
     tz: Tz,
+    detail: Detail,
     entries: Vec<TimelineEntry>,
+    /// The escalation step (escalation, sequence) whose pages the last entry holds.
+    step_pages: Option<(u32, u32)>,
     // Borrowed keys: the records outlive the assembly, so no key is copied.
     by_message: HashMap<(&'a str, &'a str), usize>,
 }
 
 impl<'a> Timeline<'a> {
-    pub(super) fn new(number: IncidentNumber, tz: Tz) -> Timeline<'a> {
+    pub(super) fn new(number: IncidentNumber, tz: Tz, detail: Detail) -> Timeline<'a> {
         Timeline {
             number,
             tz,
+            detail,
             entries: Vec::new(),
+            step_pages: None,
             by_message: HashMap::new(),
         }
     }
@@ -44,11 +54,21 @@ impl<'a> Timeline<'a> {
             | Event::StatusUpdatePosted { .. }
             | Event::IncidentResolved { .. }
             | Event::IncidentClosed {}
+            | Event::IncidentMitigated { .. }
             | Event::IncidentReopened { .. } => self.push(course(r, names, self.number)),
             // Notes have sections of their own.
             Event::ImpactNoted { .. }
             | Event::ResolutionNoted { .. }
+            | Event::CauseNoted { .. }
             | Event::ActionAdded { .. } => {}
+            Event::MessageHighlighted {
+                channel,
+                message_id,
+            } => self.mark(channel, message_id, names, &r.actor, true),
+            Event::MessageHighlightWithdrawn {
+                channel,
+                message_id,
+            } => self.mark(channel, message_id, names, &r.actor, false),
             Event::MessagePosted(m) => self.posted(r, names, m),
             Event::MessageEdited {
                 channel,
@@ -71,6 +91,29 @@ impl<'a> Timeline<'a> {
                 message_id,
                 found_at,
             } => self.deleted(r, names, channel, message_id, *found_at),
+            Event::PageRequested {
+                escalation: Some(escalation),
+                sequence: Some(sequence),
+                target,
+                ..
+            } if self.detail == Detail::Folded => {
+                self.page_of_step(r, names, (*escalation, *sequence), target)
+            }
+            Event::RunbookRequested { run, .. } if self.detail == Detail::Folded => {
+                let mut e = TimelineEntry::of(r, names, "run", &r.actor, String::new());
+                e.run = Some(*run);
+                self.push(Some(e));
+            }
+            Event::RunbookConfirmed { .. }
+            | Event::RunbookApproved { .. }
+            | Event::RunbookQueued { .. }
+            | Event::RunbookHeartbeat { .. }
+            | Event::RunbookClaimed { .. }
+            | Event::RunbookStepStarted { .. }
+            | Event::RunbookOutput { .. }
+            | Event::RunbookStepFinished { .. }
+            | Event::RunbookFinished { .. }
+                if self.detail == Detail::Folded => {}
             Event::AlertReceived(_)
             | Event::AlertGroupOpened { .. }
             | Event::SopPosted { .. }
@@ -123,8 +166,15 @@ impl<'a> Timeline<'a> {
         }
     }
 
-    /// The entries in time order.
-    pub(super) fn finish(mut self) -> Vec<TimelineEntry> {
+    /// The entries in time order, each run's line completed from the whole run.
+    pub(super) fn finish(mut self, runs: &Runs, names: &Names) -> Vec<TimelineEntry> {
+        for e in &mut self.entries {
+            if let (Some(run), "run") = (e.run, e.kind) {
+                if let Some(run) = runs.get(run) {
+                    e.text = run.in_one_line(names);
+                }
+            }
+        }
         // Deploy notes carry an earlier time than the event that holds them.
         self.entries.sort_by_key(|e| e.at);
         self.entries
@@ -132,7 +182,43 @@ impl<'a> Timeline<'a> {
 
     /// Adds the entry an event makes, if it makes one.
     fn push(&mut self, entry: Option<TimelineEntry>) {
+        if entry.is_some() {
+            self.step_pages = None;
+        }
         self.entries.extend(entry);
+    }
+
+    /// A page of an escalation step joins the line of the step's other pages, recorded
+    /// together just before it.
+    fn page_of_step(&mut self, r: &Recorded, names: &Names, step: (u32, u32), target: &str) {
+        if self.step_pages == Some(step) {
+            if let Some(line) = self.entries.last_mut() {
+                line.also.push(r.event_id);
+                line.targets.push(target.to_string());
+                line.text = paging::step_pages_text(r, &line.targets);
+                return;
+            }
+        }
+        let mut line = paging::entry(r, names);
+        if let Some(line) = &mut line {
+            line.targets.push(target.to_string());
+        }
+        self.push(line);
+        self.step_pages = Some(step);
+    }
+
+    /// A highlight mark put on or taken off a message's entry.
+    fn mark(&mut self, channel: &str, message_id: &str, names: &Names, by: &str, on: bool) {
+        let Some(&i) = self.by_message.get(&(channel, message_id)) else {
+            return;
+        };
+        let by = names.resolve(by).key.clone();
+        let marks = &mut self.entries[i].marks;
+        marks.retain(|m| *m != by);
+        if on {
+            marks.push(by);
+        }
+        self.entries[i].highlighted = !marks.is_empty();
     }
 
     fn posted(&mut self, r: &Recorded, names: &Names, m: &'a ChatMessage) {
@@ -229,7 +315,12 @@ impl TimelineEntry {
             deleted_at: None,
             deleted_while_away: false,
             attachments: vec![],
+            highlighted: false,
+            run: None,
+            also: vec![],
             shown_as: who.shown.clone(),
+            marks: vec![],
+            targets: vec![],
         }
     }
 }
@@ -269,6 +360,13 @@ fn course(r: &Recorded, names: &Names, n: IncidentNumber) -> Option<TimelineEntr
             ("resolved", text)
         }
         Event::IncidentClosed {} => ("closed", format!("closed {n}")),
+        Event::IncidentMitigated { text } => (
+            "mitigated",
+            match text {
+                Some(how) => format!("said {n} is mitigated: {how}"),
+                None => format!("said {n} is mitigated"),
+            },
+        ),
         Event::IncidentReopened { reason } => {
             let text = match reason {
                 Some(reason) => format!("reopened {n}: {reason}"),

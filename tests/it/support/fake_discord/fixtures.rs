@@ -247,6 +247,31 @@ pub fn message_update(
     msg
 }
 
+/// MESSAGE_REACTION_ADD data (with the reacting `member`, as Discord sends in a guild), or
+/// with `member: None` MESSAGE_REACTION_REMOVE data, which names the user by id only.
+pub fn reaction(
+    message_id: u64,
+    channel_id: u64,
+    guild_id: u64,
+    user_id: u64,
+    member: Option<Value>,
+    emoji: &str,
+) -> Value {
+    let mut data = json!({
+        "user_id": user_id.to_string(),
+        "channel_id": channel_id.to_string(),
+        "message_id": message_id.to_string(),
+        "guild_id": guild_id.to_string(),
+        "emoji": {"id": null, "name": emoji},
+        "burst": false,
+        "type": 0,
+    });
+    if let Some(member) = member {
+        data["member"] = member;
+    }
+    data
+}
+
 /// MESSAGE_DELETE data.
 pub fn message_delete(id: u64, channel_id: u64, guild_id: u64) -> Value {
     json!({
