@@ -1,6 +1,7 @@
 //! An incident's place in Discord: its channel (or thread) with a header and the SOP, and
 //! the post-mortem draft posted there as a file when it closes.
 
+use super::no_pings;
 use super::{Bot, MESSAGE_LIMIT};
 use crate::domain::event::{AlertFacts, AlertStatus};
 use crate::domain::postmortem::{minutes_in_words, render_markdown, PostMortem};
@@ -88,7 +89,9 @@ impl Bot {
         if let Some(summary) = &alert.summary {
             text.push_str(&format!(": {summary}"));
         }
-        let mut message = CreateMessage::new().content(fit(&text, MESSAGE_LIMIT));
+        let mut message = CreateMessage::new()
+            .allowed_mentions(no_pings())
+            .content(fit(&text, MESSAGE_LIMIT));
         if alert.status == AlertStatus::Firing {
             let custom_id: String = format!("{OPEN_BUTTON}:{severity}:{title}")
                 .chars()
@@ -121,7 +124,9 @@ impl Bot {
         channel
             .send_message(
                 &self.http,
-                CreateMessage::new().content(fit(text, MESSAGE_LIMIT)),
+                CreateMessage::new()
+                    .allowed_mentions(no_pings())
+                    .content(fit(text, MESSAGE_LIMIT)),
             )
             .await?;
         Ok(())
@@ -252,6 +257,7 @@ impl Bot {
             .send_message(
                 &self.http,
                 CreateMessage::new()
+                    .allowed_mentions(no_pings())
                     .content(fit(&header, MESSAGE_LIMIT))
                     .components(incident_buttons(number)),
             )
@@ -282,7 +288,9 @@ impl Bot {
                 })
                 .take(5)
                 .collect();
-            let mut message = CreateMessage::new().content(fit(&text, MESSAGE_LIMIT));
+            let mut message = CreateMessage::new()
+                .allowed_mentions(no_pings())
+                .content(fit(&text, MESSAGE_LIMIT));
             if !buttons.is_empty() {
                 message = message.components(vec![CreateActionRow::Buttons(buttons)]);
             }
@@ -323,6 +331,7 @@ impl Bot {
             .send_message(
                 &self.http,
                 CreateMessage::new()
+                    .allowed_mentions(no_pings())
                     .content(fit(&text, MESSAGE_LIMIT))
                     .add_file(CreateAttachment::bytes(
                         markdown.as_bytes(),
@@ -360,6 +369,7 @@ impl Bot {
             .send_message(
                 &self.http,
                 CreateMessage::new()
+                    .allowed_mentions(no_pings())
                     .content(fit(&summary(number, &document), MESSAGE_LIMIT))
                     .add_file(CreateAttachment::bytes(markdown.as_bytes(), file.clone()))
                     .components(vec![CreateActionRow::Buttons(vec![CreateButton::new(

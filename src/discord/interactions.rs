@@ -10,6 +10,7 @@ use super::channels::{
     fit, postmortem_file_name, ACK_BUTTON, CANCEL_BUTTON, CONFIRM_BUTTON, CUSTOM_ID_LIMIT,
     OPEN_BUTTON, POSTMORTEM_BUTTON, SUGGEST_BUTTON,
 };
+use super::no_pings;
 use super::{commands, explain, utc_or, Bot, MESSAGE_LIMIT};
 use crate::app::{Caller, Input, InputKind};
 use crate::domain::command::ParsedCommand;
@@ -101,6 +102,7 @@ impl Answer {
             } => {
                 let mut message = CreateInteractionResponseMessage::new()
                     .content(text.clone())
+                    .allowed_mentions(no_pings())
                     .ephemeral(*ephemeral);
                 if let Some((name, bytes)) = file {
                     message =
@@ -114,6 +116,7 @@ impl Answer {
             } => CreateInteractionResponse::Message(
                 CreateInteractionResponseMessage::new()
                     .content(question.clone())
+                    .allowed_mentions(no_pings())
                     .ephemeral(true)
                     .components(vec![CreateActionRow::Buttons(vec![
                         CreateButton::new(custom_id.clone())
@@ -127,6 +130,7 @@ impl Answer {
             Answer::WithButtons { text, buttons } => CreateInteractionResponse::Message(
                 CreateInteractionResponseMessage::new()
                     .content(text.clone())
+                    .allowed_mentions(no_pings())
                     .components(vec![CreateActionRow::Buttons(
                         buttons
                             .iter()
@@ -162,19 +166,23 @@ impl Answer {
     fn edit(&self) -> EditInteractionResponse {
         match self {
             Answer::Reply { text, file, .. } => {
-                let mut edit = EditInteractionResponse::new().content(text.clone());
+                let mut edit = EditInteractionResponse::new()
+                    .content(text.clone())
+                    .allowed_mentions(no_pings());
                 if let Some((name, bytes)) = file {
                     edit =
                         edit.new_attachment(CreateAttachment::bytes(bytes.clone(), name.clone()));
                 }
                 edit
             }
-            Answer::WithButtons { text, .. } => {
-                EditInteractionResponse::new().content(text.clone())
-            }
-            Answer::Confirm { question, .. } => EditInteractionResponse::new().content(format!(
-                "{question}\n(answer again: the confirmation took too long to show)"
-            )),
+            Answer::WithButtons { text, .. } => EditInteractionResponse::new()
+                .content(text.clone())
+                .allowed_mentions(no_pings()),
+            Answer::Confirm { question, .. } => EditInteractionResponse::new()
+                .content(format!(
+                    "{question}\n(answer again: the confirmation took too long to show)"
+                ))
+                .allowed_mentions(no_pings()),
             _ => EditInteractionResponse::new(),
         }
     }

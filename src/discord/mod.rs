@@ -56,6 +56,13 @@ const MESSAGE_LIMIT: usize = 2000;
 
 /// The Discord side of warroom: the application, the REST client and what the adapter
 /// remembers about the guild.
+/// Allowed mentions for the bot's messages that carry what people or alerts wrote (replies,
+/// timelines, announcements, the post-mortem): a `@everyone` typed in chat or an alert's
+/// summary pings nobody when warroom repeats it. Messages meant to reach someone name them.
+pub(crate) fn no_pings() -> serenity::all::CreateAllowedMentions {
+    serenity::all::CreateAllowedMentions::new()
+}
+
 pub struct Bot {
     pub(crate) warroom: Arc<Warroom>,
     pub(crate) settings: DiscordSettings,

@@ -683,6 +683,46 @@ async fn a_star_marks_a_message_as_a_key_moment_and_taking_it_off_unmarks_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_everyone_typed_in_chat_or_an_alert_pings_nobody_when_warroom_repeats_it() {
+    let h = harness().await;
+    let now = Utc::now();
+    let body = json!({"name": "QueueDepthHigh", "status": "firing",
+        "summary": "@everyone wake up, @here too", "dedup_key": "queue-1"});
+    h.alerts("queue-alert", now, "generic", &body).await;
+    h.until("the alert is announced", || async {
+        h.fake
+            .messages_in(OPS)
+            .iter()
+            .any(|m| m.content.contains("@everyone wake up"))
+    })
+    .await;
+    let announced = h.fake.messages_in(OPS);
+    let announcement = announced
+        .iter()
+        .find(|m| m.content.contains("@everyone wake up"))
+        .unwrap();
+    assert!(!announcement.mention_everyone, "{announcement:?}");
+
+    h.command(OPS, "rpark", "/incident open title:\"Queue\"", now)
+        .await;
+    let channel = h.channel_id("inc-1-queue");
+    h.say(channel, "ghammer", "@everyone @here look at the queue", now)
+        .await;
+    let answer = h.command(channel, "rpark", "/incident timeline", now).await;
+    let content = answer["data"]["content"].as_str().unwrap_or_default();
+    assert!(
+        content.contains("@everyone @here look at the queue"),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"]["allowed_mentions"],
+        json!({"parse": [], "roles": [], "users": []}),
+        "the reply repeats chat text but pings nobody: {answer}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_missed_while_the_session_was_lost_are_read_back_from_history() {
     let h = harness().await;
     let now = Utc::now();

@@ -60,6 +60,8 @@ pub struct FakeMessage {
     pub embeds: Value,
     /// Every attachment; `bytes` is empty for seeded ones (only uploads have bytes).
     pub attachments: Vec<FakeFile>,
+    /// The message pinged the whole channel (`@everyone` or `@here` allowed to take effect).
+    pub mention_everyone: bool,
 }
 
 /// An uploaded file.

@@ -550,6 +550,7 @@ impl Stored {
             components: list("components"),
             embeds: list("embeds"),
             attachments,
+            mention_everyone: json["mention_everyone"].as_bool().unwrap_or(false),
         }
     }
 }

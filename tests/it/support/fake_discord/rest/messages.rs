@@ -200,6 +200,17 @@ impl State {
             Value::Null => json!([]),
             value => value.clone(),
         };
+        // As Discord: `@everyone`/`@here` in the content ping the channel unless the
+        // message's allowed mentions leave "everyone" out of `parse` (or give no `parse`).
+        let content = data["content"].as_str().unwrap_or("");
+        let everyone_allowed = match &data["allowed_mentions"] {
+            Value::Null => true,
+            allowed => allowed["parse"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|v| v == "everyone")),
+        };
+        let mention_everyone =
+            everyone_allowed && (content.contains("@everyone") || content.contains("@here"));
         let mut message = json!({
             "id": id.to_string(),
             "channel_id": channel_id.to_string(),
@@ -208,7 +219,7 @@ impl State {
             "timestamp": timestamp(time_of(id)),
             "edited_timestamp": null,
             "tts": data["tts"].as_bool().unwrap_or(false),
-            "mention_everyone": false,
+            "mention_everyone": mention_everyone,
             "mentions": [],
             "mention_roles": [],
             "attachments": attachments,
