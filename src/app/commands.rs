@@ -39,6 +39,14 @@ impl Warroom {
                     ..Outcome::default()
                 });
             }
+            Ok(ChatCommand::Actions(filter)) => {
+                let today = input.at.with_timezone(&self.settings.timezone).date_naive();
+                let list = self.reader().follow_ups(&filter, today).await?;
+                return Ok(Outcome {
+                    reply: Some(crate::domain::followups::render_text(&list, &filter)),
+                    ..Outcome::default()
+                });
+            }
             Ok(ChatCommand::Open { title, severity }) => {
                 self.open(projection, input, title, severity).await
             }
@@ -268,6 +276,7 @@ impl Warroom {
                     format!("Your highlight of message {message_id} is withdrawn.")
                 }
                 Event::ActionAdded { .. } => format!("Action added to the action plan of {number}."),
+                Event::ActionCompleted { action } => format!("Action {number}/A{action} is done."),
                 Event::IncidentResolved { implicit: true } => format!("{number} was not resolved; resolved it first."),
                 Event::IncidentResolved { implicit: false } => {
                     format!("{number} resolved. /incident close finishes it and drafts the post-mortem.")

@@ -6,7 +6,9 @@
 
 use super::to_recorded;
 use crate::config::Settings;
+use crate::domain::command::followups::ActionFilter;
 use crate::domain::event::Recorded;
+use crate::domain::followups::{self, FollowUp};
 use crate::domain::postmortem::{self, Detail, PostMortem};
 use crate::domain::types::IncidentNumber;
 use crate::store::Ledger;
@@ -76,6 +78,27 @@ impl Reader {
     /// Every event of an incident, in stream order.
     pub async fn incident_records(&self, number: IncidentNumber) -> anyhow::Result<Vec<Recorded>> {
         self.stream(&number.stream_id()).await
+    }
+
+    /// The follow-up actions of every incident that `filter` lets through; `today` decides
+    /// which are overdue.
+    pub async fn follow_ups(
+        &self,
+        filter: &ActionFilter,
+        today: chrono::NaiveDate,
+    ) -> anyhow::Result<Vec<FollowUp>> {
+        let streams = self.streams("incident-").await?;
+        let mut incidents: Vec<(IncidentNumber, &[Recorded])> = streams
+            .iter()
+            .filter_map(|(id, records)| Some((IncidentNumber::from_stream_id(id)?, &records[..])))
+            .collect();
+        incidents.sort_by_key(|(n, _)| *n);
+        Ok(followups::follow_ups(
+            incidents,
+            &self.settings.directory,
+            today,
+            filter,
+        ))
     }
 
     /// The post-mortem draft of an incident, from its events, its timeline folded.

@@ -134,6 +134,17 @@ pub enum Command {
     },
     /// Print an incident's timeline.
     Timeline { incident: String },
+    /// List the follow-up actions of every incident's post-mortem, overdue ones marked.
+    Actions {
+        /// Only the ones not done yet.
+        #[arg(long)]
+        open: bool,
+        /// Only this person's (handle or alias, with or without `@`).
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+    },
     /// Print an incident's post-mortem draft.
     Postmortem {
         incident: String,
@@ -357,6 +368,30 @@ impl Cli {
                             .collect();
                         println!("{}", serde_json::to_string_pretty(&rows)?);
                     }
+                }
+                Ok(0)
+            }
+            Command::Actions {
+                open,
+                ref owner,
+                format,
+            } => {
+                let reader = self.reader().await?;
+                let filter = crate::domain::command::followups::ActionFilter {
+                    open_only: open,
+                    owner: owner
+                        .as_deref()
+                        .map(|o| o.trim_start_matches('@').to_string()),
+                };
+                let today = chrono::Utc::now()
+                    .with_timezone(&reader.settings().timezone)
+                    .date_naive();
+                let list = reader.follow_ups(&filter, today).await?;
+                match format {
+                    Format::Md => {
+                        print!("{}", crate::domain::followups::render_text(&list, &filter))
+                    }
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&list)?),
                 }
                 Ok(0)
             }

@@ -225,8 +225,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "ack", "approve", "confirm", "deploy", "deploys", "help", "incident", "oncall",
-                "release", "cleanup", "failover", "redeploy", "restart"
+                "ack", "action", "actions", "approve", "confirm", "deploy", "deploys", "help",
+                "incident", "oncall", "release", "cleanup", "failover", "redeploy", "restart"
             ]
         );
         let named = |name: &str| {

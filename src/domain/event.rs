@@ -193,6 +193,11 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         due: Option<NaiveDate>,
     },
+    /// Follow-up action `A{action}` of the incident (its place among the incident's
+    /// `ActionAdded`, from 1) is done.
+    ActionCompleted {
+        action: u32,
+    },
     IncidentResolved {
         /// True when `/incident close` resolved it on the way, rather than an explicit resolve.
         #[serde(default)]
@@ -617,6 +622,7 @@ impl Event {
             Event::ImpactNoted { .. } => "ImpactNoted",
             Event::ResolutionNoted { .. } => "ResolutionNoted",
             Event::CauseNoted { .. } => "CauseNoted",
+            Event::ActionCompleted { .. } => "ActionCompleted",
             Event::IncidentMitigated { .. } => "IncidentMitigated",
             Event::MessageHighlighted { .. } => "MessageHighlighted",
             Event::MessageHighlightWithdrawn { .. } => "MessageHighlightWithdrawn",

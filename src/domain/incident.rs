@@ -42,6 +42,9 @@ pub enum IncidentCommand {
         owner: Option<String>,
         due: Option<NaiveDate>,
     },
+    /// Mark follow-up action `A{n}` done; allowed after the incident is closed, which is when
+    /// follow-ups get done.
+    CompleteAction(u32),
     Resolve,
     Close,
     Reopen {
@@ -114,6 +117,14 @@ pub enum IncidentError {
         number: IncidentNumber,
         message_id: String,
     },
+    #[error("{number} has no action A{action}; its actions are A1 to A{count} (the post-mortem's Action Plan lists them)")]
+    NoSuchAction {
+        number: IncidentNumber,
+        action: u32,
+        count: usize,
+    },
+    #[error("action A{action} of {number} is already done")]
+    ActionAlreadyDone { number: IncidentNumber, action: u32 },
     #[error("message {message_id} is already {state} by you")]
     SameHighlight {
         message_id: String,
@@ -151,6 +162,8 @@ pub struct Incident {
     pub closed_at: Option<DateTime<Utc>>,
     /// When the harm stopped, since it was last opened or reopened.
     pub mitigated_at: Option<DateTime<Utc>>,
+    /// The follow-up actions in the order added (`A1` first): whether each is done.
+    pub actions_done: Vec<bool>,
     pub roles: BTreeMap<Role, String>,
     /// Messages by (channel, source message id), so edits and deletes find their original.
     pub messages: HashMap<(String, String), MessageState>,
@@ -188,6 +201,7 @@ pub fn decide_as(
     let management = !matches!(
         command,
         IncidentCommand::Reopen { .. }
+            | IncidentCommand::CompleteAction(_)
             | IncidentCommand::RecordMessage(_)
             | IncidentCommand::EditMessage { .. }
             | IncidentCommand::DeleteMessage { .. }
@@ -287,6 +301,20 @@ pub fn decide_as(
                     channel,
                     message_id,
                 }
+            }
+        }
+        IncidentCommand::CompleteAction(action) => {
+            let count = incident.actions_done.len();
+            match incident.actions_done.get((action as usize).wrapping_sub(1)) {
+                None => {
+                    return Err(IncidentError::NoSuchAction {
+                        number,
+                        action,
+                        count,
+                    })
+                }
+                Some(true) => return Err(IncidentError::ActionAlreadyDone { number, action }),
+                Some(false) => Event::ActionCompleted { action },
             }
         }
         IncidentCommand::AddAction { text, owner, due } => Event::ActionAdded {
@@ -435,6 +463,7 @@ pub fn apply(state: Option<Incident>, recorded: &Recorded) -> Option<Incident> {
                 resolved_at: None,
                 closed_at: None,
                 mitigated_at: None,
+                actions_done: Vec::new(),
                 roles: BTreeMap::new(),
                 messages: HashMap::new(),
                 version: 1,
@@ -464,6 +493,15 @@ pub fn apply(state: Option<Incident>, recorded: &Recorded) -> Option<Incident> {
             incident.mitigated_at = None;
         }
         Event::IncidentMitigated { .. } => incident.mitigated_at = Some(recorded.at),
+        Event::ActionAdded { .. } => incident.actions_done.push(false),
+        Event::ActionCompleted { action } => {
+            if let Some(done) = incident
+                .actions_done
+                .get_mut((*action as usize).wrapping_sub(1))
+            {
+                *done = true;
+            }
+        }
         Event::MessageHighlighted {
             channel,
             message_id,

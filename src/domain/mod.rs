@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod deploy;
 pub mod escalation;
 pub mod event;
+pub mod followups;
 pub mod incident;
 pub mod postmortem;
 pub mod reach;

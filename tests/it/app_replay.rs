@@ -923,3 +923,88 @@ async fn an_agent_without_the_labels_a_runbook_asks_for_takes_nothing() {
         2
     );
 }
+
+#[tokio::test]
+async fn follow_up_actions_are_done_after_the_close_and_listed_across_incidents() {
+    let (dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let transcript = [
+        line("09:00:00", "rpark", "/incident open title:\"App down\""),
+        line(
+            "09:01:00",
+            "rpark",
+            "/incident action text:\"Test builds first\" owner:@hammer due:2021-03-08",
+        ),
+        line(
+            "09:02:00",
+            "rpark",
+            "/incident action text:\"Automate deploys\" owner:@ghammer due:2021-04-30",
+        ),
+        line("09:03:00", "rpark", "/incident close"),
+        line("09:04:00", "ghammer", "/action done id:INC-1/A1"),
+        line("09:05:00", "ghammer", "/action done id:INC-1/A1"),
+        line("09:06:00", "ghammer", "/action done id:INC-1/A7"),
+        line("09:07:00", "ghammer", "/actions owner:@ghammer"),
+    ]
+    .join("\n");
+    let mut replies = Vec::new();
+    replay(&app, &transcript, "followups", |_, outcome| {
+        replies.push(outcome.reply.clone().unwrap_or_default())
+    })
+    .await
+    .unwrap();
+    assert_eq!(replies[4], "Action INC-1/A1 is done.", "{replies:#?}");
+    assert!(
+        replies[5].contains("action A1 of INC-1 is already done"),
+        "{}",
+        replies[5]
+    );
+    assert!(
+        replies[6].contains("INC-1 has no action A7; its actions are A1 to A2"),
+        "{}",
+        replies[6]
+    );
+    assert_eq!(
+        replies[7], "INC-1/A2  open, due 2021-04-30  @ghammer  Automate deploys\n",
+        "open ones only, by owner"
+    );
+    let md = render_markdown(&app.postmortem(IncidentNumber(1)).await.unwrap());
+    assert!(
+        md.contains("- A1: Test builds first — owner: Glenn Hammer (@ghammer), due 2021-03-08, done 2021-03-09 ["),
+        "{md}"
+    );
+    assert!(
+        md.contains("Glenn Hammer (@ghammer) marked action A1 done ["),
+        "{md}"
+    );
+    app.ledger().clone().close().await;
+
+    // The CLI lists them too, the overdue ones marked, and as JSON with full ids.
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/warroom.toml");
+    let out = common::warroom(dir.path(), &["--db", &url, "--config", config, "actions"]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let listed = common::text(&out.stdout);
+    assert!(
+        listed.contains("INC-1/A1  done 2021-03-09  @ghammer  Test builds first"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("INC-1/A2  OVERDUE (due 2021-04-30)  @ghammer  Automate deploys"),
+        "today is past its due date: {listed}"
+    );
+    let out = common::warroom(
+        dir.path(),
+        &[
+            "--db", &url, "--config", config, "actions", "--open", "--owner", "@hammer",
+            "--format", "json",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json[0]["id"], "INC-1/A2");
+    assert_eq!(json[0]["overdue"], true);
+    assert!(
+        json[0]["action"]["event_id"].as_str().unwrap().len() == 36,
+        "{json}"
+    );
+}

@@ -11,6 +11,7 @@
 //! command gets, and `GROUPS`, whose order is the order commands are listed in.
 
 mod deploys;
+pub mod followups;
 mod help;
 mod incident;
 mod oncall;
@@ -213,6 +214,10 @@ const GROUPS: &[Group] = &[
         interpret: incident::interpret,
     },
     Group {
+        commands: followups::COMMANDS,
+        interpret: followups::interpret,
+    },
+    Group {
         commands: runs::COMMANDS,
         interpret: runs::interpret,
     },
@@ -321,6 +326,8 @@ pub enum ChatCommand {
         version: Option<Version>,
         order: ReleaseCommand,
     },
+    /// List the follow-up actions of every incident.
+    Actions(followups::ActionFilter),
     Help,
 }
 
@@ -481,6 +488,7 @@ mod tests {
                     "memory" => "256Mi",
                     "utilisation" => "85",
                     "cpu" => "250m",
+                    "id" => "A1",
                     _ => "x",
                 };
                 line.push_str(&format!(" {}:{value}", o.name));

@@ -1,5 +1,5 @@
-//! The Action Plan section: the follow-up actions, each with its owner and due date when
-//! given.
+//! The Action Plan section: the follow-up actions, each with its short id (`A1`, in the order
+//! added), its owner and due date when given, and when it was done.
 
 use super::names::Names;
 use super::ActionItem;
@@ -12,8 +12,19 @@ pub(super) struct ActionPlan {
 
 impl ActionPlan {
     pub(super) fn see(&mut self, r: &Recorded, names: &Names) {
+        if let Event::ActionCompleted { action } = r.event.unwrapped() {
+            if let Some(item) = self.items.get_mut((*action as usize).wrapping_sub(1)) {
+                item.done_at = Some(r.at);
+                item.done_by = Some(names.canonical(&r.actor));
+                item.done_event_id = Some(r.event_id);
+            }
+        }
         if let Event::ActionAdded { text, owner, due } = r.event.unwrapped() {
             self.items.push(ActionItem {
+                id: format!("A{}", self.items.len() + 1),
+                done_at: None,
+                done_by: None,
+                done_event_id: None,
                 text: text.clone(),
                 owner: owner.as_deref().map(|o| names.canonical(o)),
                 due: *due,

@@ -244,10 +244,10 @@ fn resolution(out: &mut String, pm: &PostMortem) {
 fn action_plan(out: &mut String, pm: &PostMortem) {
     out.push_str("\n## Action Plan\n\n");
     if pm.action_plan.is_empty() {
-        out.push_str("No follow-up actions were recorded. Add them with `/incident action text:\"…\" owner:@handle due:YYYY-MM-DD`.\n");
+        out.push_str("No follow-up actions were recorded. Add them with `/incident action text:\"…\" owner:@handle due:YYYY-MM-DD`; `/action done id:A1` marks one done.\n");
     }
     for a in &pm.action_plan {
-        out.push_str("- ");
+        let _ = write!(out, "- {}: ", a.id);
         push_inert(out, &a.text, Place::Item(2));
         let mut facts = Vec::new();
         if let Some(owner) = &a.owner_shown_as {
@@ -255,6 +255,12 @@ fn action_plan(out: &mut String, pm: &PostMortem) {
         }
         if let Some(due) = a.due {
             facts.push(format!("due {due}"));
+        }
+        if let Some(done) = a.done_at {
+            facts.push(format!(
+                "done {}",
+                done.with_timezone(&pm.view.tz).format("%Y-%m-%d")
+            ));
         }
         if !facts.is_empty() {
             let _ = write!(out, " — {}", facts.join(", "));
@@ -516,9 +522,9 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("## Resolution\n\n- redeployed the production build ["));
-        assert!(
-            md.contains("- test builds first — owner: Glenn Hammer (@ghammer), due 2021-03-23 [")
-        );
+        assert!(md.contains(
+            "- A1: test builds first — owner: Glenn Hammer (@ghammer), due 2021-03-23 ["
+        ));
         log.at(
             (10, 40),
             "rpark",

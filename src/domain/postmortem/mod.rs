@@ -209,14 +209,35 @@ pub struct Note {
 /// A follow-up action.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionItem {
+    /// `A1`, `A2`, … in the order added; `/action done id:INC-7/A2` marks it done.
+    pub id: String,
     pub text: String,
     /// The owner's canonical handle (or the name as given when not a contact).
     pub owner: Option<String>,
     pub due: Option<NaiveDate>,
     pub author: String,
     pub event_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done_event_id: Option<Uuid>,
     #[serde(skip)]
     owner_shown_as: Option<String>,
+}
+
+/// The follow-up actions of one incident's events, without the rest of the post-mortem:
+/// for lists across incidents.
+pub fn action_plan(records: &[Recorded], directory: &Directory) -> Vec<ActionItem> {
+    let names = Names::new(directory);
+    let mut ordered: Vec<&Recorded> = records.iter().collect();
+    ordered.sort_by_key(|r| (r.at, r.position));
+    let mut plan = ActionPlan::default();
+    for r in ordered {
+        plan.see(r, &names);
+    }
+    plan.finish()
 }
 
 /// The events are not an incident's.

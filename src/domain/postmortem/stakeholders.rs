@@ -38,6 +38,7 @@ impl People {
             Event::NotificationRequested { person, .. } => self.take_part(names, person),
             Event::SeverityChanged { .. }
             | Event::CauseNoted { .. }
+            | Event::ActionCompleted { .. }
             | Event::IncidentMitigated { .. }
             | Event::MessageHighlighted { .. }
             | Event::StatusUpdatePosted { .. }

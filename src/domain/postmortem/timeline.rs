@@ -55,6 +55,7 @@ impl<'a> Timeline<'a> {
             | Event::IncidentResolved { .. }
             | Event::IncidentClosed {}
             | Event::IncidentMitigated { .. }
+            | Event::ActionCompleted { .. }
             | Event::IncidentReopened { .. } => self.push(course(r, names, self.number)),
             // Notes have sections of their own.
             Event::ImpactNoted { .. }
@@ -360,6 +361,7 @@ fn course(r: &Recorded, names: &Names, n: IncidentNumber) -> Option<TimelineEntr
             ("resolved", text)
         }
         Event::IncidentClosed {} => ("closed", format!("closed {n}")),
+        Event::ActionCompleted { action } => ("action", format!("marked action A{action} done")),
         Event::IncidentMitigated { text } => (
             "mitigated",
             match text {
