@@ -76,6 +76,7 @@ impl Warroom {
                             .await
                             .map(|(events, new)| {
                                 self.mirror_to_pagers(number, &new);
+                                self.file_follow_ups(number, &new);
                                 if events > 0
                                     && new.iter().any(|e| matches!(e, Event::IncidentClosed {}))
                                 {

@@ -77,6 +77,8 @@ pub enum Delivery {
     Notify(Box<NotificationOrder>),
     /// Tell a person something by one of their methods (a hand-over): logged, not recorded.
     Tell(Box<Tell>),
+    /// File the incident's follow-up actions that have no issue yet in the tracker.
+    FollowUps { incident: IncidentNumber },
 }
 
 impl Warroom {

@@ -15,6 +15,7 @@ mod commands;
 pub mod delivery;
 pub mod deploys;
 pub mod error;
+pub mod followups;
 pub mod incidents;
 mod input;
 pub mod notifications;

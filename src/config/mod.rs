@@ -14,6 +14,7 @@ mod contacts;
 mod deploys;
 mod discord;
 mod examples;
+mod followups;
 mod http;
 mod lease;
 mod log;
@@ -32,6 +33,7 @@ pub use chat::{ChatSection, IncidentsSection, DEFAULT_LOOKBACK_MINUTES};
 pub use deploys::{DeploySettings, DeploysSection, GuardFile};
 pub use discord::{DiscordSection, DiscordSettings, DISCORD_API_URL};
 pub use examples::{EXAMPLE_CONFIG, EXAMPLE_RUNBOOKS};
+pub use followups::{FollowupSettings, FollowupsSection, Tracker};
 pub use http::{ConnectionLimits, HttpSection, DEFAULT_SHUTDOWN_GRACE_SECONDS};
 pub use lease::LeaseSection;
 pub use log::LogSection;
@@ -115,6 +117,9 @@ pub struct ConfigFile {
     pub agents: Vec<AgentFile>,
     #[serde(default)]
     pub deploys: DeploysSection,
+    /// The issue tracker follow-up actions are filed in.
+    #[serde(default)]
+    pub followups: FollowupsSection,
     #[serde(default)]
     pub log: LogSection,
     #[serde(default)]
@@ -163,6 +168,8 @@ pub struct Settings {
     /// Timeouts and the connection cap of `warroom serve`'s HTTP server.
     pub connections: ConnectionLimits,
     pub deploys: DeploySettings,
+    /// Where follow-up actions become issues; `None` files nothing.
+    pub followups: Option<FollowupSettings>,
     pub lease: crate::store::LeaseSettings,
     /// What works but deserves attention (a switched-off source), for `warroom check` and
     /// the log at start-up.
@@ -269,6 +276,7 @@ fn build(
         runbooks,
         agents,
         deploys,
+        followups,
         log,
         lease,
         witness,
@@ -312,6 +320,7 @@ fn build(
     let agents = read_agents(&agents, problems);
     let console_token_sha256 = read_console_token(&http, problems);
     let deploys = read_deploys(&deploys, problems);
+    let followups = followups::read_followups(&followups, env, file, problems);
     let metrics_token_sha256 = read_metrics_token(&http, problems);
     let shutdown_grace = read_shutdown_grace(&http, env, problems);
     let max_alert_body_bytes = read_max_body_bytes(&alerts, problems);
@@ -322,6 +331,7 @@ fn build(
         witness,
         connections,
         deploys,
+        followups,
         lease,
         console_token_sha256,
         metrics_token_sha256,

@@ -198,6 +198,14 @@ pub enum Event {
     ActionCompleted {
         action: u32,
     },
+    /// Follow-up action `A{action}` was filed as an issue in the tracker (`github`,
+    /// `gitlab`): its reference there (`#12`) and its page.
+    ActionIssueLinked {
+        action: u32,
+        tracker: String,
+        issue: String,
+        url: String,
+    },
     IncidentResolved {
         /// True when `/incident close` resolved it on the way, rather than an explicit resolve.
         #[serde(default)]
@@ -623,6 +631,7 @@ impl Event {
             Event::ResolutionNoted { .. } => "ResolutionNoted",
             Event::CauseNoted { .. } => "CauseNoted",
             Event::ActionCompleted { .. } => "ActionCompleted",
+            Event::ActionIssueLinked { .. } => "ActionIssueLinked",
             Event::IncidentMitigated { .. } => "IncidentMitigated",
             Event::MessageHighlighted { .. } => "MessageHighlighted",
             Event::MessageHighlightWithdrawn { .. } => "MessageHighlightWithdrawn",

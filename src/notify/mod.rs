@@ -5,6 +5,7 @@
 pub mod calendars;
 #[cfg(test)]
 mod fixture;
+pub mod followups;
 mod notifying;
 mod outcome;
 mod pagerduty;

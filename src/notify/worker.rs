@@ -76,6 +76,8 @@ pub fn spawn(
     // From here on, pages recorded by this process come through the queue.
     let started = chrono::Utc::now();
     let in_flight: InFlight = Arc::default();
+    // Follow-up filings one at a time: two for one incident must not file an action twice.
+    let filing: Arc<tokio::sync::Mutex<()>> = Arc::default();
     let sending: Sending = Arc::default();
     let every =
         (retry.takeover_grace / 2).clamp(Duration::from_millis(50), Duration::from_secs(15));
@@ -94,6 +96,9 @@ pub fn spawn(
                     }
                     Some(Delivery::Mirror { incident, action }) => {
                         running.spawn(mirror(warroom.clone(), notifier.clone(), retry.clone(), incident, action));
+                    }
+                    Some(Delivery::FollowUps { incident }) => {
+                        running.spawn(super::followups::file_incident(warroom.clone(), notifier.client.clone(), retry.clone(), filing.clone(), incident));
                     }
                     Some(Delivery::Tell(tell)) => {
                         running.spawn(notifying::tell(notifier.reach.clone(), retry.clone(), *tell));

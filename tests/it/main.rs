@@ -22,6 +22,7 @@ mod discord;
 mod discord_e2e;
 mod discord_outages;
 mod export_import;
+mod followups;
 mod hardening;
 mod layering;
 mod leader;

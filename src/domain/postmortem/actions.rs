@@ -12,6 +12,11 @@ pub(super) struct ActionPlan {
 
 impl ActionPlan {
     pub(super) fn see(&mut self, r: &Recorded, names: &Names) {
+        if let Event::ActionIssueLinked { action, url, .. } = r.event.unwrapped() {
+            if let Some(item) = self.items.get_mut((*action as usize).wrapping_sub(1)) {
+                item.issue_url = Some(url.clone());
+            }
+        }
         if let Event::ActionCompleted { action } = r.event.unwrapped() {
             if let Some(item) = self.items.get_mut((*action as usize).wrapping_sub(1)) {
                 item.done_at = Some(r.at);
@@ -25,6 +30,7 @@ impl ActionPlan {
                 done_at: None,
                 done_by: None,
                 done_event_id: None,
+                issue_url: None,
                 text: text.clone(),
                 owner: owner.as_deref().map(|o| names.canonical(o)),
                 due: *due,

@@ -256,6 +256,9 @@ fn action_plan(out: &mut String, pm: &PostMortem) {
         if let Some(due) = a.due {
             facts.push(format!("due {due}"));
         }
+        if let Some(url) = &a.issue_url {
+            facts.push(format!("issue {}", inert(url, Place::Item(2))));
+        }
         if let Some(done) = a.done_at {
             facts.push(format!(
                 "done {}",

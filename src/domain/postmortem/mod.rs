@@ -223,6 +223,9 @@ pub struct ActionItem {
     pub done_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub done_event_id: Option<Uuid>,
+    /// The issue it was filed as, when `[followups]` names a tracker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue_url: Option<String>,
     #[serde(skip)]
     owner_shown_as: Option<String>,
 }

@@ -61,6 +61,7 @@ impl<'a> Timeline<'a> {
             Event::ImpactNoted { .. }
             | Event::ResolutionNoted { .. }
             | Event::CauseNoted { .. }
+            | Event::ActionIssueLinked { .. }
             | Event::ActionAdded { .. } => {}
             Event::MessageHighlighted {
                 channel,
