@@ -2,6 +2,7 @@
 
 mod portable;
 mod remote;
+mod show;
 
 use crate::app::reading::Reader;
 use crate::app::replay::{self, ReplaySummary};
@@ -170,6 +171,18 @@ pub enum Command {
         /// Print the release's Deployment (YAML) with the planned replicas and requests.
         #[arg(long)]
         deployment: bool,
+    },
+    /// Print the event a reference points at — a post-mortem's `[1a2b3c4d]` — whole, and
+    /// whether the hash chain verifies from the first event through it: exit 0 when it does,
+    /// 1 when it is broken there or before, 2 when the reference matches no event or several.
+    Show {
+        /// The reference: 4 to 32 hex digits of the event's id, in either case, hyphens
+        /// allowed (a whole id works too).
+        #[arg(value_name = "REF")]
+        reference: String,
+        /// md: the event as text; json: one object with the same fields and `verified`.
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
     },
     /// Walk the ledger and prove that no event was altered or removed, up to the last
     /// signed checkpoint `warroom serve` wrote outside the database.
@@ -449,6 +462,10 @@ impl Cli {
                 )
                 .await
             }
+            Command::Show {
+                ref reference,
+                format,
+            } => show::show(&self.db, reference, format).await,
             Command::Migrate => {
                 let ledger = Ledger::open(&self.db).await?;
                 println!(

@@ -34,5 +34,6 @@ mod releases;
 mod runbooks;
 mod schedules;
 mod shifts;
+mod show;
 mod shutdown;
 mod store_conformance;
