@@ -6,10 +6,10 @@
 use crate::agent::local::LocalAgent;
 use crate::agent::runner::Site;
 use crate::config::{AgentSettings, Settings};
-use anyhow::Context;
+use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The transcript of the seed scenario's application outage, replayed by `warroom demo`.
 pub const OUTAGE: &str = include_str!("outage.jsonl");
@@ -31,6 +31,58 @@ pub fn week() -> String {
         &format!("inc-{WEEK_OUTAGE_INCIDENT}-application-outage"),
     );
     format!("{WEEK_BEFORE_OUTAGE}{outage}{WEEK_AFTER_OUTAGE}")
+}
+
+/// The store's file in the demo's directory.
+pub const STORE_FILE: &str = "warroom.db";
+
+/// Where `warroom demo --keep DIR` writes the example configuration, under DIR.
+pub const KEPT_CONFIG_DIR: &str = "config";
+
+/// Makes `dir` (created if missing) ready to keep a demo's store: it must not hold a store
+/// already, since the demo replays into a fresh one. The example configuration is written
+/// under `config/` unless `with_example` is false (a `--config` was given); a file there
+/// already is left alone when it is the same and refused when it is not, so nothing of
+/// someone else's is overwritten. Returns the directory's absolute path and, with the
+/// example, its configuration file.
+pub fn keep_in(dir: &Path, with_example: bool) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot find the directory {}", dir.display()))?;
+    let store = dir.join(STORE_FILE);
+    if store.exists() {
+        bail!(
+            "{} already holds a {STORE_FILE}, and the demo needs a fresh store: remove it (and \
+             {0}/hosts) or pick another directory for --keep",
+            dir.display()
+        );
+    }
+    if !with_example {
+        return Ok((dir, None));
+    }
+    let root = dir.join(KEPT_CONFIG_DIR);
+    let files = crate::config::example_tree();
+    for (path, text) in &files {
+        let path = root.join(path);
+        if std::fs::read(&path).is_ok_and(|held| held != text.as_bytes()) {
+            bail!(
+                "{} exists and is not the demo's example configuration; the demo would \
+                 overwrite it: move it away or pick another directory for --keep",
+                path.display()
+            );
+        }
+    }
+    for (path, text) in &files {
+        let path = root.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok((dir, Some(root.join(crate::config::EXAMPLE_CONFIG_PATH))))
 }
 
 /// The build the demo's host runs when the outage starts: the QA build deployed to
