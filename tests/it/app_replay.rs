@@ -871,6 +871,21 @@ async fn the_demo_runs_its_restart_and_redeploy_once_on_the_local_agent() {
         .map(|e| e.occurred_at.format("%H:%M:%S").to_string())
         .collect();
     assert_eq!(claimed, ["09:43:30", "10:15:30"]);
+    // The host's simulated time: the restart is down at 09:45 and answers at 09:47, the
+    // redeploy is down at 10:17 and answers at 10:23, as in the seed's log.
+    let at = |event_type: &str, step: Option<&str>| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e.event_type == event_type)
+            .filter(|e| step.is_none_or(|s| e.payload.contains(&format!("\"step\":\"{s}\""))))
+            .map(|e| e.occurred_at.format("%H:%M:%S").to_string())
+            .collect()
+    };
+    assert_eq!(at("RunbookFinished", None), ["09:47:00", "10:23:00"]);
+    assert_eq!(
+        at("RunbookStepFinished", Some("stop")),
+        ["09:45:00", "10:17:00"]
+    );
     let run_events: Vec<_> = events
         .iter()
         .filter(|e| e.event_type.starts_with("Runbook"))
