@@ -16,6 +16,7 @@ mod alerts;
 mod app_replay;
 mod calendar_layers;
 mod cli;
+mod demo;
 mod deploy_files;
 mod deploys;
 mod discord;
