@@ -59,8 +59,8 @@ pub async fn show(db: &str, reference: &str, format: Format) -> anyhow::Result<i
                 eprintln!(
                     "  {}  {:<22} {} v{}  at {}",
                     e.event_id,
-                    e.event_type,
-                    e.stream_id,
+                    inert(&e.event_type),
+                    inert(&e.stream_id),
                     e.stream_version,
                     time(&e.occurred_at)
                 );
@@ -91,6 +91,16 @@ async fn look_up(ledger: &Ledger, prefix: &IdPrefix) -> anyhow::Result<Lookup> {
     Ok(Lookup::One(Box::new(event), report))
 }
 
+/// A stored name as printed to a terminal: control characters (an escape sequence written
+/// into the database) shown escaped, never sent as they are.
+fn inert(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.escape_debug().to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
@@ -113,12 +123,14 @@ fn describe(event: &StoredEvent, report: &VerifyReport) -> String {
         Some(p) if p.position < event.position => format!(
             "chain does NOT verify: it breaks at position {}, before this event ({}); \
              what is shown here cannot be trusted. `warroom verify` walks the whole ledger",
-            p.position, p.what
+            p.position,
+            inert(&p.what)
         ),
         Some(p) => format!(
             "chain does NOT verify: this event (position {}) is not as appended ({}). \
              `warroom verify` walks the whole ledger",
-            p.position, p.what
+            p.position,
+            inert(&p.what)
         ),
     };
     format!(
@@ -133,15 +145,15 @@ fn describe(event: &StoredEvent, report: &VerifyReport) -> String {
          payload\n{payload}\n\
          {verdict}\n",
         event.event_id,
-        event.event_type,
+        inert(&event.event_type),
         event.schema_version,
-        event.stream_id,
+        inert(&event.stream_id),
         event.stream_version,
         event.position,
         time(&event.occurred_at),
         time(&event.recorded_at),
-        event.actor,
-        event.hash,
+        inert(&event.actor),
+        inert(&event.hash),
     )
 }
 

@@ -247,7 +247,15 @@ async fn a_row_rewritten_before_the_event_makes_show_say_it_does_not_verify(url:
         &["DROP TRIGGER events_no_change ON events"]
     };
     common::raw_sql(url, drop_triggers).await;
-    let update = format!("UPDATE events SET actor = 'nobody' WHERE position = {rewritten}");
+    // The new actor carries a terminal escape sequence, which show prints escaped.
+    let esc = if url.starts_with("sqlite") {
+        "char(27)"
+    } else {
+        "chr(27)"
+    };
+    let update = format!(
+        "UPDATE events SET actor = 'nobody' || {esc} || '[2J' WHERE position = {rewritten}"
+    );
     common::raw_sql(url, &[update.as_str()]).await;
 
     let dir = tempfile::tempdir().unwrap();
@@ -279,6 +287,12 @@ async fn a_row_rewritten_before_the_event_makes_show_say_it_does_not_verify(url:
         .to_string();
     let out = show(dir.path(), url, &[&rewritten_ref[..8]]);
     assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("actor        nobody\\u{1b}[2J\n")
+            && !out.stdout.contains(&0x1b),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(
         text(&out.stdout).contains(&format!(
             "chain does NOT verify: this event (position {rewritten}) is not as appended"
