@@ -4,7 +4,7 @@
 //! hop is missing and the clock is the transcript's.
 
 use super::client::{admit, Nonces};
-use super::runner::{run_runbook, Site};
+use super::runner::{run_runbook_on, RealTime, RunClock, Site};
 use crate::app::replay::JobWorker;
 use crate::app::runs::jobs::ReportError;
 use crate::app::Warroom;
@@ -15,8 +15,17 @@ use crate::domain::types::IncidentNumber;
 use crate::protocol::AgentReport;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The clock of a simulated host (the demo's fake hosts): its programs move it forward by
+/// the time they take, and nothing else moves it but the agent.
+pub trait HostClock: Send + Sync {
+    /// The host's time now.
+    fn now(&self) -> DateTime<Utc>;
+    /// Moves the host's time forward to `at`; never back.
+    fn advance_to(&self, at: DateTime<Utc>);
+}
 
 /// One agent's identity, runbooks and host, and the nonces it has seen.
 pub struct LocalAgent {
@@ -27,6 +36,8 @@ pub struct LocalAgent {
     /// How its steps run.
     site: Site,
     nonces: Nonces,
+    /// The simulated host's clock, when its time is simulated; else runs take real time.
+    host_clock: Option<Arc<dyn HostClock>>,
 }
 
 impl LocalAgent {
@@ -40,26 +51,66 @@ impl LocalAgent {
                 .collect(),
             site,
             nonces: Nonces::new(1000),
+            host_clock: None,
         }
+    }
+
+    /// The agent of a simulated host: its runs take the host's simulated time, which the
+    /// transcript's clock sets, and a run's reports are stamped with it (the demo's restart
+    /// takes the minutes the seed's did, in no time).
+    pub fn on_host_clock(mut self, clock: Arc<dyn HostClock>) -> LocalAgent {
+        self.host_clock = Some(clock);
+        self
+    }
+}
+
+/// A run's time on a simulated host: what the host's clock has moved since the run began;
+/// a retry's pause moves it on.
+struct SimulatedRun<'a> {
+    host: &'a dyn HostClock,
+    started: DateTime<Utc>,
+}
+
+#[async_trait::async_trait]
+impl RunClock for SimulatedRun<'_> {
+    fn elapsed(&self) -> Duration {
+        (self.host.now() - self.started)
+            .to_std()
+            .unwrap_or_default()
+    }
+
+    async fn pause(&self, pause: Duration) {
+        let pause = chrono::Duration::from_std(pause).unwrap_or_default();
+        self.host.advance_to(self.host.now() + pause);
     }
 }
 
 #[async_trait::async_trait]
 impl JobWorker for LocalAgent {
     /// Claims and carries out every run queued for this agent, one after another, as at
-    /// `now`; each report is stamped `now` plus the time the run has really taken, so the
-    /// timeline shows the steps in order and how long they took. Returns how many jobs it
-    /// took.
+    /// `now`; each report is stamped with the time the run has taken by then, so the
+    /// timeline shows the steps in order and how long they took: the host's simulated time
+    /// (set forward to `now` first), else `now` plus the time really taken. Returns how many
+    /// jobs it took.
     async fn work(&mut self, warroom: &Warroom, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let names: Vec<String> = self.runbooks.keys().cloned().collect();
         let mut taken = 0;
         while let Some(job) = warroom.claim_job(&self.identity, &names, now).await? {
             taken += 1;
-            let started = Instant::now();
+            let (started, clock): (DateTime<Utc>, Box<dyn RunClock + '_>) = match &self.host_clock {
+                Some(host) => {
+                    host.advance_to(now);
+                    let started = host.now();
+                    let host = host.as_ref();
+                    (started, Box::new(SimulatedRun { host, started }))
+                }
+                None => (now, Box::new(RealTime::starting_now())),
+            };
+            let clock = clock.as_ref();
             let incident = IncidentNumber(job.incident);
             let failure: Mutex<Option<ReportError>> = Mutex::new(None);
             let record = |report: AgentReport| {
-                let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+                let at = started + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default();
                 let (failure, identity, nonce) = (&failure, &self.identity, &job.nonce);
                 async move {
                     let recorded = warroom
@@ -78,7 +129,7 @@ impl JobWorker for LocalAgent {
                 now,
             ) {
                 Ok((runbook, values)) => {
-                    run_runbook(&runbook, &values, &self.site, record).await;
+                    run_runbook_on(&runbook, &values, &self.site, clock, record).await;
                 }
                 Err(refusal) => {
                     record(AgentReport::Refused {

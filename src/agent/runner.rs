@@ -29,19 +29,68 @@ pub struct Site {
 /// `Heartbeat` or `Refused`; the client does).
 pub use crate::protocol::AgentReport as Report;
 
-/// Runs a runbook with checked parameters; `report` sees every report in order and may
-/// be slow (it sends them to the server). Returns the final report.
+/// How time passes for a run: how long it has taken (against the runbook's time limit) and
+/// the pause before a step's retry. `warroom agent`'s is the host's own ([`RealTime`]); a
+/// simulated host's (the demo's) moves only as its programs and these pauses say, so a
+/// minute of polling takes no time at all.
+#[async_trait::async_trait]
+pub trait RunClock: Send + Sync {
+    /// Time taken since the run started.
+    fn elapsed(&self) -> Duration;
+    /// Waits `pause` before a step's next attempt.
+    async fn pause(&self, pause: Duration);
+}
+
+/// The host's own time, from when the run started.
+pub struct RealTime(Instant);
+
+impl RealTime {
+    pub fn starting_now() -> RealTime {
+        RealTime(Instant::now())
+    }
+}
+
+#[async_trait::async_trait]
+impl RunClock for RealTime {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+
+    async fn pause(&self, pause: Duration) {
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Runs a runbook with checked parameters in real time; `report` sees every report in
+/// order and may be slow (it sends them to the server). Returns the final report.
 pub async fn run_runbook<F, Fut>(
     runbook: &Runbook,
     params: &BTreeMap<String, String>,
     site: &Site,
+    report: F,
+) -> Report
+where
+    F: FnMut(Report) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    run_runbook_on(runbook, params, site, &RealTime::starting_now(), report).await
+}
+
+/// [`run_runbook`] on `clock`'s time: the time limit is checked and the retries wait on it.
+/// (A step's process still runs for real; its own timeout is what is left of the limit.)
+pub async fn run_runbook_on<F, Fut>(
+    runbook: &Runbook,
+    params: &BTreeMap<String, String>,
+    site: &Site,
+    clock: &dyn RunClock,
     mut report: F,
 ) -> Report
 where
     F: FnMut(Report) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let deadline = Instant::now() + Duration::from_secs(runbook.timeout_seconds);
+    let limit = Duration::from_secs(runbook.timeout_seconds);
+    let time_left = || limit.saturating_sub(clock.elapsed());
     let mut values = params.clone();
     if runbook.steps.is_empty() {
         return finish(&mut report, "failed", "the runbook has no steps".into()).await;
@@ -68,7 +117,7 @@ where
                     return finish(&mut report, "failed", message).await;
                 }
             };
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = time_left();
             if left.is_zero() {
                 return timed_out(&mut report, runbook).await;
             }
@@ -128,15 +177,15 @@ where
                 values.extend(judged.captured);
                 break true;
             }
-            if Instant::now() >= deadline {
+            if time_left().is_zero() {
                 return timed_out(&mut report, runbook).await;
             }
             if attempt > step.retries {
                 break false;
             }
-            let pause = Duration::from_secs(step.retry_delay_seconds)
-                .min(deadline.saturating_duration_since(Instant::now()));
-            tokio::time::sleep(pause).await;
+            clock
+                .pause(Duration::from_secs(step.retry_delay_seconds).min(time_left()))
+                .await;
         };
         let (next, outcome_template) = if succeeded {
             (step.on_success, &step.success_outcome)

@@ -43,13 +43,14 @@ pub fn inputs(
                 text,
                 channel,
                 id,
+                reply_to,
             } => (
                 from.clone(),
                 channel_or(channel, &settings.default_channel),
                 InputKind::Message {
                     text: text.clone(),
                     message_id: id.clone(),
-                    reply_to: None,
+                    reply_to: reply_to.clone(),
                     attachments: vec![],
                 },
             ),

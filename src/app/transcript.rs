@@ -15,6 +15,8 @@ pub enum TranscriptEntry {
         text: String,
         channel: Option<String>,
         id: Option<String>,
+        /// The id of the message of the same channel it answers (a chat service's reply).
+        reply_to: Option<String>,
     },
     Edit {
         from: String,
@@ -62,6 +64,7 @@ struct RawLine {
     text: Option<String>,
     channel: Option<String>,
     id: Option<String>,
+    reply_to: Option<String>,
     edits: Option<String>,
     deletes: Option<String>,
     alert: Option<RawAlert>,
@@ -122,6 +125,15 @@ pub fn parse(text: &str) -> Result<Vec<TranscriptLine>, TranscriptError> {
                 .filter(|f| !f.trim().is_empty())
                 .ok_or_else(|| fail("'from' is missing: say who wrote it".into()))
         };
+        let is_message = parsed.alert.is_none()
+            && parsed.deploy.is_none()
+            && parsed.edits.is_none()
+            && parsed.deletes.is_none();
+        if parsed.reply_to.is_some() && !is_message {
+            return Err(fail(
+                "'reply_to' belongs to a message line (the id of the message it answers)".into(),
+            ));
+        }
         let entry = match (&parsed.alert, &parsed.deploy, &parsed.edits, &parsed.deletes) {
             (Some(_), _, _, _) if parsed.text.is_some() || parsed.from.is_some() => {
                 return Err(fail("an alert line has only 'at', 'alert' and optionally 'channel'".into()))
@@ -173,6 +185,7 @@ pub fn parse(text: &str) -> Result<Vec<TranscriptLine>, TranscriptError> {
                 })?,
                 channel,
                 id: parsed.id.clone(),
+                reply_to: parsed.reply_to.clone(),
             },
             _ => {
                 return Err(fail(
@@ -217,6 +230,26 @@ mod tests {
         );
         assert!(matches!(lines[2].entry, TranscriptEntry::Delete { .. }));
         assert!(matches!(lines[3].entry, TranscriptEntry::Alert { .. }));
+    }
+
+    #[test]
+    fn a_message_may_answer_another_and_nothing_else_may() {
+        let lines = parse(
+            r#"{"at":"2021-03-09T09:16:00Z","from":"rpark","text":"on it","id":"m2","reply_to":"m1"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            &lines[0].entry,
+            TranscriptEntry::Chat { reply_to: Some(r), .. } if r == "m1"
+        ));
+        let refused = parse(
+            r#"{"at":"2021-03-09T09:16:00Z","from":"rpark","edits":"m2","text":"on it!","reply_to":"m1"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "line 1: 'reply_to' belongs to a message line (the id of the message it answers)"
+        );
     }
 
     #[test]

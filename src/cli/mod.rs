@@ -2,6 +2,7 @@
 
 mod portable;
 mod remote;
+mod show;
 
 use crate::app::reading::Reader;
 use crate::app::replay::{self, ReplaySummary};
@@ -59,6 +60,11 @@ pub enum Command {
         which: DemoWhich,
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
+        /// Keep the store in DIR (created if missing; it must not hold a warroom.db yet)
+        /// instead of a temporary directory, with the fake hosts and the example
+        /// configuration beside it, and print the commands that explore it.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
     },
     /// Replay a transcript (JSON Lines) through the same use cases as chat.
     Replay {
@@ -171,6 +177,18 @@ pub enum Command {
         #[arg(long)]
         deployment: bool,
     },
+    /// Print the event a reference points at — a post-mortem's `[1a2b3c4d]` — whole, and
+    /// whether the hash chain verifies from the first event through it: exit 0 when it does,
+    /// 1 when it is broken there or before, 2 when the reference matches no event or several.
+    Show {
+        /// The reference: 4 to 32 hex digits of the event's id, in either case, hyphens
+        /// allowed (a whole id works too).
+        #[arg(value_name = "REF")]
+        reference: String,
+        /// md: the event as text; json: one object with the same fields and `verified`.
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+    },
     /// Walk the ledger and prove that no event was altered or removed, up to the last
     /// signed checkpoint `warroom serve` wrote outside the database.
     Verify {
@@ -244,7 +262,11 @@ impl Cli {
     /// Runs the chosen command; returns the process exit code.
     pub async fn run(self) -> anyhow::Result<i32> {
         match self.command {
-            Command::Demo { which, format } => demo(self.config.as_deref(), which, format).await,
+            Command::Demo {
+                which,
+                format,
+                ref keep,
+            } => demo(self.config.as_deref(), which, format, keep.as_deref()).await,
             Command::Replay {
                 ref file,
                 quiet,
@@ -449,6 +471,10 @@ impl Cli {
                 )
                 .await
             }
+            Command::Show {
+                ref reference,
+                format,
+            } => show::show(&self.db, reference, format).await,
             Command::Migrate => {
                 let ledger = Ledger::open(&self.db).await?;
                 println!(
@@ -838,16 +864,33 @@ fn check(config: Option<&Path>) -> anyhow::Result<i32> {
 
 /// Replays a built-in transcript into a fresh store and prints its documents: the outage's
 /// post-mortem; for the week, the as-built entry, the on-call summary and the post-mortem.
-async fn demo(config: Option<&Path>, which: DemoWhich, format: Format) -> anyhow::Result<i32> {
+/// The store is in a temporary directory, or kept in `keep` with the commands to explore it.
+async fn demo(
+    config: Option<&Path>,
+    which: DemoWhich,
+    format: Format,
+    keep: Option<&Path>,
+) -> anyhow::Result<i32> {
     let settings = match config {
         Some(path) => Settings::load(Some(path))?,
         None => Settings::example()?,
     };
-    let dir =
-        tempfile::tempdir().context("cannot create a temporary directory for the demo store")?;
-    let url = format!("sqlite://{}", dir.path().join("warroom.db").display());
+    let temporary;
+    let (dir, config_to_read) = match keep {
+        Some(dir) => {
+            let (dir, example) = crate::demo::keep_in(dir, config.is_none())?;
+            let given = config.map(|c| c.canonicalize().unwrap_or_else(|_| c.to_path_buf()));
+            (dir, example.or(given))
+        }
+        None => {
+            temporary = tempfile::tempdir()
+                .context("cannot create a temporary directory for the demo store")?;
+            (temporary.path().to_path_buf(), None)
+        }
+    };
+    let url = format!("sqlite://{}", dir.join(crate::demo::STORE_FILE).display());
     // Runbook runs are jobs for agents in the process, on fake hosts.
-    let mut agents = crate::demo::local_agents(&dir.path().join("hosts"), &settings)?;
+    let mut agents = crate::demo::local_agents(&dir.join("hosts"), &settings)?;
     let warroom = Warroom::start(Ledger::open(&url).await?, settings).await?;
     let (text, identity) = match which {
         DemoWhich::Outage => (DEMO_OUTAGE.to_string(), "builtin:outage"),
@@ -887,7 +930,56 @@ async fn demo(config: Option<&Path>, which: DemoWhich, format: Format) -> anyhow
         }
     }
     warroom.ledger().clone().close().await;
+    if keep.is_some() {
+        eprintln!(
+            "{}",
+            explore_kept(&url, config_to_read.as_deref(), number, &postmortem)
+        );
+    }
     Ok(0)
+}
+
+/// How to explore a store `warroom demo --keep` left: the commands, exactly, with a
+/// reference the post-mortem printed.
+fn explore_kept(
+    url: &str,
+    config: Option<&Path>,
+    number: IncidentNumber,
+    document: &postmortem::PostMortem,
+) -> String {
+    let program = std::env::args_os()
+        .next()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "warroom".into());
+    let db = format!("{} --db {}", shell_word(&program), shell_word(url));
+    let with_config = match config {
+        Some(path) => format!("{db} --config {}", shell_word(&path.display().to_string())),
+        None => db.clone(),
+    };
+    let reference = serde_json::from_str::<serde_json::Value>(&postmortem::render_json(document))
+        .ok()
+        .and_then(|v| v["timeline"][0]["event_id"].as_str().map(str::to_string))
+        .and_then(|id| id.get(..8).map(str::to_string))
+        .unwrap_or_else(|| "1a2b3c4d".into());
+    format!(
+        "The demo's store is kept at {url}, the fake hosts beside it in hosts/. Explore it:\n\
+         \x20 {with_config} timeline {number}\n\
+         \x20 {with_config} postmortem {number}\n\
+         \x20 {db} show {reference}    # or any other [reference] of the post-mortem\n\
+         \x20 {db} verify"
+    )
+}
+
+/// A word as a POSIX shell reads it back: as is when it holds nothing the shell treats
+/// specially, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-:+=@,%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 async fn replay_text(

@@ -47,6 +47,29 @@ pub const EXAMPLE_RUNBOOKS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Where [`example_tree`] puts the configuration file.
+pub const EXAMPLE_CONFIG_PATH: &str = "deploy/warroom.toml";
+
+/// The shipped example as files, by their paths under one directory, laid out as in this
+/// repository: `deploy/warroom.toml`, the SOPs it names beside it, the runbooks in
+/// `commands/` (where its `runbooks.dir = "../commands"` finds them). `warroom demo --keep`
+/// writes them beside the store it keeps, so that the commands reading that store afterwards
+/// (`--config DIR/config/deploy/warroom.toml`) name people as the demo's documents did.
+pub fn example_tree() -> Vec<(String, &'static str)> {
+    let mut files = vec![(EXAMPLE_CONFIG_PATH.to_string(), EXAMPLE_CONFIG)];
+    files.extend(
+        EXAMPLE_SOPS
+            .iter()
+            .map(|(name, text)| (format!("deploy/{name}"), *text)),
+    );
+    files.extend(
+        EXAMPLE_RUNBOOKS
+            .iter()
+            .map(|(name, text)| (name.to_string(), *text)),
+    );
+    files
+}
+
 impl Settings {
     /// The shipped example configuration with the environment's overrides, and the shipped
     /// runbooks.
@@ -80,6 +103,33 @@ impl Settings {
 mod tests {
     use super::*;
     use crate::config::tests::{example_files, no_env};
+
+    #[test]
+    fn the_example_written_as_files_loads_as_the_built_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in example_tree() {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let written = Settings::load(Some(&dir.path().join(EXAMPLE_CONFIG_PATH))).unwrap();
+        let built_in = Settings::example().unwrap();
+        let commands =
+            |s: &Settings| -> Vec<String> { s.runbooks.iter().map(|r| r.command_text()).collect() };
+        assert_eq!(commands(&written), commands(&built_in));
+        assert_eq!(commands(&written).len(), EXAMPLE_RUNBOOKS.len());
+        assert_eq!(
+            written.directory.contacts().len(),
+            built_in.directory.contacts().len()
+        );
+        let sop = |s: &Settings| {
+            s.routes
+                .named("application-down")
+                .and_then(|r| r.sop.as_ref())
+                .map(|sop| sop.markdown.clone())
+        };
+        assert_eq!(sop(&written), sop(&built_in));
+    }
 
     #[test]
     fn the_shipped_example_loads_with_the_seed_contacts_alerts_and_policies() {

@@ -32,7 +32,7 @@ pub use calendars::{CalendarSettings, CalendarsSection};
 pub use chat::{ChatSection, IncidentsSection, DEFAULT_LOOKBACK_MINUTES};
 pub use deploys::{DeploySettings, DeploysSection, GuardFile};
 pub use discord::{DiscordSection, DiscordSettings, DISCORD_API_URL};
-pub use examples::{EXAMPLE_CONFIG, EXAMPLE_RUNBOOKS};
+pub use examples::{example_tree, EXAMPLE_CONFIG, EXAMPLE_CONFIG_PATH, EXAMPLE_RUNBOOKS};
 pub use followups::{FollowupSettings, FollowupsSection, Tracker};
 pub use http::{ConnectionLimits, HttpSection, DEFAULT_SHUTDOWN_GRACE_SECONDS};
 pub use lease::LeaseSection;

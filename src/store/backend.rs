@@ -41,6 +41,14 @@ pub(crate) trait Backend: Send + Sync + 'static {
         rows: &[StoredEvent],
     ) -> Result<Option<(i64, String)>, StoreError>;
     async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Up to `limit` events whose id text lies in `[from, to)`, by position: the ids that
+    /// start with a prefix (see `IdPrefix::range_end`), found through the id's index.
+    async fn events_with_ids_in(
+        &self,
+        from: &str,
+        to: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
     async fn head(&self) -> Result<i64, StoreError>;
     async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError>;
     /// Versions of the migrations applied to the schema, in order.

@@ -3,6 +3,7 @@
 
 use super::backend::{Backend, Snapshot};
 use super::chain::{self, ChainFields};
+use super::id_prefix::IdPrefix;
 use super::plan::AppendRequest;
 use super::{AppendError, Appended, ExpectedVersion, NewEvent, StoreError, StoredEvent};
 use chrono::Utc;
@@ -318,6 +319,27 @@ impl Ledger {
             .await
     }
 
+    /// Up to `limit` events whose id starts with `prefix`, in position order: what a short
+    /// reference in a document (`[1a2b3c4d]`) points at. One index range, whatever the
+    /// ledger's size.
+    pub async fn events_with_id_prefix(
+        &self,
+        prefix: &IdPrefix,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.inner
+            .backend
+            .events_with_ids_in(
+                prefix.as_str(),
+                &prefix.range_end(),
+                limit.min(100_000) as i64,
+            )
+            .await
+    }
+
     /// The last position this process has seen committed (its own commits, and on
     /// PostgreSQL other instances'), without asking the store.
     pub fn known_head(&self) -> i64 {
@@ -469,6 +491,22 @@ impl Ledger {
         &self,
         witnessed: &[(i64, String)],
     ) -> Result<VerifyReport, StoreError> {
+        self.walk(witnessed, None).await
+    }
+
+    /// The walk of [`Ledger::verify`] from the first position up to and including `position`
+    /// only: whether one event and everything before it are as appended (what `warroom show`
+    /// says of the event it prints). Later events are not read.
+    pub async fn verify_through(&self, position: i64) -> Result<VerifyReport, StoreError> {
+        self.walk(&[], Some(position)).await
+    }
+
+    /// Walks the chain from position 1 to the end, or to `through`; see [`Ledger::verify`].
+    async fn walk(
+        &self,
+        witnessed: &[(i64, String)],
+        through: Option<i64>,
+    ) -> Result<VerifyReport, StoreError> {
         let mut witnessed_at: HashMap<i64, Vec<&str>> = HashMap::new();
         for (position, hash) in witnessed {
             witnessed_at.entry(*position).or_default().push(hash);
@@ -482,7 +520,12 @@ impl Ledger {
             problem: Some(problem),
         };
         loop {
-            let batch = self.read_all(expected_position - 1, 5000).await?;
+            let page = match through {
+                Some(last) if last < expected_position => break,
+                Some(last) => (last - expected_position + 1).min(5000) as usize,
+                None => 5000,
+            };
+            let batch = self.read_all(expected_position - 1, page).await?;
             if batch.is_empty() {
                 break;
             }
@@ -558,6 +601,16 @@ impl Ledger {
             }
         }
         let events = expected_position - 1;
+        if let Some(last) = through.filter(|last| events < *last) {
+            return Ok(report(
+                VerifyProblem {
+                    position: events + 1,
+                    what: format!("the ledger ends at position {events}, before position {last}"),
+                },
+                events,
+                prev_hash,
+            ));
+        }
         if let Some(furthest) = witnessed_at.keys().copied().filter(|p| *p > events).max() {
             return Ok(report(
                 VerifyProblem {

@@ -13,6 +13,7 @@
 mod backend;
 pub mod baseline;
 mod chain;
+mod id_prefix;
 mod lease;
 mod ledger;
 mod lock;
@@ -21,6 +22,7 @@ pub mod portable;
 mod postgres;
 mod sqlite;
 
+pub use id_prefix::{IdPrefix, IdPrefixError};
 pub use lease::{LeaderState, Lease, LeaseSettings, Role};
 pub use ledger::{
     migrate, migrator_for, redact, Ledger, LedgerOptions, LedgerStats, SchemaState, Subscription,

@@ -261,6 +261,29 @@ impl Backend for PgBackend {
         .collect()
     }
 
+    async fn events_with_ids_in(
+        &self,
+        from: &str,
+        to: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        // A range over the UNIQUE index on event_id. Unlike `streams_with_prefix`, a range
+        // is safe here under any collation: ids and bounds are hex with hyphens in the same
+        // places (`IdPrefix::range_end`). LIKE and starts_with would read every row.
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE event_id >= $1 AND event_id < $2 \
+             ORDER BY position LIMIT $3"
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
     async fn head(&self) -> Result<i64, StoreError> {
         let v: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
             .fetch_one(&self.pool)

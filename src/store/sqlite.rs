@@ -410,6 +410,28 @@ impl Backend for SqliteBackend {
         .collect()
     }
 
+    async fn events_with_ids_in(
+        &self,
+        from: &str,
+        to: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        // A range over the UNIQUE index on event_id (BINARY: byte order), not LIKE, which
+        // SQLite would answer by reading every row.
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE event_id >= ? AND event_id < ? \
+             ORDER BY position LIMIT ?"
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
     async fn head(&self) -> Result<i64, StoreError> {
         let v: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
             .fetch_one(&self.pool)

@@ -211,6 +211,113 @@ async fn the_lookback_window_brings_earlier_messages_and_nothing_said_is_lost() 
 }
 
 #[tokio::test]
+async fn a_reply_in_the_alerts_channel_follows_the_report_its_incident_imported() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    // The demo's first lines: svega's report in #ops, then the alert that opens INC-1 in a
+    // channel of its own and imports the report (its lookback).
+    let opening: Vec<&str> = DEMO_OUTAGE.lines().take(2).collect();
+    let say = |at: &str, from: &str, text: &str, extra: serde_json::Value| {
+        let mut line =
+            serde_json::json!({"at": format!("2021-03-09T{at}Z"), "from": from, "text": text});
+        line.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        line.to_string()
+    };
+    let transcript = [
+        opening[0].to_string(),
+        opening[1].to_string(),
+        say(
+            "09:16:00",
+            "rpark",
+            "I have an alert for that too",
+            serde_json::json!({"id": "r1", "reply_to": "m01"}),
+        ),
+        say(
+            "09:16:10",
+            "rpark",
+            "I have an alert for that too, looking",
+            serde_json::json!({"edits": "r1"}),
+        ),
+        say(
+            "09:16:20",
+            "khouse",
+            "lunch at noon?",
+            serde_json::json!({"id": "l1"}),
+        ),
+        say(
+            "09:16:30",
+            "gtree",
+            "yes",
+            serde_json::json!({"id": "l2", "reply_to": "l1"}),
+        ),
+        say(
+            "09:16:40",
+            "gtree",
+            "what?",
+            serde_json::json!({"id": "l3", "reply_to": "never-seen"}),
+        ),
+        say(
+            "09:17:00",
+            "rpark",
+            "/incident close",
+            serde_json::json!({"channel": "inc-1-application-outage"}),
+        ),
+        say(
+            "09:18:00",
+            "svega",
+            "is it over?",
+            serde_json::json!({"id": "l4", "reply_to": "m01"}),
+        ),
+    ]
+    .join("\n");
+    replay_text(&app, &transcript, "replies").await;
+    let texts = |stream: &str| {
+        let ledger = app.ledger().clone();
+        let stream = stream.to_string();
+        async move {
+            ledger
+                .read_stream(&stream)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.event_type.starts_with("Message"))
+                .map(|e| e.payload)
+                .collect::<Vec<String>>()
+                .join("\n")
+        }
+    };
+    let incident = texts("incident-1").await;
+    let ops = texts("channel-ops").await;
+    // The answer to the imported report is part of the incident, and its edit follows it.
+    assert!(
+        incident.contains("\"text\":\"I have an alert for that too\""),
+        "{incident}"
+    );
+    assert!(
+        incident.contains("I have an alert for that too, looking"),
+        "{incident}"
+    );
+    assert!(!ops.contains("I have an alert for that too"), "{ops}");
+    // Replies to #ops's own chatter, to an unknown message, and after the close stay in #ops.
+    for said in ["lunch at noon?", "\"yes\"", "what?", "is it over?"] {
+        assert!(ops.contains(said), "{said} not in #ops: {ops}");
+        assert!(
+            !incident.contains(said),
+            "{said} in the incident: {incident}"
+        );
+    }
+    let md = render_markdown(&app.postmortem(IncidentNumber(1)).await.unwrap());
+    assert!(
+        md.contains(
+            "09:16 — Riley Park (@rpark): I have an alert for that too, looking (edited 09:16)"
+        ),
+        "{md}"
+    );
+}
+
+#[tokio::test]
 async fn the_lookback_reads_a_long_channel_only_as_far_back_as_the_window() {
     let (_dir, url) = common::fresh_sqlite_url();
     let app = app(&url).await;
@@ -871,6 +978,21 @@ async fn the_demo_runs_its_restart_and_redeploy_once_on_the_local_agent() {
         .map(|e| e.occurred_at.format("%H:%M:%S").to_string())
         .collect();
     assert_eq!(claimed, ["09:43:30", "10:15:30"]);
+    // The host's simulated time: the restart is down at 09:45 and answers at 09:47, the
+    // redeploy is down at 10:17 and answers at 10:23, as in the seed's log.
+    let at = |event_type: &str, step: Option<&str>| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e.event_type == event_type)
+            .filter(|e| step.is_none_or(|s| e.payload.contains(&format!("\"step\":\"{s}\""))))
+            .map(|e| e.occurred_at.format("%H:%M:%S").to_string())
+            .collect()
+    };
+    assert_eq!(at("RunbookFinished", None), ["09:47:00", "10:23:00"]);
+    assert_eq!(
+        at("RunbookStepFinished", Some("stop")),
+        ["09:45:00", "10:17:00"]
+    );
     let run_events: Vec<_> = events
         .iter()
         .filter(|e| e.event_type.starts_with("Runbook"))

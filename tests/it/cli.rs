@@ -47,6 +47,98 @@ fn demo_prints_the_post_mortem() {
 }
 
 #[test]
+fn demo_keep_leaves_the_store_and_the_commands_to_explore_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = warroom(dir.path(), &["demo", "--keep", "kept/outage"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let document = text(&out.stdout);
+    let kept = dir.path().join("kept/outage").canonicalize().unwrap();
+    assert!(kept.join("warroom.db").is_file());
+    assert!(
+        kept.join("hosts/planthost1/calls").is_file(),
+        "the fake host's calls are kept"
+    );
+    // After the documents, the commands to explore the store, exactly as they run.
+    let stderr = text(&out.stderr);
+    let db = format!("sqlite://{}", kept.join("warroom.db").display());
+    assert!(
+        stderr.contains(&format!("The demo's store is kept at {db}")),
+        "{stderr}"
+    );
+    let commands: Vec<Vec<String>> = stderr
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| {
+            let command = l.split(" # ").next().unwrap();
+            command.split_whitespace().map(str::to_string).collect()
+        })
+        .collect();
+    let run = |verb: &str| {
+        let words = commands
+            .iter()
+            .find(|c| c.iter().any(|w| w == verb))
+            .unwrap_or_else(|| panic!("no {verb} command in {stderr}"));
+        assert_eq!(words[0], env!("CARGO_BIN_EXE_warroom"));
+        assert_eq!(words[1..3], ["--db".to_string(), db.clone()]);
+        std::process::Command::new(&words[0])
+            .args(&words[1..])
+            .current_dir("/")
+            .env_remove("WARROOM_DB")
+            .env_remove("WARROOM_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let timeline = run("timeline");
+    assert!(timeline.status.success(), "{}", text(&timeline.stderr));
+    let timeline = text(&timeline.stdout);
+    assert!(
+        timeline.starts_with("INC-1 Application outage"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("Riley Park (@rpark) acknowledged the page"),
+        "read with the demo's configuration: {timeline}"
+    );
+    let postmortem = run("postmortem");
+    assert_eq!(
+        text(&postmortem.stdout),
+        document,
+        "the kept store gives the demo's post-mortem byte for byte"
+    );
+    let verify = run("verify");
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+    assert!(text(&verify.stdout).starts_with("ledger intact: "));
+    let show = run("show");
+    assert_eq!(show.status.code(), Some(0), "{}", text(&show.stderr));
+    assert!(text(&show.stdout).contains("chain verifies"));
+
+    // The demo needs a fresh store: a second run into the same directory is refused.
+    let again = warroom(dir.path(), &["demo", "--keep", "kept/outage"]);
+    assert_eq!(again.status.code(), Some(1));
+    let refused = text(&again.stderr);
+    assert!(
+        refused.contains("already holds a warroom.db, and the demo needs a fresh store: remove it"),
+        "{refused}"
+    );
+    assert_eq!(refused.trim_end().lines().count(), 1, "{refused}");
+    assert!(again.stdout.is_empty());
+
+    // A file of someone else's where the example configuration would go is never overwritten.
+    let theirs = dir.path().join("theirs/config/deploy/warroom.toml");
+    std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+    std::fs::write(&theirs, "# mine\n").unwrap();
+    let refused = warroom(dir.path(), &["demo", "--keep", "theirs"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("is not the demo's example configuration"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "# mine\n");
+    assert!(!dir.path().join("theirs/warroom.db").exists());
+}
+
+#[test]
 fn replay_then_list_show_and_verify() {
     let dir = tempfile::tempdir().unwrap();
     let transcript = dir.path().join("t.jsonl");

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use warroom::agent::runner::{run_runbook, Report, Site};
+use warroom::agent::runner::{run_runbook, run_runbook_on, Report, RunClock, Site};
 use warroom::config::Settings;
 use warroom::domain::runbook::Runbook;
 
@@ -544,4 +544,108 @@ fn health_urls_reach_only_the_listed_hosts() {
             assert_eq!(values["health_url"], allowed);
         }
     }
+}
+
+/// A run's time read from a fake host's simulated clock (`clock` in its state directory, as
+/// the demo's hosts keep it): the fakes move it by the time they take, a pause moves it on.
+struct HostFileClock {
+    file: PathBuf,
+    started: u64,
+}
+
+impl HostFileClock {
+    fn seconds(&self) -> u64 {
+        std::fs::read_to_string(&self.file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl RunClock for HostFileClock {
+    fn elapsed(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.seconds() - self.started)
+    }
+
+    async fn pause(&self, pause: std::time::Duration) {
+        let now = self.seconds() + pause.as_secs();
+        std::fs::write(&self.file, format!("{now}\n")).unwrap();
+    }
+}
+
+/// The shipped restart on a fake host whose time is simulated, with the host's `timings`
+/// (seconds per file); returns the reports, the health polls and the seconds the run took.
+async fn restart_on_simulated_host(timings: &[(&str, u64)]) -> (Vec<Report>, usize, u64) {
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("running"), "").unwrap();
+    let start = 1_615_282_980; // 2021-03-09T09:43:00Z
+    std::fs::write(host.path().join("clock"), format!("{start}\n")).unwrap();
+    for (file, seconds) in timings {
+        std::fs::write(host.path().join(file), format!("{seconds}\n")).unwrap();
+    }
+    let program = |name: &str| fakes().join(name).display().to_string();
+    let site = Site {
+        programs: BTreeMap::from([
+            ("systemctl".to_string(), program("systemctl")),
+            ("curl".to_string(), program("health")),
+        ]),
+        env: vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("FAKE_HOST".into(), host.path().display().to_string()),
+        ],
+        output_limit: 64 * 1024,
+        redact: vec![],
+        url_hosts: vec![],
+    };
+    let runbook = shipped("/restart app");
+    let values = runbook.bind(&BTreeMap::new()).unwrap();
+    let clock = HostFileClock {
+        file: host.path().join("clock"),
+        started: start,
+    };
+    let mut reports = Vec::new();
+    run_runbook_on(&runbook, &values, &site, &clock, |r| {
+        reports.push(r);
+        async {}
+    })
+    .await;
+    let polls = std::fs::read_to_string(host.path().join("calls"))
+        .unwrap()
+        .lines()
+        .filter(|c| c.starts_with("health"))
+        .count();
+    (reports, polls, clock.seconds() - start)
+}
+
+#[tokio::test]
+async fn on_a_simulated_host_a_run_takes_the_hosts_time_not_the_wall_clocks() {
+    let started = std::time::Instant::now();
+    let (reports, polls, took) = restart_on_simulated_host(&[
+        ("stop-seconds", 90),
+        ("start-seconds", 105),
+        ("warmup-seconds", 15),
+    ])
+    .await;
+    assert_eq!(finished(&reports).0, "succeeded", "{reports:?}");
+    // 15 s of warm-up: polls at 0, 3, …, 15 s after the start, the sixth answers.
+    assert_eq!(polls, 6);
+    assert_eq!(took, 90 + 105 + 15, "the host's time");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "five retry pauses of 3 s and 3.5 minutes of host time cost no waiting: {:?}",
+        started.elapsed()
+    );
+
+    // The runbook's time limit (600 s) is on the host's time too: a stop that takes longer
+    // ends the run as timed out, in no time.
+    let (reports, polls, took) = restart_on_simulated_host(&[("stop-seconds", 700)]).await;
+    let (outcome, message) = finished(&reports);
+    assert_eq!(outcome, "timed_out");
+    assert_eq!(
+        message,
+        "/restart app ran past its 600 s limit and was stopped"
+    );
+    assert_eq!((polls, took), (0, 700));
 }

@@ -14,6 +14,7 @@ on_both_backends!(
     positions_and_versions_are_gapless,
     streams_read_backward_in_pages,
     streams_are_found_by_prefix,
+    events_are_found_by_the_start_of_their_id,
     expected_versions_are_enforced,
     re_appending_an_event_is_a_no_op_and_a_changed_one_an_error,
     one_conflicting_append_does_not_sink_the_batch,
@@ -202,6 +203,53 @@ async fn streams_are_found_by_prefix(url: &str) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn events_are_found_by_the_start_of_their_id(url: &str) {
+    use warroom::store::IdPrefix;
+    let ledger = Ledger::open(url).await.unwrap();
+    // Ids on both sides of each bound: a digit that carries across a hyphen, 9 → a, f → g.
+    let ids: [u128; 7] = [
+        0x1a2b3c4d_5eff_0000_0000_000000000000,
+        0x1a2b3c4d_5e00_0000_0000_000000000000,
+        0x1a2b3c4d_5f00_0000_0000_000000000000,
+        0x1a2b3c4c_ffff_ffff_ffff_ffffffffffff,
+        0x1a29ffff_0000_0000_0000_000000000000,
+        0x1a2a0000_0000_0000_0000_000000000000,
+        0xffffffff_ffff_ffff_ffff_ffffffffffff,
+    ];
+    for (n, id) in ids.iter().enumerate() {
+        let mut e = event(n as u64, "by id");
+        e.event_id = uuid::Uuid::from_u128(*id);
+        ledger
+            .append("s", ExpectedVersion::Any, vec![e])
+            .await
+            .unwrap();
+    }
+    let found = |prefix: &str, limit: usize| {
+        let ledger = ledger.clone();
+        let prefix = IdPrefix::parse(prefix).unwrap();
+        async move {
+            ledger
+                .events_with_id_prefix(&prefix, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.position)
+                .collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(found("1a2b3c4d5e", 10).await, [1, 2], "by position");
+    assert_eq!(found("1A2B-3C4D-5F", 10).await, [3]);
+    assert_eq!(found("1a2b3c4d", 10).await, [1, 2, 3]);
+    assert_eq!(found("1a2b3c4d", 2).await, [1, 2]);
+    assert_eq!(found("1a2b3c4c", 10).await, [4]);
+    assert_eq!(found("1a29", 10).await, [5]);
+    assert_eq!(found("1a2a", 10).await, [6]);
+    assert_eq!(found("ffff", 10).await, [7]);
+    assert_eq!(found("ffffffff-ffff-ffff-ffff-ffffffffffff", 10).await, [7]);
+    assert!(found("1a2b3c4e", 10).await.is_empty());
+    assert!(found("0000", 10).await.is_empty());
 }
 
 async fn expected_versions_are_enforced(url: &str) {

@@ -1,6 +1,7 @@
 //! Recording what is said: a message goes where its channel's messages go now (the bound
-//! incident, else the channel's own stream); an edit or a delete follows the message to the
-//! stream it lives in, stating the text it replaces when that is known.
+//! incident, else the channel's own stream) — or, said where no incident is bound in answer
+//! to a message an incident holds, to that incident; an edit or a delete follows the message
+//! to the stream it lives in, stating the text it replaces when that is known.
 
 use crate::app::chat::view::Place;
 use crate::app::error::AppError;
@@ -8,19 +9,36 @@ use crate::app::projection::Projection;
 use crate::app::{to_recorded, Failure, Input, Outcome, Warroom};
 use crate::domain::event::{ChatMessage, Event};
 use crate::domain::incident::IncidentCommand;
+use crate::domain::types::IncidentStatus;
 use chrono::{DateTime, Utc};
 
 impl Warroom {
     /// Records a message where the channel's messages go now. A message is a fact: no rule
     /// depends on the stream's version, so it is appended without reading the stream first
     /// (recording stays O(1) however long the incident runs).
+    ///
+    /// A reply follows the message it answers: said in a channel no incident is bound to, in
+    /// answer to a message an incident holds — said in it, or brought in by its lookback
+    /// (`Imported`) — it is recorded in that incident while the incident is not closed. The
+    /// on-call's "I have an alert for that too" answering the report in #ops that the alert's
+    /// incident imported is part of the incident, not of #ops's chatter.
     pub(in crate::app) async fn record_message(
         &self,
         projection: &mut Projection,
         input: &Input,
         message: ChatMessage,
     ) -> anyhow::Result<Outcome> {
-        let incident = projection.incidents.bound_to(&input.channel);
+        let incident = projection.incidents.bound_to(&input.channel).or_else(|| {
+            let answered = message.reply_to.as_deref()?;
+            match projection.chat.message_place(&input.channel, answered)? {
+                Place::Incident(number) => projection
+                    .incidents
+                    .get(number)
+                    .filter(|i| i.status != IncidentStatus::Closed)
+                    .map(|i| i.number),
+                Place::Channel { .. } => None,
+            }
+        });
         let pending = vec![self.pending(input, Event::MessagePosted(message))];
         self.record_facts(incident, input, pending).await
     }
