@@ -210,7 +210,7 @@ impl Runs {
 }
 
 /// The run an event of a run belongs to.
-fn run_of(event: &Event) -> Option<u32> {
+pub(super) fn run_of(event: &Event) -> Option<u32> {
     match event {
         Event::RunbookRequested { run, .. }
         | Event::RunbookConfirmed { run }

@@ -106,16 +106,8 @@ impl<'a> Timeline<'a> {
                 e.run = Some(*run);
                 self.push(Some(e));
             }
-            Event::RunbookConfirmed { .. }
-            | Event::RunbookApproved { .. }
-            | Event::RunbookQueued { .. }
-            | Event::RunbookHeartbeat { .. }
-            | Event::RunbookClaimed { .. }
-            | Event::RunbookStepStarted { .. }
-            | Event::RunbookOutput { .. }
-            | Event::RunbookStepFinished { .. }
-            | Event::RunbookFinished { .. }
-                if self.detail == Detail::Folded => {}
+            // Folded, the rest of a run is in its line and the Runs appendix.
+            event if self.detail == Detail::Folded && runs::run_of(event).is_some() => {}
             Event::AlertReceived(_)
             | Event::AlertGroupOpened { .. }
             | Event::SopPosted { .. }
