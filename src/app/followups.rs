@@ -5,6 +5,7 @@
 use super::delivery::Delivery;
 use super::Warroom;
 use crate::domain::event::Event;
+use crate::domain::followups::incident_title;
 use crate::domain::postmortem::{action_plan, ActionItem};
 use crate::domain::types::IncidentNumber;
 use uuid::Uuid;
@@ -18,6 +19,8 @@ const FOLLOWUP_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5f0c_77a1_3d2e_4b8a_9c61_0
 pub struct UnfiledAction {
     pub incident: IncidentNumber,
     pub incident_title: String,
+    /// `n` of `A{n}`.
+    pub number: u32,
     pub action: ActionItem,
 }
 
@@ -28,19 +31,15 @@ impl Warroom {
         incident: IncidentNumber,
     ) -> anyhow::Result<Vec<UnfiledAction>> {
         let records = self.incident_records(incident).await?;
-        let title = records
-            .iter()
-            .find_map(|r| match r.event.unwrapped() {
-                Event::IncidentOpened { title, .. } => Some(title.clone()),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let title = incident_title(&records);
         Ok(action_plan(&records, &self.settings.directory)
             .into_iter()
-            .filter(|a| a.issue_url.is_none())
-            .map(|action| UnfiledAction {
+            .zip(1..)
+            .filter(|(a, _)| a.issue_url.is_none())
+            .map(|(action, number)| UnfiledAction {
                 incident,
                 incident_title: title.clone(),
+                number,
                 action,
             })
             .collect())

@@ -118,20 +118,21 @@ impl Bot {
                     .insert(user, name.clone());
                 name
             }
-            None => match self.settings.users.get(&user.get()) {
-                Some(handle) => handle.clone(),
-                None => match self.reactors.lock().expect("reactors lock").get(&user) {
-                    Some(name) => name.clone(),
-                    None => {
-                        tracing::info!(
-                            message = %reaction.message_id,
-                            "Discord: a ⭐ was taken off by someone warroom cannot name; \
-                             /incident highlight message:… off:yes takes a mark off"
-                        );
-                        return Ok(());
-                    }
-                },
-            },
+            None => {
+                let known = self.settings.users.get(&user.get()).cloned().or_else(|| {
+                    let reactors = self.reactors.lock().expect("reactors lock");
+                    reactors.get(&user).cloned()
+                });
+                let Some(name) = known else {
+                    tracing::info!(
+                        message = %reaction.message_id,
+                        "Discord: a ⭐ was taken off by someone warroom cannot name; \
+                         /incident highlight message:… off:yes takes a mark off"
+                    );
+                    return Ok(());
+                };
+                name
+            }
         };
         let roles: Vec<u64> = reaction
             .member

@@ -2,7 +2,7 @@
 //! open, whose they are, and which are overdue.
 
 use super::command::followups::ActionFilter;
-use super::contacts::{Directory, Named};
+use super::contacts::Directory;
 use super::event::{Event, Recorded};
 use super::postmortem::{action_plan, ActionItem};
 use super::types::IncidentNumber;
@@ -34,13 +34,7 @@ pub fn follow_ups<'a>(
     let owner = filter.owner.as_deref().map(|o| canonical(directory, o));
     let mut list = Vec::new();
     for (number, records) in incidents {
-        let title = records
-            .iter()
-            .find_map(|r| match r.event.unwrapped() {
-                Event::IncidentOpened { title, .. } => Some(title.clone()),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let title = incident_title(records);
         for action in action_plan(records, directory) {
             if filter.open_only && action.done_at.is_some() {
                 continue;
@@ -60,12 +54,23 @@ pub fn follow_ups<'a>(
     list
 }
 
+/// The title an incident was opened with.
+pub fn incident_title(records: &[Recorded]) -> String {
+    records
+        .iter()
+        .find_map(|r| match r.event.unwrapped() {
+            Event::IncidentOpened { title, .. } => Some(title.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 fn canonical(directory: &Directory, name: &str) -> String {
     let name = name.trim_start_matches('@');
-    match directory.lookup(name) {
-        Some(Named::Person(c)) => c.handle.to_lowercase(),
-        _ => name.to_lowercase(),
-    }
+    directory
+        .person(name)
+        .map_or(name, |c| c.handle.as_str())
+        .to_lowercase()
 }
 
 /// One line per action: id, state (done, overdue, due), owner, text (its first line).

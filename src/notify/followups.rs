@@ -74,11 +74,10 @@ pub async fn file_incident(
             }
         };
         let Some(filed) = filed else { continue };
-        let number: u32 = action.action.id[1..].parse().unwrap_or_default();
         match warroom
             .link_issue(
                 incident,
-                number,
+                action.number,
                 settings.tracker.as_str(),
                 &filed.issue,
                 &filed.url,

@@ -284,7 +284,7 @@ pub fn assemble_in(
     let mut status = Status::new(channel_severity);
     let mut people = People::default();
     let mut timeline = Timeline::new(number, tz, detail);
-    let mut moments = Moments::new(tz);
+    let mut moments = Moments::new();
     let mut runs = Runs::default();
     let mut impact = ImpactNotes::default();
     let mut resolution = Resolution::default();
@@ -314,6 +314,7 @@ pub fn assemble_in(
         .map(|e| e.event_id)
         .collect();
     let key_moments = moments.key_moments(highlights);
+    let contributing_factors = moments.factors(&timeline);
     let mut pm = PostMortem {
         id: number_label(number),
         title,
@@ -333,7 +334,7 @@ pub fn assemble_in(
             duration_minutes,
             tz,
         ),
-        contributing_factors: moments.factors(),
+        contributing_factors,
         resolution: resolution.finish(),
         action_plan: actions.finish(),
         runs: runs.finish(),

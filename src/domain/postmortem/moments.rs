@@ -3,11 +3,10 @@
 //! factors: cause notes and the deploys noted before the incident.
 
 use super::names::Names;
-use super::{deploys, Note};
+use super::{Note, TimelineEntry};
 use crate::domain::event::{AlertStatus, Event, Recorded};
 use crate::domain::types::Role;
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -66,9 +65,8 @@ pub(super) struct FirstAlert {
     pub(super) summary: Option<String>,
 }
 
-/// Collects the moments and factors while the events go by in time order.
+/// Collects the moments and cause notes while the events go by in time order.
 pub(super) struct Moments {
-    tz: Tz,
     pub(super) detected: Option<Moment>,
     pub(super) first_alert: Option<FirstAlert>,
     pub(super) declared: Option<Moment>,
@@ -81,13 +79,11 @@ pub(super) struct Moments {
     resolved: Option<Moment>,
     closed: Option<Moment>,
     pub(super) causes: Vec<Note>,
-    changes: Vec<Change>,
 }
 
 impl Moments {
-    pub(super) fn new(tz: Tz) -> Moments {
+    pub(super) fn new() -> Moments {
         Moments {
-            tz,
             detected: None,
             first_alert: None,
             declared: None,
@@ -99,7 +95,6 @@ impl Moments {
             resolved: None,
             closed: None,
             causes: Vec::new(),
-            changes: Vec::new(),
         }
     }
 
@@ -194,15 +189,6 @@ impl Moments {
                 event_id: r.event_id,
                 from_run: false,
             }),
-            Event::DeployNoted { .. } => {
-                if let Some(e) = deploys::entry(r, names, self.tz) {
-                    self.changes.push(Change {
-                        at: e.at,
-                        text: e.text,
-                        event_id: r.event_id,
-                    });
-                }
-            }
             _ => {}
         }
     }
@@ -233,12 +219,19 @@ impl Moments {
         }
     }
 
-    pub(super) fn factors(&mut self) -> ContributingFactors {
-        let mut changes = std::mem::take(&mut self.changes);
-        changes.sort_by_key(|c| c.at);
+    /// The cause notes, and the deploy notes the timeline already wrote (in time order).
+    pub(super) fn factors(&mut self, timeline: &[TimelineEntry]) -> ContributingFactors {
         ContributingFactors {
             causes: std::mem::take(&mut self.causes),
-            changes_before: changes,
+            changes_before: timeline
+                .iter()
+                .filter(|e| e.kind == "deploy")
+                .map(|e| Change {
+                    at: e.at,
+                    text: e.text.clone(),
+                    event_id: e.event_id,
+                })
+                .collect(),
         }
     }
 }

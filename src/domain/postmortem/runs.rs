@@ -85,13 +85,7 @@ impl Runs {
             ..
         } = event
         {
-            let mut waits = Vec::new();
-            if *confirm {
-                waits.push("their confirmation".to_string());
-            }
-            if let Some(approver) = approval {
-                waits.push(format!("approval by {approver}"));
-            }
+            let waits = waits_for(*confirm, approval.as_deref());
             self.by_number.insert(*run, self.runs.len());
             self.runs.push(Run {
                 run: *run,
@@ -209,6 +203,18 @@ impl Runs {
     }
 }
 
+/// What a request waits for, in words (`their confirmation`, `approval by !sre`).
+fn waits_for(confirm: bool, approval: Option<&str>) -> Vec<String> {
+    let mut waits = Vec::new();
+    if confirm {
+        waits.push("their confirmation".to_string());
+    }
+    if let Some(approver) = approval {
+        waits.push(format!("approval by {approver}"));
+    }
+    waits
+}
+
 /// The run an event of a run belongs to.
 pub(super) fn run_of(event: &Event) -> Option<u32> {
     match event {
@@ -287,13 +293,7 @@ pub(super) fn entry(r: &Recorded, names: &Names) -> Option<TimelineEntry> {
             for (name, value) in params {
                 text.push_str(&format!(" {name}:{value}"));
             }
-            let mut waits = Vec::new();
-            if *confirm {
-                waits.push("their confirmation".to_string());
-            }
-            if let Some(approver) = approval {
-                waits.push(format!("approval by {approver}"));
-            }
+            let waits = waits_for(*confirm, approval.as_deref());
             if !waits.is_empty() {
                 text.push_str(&format!(" (waits for {})", waits.join(" and ")));
             }
