@@ -2,7 +2,7 @@
 //! implement, and the `Snapshot` a backend reads inside the append transaction for the planner.
 
 use super::plan::{AppendRequest, Existing, Plan};
-use super::{StoreError, StoredEvent};
+use super::{StoreError, StoredEvent, StreamTime};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +21,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
         decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
     ) -> Result<Plan, StoreError>;
     async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Every event of a stream as its version, position and time, in stream order.
+    async fn stream_times(&self, stream: &str) -> Result<Vec<StreamTime>, StoreError>;
+    /// Up to `limit` events of a stream with versions above `after_version`, oldest first.
+    async fn read_stream_after(
+        &self,
+        stream: &str,
+        after_version: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
     /// Up to `limit` events of a stream with versions below `before_version`, newest first.
     async fn read_stream_backward(
         &self,

@@ -5,7 +5,9 @@ use super::backend::{Backend, Snapshot};
 use super::chain::{self, ChainFields};
 use super::id_prefix::IdPrefix;
 use super::plan::AppendRequest;
-use super::{AppendError, Appended, ExpectedVersion, NewEvent, StoreError, StoredEvent};
+use super::{
+    AppendError, Appended, ExpectedVersion, NewEvent, StoreError, StoredEvent, StreamTime,
+};
 use chrono::Utc;
 use sqlx::migrate::Migrator;
 use std::collections::{HashMap, VecDeque};
@@ -273,6 +275,28 @@ impl Ledger {
     /// Every event of one stream, by version; empty when the stream does not exist.
     pub async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.backend.read_stream(stream).await
+    }
+
+    /// Every event of a stream as its version, position and time, in stream order: the
+    /// little a reader needs to take a long stream's events in time order while reading
+    /// them a page at a time.
+    pub async fn stream_times(&self, stream: &str) -> Result<Vec<StreamTime>, StoreError> {
+        self.inner.backend.stream_times(stream).await
+    }
+
+    /// Up to `limit` events of a stream, oldest first, with versions above `after_version`:
+    /// pages through a long stream so that a reader converts each page before the next
+    /// arrives instead of holding every row at once.
+    pub async fn read_stream_after(
+        &self,
+        stream: &str,
+        after_version: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner
+            .backend
+            .read_stream_after(stream, after_version, limit.clamp(1, 100_000) as i64)
+            .await
     }
 
     /// Up to `limit` events of a stream, newest first, with versions below `before_version`

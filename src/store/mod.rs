@@ -89,6 +89,15 @@ pub struct StoredEvent {
     pub hash: String,
 }
 
+/// When one event of a stream happened and where it stands: what a reader needs to take a
+/// stream's events in time order while reading them, cheaply, in stream order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamTime {
+    pub stream_version: i64,
+    pub position: i64,
+    pub occurred_at: DateTime<Utc>,
+}
+
 impl StoredEvent {
     /// The payload parsed as JSON.
     pub fn payload_json(&self) -> Result<serde_json::Value, serde_json::Error> {

@@ -4,7 +4,7 @@
 
 use super::backend::{Backend, Snapshot};
 use super::plan::{AppendRequest, Plan};
-use super::{chain, StoreError, StoredEvent};
+use super::{chain, StoreError, StoredEvent, StreamTime};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
@@ -199,6 +199,45 @@ impl Backend for PgBackend {
             "SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version"
         ))
         .bind(stream)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
+    async fn stream_times(&self, stream: &str) -> Result<Vec<StreamTime>, StoreError> {
+        sqlx::query(
+            "SELECT stream_version, position, occurred_at FROM events WHERE stream_id = $1 \
+             ORDER BY stream_version",
+        )
+        .bind(stream)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(StreamTime {
+                stream_version: row.try_get("stream_version")?,
+                position: row.try_get("position")?,
+                occurred_at: row.try_get::<DateTime<Utc>, _>("occurred_at")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn read_stream_after(
+        &self,
+        stream: &str,
+        after_version: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 \
+             ORDER BY stream_version LIMIT $3"
+        ))
+        .bind(stream)
+        .bind(after_version)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?
         .iter()

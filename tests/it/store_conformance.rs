@@ -12,7 +12,7 @@ use warroom::store::{
 on_both_backends!(
     envelopes_round_trip_exactly,
     positions_and_versions_are_gapless,
-    streams_read_backward_in_pages,
+    streams_read_in_pages_both_ways,
     streams_are_found_by_prefix,
     events_are_found_by_the_start_of_their_id,
     expected_versions_are_enforced,
@@ -132,7 +132,7 @@ async fn positions_and_versions_are_gapless(url: &str) {
     );
 }
 
-async fn streams_read_backward_in_pages(url: &str) {
+async fn streams_read_in_pages_both_ways(url: &str) {
     let ledger = Ledger::open(url).await.unwrap();
     let events: Vec<NewEvent> = (0..10).map(|i| event(i, "page")).collect();
     ledger
@@ -165,6 +165,22 @@ async fn streams_read_backward_in_pages(url: &str) {
         .is_empty());
     assert!(ledger
         .read_stream_backward("absent", None, 4)
+        .await
+        .unwrap()
+        .is_empty());
+    let first = ledger.read_stream_after("long", 0, 4).await.unwrap();
+    assert_eq!(versions(&first), [1, 2, 3, 4]);
+    let next = ledger.read_stream_after("long", 4, 4).await.unwrap();
+    assert_eq!(versions(&next), [5, 6, 7, 8]);
+    let last = ledger.read_stream_after("long", 8, 4).await.unwrap();
+    assert_eq!(versions(&last), [9, 10]);
+    assert!(ledger
+        .read_stream_after("long", 10, 4)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(ledger
+        .read_stream_after("absent", 0, 4)
         .await
         .unwrap()
         .is_empty());
