@@ -472,13 +472,7 @@ async fn follow(ledger: Ledger, projection: Arc<Mutex<Projection>>) {
 
 /// Reads a stored event into the domain's terms.
 pub fn to_recorded(stored: &StoredEvent) -> anyhow::Result<Recorded> {
-    let payload = stored.payload_json().with_context(|| {
-        format!(
-            "event at position {} has a payload that is not JSON",
-            stored.position
-        )
-    })?;
-    let event = Event::from_parts(&stored.event_type, payload)
+    let event = Event::from_stored(&stored.event_type, &stored.payload)
         .with_context(|| format!("event at position {}", stored.position))?;
     Ok(Recorded {
         event_id: stored.event_id,

@@ -9,11 +9,11 @@ use crate::config::Settings;
 use crate::domain::command::followups::ActionFilter;
 use crate::domain::event::Recorded;
 use crate::domain::followups::{self, FollowUp};
-use crate::domain::postmortem::{self, Detail, PostMortem};
+use crate::domain::postmortem::{Assembly, Detail, PostMortem};
 use crate::domain::types::IncidentNumber;
-use crate::store::Ledger;
+use crate::store::{Ledger, StreamTime};
 use anyhow::Context;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// The ledger and the settings documents are rendered with; cheap to clone.
@@ -37,14 +37,31 @@ impl Reader {
         &self.settings
     }
 
-    /// Every event of one stream, in stream order.
+    /// Every event of one stream, in stream order. Read a page at a time, each converted
+    /// before the next is read, so a 100k-event incident never sits in memory twice (rows
+    /// and events) on the way to its post-mortem.
     pub async fn stream(&self, stream_id: &str) -> anyhow::Result<Vec<Recorded>> {
-        self.ledger
-            .read_stream(stream_id)
-            .await?
-            .iter()
-            .map(to_recorded)
-            .collect()
+        const PAGE: usize = 2_000;
+        // Sized once: growing a vector of 100k events by doubling would briefly hold it
+        // one and a half times over.
+        let version = self.ledger.stream_version(stream_id).await?;
+        let mut records = Vec::with_capacity(usize::try_from(version).unwrap_or(0));
+        let mut after = 0;
+        loop {
+            let page = self
+                .ledger
+                .read_stream_after(stream_id, after, PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.stream_version;
+            for stored in &page {
+                records.push(to_recorded(stored)?);
+            }
+            if page.len() < PAGE {
+                break;
+            }
+        }
+        Ok(records)
     }
 
     /// Every event of the streams whose id starts with `prefix`, by stream.
@@ -106,22 +123,185 @@ impl Reader {
         self.postmortem_in(number, Detail::Folded).await
     }
 
-    /// The post-mortem draft with as much of the timeline as `detail` says.
+    /// The post-mortem draft with as much of the timeline as `detail` says. The incident's
+    /// events are read a page at a time and each handed to the assembly and dropped, so a
+    /// long incident is never held whole beside the document made from it.
     pub async fn postmortem_in(
         &self,
         number: IncidentNumber,
         detail: Detail,
     ) -> anyhow::Result<PostMortem> {
-        let records = self.incident_records(number).await?;
-        if records.is_empty() {
+        let stream = number.stream_id();
+        let times = self.ledger.stream_times(&stream).await?;
+        if times.is_empty() {
             anyhow::bail!("{number} does not exist; `warroom incidents` lists the incidents");
         }
-        postmortem::assemble_in(
-            &records,
+        let mut assembly = Assembly::new(
+            number,
             &self.settings.directory,
             self.settings.timezone,
             detail,
-        )
-        .with_context(|| format!("cannot assemble the post-mortem of {number}"))
+            times.len(),
+        );
+        let mut order = TimeOrder::of(&times);
+        let mut pages = std::pin::pin!(read_ahead(&self.ledger, &stream, &times));
+        while let Some(page) = futures_util::StreamExt::next(&mut pages).await {
+            for (version, record) in page? {
+                order.take(version, record, |r| assembly.see(r));
+            }
+        }
+        anyhow::ensure!(
+            order.is_done(),
+            "{number} was read incompletely (its events changed while they were read); run the command again"
+        );
+        assembly
+            .finish()
+            .with_context(|| format!("cannot assemble the post-mortem of {number}"))
+    }
+}
+
+/// The events of `stream` whose times are `times`, a page at a time with their versions, in
+/// stream order. The page boundaries are known from the times, so a few pages are read and
+/// decoded at once, each by a task of its own, while the receiver assembles the page
+/// before: on two cores that halves the time of a 100k-event post-mortem. Events appended
+/// after the times were read are left out: the document is of the incident as it stood.
+fn read_ahead(
+    ledger: &Ledger,
+    stream: &str,
+    times: &[StreamTime],
+) -> impl futures_util::Stream<Item = anyhow::Result<Vec<(i64, Recorded)>>> {
+    use futures_util::StreamExt as _;
+    const PAGE: usize = 2_000;
+    const AT_ONCE: usize = 3;
+    let through = times.last().map_or(0, |t| t.stream_version);
+    // Each page reads the versions after the last one of the page before.
+    let starts: Vec<i64> = times
+        .chunks(PAGE)
+        .scan(0, |after, chunk| {
+            let start = *after;
+            *after = chunk.last().map_or(start, |t| t.stream_version);
+            Some(start)
+        })
+        .collect();
+    let (ledger, stream) = (ledger.clone(), stream.to_string());
+    futures_util::stream::iter(starts)
+        .map(move |after| {
+            let (ledger, stream) = (ledger.clone(), stream.clone());
+            async move {
+                ledger
+                    .read_stream_after(&stream, after, PAGE)
+                    .await?
+                    .iter()
+                    .filter(|stored| stored.stream_version <= through)
+                    .map(|stored| Ok((stored.stream_version, to_recorded(stored)?)))
+                    .collect::<anyhow::Result<Vec<_>>>()
+            }
+        })
+        .buffered(AT_ONCE)
+}
+
+/// Hands a stream's events over in time order (`at`, then position) while they arrive in
+/// stream order. An event that arrives before its turn waits until the ones before it have
+/// gone; in the usual stream, whose events were appended as they happened, none waits, and
+/// a reader holds one page at a time however long the stream.
+struct TimeOrder {
+    /// The stream versions in time order.
+    sequence: Vec<i64>,
+    /// How many of them have been handed over.
+    next: usize,
+    waiting: HashMap<i64, Recorded>,
+}
+
+impl TimeOrder {
+    fn of(times: &[StreamTime]) -> TimeOrder {
+        let mut sorted = times.to_vec();
+        sorted.sort_by_key(|t| (t.occurred_at, t.position));
+        TimeOrder {
+            sequence: sorted.iter().map(|t| t.stream_version).collect(),
+            next: 0,
+            waiting: HashMap::new(),
+        }
+    }
+
+    /// Takes the event of `version`, and hands `see` every event whose turn has come.
+    fn take(&mut self, version: i64, record: Recorded, mut see: impl FnMut(&Recorded)) {
+        if self.sequence.get(self.next) != Some(&version) {
+            self.waiting.insert(version, record);
+            return;
+        }
+        see(&record);
+        self.next += 1;
+        while let Some(record) = self
+            .sequence
+            .get(self.next)
+            .and_then(|v| self.waiting.remove(v))
+        {
+            see(&record);
+            self.next += 1;
+        }
+    }
+
+    /// Whether every event has been handed over.
+    fn is_done(&self) -> bool {
+        self.next == self.sequence.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::Event;
+    use chrono::{TimeZone, Utc};
+
+    fn record(position: i64, minute: u32) -> (StreamTime, Recorded) {
+        let at = Utc.with_ymd_and_hms(2021, 3, 9, 9, minute, 0).unwrap();
+        let time = StreamTime {
+            stream_version: position,
+            position,
+            occurred_at: at,
+        };
+        let record = Recorded {
+            event_id: uuid::Uuid::from_u128(position as u128),
+            position,
+            at,
+            actor: "rpark".into(),
+            event: Event::IncidentClosed {},
+        };
+        (time, record)
+    }
+
+    #[test]
+    fn events_come_out_in_time_order_and_only_late_ones_wait() {
+        // Versions 1..=5 at minutes 10, 11, 5, 12, 12: the third happened first, and the
+        // last two at the same minute go by position.
+        let events: Vec<_> = [(1, 10), (2, 11), (3, 5), (4, 12), (5, 12)]
+            .into_iter()
+            .map(|(p, m)| record(p, m))
+            .collect();
+        let times: Vec<StreamTime> = events.iter().map(|(t, _)| *t).collect();
+        let mut order = TimeOrder::of(&times);
+        let mut seen = Vec::new();
+        let mut most_waiting = 0;
+        for (t, r) in events {
+            order.take(t.stream_version, r, |r| seen.push(r.position));
+            most_waiting = most_waiting.max(order.waiting.len());
+        }
+        assert_eq!(seen, [3, 1, 2, 4, 5]);
+        assert!(order.is_done());
+        assert_eq!(most_waiting, 2, "only the events before the early one wait");
+    }
+
+    #[test]
+    fn a_stream_in_time_order_never_waits_and_a_missing_event_is_noticed() {
+        let events: Vec<_> = (1..=4).map(|p| record(p, p as u32)).collect();
+        let times: Vec<StreamTime> = events.iter().map(|(t, _)| *t).collect();
+        let mut order = TimeOrder::of(&times);
+        let mut seen = 0;
+        for (t, r) in events.into_iter().filter(|(t, _)| t.stream_version != 3) {
+            order.take(t.stream_version, r, |_| seen += 1);
+            assert!(order.waiting.len() <= 1);
+        }
+        assert_eq!(seen, 2, "the fourth waits for the third, which never came");
+        assert!(!order.is_done());
     }
 }

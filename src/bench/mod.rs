@@ -95,6 +95,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
     }
     if wants("postmortem") {
         postmortem_bench(args.postmortem_events)?;
+        postmortem_command_bench(args.postmortem_events).await?;
     }
     if wants("rebuild") {
         rebuild_bench(args.rebuild_events).await?;
@@ -333,6 +334,74 @@ fn postmortem_bench(n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Times `warroom postmortem` as a user runs it, a child process each time, on a SQLite
+/// ledger holding one incident of `n` events, and reads the child's own peak RSS.
+async fn postmortem_command_bench(n: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("postmortem.db").display());
+    let ledger = Ledger::open(&url).await?;
+    let records = big_incident(n);
+    for chunk in records.chunks(1000) {
+        let events = chunk
+            .iter()
+            .map(|r| NewEvent {
+                event_id: r.event_id,
+                event_type: r.event.event_type().into(),
+                schema_version: SCHEMA_VERSION,
+                occurred_at: r.at,
+                actor: r.actor.clone(),
+                payload: r.event.to_payload(),
+            })
+            .collect();
+        ledger
+            .append(&IncidentNumber(1).stream_id(), ExpectedVersion::Any, events)
+            .await?;
+    }
+    ledger.close().await;
+    drop(records);
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        runs.push(child_run(&["postmortem", "INC-1", "--db", &url])?);
+    }
+    runs.sort_by_key(|(elapsed, _)| *elapsed);
+    let peak_kb = runs.iter().map(|(_, kb)| *kb).max().unwrap_or(0);
+    println!(
+        "  `warroom postmortem INC-1` on that incident (whole process): median {}, min {}, max {}; peak RSS {:.1} MB",
+        ms(runs[2].0),
+        ms(runs[0].0),
+        ms(runs[4].0),
+        peak_kb as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// Runs this binary with `args` as a child, its output discarded, and returns its wall
+/// time and the peak resident memory it reports of itself. (The parent's
+/// `RUSAGE_CHILDREN` would count the pages a forked child shares with this process until
+/// it execs, so it would report the bench's own size.)
+fn child_run(args: &[&str]) -> anyhow::Result<(StdDuration, u64)> {
+    let exe = std::env::current_exe()?;
+    let t = Instant::now();
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .env(PRINT_PEAK_RSS, "1")
+        .stdout(std::process::Stdio::null())
+        .output()?;
+    let elapsed = t.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    anyhow::ensure!(
+        out.status.success(),
+        "warroom {} failed: {stderr}",
+        args.join(" ")
+    );
+    let kb = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak RSS: "))
+        .and_then(|v| v.trim_end_matches(" kB").parse().ok())
+        .with_context(|| format!("warroom {} did not report its peak RSS", args.join(" ")))?;
+    Ok((elapsed, kb))
+}
+
 async fn rebuild_bench(n: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("rebuild.db").display());
@@ -406,25 +475,9 @@ fn readonly_commands(url: &str, incident: IncidentNumber) -> anyhow::Result<()> 
 /// Set in a child's environment to make `warroom` print its own peak RSS when it exits.
 pub const PRINT_PEAK_RSS: &str = "WARROOM_PRINT_PEAK_RSS";
 
-/// Runs `warroom demo` as a child, which reports its own peak resident memory. (The
-/// parent's `RUSAGE_CHILDREN` would count the pages a forked child shares with this
-/// process until it execs, so it would report the bench's own size.)
+/// Runs `warroom demo` as a child, which reports its own peak resident memory.
 fn demo_rss() -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?;
-    let t = Instant::now();
-    let out = std::process::Command::new(exe)
-        .arg("demo")
-        .env(PRINT_PEAK_RSS, "1")
-        .stdout(std::process::Stdio::null())
-        .output()?;
-    let elapsed = t.elapsed();
-    anyhow::ensure!(out.status.success(), "warroom demo failed: {}", out.status);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let kb: u64 = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("peak RSS: "))
-        .and_then(|v| v.trim_end_matches(" kB").parse().ok())
-        .context("warroom demo did not report its peak RSS")?;
+    let (elapsed, kb) = child_run(&["demo"])?;
     println!(
         "\ndemo: peak RSS {:.1} MB, wall time {}",
         kb as f64 / 1024.0,

@@ -439,11 +439,24 @@ impl Cli {
                 } else {
                     postmortem::Detail::Folded
                 };
-                let document = render(&reader.postmortem_in(number, detail).await?, format);
+                let document = reader.postmortem_in(number, detail).await?;
+                // Markdown goes out as it is written: a long incident's document is never
+                // held whole on top of the model it comes from.
+                use std::io::Write as _;
+                let write = |sink: &mut dyn std::io::Write| -> std::io::Result<()> {
+                    let mut sink = std::io::BufWriter::new(sink);
+                    match format {
+                        Format::Md => postmortem::write_markdown(&document, &mut sink)?,
+                        Format::Json => sink.write_all(render(&document, format).as_bytes())?,
+                    }
+                    sink.flush()
+                };
                 match out {
-                    Some(path) => std::fs::write(path, document)
+                    Some(path) => std::fs::File::create(path)
+                        .and_then(|mut file| write(&mut file))
                         .with_context(|| format!("cannot write {}", path.display()))?,
-                    None => print!("{document}"),
+                    None => write(&mut std::io::stdout().lock())
+                        .context("cannot write the post-mortem to standard output")?,
                 }
                 Ok(0)
             }

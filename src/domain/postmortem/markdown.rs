@@ -28,18 +28,37 @@ pub const SECTIONS: [&str; 9] = [
 
 /// The post-mortem in Markdown, with the sections of `SECTIONS` in order.
 pub fn render_markdown(pm: &PostMortem) -> String {
-    let mut out = String::new();
+    let mut bytes = Vec::new();
+    write_markdown(pm, &mut bytes).expect("writing into memory cannot fail");
+    String::from_utf8(bytes).expect("the document is built from strings")
+}
+
+/// Once this much of the document is written it goes to the sink, so a 100k-line timeline
+/// never sits whole in memory on its way to a file or a terminal.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// The post-mortem in Markdown, as `render_markdown` writes it, written to `sink` a piece at a
+/// time.
+pub fn write_markdown(pm: &PostMortem, sink: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut out = String::with_capacity(2 * FLUSH_AT);
     heading(&mut out, pm);
     let _ = writeln!(out, "## Summary\n\n{}", pm.view.summary_markdown);
     key_moments(&mut out, pm);
     stakeholders(&mut out, pm);
-    timeline(&mut out, pm);
+    out.push_str("\n## Incident Timeline\n\n");
+    for e in &pm.timeline {
+        e.write_markdown(&mut out, pm.view.tz);
+        if out.len() >= FLUSH_AT {
+            sink.write_all(out.as_bytes())?;
+            out.clear();
+        }
+    }
     impact(&mut out, pm);
     contributing_factors(&mut out, pm);
     resolution(&mut out, pm);
     action_plan(&mut out, pm);
     runs(&mut out, pm);
-    out
+    sink.write_all(out.as_bytes())
 }
 
 /// Just the timeline, for `warroom timeline` and `/incident timeline`.
@@ -170,13 +189,6 @@ fn stakeholders(out: &mut String, pm: &PostMortem) {
             push_inert(out, &format!("{} (@{})", s.name, s.handle), Place::Item(4));
         }
         out.push('\n');
-    }
-}
-
-fn timeline(out: &mut String, pm: &PostMortem) {
-    out.push_str("\n## Incident Timeline\n\n");
-    for e in &pm.timeline {
-        e.write_markdown(out, pm.view.tz);
     }
 }
 

@@ -33,7 +33,7 @@ mod text;
 mod timeline;
 
 pub use impact::minutes_in_words;
-pub use markdown::{render_markdown, render_timeline, SECTIONS};
+pub use markdown::{render_markdown, render_timeline, write_markdown, SECTIONS};
 pub use moments::{Change, ContributingFactors, KeyMoments, Moment};
 pub use runs::{Run, RunStep};
 
@@ -265,93 +265,183 @@ pub fn assemble_in(
     tz: Tz,
     detail: Detail,
 ) -> Result<PostMortem, NotAnIncident> {
-    let (opened, number, title, channel_severity) = records
+    let number = records
         .iter()
         .find_map(|r| match &r.event {
-            Event::IncidentOpened {
-                number,
-                title,
-                severity,
-                ..
-            } => Some((r, *number, title.clone(), *severity)),
+            Event::IncidentOpened { number, .. } => Some(*number),
             _ => None,
         })
         .ok_or(NotAnIncident)?;
-    let names = Names::new(directory);
     let mut ordered: Vec<&Recorded> = records.iter().collect();
     ordered.sort_by_key(|r| (r.at, r.position));
+    let mut assembly = Assembly::new(number, directory, tz, detail, records.len());
+    for r in ordered {
+        assembly.see(r);
+    }
+    assembly.finish()
+}
 
-    let mut status = Status::new(channel_severity);
-    let mut people = People::default();
-    let mut timeline = Timeline::new(number, tz, detail);
-    let mut moments = Moments::new();
-    let mut runs = Runs::default();
-    let mut impact = ImpactNotes::default();
-    let mut resolution = Resolution::default();
-    let mut actions = ActionPlan::default();
-    for &r in &ordered {
-        status.see(r);
-        // Before the timeline takes the event: an edit of a message the timeline has not
-        // seen stands for the message, and its editor takes part.
-        people.see(r, &names, &timeline);
-        timeline.see(r, &names);
-        moments.see(r, &names);
-        runs.see(r, &names);
-        impact.see(r, &names);
-        resolution.see(r, &names, &runs);
-        actions.see(r, &names);
+/// A post-mortem being built from an incident's events handed over one at a time, in time
+/// order (`at`, then position): what `assemble_in` does over a slice, for a reader that
+/// streams a long incident instead of holding all of it. Nothing here borrows an event, so
+/// each can be dropped once seen.
+pub struct Assembly<'d> {
+    number: IncidentNumber,
+    directory: &'d Directory,
+    tz: Tz,
+    names: Names<'d>,
+    opened: Option<Opened>,
+    first_at: Option<DateTime<Utc>>,
+    last_at: Option<DateTime<Utc>>,
+    status: Status,
+    people: People,
+    timeline: Timeline,
+    moments: Moments,
+    runs: Runs,
+    impact: ImpactNotes,
+    resolution: Resolution,
+    actions: ActionPlan,
+}
+
+/// What the incident's `IncidentOpened` said, and who opened it when.
+struct Opened {
+    at: DateTime<Utc>,
+    actor: String,
+    title: String,
+    severity: Severity,
+}
+
+impl<'d> Assembly<'d> {
+    /// `events`: about how many events will be seen, to size the timeline once.
+    pub fn new(
+        number: IncidentNumber,
+        directory: &'d Directory,
+        tz: Tz,
+        detail: Detail,
+        events: usize,
+    ) -> Assembly<'d> {
+        Assembly {
+            number,
+            directory,
+            tz,
+            names: Names::new(directory),
+            opened: None,
+            first_at: None,
+            last_at: None,
+            status: Status::new(),
+            people: People::default(),
+            timeline: Timeline::new(number, tz, detail, events),
+            moments: Moments::new(),
+            runs: Runs::default(),
+            impact: ImpactNotes::default(),
+            resolution: Resolution::default(),
+            actions: ActionPlan::default(),
+        }
     }
 
-    let started_at = ordered.first().map_or(opened.at, |r| r.at);
-    let last_at = ordered.last().map_or(opened.at, |r| r.at);
-    let duration_minutes = status
-        .resolved_at
-        .map(|end| (end - started_at).num_minutes().max(0));
-    let timeline = timeline.finish(&runs, &names);
-    let highlights = timeline
-        .iter()
-        .filter(|e| e.highlighted)
-        .map(|e| e.event_id)
-        .collect();
-    let key_moments = moments.key_moments(highlights);
-    let contributing_factors = moments.factors(&timeline);
-    let mut pm = PostMortem {
-        id: number_label(number),
-        title,
-        severity: status.severity,
-        started_at,
-        resolved_at: status.resolved_at,
-        closed_at: status.closed_at,
-        duration_minutes,
-        summary: String::new(),
-        key_moments,
-        stakeholders: people.by_team(directory),
-        timeline,
-        impact: impact.finish(
-            started_at,
+    /// Takes the next event in time order.
+    pub fn see(&mut self, r: &Recorded) {
+        if let (
+            None,
+            Event::IncidentOpened {
+                title, severity, ..
+            },
+        ) = (&self.opened, &r.event)
+        {
+            self.opened = Some(Opened {
+                at: r.at,
+                actor: r.actor.clone(),
+                title: title.clone(),
+                severity: *severity,
+            });
+        }
+        self.first_at.get_or_insert(r.at);
+        self.last_at = Some(r.at);
+        let names = &self.names;
+        self.status.see(r);
+        // Before the timeline takes the event: an edit of a message the timeline has not
+        // seen stands for the message, and its editor takes part.
+        self.people.see(r, names, &self.timeline);
+        self.timeline.see(r, names);
+        self.moments.see(r, names);
+        self.runs.see(r, names);
+        self.impact.see(r, names);
+        self.resolution.see(r, names, &self.runs);
+        self.actions.see(r, names);
+    }
+
+    /// The document, once every event has been seen; refused when none opened the incident.
+    pub fn finish(self) -> Result<PostMortem, NotAnIncident> {
+        let Assembly {
+            number,
+            directory,
+            tz,
+            names,
+            opened,
+            first_at,
             last_at,
-            status.resolved_at,
+            status,
+            people,
+            timeline,
+            mut moments,
+            runs,
+            impact,
+            resolution,
+            actions,
+        } = self;
+        let opened = opened.ok_or(NotAnIncident)?;
+        let started_at = first_at.unwrap_or(opened.at);
+        let last_at = last_at.unwrap_or(opened.at);
+        let duration_minutes = status
+            .resolved_at
+            .map(|end| (end - started_at).num_minutes().max(0));
+        let timeline = timeline.finish(&runs, &names);
+        let highlights = timeline
+            .iter()
+            .filter(|e| e.highlighted)
+            .map(|e| e.event_id)
+            .collect();
+        let key_moments = moments.key_moments(highlights);
+        let contributing_factors = moments.factors(&timeline);
+        let mut pm = PostMortem {
+            id: number_label(number),
+            title: opened.title,
+            severity: status.severity_or(opened.severity),
+            started_at,
+            resolved_at: status.resolved_at,
+            closed_at: status.closed_at,
             duration_minutes,
-            tz,
-        ),
-        contributing_factors,
-        resolution: resolution.finish(),
-        action_plan: actions.finish(),
-        runs: runs.finish(),
-        view: View {
-            tz,
-            status: status.state,
-            opened_at: opened.at,
-            opened_by: opened.actor.clone(),
-            first_alert: moments.first_alert.take(),
-            declared_severity: channel_severity.to_string(),
-            mitigated_how: moments.mitigated_how.take(),
-            summary_markdown: String::new(),
-        },
-    };
-    pm.summary = summary::write(&pm, &names, &|s| s.to_string());
-    pm.view.summary_markdown = summary::write(&pm, &names, &|s| text::inert(s, text::Place::Line));
-    Ok(pm)
+            summary: String::new(),
+            key_moments,
+            stakeholders: people.by_team(directory),
+            timeline,
+            impact: impact.finish(
+                started_at,
+                last_at,
+                status.resolved_at,
+                duration_minutes,
+                tz,
+            ),
+            contributing_factors,
+            resolution: resolution.finish(),
+            action_plan: actions.finish(),
+            runs: runs.finish(),
+            view: View {
+                tz,
+                status: status.state,
+                opened_at: opened.at,
+                opened_by: opened.actor,
+                first_alert: moments.first_alert.take(),
+                declared_severity: opened.severity.to_string(),
+                mitigated_how: moments.mitigated_how.take(),
+                summary_markdown: String::new(),
+            },
+        };
+        pm.summary = summary::write(&pm, &names, &|s| s.to_string());
+        pm.view.summary_markdown =
+            summary::write(&pm, &names, &|s| text::inert(s, text::Place::Line));
+        Ok(pm)
+    }
 }
 
 fn number_label(number: IncidentNumber) -> String {

@@ -2,23 +2,23 @@
 //! are shown — once per distinct name, for every section.
 
 use crate::domain::contacts::{Directory, Named};
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The contact list, and the names already resolved through it.
 pub(super) struct Names<'d> {
     directory: &'d Directory,
     // Every name resolves the same way each time and an incident has few distinct names, so
     // each is looked up once (a 100k-event incident would otherwise redo it 300k times).
-    resolved: RefCell<HashMap<String, Rc<Resolved>>>,
+    // A mutex, not a cell, so that an assembly can be carried across a reader's awaits.
+    resolved: Mutex<HashMap<String, Arc<Resolved>>>,
 }
 
 impl<'d> Names<'d> {
     pub(super) fn new(directory: &'d Directory) -> Names<'d> {
         Names {
             directory,
-            resolved: RefCell::new(HashMap::new()),
+            resolved: Mutex::new(HashMap::new()),
         }
     }
 
@@ -26,15 +26,14 @@ impl<'d> Names<'d> {
         self.directory
     }
 
-    pub(super) fn resolve(&self, name: &str) -> Rc<Resolved> {
-        if let Some(known) = self.resolved.borrow().get(name) {
+    pub(super) fn resolve(&self, name: &str) -> Arc<Resolved> {
+        let mut resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = resolved.get(name) {
             return known.clone();
         }
-        let resolved = Rc::new(Resolved::of(self.directory, name));
-        self.resolved
-            .borrow_mut()
-            .insert(name.to_string(), resolved.clone());
-        resolved
+        let known = Arc::new(Resolved::of(self.directory, name));
+        resolved.insert(name.to_string(), known.clone());
+        known
     }
 
     /// The contact's handle, or the name as written without its sigil.

@@ -6,17 +6,18 @@ use crate::domain::types::{IncidentStatus, Severity};
 use chrono::{DateTime, Utc};
 
 pub(super) struct Status {
-    pub(super) severity: Severity,
+    /// The last severity change's; the declared severity when there was none.
+    severity: Option<Severity>,
     pub(super) state: IncidentStatus,
     pub(super) resolved_at: Option<DateTime<Utc>>,
     pub(super) closed_at: Option<DateTime<Utc>>,
 }
 
 impl Status {
-    /// An incident just opened at `severity`.
-    pub(super) fn new(severity: Severity) -> Status {
+    /// An incident just opened.
+    pub(super) fn new() -> Status {
         Status {
-            severity,
+            severity: None,
             state: IncidentStatus::Open,
             resolved_at: None,
             closed_at: None,
@@ -25,7 +26,7 @@ impl Status {
 
     pub(super) fn see(&mut self, r: &Recorded) {
         match r.event.unwrapped() {
-            Event::SeverityChanged { to, .. } => self.severity = *to,
+            Event::SeverityChanged { to, .. } => self.severity = Some(*to),
             Event::IncidentResolved { .. } => {
                 self.state = IncidentStatus::Resolved;
                 self.resolved_at = Some(r.at);
@@ -41,5 +42,10 @@ impl Status {
             }
             _ => {}
         }
+    }
+
+    /// The severity now, given the one the incident was declared at.
+    pub(super) fn severity_or(&self, declared: Severity) -> Severity {
+        self.severity.unwrap_or(declared)
     }
 }

@@ -18,24 +18,26 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::collections::HashMap;
 
-pub(super) struct Timeline<'a> {
+pub(super) struct Timeline {
     number: IncidentNumber,
     tz: Tz,
     detail: Detail,
     entries: Vec<TimelineEntry>,
     /// The escalation step (escalation, sequence) whose pages the last entry holds.
     step_pages: Option<(u32, u32)>,
-    // Borrowed keys: the records outlive the assembly, so no key is copied.
-    by_message: HashMap<(&'a str, &'a str), usize>,
+    /// The entry of each message, by channel and message id.
+    by_message: HashMap<String, HashMap<String, usize>>,
 }
 
-impl<'a> Timeline<'a> {
-    pub(super) fn new(number: IncidentNumber, tz: Tz, detail: Detail) -> Timeline<'a> {
+impl Timeline {
+    /// `events`: how many the incident has, an upper bound on the lines, so the list is
+    /// sized once instead of doubling its way through a long incident.
+    pub(super) fn new(number: IncidentNumber, tz: Tz, detail: Detail, events: usize) -> Timeline {
         Timeline {
             number,
             tz,
             detail,
-            entries: Vec::new(),
+            entries: Vec::with_capacity(events),
             step_pages: None,
             by_message: HashMap::new(),
         }
@@ -43,10 +45,21 @@ impl<'a> Timeline<'a> {
 
     /// Whether the message already has its entry, so an edit of it changes that entry.
     pub(super) fn holds_message(&self, channel: &str, message_id: &str) -> bool {
-        self.by_message.contains_key(&(channel, message_id))
+        self.entry_of(channel, message_id).is_some()
     }
 
-    pub(super) fn see(&mut self, r: &'a Recorded, names: &Names) {
+    fn entry_of(&self, channel: &str, message_id: &str) -> Option<usize> {
+        self.by_message.get(channel)?.get(message_id).copied()
+    }
+
+    fn hold_message(&mut self, channel: &str, message_id: &str, entry: usize) {
+        self.by_message
+            .entry(channel.to_string())
+            .or_default()
+            .insert(message_id.to_string(), entry);
+    }
+
+    pub(super) fn see(&mut self, r: &Recorded, names: &Names) {
         match r.event.unwrapped() {
             Event::IncidentOpened { .. }
             | Event::SeverityChanged { .. }
@@ -171,6 +184,8 @@ impl<'a> Timeline<'a> {
         }
         // Deploy notes carry an earlier time than the event that holds them.
         self.entries.sort_by_key(|e| e.at);
+        // Sized for every event, of which few may have made a line.
+        self.entries.shrink_to_fit();
         self.entries
     }
 
@@ -203,7 +218,7 @@ impl<'a> Timeline<'a> {
 
     /// A highlight mark put on or taken off a message's entry.
     fn mark(&mut self, channel: &str, message_id: &str, names: &Names, by: &str, on: bool) {
-        let Some(&i) = self.by_message.get(&(channel, message_id)) else {
+        let Some(i) = self.entry_of(channel, message_id) else {
             return;
         };
         let by = names.resolve(by).key.clone();
@@ -215,36 +230,27 @@ impl<'a> Timeline<'a> {
         self.entries[i].highlighted = !marks.is_empty();
     }
 
-    fn posted(&mut self, r: &Recorded, names: &Names, m: &'a ChatMessage) {
+    fn posted(&mut self, r: &Recorded, names: &Names, m: &ChatMessage) {
         let mut e = TimelineEntry::of(r, names, "message", &m.author, m.text.clone());
         e.attachments = m.attachments.clone();
         if let Some(id) = &m.message_id {
-            self.by_message
-                .insert((m.channel.as_str(), id.as_str()), self.entries.len());
+            self.hold_message(&m.channel, id, self.entries.len());
         }
         self.entries.push(e);
     }
 
     /// The edit joins its message's entry; a message never seen gets an entry of its own,
     /// the editor's, which later edits join.
-    fn edited(
-        &mut self,
-        r: &Recorded,
-        names: &Names,
-        channel: &'a str,
-        message_id: &'a str,
-        edit: Edit,
-    ) {
-        match self.by_message.get(&(channel, message_id)) {
-            Some(&i) => {
+    fn edited(&mut self, r: &Recorded, names: &Names, channel: &str, message_id: &str, edit: Edit) {
+        match self.entry_of(channel, message_id) {
+            Some(i) => {
                 self.entries[i].text = edit.after.clone();
                 self.entries[i].edits.push(edit);
             }
             None => {
                 let mut e = TimelineEntry::of(r, names, "message", &r.actor, edit.after.clone());
                 e.edits.push(edit);
-                self.by_message
-                    .insert((channel, message_id), self.entries.len());
+                self.hold_message(channel, message_id, self.entries.len());
                 self.entries.push(e);
             }
         }
@@ -258,8 +264,8 @@ impl<'a> Timeline<'a> {
         message_id: &str,
         found_at: Option<DateTime<Utc>>,
     ) {
-        let i = match self.by_message.get(&(channel, message_id)) {
-            Some(&i) => i,
+        let i = match self.entry_of(channel, message_id) {
+            Some(i) => i,
             None => {
                 self.entries.push(TimelineEntry::of(
                     r,
