@@ -94,6 +94,41 @@ async fn insert_rows(
     Ok(())
 }
 
+/// Which way a page of a stream runs from the version it starts at.
+#[derive(Clone, Copy)]
+enum Toward {
+    Newer,
+    Older,
+}
+
+impl PgBackend {
+    /// Up to `limit` events of `stream` past `version` the way `toward` says, nearest first.
+    async fn stream_page(
+        &self,
+        stream: &str,
+        toward: Toward,
+        version: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let (past, order) = match toward {
+            Toward::Newer => (">", "ASC"),
+            Toward::Older => ("<", "DESC"),
+        };
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version {past} $2 \
+             ORDER BY stream_version {order} LIMIT $3"
+        ))
+        .bind(stream)
+        .bind(version)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+}
+
 #[async_trait]
 impl Backend for PgBackend {
     async fn commit(
@@ -231,18 +266,8 @@ impl Backend for PgBackend {
         after_version: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 \
-             ORDER BY stream_version LIMIT $3"
-        ))
-        .bind(stream)
-        .bind(after_version)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(decode)
-        .collect()
+        self.stream_page(stream, Toward::Newer, after_version, limit)
+            .await
     }
 
     async fn read_stream_backward(
@@ -251,18 +276,8 @@ impl Backend for PgBackend {
         before_version: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version < $2 \
-             ORDER BY stream_version DESC LIMIT $3"
-        ))
-        .bind(stream)
-        .bind(before_version)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(decode)
-        .collect()
+        self.stream_page(stream, Toward::Older, before_version, limit)
+            .await
     }
 
     async fn stream_version(&self, stream: &str) -> Result<i64, StoreError> {
