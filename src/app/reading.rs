@@ -37,31 +37,14 @@ impl Reader {
         &self.settings
     }
 
-    /// Every event of one stream, in stream order. Read a page at a time, each converted
-    /// before the next is read, so a 100k-event incident never sits in memory twice (rows
-    /// and events) on the way to its post-mortem.
+    /// Every event of one stream, in stream order.
     pub async fn stream(&self, stream_id: &str) -> anyhow::Result<Vec<Recorded>> {
-        const PAGE: usize = 2_000;
-        // Sized once: growing a vector of 100k events by doubling would briefly hold it
-        // one and a half times over.
-        let version = self.ledger.stream_version(stream_id).await?;
-        let mut records = Vec::with_capacity(usize::try_from(version).unwrap_or(0));
-        let mut after = 0;
-        loop {
-            let page = self
-                .ledger
-                .read_stream_after(stream_id, after, PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last.stream_version;
-            for stored in &page {
-                records.push(to_recorded(stored)?);
-            }
-            if page.len() < PAGE {
-                break;
-            }
-        }
-        Ok(records)
+        self.ledger
+            .read_stream(stream_id)
+            .await?
+            .iter()
+            .map(to_recorded)
+            .collect()
     }
 
     /// Every event of the streams whose id starts with `prefix`, by stream.
@@ -161,9 +144,9 @@ impl Reader {
 }
 
 /// The events of `stream` whose times are `times`, a page at a time with their versions, in
-/// stream order. The page boundaries are known from the times, so a few pages are read and
-/// decoded at once, each by a task of its own, while the receiver assembles the page
-/// before: on two cores that halves the time of a 100k-event post-mortem. Events appended
+/// stream order. The page boundaries are known from the times, so the next pages are asked
+/// for while the receiver assembles the one before, and the store builds them meanwhile
+/// (SQLite on reader connections of its own). Events appended
 /// after the times were read are left out: the document is of the incident as it stood.
 fn read_ahead(
     ledger: &Ledger,

@@ -20,7 +20,6 @@ pub(crate) trait Backend: Send + Sync + 'static {
         requests: &[AppendRequest],
         decide: &(dyn Fn(Snapshot) -> Plan + Send + Sync),
     ) -> Result<Plan, StoreError>;
-    async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError>;
     /// Every event of a stream as its version, position and time, in stream order.
     async fn stream_times(&self, stream: &str) -> Result<Vec<StreamTime>, StoreError>;
     /// Up to `limit` events of a stream with versions above `after_version`, oldest first.

@@ -272,9 +272,20 @@ impl Ledger {
         answered
     }
 
-    /// Every event of one stream, by version; empty when the stream does not exist.
+    /// Every event of one stream, by version; empty when the stream does not exist. Read a
+    /// page at a time (`read_stream_after`).
     pub async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.backend.read_stream(stream).await
+        const PAGE: usize = 2_000;
+        let mut events = Vec::new();
+        loop {
+            let after = events.last().map_or(0, |e: &StoredEvent| e.stream_version);
+            let page = self.read_stream_after(stream, after, PAGE).await?;
+            let full = page.len() == PAGE;
+            events.extend(page);
+            if !full {
+                return Ok(events);
+            }
+        }
     }
 
     /// Every event of a stream as its version, position and time, in stream order: the

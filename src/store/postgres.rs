@@ -229,18 +229,6 @@ impl Backend for PgBackend {
         Ok(None)
     }
 
-    async fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version"
-        ))
-        .bind(stream)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(decode)
-        .collect()
-    }
-
     async fn stream_times(&self, stream: &str) -> Result<Vec<StreamTime>, StoreError> {
         sqlx::query(
             "SELECT stream_version, position, occurred_at FROM events WHERE stream_id = $1 \

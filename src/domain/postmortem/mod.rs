@@ -287,8 +287,8 @@ pub fn assemble_in(
 /// each can be dropped once seen.
 pub struct Assembly<'d> {
     number: IncidentNumber,
-    directory: &'d Directory,
     tz: Tz,
+    /// The contact list, with the names already resolved through it.
     names: Names<'d>,
     opened: Option<Opened>,
     first_at: Option<DateTime<Utc>>,
@@ -322,7 +322,6 @@ impl<'d> Assembly<'d> {
     ) -> Assembly<'d> {
         Assembly {
             number,
-            directory,
             tz,
             names: Names::new(directory),
             opened: None,
@@ -374,7 +373,6 @@ impl<'d> Assembly<'d> {
     pub fn finish(self) -> Result<PostMortem, NotAnIncident> {
         let Assembly {
             number,
-            directory,
             tz,
             names,
             opened,
@@ -413,7 +411,7 @@ impl<'d> Assembly<'d> {
             duration_minutes,
             summary: String::new(),
             key_moments,
-            stakeholders: people.by_team(directory),
+            stakeholders: people.by_team(names.directory()),
             timeline,
             impact: impact.finish(
                 started_at,
