@@ -108,17 +108,27 @@ impl Reader {
 
     /// The post-mortem draft with as much of the timeline as `detail` says. The incident's
     /// events are read a page at a time and each handed to the assembly and dropped, so a
-    /// long incident is never held whole beside the document made from it.
+    /// long incident is never held whole beside the document made from it. The document is
+    /// of the incident as it stood at the start: events appended meanwhile are left out.
     pub async fn postmortem_in(
         &self,
         number: IncidentNumber,
         detail: Detail,
     ) -> anyhow::Result<PostMortem> {
         let stream = number.stream_id();
-        let times = self.ledger.stream_times(&stream).await?;
-        if times.is_empty() {
+        let through = self.ledger.stream_version(&stream).await?;
+        if through == 0 {
             anyhow::bail!("{number} does not exist; `warroom incidents` lists the incidents");
         }
+        // Every event's time is needed before the first is handed over, and the pages do
+        // not need them (a stream's versions have no gaps): both are read at once.
+        let mut pages = std::pin::pin!(read_ahead(&self.ledger, &stream, through));
+        let (times, first) = tokio::join!(
+            self.ledger.stream_times(&stream),
+            futures_util::StreamExt::next(&mut pages)
+        );
+        let mut times = times?;
+        times.retain(|t| t.stream_version <= through);
         let mut assembly = Assembly::new(
             number,
             &self.settings.directory,
@@ -127,11 +137,13 @@ impl Reader {
             times.len(),
         );
         let mut order = TimeOrder::of(&times);
-        let mut pages = std::pin::pin!(read_ahead(&self.ledger, &stream, &times));
-        while let Some(page) = futures_util::StreamExt::next(&mut pages).await {
-            for (version, record) in page? {
+        drop(times);
+        let mut page = first;
+        while let Some(events) = page {
+            for (version, record) in events? {
                 order.take(version, record, |r| assembly.see(r));
             }
+            page = futures_util::StreamExt::next(&mut pages).await;
         }
         anyhow::ensure!(
             order.is_done(),
@@ -143,44 +155,34 @@ impl Reader {
     }
 }
 
-/// The events of `stream` whose times are `times`, a page at a time with their versions, in
-/// stream order. The page boundaries are known from the times, so the next pages are asked
-/// for while the receiver assembles the one before, and the store builds them meanwhile
-/// (SQLite on reader connections of its own). Events appended
-/// after the times were read are left out: the document is of the incident as it stood.
+/// The events of `stream` up to version `through`, a page at a time with their versions, in
+/// stream order. The page boundaries are known from the versions, so the next pages are
+/// asked for while the receiver assembles the one before: the store builds them (SQLite on
+/// reader connections of its own) and a task of their own parses them meanwhile.
 fn read_ahead(
     ledger: &Ledger,
     stream: &str,
-    times: &[StreamTime],
+    through: i64,
 ) -> impl futures_util::Stream<Item = anyhow::Result<Vec<(i64, Recorded)>>> {
     use futures_util::StreamExt as _;
-    const PAGE: usize = 2_000;
+    const PAGE: i64 = 2_000;
     const AT_ONCE: usize = 3;
-    let through = times.last().map_or(0, |t| t.stream_version);
-    // Each page reads the versions after the last one of the page before.
-    let starts: Vec<i64> = times
-        .chunks(PAGE)
-        .scan(0, |after, chunk| {
-            let start = *after;
-            *after = chunk.last().map_or(start, |t| t.stream_version);
-            Some(start)
-        })
-        .collect();
     let (ledger, stream) = (ledger.clone(), stream.to_string());
-    futures_util::stream::iter(starts)
+    futures_util::stream::iter((0..through).step_by(PAGE as usize))
         .map(move |after| {
             let (ledger, stream) = (ledger.clone(), stream.clone());
-            async move {
+            tokio::spawn(async move {
                 ledger
-                    .read_stream_after(&stream, after, PAGE)
+                    .read_stream_after(&stream, after, PAGE as usize)
                     .await?
                     .iter()
                     .filter(|stored| stored.stream_version <= through)
                     .map(|stored| Ok((stored.stream_version, to_recorded(stored)?)))
                     .collect::<anyhow::Result<Vec<_>>>()
-            }
+            })
         })
         .buffered(AT_ONCE)
+        .map(|page| page.context("a page of the incident could not be read")?)
 }
 
 /// Hands a stream's events over in time order (`at`, then position) while they arrive in

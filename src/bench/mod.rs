@@ -361,7 +361,10 @@ async fn postmortem_command_bench(n: usize) -> anyhow::Result<()> {
     drop(records);
     let mut runs = Vec::new();
     for _ in 0..5 {
-        runs.push(child_run(&["postmortem", "INC-1", "--db", &url])?);
+        runs.push(child_run(
+            dir.path(),
+            &["postmortem", "INC-1", "--db", &url],
+        )?);
     }
     runs.sort_by_key(|(elapsed, _)| *elapsed);
     let peak_kb = runs.iter().map(|(_, kb)| *kb).max().unwrap_or(0);
@@ -378,12 +381,14 @@ async fn postmortem_command_bench(n: usize) -> anyhow::Result<()> {
 /// Runs this binary with `args` as a child, its output discarded, and returns its wall
 /// time and the peak resident memory it reports of itself. (The parent's
 /// `RUSAGE_CHILDREN` would count the pages a forked child shares with this process until
-/// it execs, so it would report the bench's own size.)
-fn child_run(args: &[&str]) -> anyhow::Result<(StdDuration, u64)> {
+/// it execs, so it would report the bench's own size.) It runs in `dir`, where no
+/// `warroom.toml` or `commands/` of the bench's own working directory can change it.
+fn child_run(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<(StdDuration, u64)> {
     let exe = std::env::current_exe()?;
     let t = Instant::now();
     let out = std::process::Command::new(exe)
         .args(args)
+        .current_dir(dir)
         .env(PRINT_PEAK_RSS, "1")
         .stdout(std::process::Stdio::null())
         .output()?;
@@ -477,7 +482,8 @@ pub const PRINT_PEAK_RSS: &str = "WARROOM_PRINT_PEAK_RSS";
 
 /// Runs `warroom demo` as a child, which reports its own peak resident memory.
 fn demo_rss() -> anyhow::Result<()> {
-    let (elapsed, kb) = child_run(&["demo"])?;
+    let dir = tempfile::tempdir()?;
+    let (elapsed, kb) = child_run(dir.path(), &["demo"])?;
     println!(
         "\ndemo: peak RSS {:.1} MB, wall time {}",
         kb as f64 / 1024.0,

@@ -458,6 +458,10 @@ impl Cli {
                     None => write(&mut std::io::stdout().lock())
                         .context("cannot write the post-mortem to standard output")?,
                 }
+                // The process ends here: the exit gives the document's memory back at once,
+                // where freeing a long incident's timeline entry by entry takes a tenth of
+                // the command's time.
+                std::mem::forget(document);
                 Ok(0)
             }
             Command::AsBuilt {

@@ -85,6 +85,25 @@ async fn envelopes_round_trip_exactly(url: &str) {
     );
     assert!(ledger.contains_event(e.event_id).await.unwrap());
     assert!(!ledger.contains_event(uuid::Uuid::nil()).await.unwrap());
+    // Texts shaped like the store's own page format (lengths, colons), several bytes a
+    // character, control characters and NUL come back byte for byte.
+    let odd = NewEvent {
+        actor: "12:é🙂\u{1e}3:x:".into(),
+        ..event(2, "4:ab\u{0}\n\u{1f}🙂 8:")
+    };
+    ledger
+        .append("incident-1", ExpectedVersion::Exactly(1), vec![odd.clone()])
+        .await
+        .unwrap();
+    let both = ledger.read_stream("incident-1").await.unwrap();
+    assert_eq!(both[1].actor, odd.actor);
+    assert_eq!(both[1].payload_json().unwrap(), odd.payload);
+    assert_eq!(ledger.read_all(0, 10).await.unwrap(), both);
+    let times = ledger.stream_times("incident-1").await.unwrap();
+    assert_eq!(
+        times.iter().map(|t| t.occurred_at).collect::<Vec<_>>(),
+        both.iter().map(|e| e.occurred_at).collect::<Vec<_>>()
+    );
     ledger.close().await;
     // Reopening reads the same bytes back.
     let again = Ledger::open(url).await.unwrap();
