@@ -120,22 +120,77 @@ impl Reader {
         if through == 0 {
             anyhow::bail!("{number} does not exist; `warroom incidents` lists the incidents");
         }
-        // Every event's time is needed before the first is handed over, and the pages do
-        // not need them (a stream's versions have no gaps): both are read at once.
-        let mut pages = std::pin::pin!(read_ahead(&self.ledger, &stream, through));
-        let (times, first) = tokio::join!(
-            self.ledger.stream_times(&stream),
-            futures_util::StreamExt::next(&mut pages)
-        );
-        let mut times = times?;
-        times.retain(|t| t.stream_version <= through);
-        let mut assembly = Assembly::new(
+        // An incident recorded as it happened has its events in time order already, and is
+        // read once. One event earlier than the event before it (a message found late, a
+        // transcript out of order) means the order is worked out from every event's time
+        // first, and the reading starts over.
+        let document = match self
+            .in_stream_order(number, detail, &stream, through)
+            .await?
+        {
+            Some(assembly) => assembly,
+            None => self.in_time_order(number, detail, &stream, through).await?,
+        };
+        document
+            .finish()
+            .with_context(|| format!("cannot assemble the post-mortem of {number}"))
+    }
+
+    fn assembly(&self, number: IncidentNumber, detail: Detail, events: i64) -> Assembly<'_> {
+        Assembly::new(
             number,
             &self.settings.directory,
             self.settings.timezone,
             detail,
-            times.len(),
+            usize::try_from(events).unwrap_or(0),
+        )
+    }
+
+    /// The events assembled in stream order, or `None` at the first one out of time order.
+    async fn in_stream_order(
+        &self,
+        number: IncidentNumber,
+        detail: Detail,
+        stream: &str,
+        through: i64,
+    ) -> anyhow::Result<Option<Assembly<'_>>> {
+        let mut assembly = self.assembly(number, detail, through);
+        let mut pages = std::pin::pin!(read_ahead(&self.ledger, stream, through));
+        let mut last = None;
+        let mut next_version = 1;
+        while let Some(page) = futures_util::StreamExt::next(&mut pages).await {
+            for (version, record) in page? {
+                anyhow::ensure!(version == next_version, incomplete(number));
+                if last.is_some_and(|last| record.at < last) {
+                    return Ok(None);
+                }
+                last = Some(record.at);
+                next_version += 1;
+                assembly.see(&record);
+            }
+        }
+        anyhow::ensure!(next_version == through + 1, incomplete(number));
+        Ok(Some(assembly))
+    }
+
+    /// The events assembled in time order, worked out from every event's time.
+    async fn in_time_order(
+        &self,
+        number: IncidentNumber,
+        detail: Detail,
+        stream: &str,
+        through: i64,
+    ) -> anyhow::Result<Assembly<'_>> {
+        // The times are needed before the first event is handed over, and the pages do not
+        // need them (a stream's versions have no gaps): both are read at once.
+        let mut pages = std::pin::pin!(read_ahead(&self.ledger, stream, through));
+        let (times, first) = tokio::join!(
+            self.ledger.stream_times(stream),
+            futures_util::StreamExt::next(&mut pages)
         );
+        let mut times = times?;
+        times.retain(|t| t.stream_version <= through);
+        let mut assembly = self.assembly(number, detail, through);
         let mut order = TimeOrder::of(&times);
         drop(times);
         let mut page = first;
@@ -145,14 +200,15 @@ impl Reader {
             }
             page = futures_util::StreamExt::next(&mut pages).await;
         }
-        anyhow::ensure!(
-            order.is_done(),
-            "{number} was read incompletely (its events changed while they were read); run the command again"
-        );
-        assembly
-            .finish()
-            .with_context(|| format!("cannot assemble the post-mortem of {number}"))
+        anyhow::ensure!(order.is_done(), incomplete(number));
+        Ok(assembly)
     }
+}
+
+fn incomplete(number: IncidentNumber) -> String {
+    format!(
+        "{number} was read incompletely (its events changed while they were read); run the command again"
+    )
 }
 
 /// The events of `stream` up to version `through`, a page at a time with their versions, in
@@ -165,7 +221,7 @@ fn read_ahead(
     through: i64,
 ) -> impl futures_util::Stream<Item = anyhow::Result<Vec<(i64, Recorded)>>> {
     use futures_util::StreamExt as _;
-    const PAGE: i64 = 2_000;
+    const PAGE: i64 = 500;
     const AT_ONCE: usize = 3;
     let (ledger, stream) = (ledger.clone(), stream.to_string());
     futures_util::stream::iter((0..through).step_by(PAGE as usize))

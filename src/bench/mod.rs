@@ -432,15 +432,23 @@ async fn rebuild_bench(n: usize) -> anyhow::Result<()> {
     );
     drop(warroom);
     ledger.close().await;
-    readonly_commands(&url, IncidentNumber((written as u64).div_ceil(1000)))?;
+    readonly_commands(
+        dir.path(),
+        &url,
+        IncidentNumber((written as u64).div_ceil(1000)),
+    )?;
     Ok(())
 }
 
 /// Times `warroom postmortem` and `warroom timeline` as a user runs them, a child process
 /// each, on the ledger at `url`: they read one stream, whatever the ledger's size. Then
 /// `warroom incidents`, which rebuilds the projection as every read-only command did before
-/// they read only their streams.
-fn readonly_commands(url: &str, incident: IncidentNumber) -> anyhow::Result<()> {
+/// they read only their streams. They run in `dir`, as `child_run` explains.
+fn readonly_commands(
+    dir: &std::path::Path,
+    url: &str,
+    incident: IncidentNumber,
+) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let number = incident.to_string();
     let commands: [&[&str]; 3] = [
@@ -455,6 +463,7 @@ fn readonly_commands(url: &str, incident: IncidentNumber) -> anyhow::Result<()> 
             let out = std::process::Command::new(&exe)
                 .args(command)
                 .args(["--db", url])
+                .current_dir(dir)
                 .stdout(std::process::Stdio::null())
                 .output()?;
             times.push(t.elapsed());

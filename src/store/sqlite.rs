@@ -59,6 +59,13 @@ impl SqliteBackend {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        // A reader (the command line's documents) reads long runs of rows once: SQLite's
+        // default page cache of 2 MiB a connection would only add to its peak memory.
+        let options = if write {
+            options
+        } else {
+            options.pragma("cache_size", "-512")
+        };
         let filename = options.get_filename();
         let in_memory = filename.as_os_str() == ":memory:" || url.contains("mode=memory");
         if !write && !in_memory && !filename.exists() {

@@ -769,7 +769,9 @@ async fn verify_sees_events_cut_from_the_end_against_signed_checkpoints() {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "the chain alone cannot see a cut tail"
+        "the chain alone cannot see a cut tail: {}{}",
+        common::text(&out.stdout),
+        common::text(&out.stderr)
     );
     let (code, said) = verify(&[]);
     assert_eq!(code, Some(1), "{said}");

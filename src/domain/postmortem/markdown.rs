@@ -158,7 +158,11 @@ fn key_moments(out: &mut String, pm: &PostMortem) {
         }
         out.push('\n');
     }
-    let highlighted: Vec<&TimelineEntry> = pm.timeline.iter().filter(|e| e.highlighted).collect();
+    let highlighted: Vec<&TimelineEntry> = pm
+        .timeline
+        .iter()
+        .filter(|e| e.extras().highlighted)
+        .collect();
     if !highlighted.is_empty() {
         out.push_str("- Key messages:\n");
         for e in highlighted {
@@ -344,13 +348,14 @@ fn runs(out: &mut String, pm: &PostMortem) {
 impl TimelineEntry {
     /// Appends the entry's Markdown list item (with its newline) to `out`.
     fn write_markdown(&self, out: &mut String, tz: Tz) {
-        self.write_line(out, tz, 2, self.highlighted);
+        self.write_line(out, tz, 2, self.extras().highlighted);
     }
 
     /// The entry as a list item whose content starts `indent` columns in; `bold` for a
     /// message marked as key.
     fn write_line(&self, out: &mut String, tz: Tz, indent: usize, bold: bool) {
         let place = Place::Item(indent);
+        let extras = self.extras();
         out.push_str("- ");
         push_hhmm(out, self.at, tz);
         out.push_str(" — ");
@@ -368,7 +373,7 @@ impl TimelineEntry {
         if bold {
             out.push_str("**");
         }
-        if self.deleted_at.is_some() {
+        if extras.deleted_at.is_some() {
             // Our own marker, not the deleted text.
             out.push_str(&self.text);
         } else {
@@ -377,7 +382,7 @@ impl TimelineEntry {
         if bold {
             out.push_str("**");
         }
-        if let (Some(last), None) = (self.edits.last(), self.deleted_at) {
+        if let (Some(last), None) = (extras.edits.last(), extras.deleted_at) {
             out.push_str(" (edited ");
             push_hhmm(out, last.at, tz);
             if let Some(found) = last.found_at {
@@ -387,7 +392,7 @@ impl TimelineEntry {
             }
             out.push(')');
         }
-        for a in &self.attachments {
+        for a in &extras.attachments {
             out.push_str(" (attachment: ");
             push_inert(out, &a.name, place);
             let _ = write!(out, ", {} bytes, ", a.size);

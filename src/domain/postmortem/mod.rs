@@ -133,6 +133,19 @@ pub struct TimelineEntry {
     /// The author's full name when the contact list knows them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub author_name: Option<String>,
+    /// What few entries have (edits, a delete, attachments, a key mark, a run, folded
+    /// events), apart so that a long timeline of plain messages stays small. Its keys are
+    /// the entry's own in JSON.
+    #[serde(flatten)]
+    pub extras: Option<Box<Extras>>,
+    /// How the author is shown in Markdown (`Susan Vega (@svega)`), empty for alerts.
+    #[serde(skip)]
+    shown_as: String,
+}
+
+/// The parts of a timeline entry that few entries have.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Extras {
     /// Every edit, with the text before and after, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<Edit>,
@@ -153,15 +166,28 @@ pub struct TimelineEntry {
     /// The other events folded into this line (the other pages of one escalation step).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<Uuid>,
-    /// How the author is shown in Markdown (`Susan Vega (@svega)`), empty for alerts.
-    #[serde(skip)]
-    shown_as: String,
-    /// Who marked it as key, by lowercased handle.
-    #[serde(skip)]
-    marks: Vec<String>,
-    /// The targets of the pages a step's line holds.
-    #[serde(skip)]
-    targets: Vec<String>,
+}
+
+/// An entry's extras when it has none.
+static NO_EXTRAS: Extras = Extras {
+    edits: Vec::new(),
+    deleted_at: None,
+    deleted_while_away: false,
+    attachments: Vec::new(),
+    highlighted: false,
+    run: None,
+    also: Vec::new(),
+};
+
+impl TimelineEntry {
+    /// Edits, delete, attachments, key mark, run and folded events (none when it has none).
+    pub fn extras(&self) -> &Extras {
+        self.extras.as_deref().unwrap_or(&NO_EXTRAS)
+    }
+
+    pub(super) fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
 }
 
 /// One edit of a message.
@@ -396,7 +422,7 @@ impl<'d> Assembly<'d> {
         let timeline = timeline.finish(&runs, &names);
         let highlights = timeline
             .iter()
-            .filter(|e| e.highlighted)
+            .filter(|e| e.extras().highlighted)
             .map(|e| e.event_id)
             .collect();
         let key_moments = moments.key_moments(highlights);

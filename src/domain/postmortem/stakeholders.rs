@@ -203,6 +203,6 @@ mod tests {
             ["paged @ghammer, !dba (policy default, step 1)"],
             "one escalation step's pages are one line"
         );
-        assert_eq!(pm.timeline.last().unwrap().also.len(), 1);
+        assert_eq!(pm.timeline.last().unwrap().extras().also.len(), 1);
     }
 }

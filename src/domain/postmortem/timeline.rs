@@ -25,6 +25,11 @@ pub(super) struct Timeline {
     entries: Vec<TimelineEntry>,
     /// The escalation step (escalation, sequence) whose pages the last entry holds.
     step_pages: Option<(u32, u32)>,
+    /// The targets of that step's pages, which its line names.
+    step_targets: Vec<String>,
+    /// Who marked each highlighted entry as key, by lowercased handle. Kept here, not in
+    /// the entries: few are marked, and a long incident has many entries.
+    marks: HashMap<usize, Vec<String>>,
     /// The entry of each message, by channel and message id.
     by_message: HashMap<String, HashMap<String, usize>>,
 }
@@ -39,6 +44,8 @@ impl Timeline {
             detail,
             entries: Vec::with_capacity(events),
             step_pages: None,
+            step_targets: Vec::new(),
+            marks: HashMap::new(),
             by_message: HashMap::new(),
         }
     }
@@ -116,7 +123,7 @@ impl Timeline {
             }
             Event::RunbookRequested { run, .. } if self.detail == Detail::Folded => {
                 let mut e = TimelineEntry::of(r, names, "run", &r.actor, String::new());
-                e.run = Some(*run);
+                e.extras_mut().run = Some(*run);
                 self.push(Some(e));
             }
             // Folded, the rest of a run is in its line and the Runs appendix.
@@ -176,14 +183,14 @@ impl Timeline {
     /// The entries in time order, each run's line completed from the whole run.
     pub(super) fn finish(mut self, runs: &Runs, names: &Names) -> Vec<TimelineEntry> {
         for e in &mut self.entries {
-            if let (Some(run), "run") = (e.run, e.kind) {
+            if let (Some(run), "run") = (e.extras().run, e.kind) {
                 if let Some(run) = runs.get(run) {
                     e.text = run.in_one_line(names);
                 }
             }
         }
         // Deploy notes carry an earlier time than the event that holds them.
-        self.entries.sort_by_key(|e| e.at);
+        in_time_order(&mut self.entries);
         // Sized for every event, of which few may have made a line.
         self.entries.shrink_to_fit();
         self.entries
@@ -202,17 +209,14 @@ impl Timeline {
     fn page_of_step(&mut self, r: &Recorded, names: &Names, step: (u32, u32), target: &str) {
         if self.step_pages == Some(step) {
             if let Some(line) = self.entries.last_mut() {
-                line.also.push(r.event_id);
-                line.targets.push(target.to_string());
-                line.text = paging::step_pages_text(r, &line.targets);
+                line.extras_mut().also.push(r.event_id);
+                self.step_targets.push(target.to_string());
+                line.text = paging::step_pages_text(r, &self.step_targets);
                 return;
             }
         }
-        let mut line = paging::entry(r, names);
-        if let Some(line) = &mut line {
-            line.targets.push(target.to_string());
-        }
-        self.push(line);
+        self.push(paging::entry(r, names));
+        self.step_targets = vec![target.to_string()];
         self.step_pages = Some(step);
     }
 
@@ -222,17 +226,19 @@ impl Timeline {
             return;
         };
         let by = names.resolve(by).key.clone();
-        let marks = &mut self.entries[i].marks;
+        let marks = self.marks.entry(i).or_default();
         marks.retain(|m| *m != by);
         if on {
             marks.push(by);
         }
-        self.entries[i].highlighted = !marks.is_empty();
+        self.entries[i].extras_mut().highlighted = !marks.is_empty();
     }
 
     fn posted(&mut self, r: &Recorded, names: &Names, m: &ChatMessage) {
         let mut e = TimelineEntry::of(r, names, "message", &m.author, m.text.clone());
-        e.attachments = m.attachments.clone();
+        if !m.attachments.is_empty() {
+            e.extras_mut().attachments = m.attachments.clone();
+        }
         if let Some(id) = &m.message_id {
             self.hold_message(&m.channel, id, self.entries.len());
         }
@@ -245,11 +251,11 @@ impl Timeline {
         match self.entry_of(channel, message_id) {
             Some(i) => {
                 self.entries[i].text = edit.after.clone();
-                self.entries[i].edits.push(edit);
+                self.entries[i].extras_mut().edits.push(edit);
             }
             None => {
                 let mut e = TimelineEntry::of(r, names, "message", &r.actor, edit.after.clone());
-                e.edits.push(edit);
+                e.extras_mut().edits.push(edit);
                 self.hold_message(channel, message_id, self.entries.len());
                 self.entries.push(e);
             }
@@ -287,10 +293,33 @@ impl Timeline {
             ),
             None => format!("[message deleted {}]", hhmm(r.at, self.tz)),
         };
-        e.deleted_while_away = found_at.is_some();
-        e.edits.clear();
-        e.attachments.clear();
-        e.deleted_at = Some(r.at);
+        let extras = e.extras_mut();
+        extras.deleted_while_away = found_at.is_some();
+        extras.edits.clear();
+        extras.attachments.clear();
+        extras.deleted_at = Some(r.at);
+    }
+}
+
+/// Sorts entries by time, keeping the order of equal times, in place. They arrive in time
+/// order but for a few (deploy notes), so each of those is moved back to its place; a
+/// library sort would first allocate room for half the timeline. Entries out of order
+/// beyond a few are left to that sort.
+fn in_time_order(entries: &mut [TimelineEntry]) {
+    const FEW: usize = 64;
+    let mut moved = 0;
+    for i in 1..entries.len() {
+        if entries[i - 1].at <= entries[i].at {
+            continue;
+        }
+        moved += 1;
+        if moved > FEW {
+            entries.sort_by_key(|e| e.at);
+            return;
+        }
+        let at = entries[i].at;
+        let place = entries[..i].partition_point(|e| e.at <= at);
+        entries[place..=i].rotate_right(1);
     }
 }
 
@@ -311,16 +340,8 @@ impl TimelineEntry {
             text,
             event_id: r.event_id,
             author_name: who.name.clone(),
-            edits: vec![],
-            deleted_at: None,
-            deleted_while_away: false,
-            attachments: vec![],
-            highlighted: false,
-            run: None,
-            also: vec![],
+            extras: None,
             shown_as: who.shown.clone(),
-            marks: vec![],
-            targets: vec![],
         }
     }
 }
@@ -378,4 +399,48 @@ fn course(r: &Recorded, names: &Names, n: IncidentNumber) -> Option<TimelineEntr
         _ => return None,
     };
     Some(TimelineEntry::of(r, names, kind, &r.actor, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{directory, say, Log};
+    use super::*;
+
+    /// Entries at the given minutes past 09:00, each text its index.
+    fn entries(minutes: &[u32]) -> Vec<TimelineEntry> {
+        let directory = directory();
+        let names = Names::new(&directory);
+        let mut log = Log(vec![]);
+        for (i, m) in minutes.iter().enumerate() {
+            log.at((9, *m), "svega", say(&format!("m{i}"), "svega", "x"));
+        }
+        log.0
+            .iter()
+            .enumerate()
+            .map(|(i, r)| TimelineEntry::of(r, &names, "message", "svega", i.to_string()))
+            .collect()
+    }
+
+    fn texts(entries: &[TimelineEntry]) -> Vec<&str> {
+        entries.iter().map(|e| e.text.as_str()).collect()
+    }
+
+    #[test]
+    fn late_entries_move_back_behind_their_equals() {
+        let mut few = entries(&[1, 2, 2, 3, 2, 4, 0]);
+        in_time_order(&mut few);
+        assert_eq!(texts(&few), ["6", "0", "1", "2", "4", "3", "5"]);
+    }
+
+    #[test]
+    fn many_entries_out_of_order_are_sorted_all_the_same() {
+        let minutes: Vec<u32> = (0..200).map(|i| 59 - (i % 60)).collect();
+        let mut many = entries(&minutes);
+        let mut expected: Vec<(DateTime<Utc>, usize)> =
+            many.iter().enumerate().map(|(i, e)| (e.at, i)).collect();
+        expected.sort();
+        in_time_order(&mut many);
+        let expected: Vec<String> = expected.iter().map(|(_, i)| i.to_string()).collect();
+        assert_eq!(texts(&many), expected);
+    }
 }

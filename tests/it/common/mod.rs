@@ -50,6 +50,9 @@ pub async fn raw_sql(url: &str, statements: &[&str]) {
                 .await
                 .unwrap_or_else(|e| panic!("{s}: {e}"));
         }
+        // Closed before returning: a dropped connection closes later on its own thread,
+        // checkpointing the WAL into the file while a test may be copying that file.
+        conn.close().await.unwrap();
     } else {
         let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
         for s in statements {
@@ -58,6 +61,7 @@ pub async fn raw_sql(url: &str, statements: &[&str]) {
                 .await
                 .unwrap_or_else(|e| panic!("{s}: {e}"));
         }
+        conn.close().await.unwrap();
     }
 }
 
