@@ -1130,3 +1130,43 @@ async fn follow_up_actions_are_done_after_the_close_and_listed_across_incidents(
         "{json}"
     );
 }
+
+#[tokio::test]
+async fn events_recorded_late_take_their_place_in_the_post_mortem() {
+    // Events seen late (warroom away, a transcript out of order) are appended after later
+    // ones but happened before them: the post-mortem reads the incident in time order, so
+    // the severity set last in time is the incident's, whatever was recorded last.
+    let (_dir, url) = common::fresh_sqlite_url();
+    let app = app(&url).await;
+    let start = chrono::Utc::now() - chrono::Duration::minutes(30);
+    for (key, minutes, text) in [
+        (
+            "1",
+            0,
+            "/incident open title:\"Checkout down\" severity:sev3",
+        ),
+        ("2", 5, "second, said at five"),
+        ("3", 9, "/incident severity severity:sev1"),
+        ("4", 2, "first, said at two, seen late"),
+        ("5", 3, "/incident severity severity:sev2"),
+        ("6", 10, "third, said at ten"),
+    ] {
+        let mut line = common::console_line(key, "rpark", text);
+        line.at = start + chrono::Duration::minutes(minutes);
+        app.handle(line).await.unwrap();
+    }
+    let pm = app.postmortem(IncidentNumber(1)).await.unwrap();
+    assert_eq!(pm.severity, warroom::domain::types::Severity::Sev1);
+    let lines: Vec<&str> = pm
+        .timeline
+        .iter()
+        .filter(|e| e.kind == "message" || e.kind == "severity")
+        .map(|e| e.text.as_str())
+        .collect();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert_eq!(lines[0], "first, said at two, seen late");
+    assert!(lines[1].contains("sev2"), "{lines:?}");
+    assert_eq!(lines[2], "second, said at five");
+    assert!(lines[3].contains("sev1"), "{lines:?}");
+    assert_eq!(lines[4], "third, said at ten");
+}
