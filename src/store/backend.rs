@@ -83,3 +83,20 @@ pub(crate) struct Snapshot {
     /// Stored events whose ids the batch uses, for idempotent re-appends.
     pub existing: HashMap<Uuid, Existing>,
 }
+
+/// Which way a page of a stream runs from the version it starts at.
+#[derive(Clone, Copy)]
+pub(crate) enum Toward {
+    Newer,
+    Older,
+}
+
+impl Toward {
+    /// The comparison with the starting version and the order of `stream_version`, in SQL.
+    pub(crate) fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            Toward::Newer => (">", "ASC"),
+            Toward::Older => ("<", "DESC"),
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! advisory lock, so positions commit in order and a follower never skips a late commit;
 //! other instances learn of new events through `LISTEN/NOTIFY`.
 
-use super::backend::{Backend, Snapshot};
+use super::backend::{Backend, Snapshot, Toward};
 use super::plan::{AppendRequest, Plan};
 use super::{chain, StoreError, StoredEvent, StreamTime};
 use async_trait::async_trait;
@@ -94,13 +94,6 @@ async fn insert_rows(
     Ok(())
 }
 
-/// Which way a page of a stream runs from the version it starts at.
-#[derive(Clone, Copy)]
-enum Toward {
-    Newer,
-    Older,
-}
-
 impl PgBackend {
     /// Up to `limit` events of `stream` past `version` the way `toward` says, nearest first.
     async fn stream_page(
@@ -110,10 +103,7 @@ impl PgBackend {
         version: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let (past, order) = match toward {
-            Toward::Newer => (">", "ASC"),
-            Toward::Older => ("<", "DESC"),
-        };
+        let (past, order) = toward.sql();
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version {past} $2 \
              ORDER BY stream_version {order} LIMIT $3"

@@ -1,6 +1,6 @@
 //! The SQLite backend: WAL, `synchronous=FULL`, appends serialised by `BEGIN IMMEDIATE`.
 
-use super::backend::{Backend, Snapshot};
+use super::backend::{Backend, Snapshot, Toward};
 use super::lock::WriterLock;
 use super::plan::{AppendRequest, Plan};
 use super::{chain, StoreError, StoredEvent, StreamTime};
@@ -109,6 +109,32 @@ impl SqliteBackend {
             pool,
             writer,
             lock: std::sync::Mutex::new(lock),
+        })
+    }
+}
+
+impl SqliteBackend {
+    /// Up to `limit` events of `stream` past `version` the way `toward` says, nearest first.
+    async fn stream_page(
+        &self,
+        stream: &str,
+        toward: Toward,
+        version: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let (past, order) = toward.sql();
+        let page = sqlx::query_as(&packed(&format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = ? AND stream_version {past} ? \
+             ORDER BY stream_version {order} LIMIT ?"
+        )))
+        .bind(stream)
+        .bind(version)
+        .bind(limit)
+        .fetch_one(&self.pool)
+        .await?;
+        unpack(page, |e| match toward {
+            Toward::Newer => e.stream_version,
+            Toward::Older => -e.stream_version,
         })
     }
 }
@@ -225,6 +251,23 @@ impl<'a> Fields<'a> {
         let text = self.text()?;
         parse_time(column, text, self.position)
     }
+
+    /// The rows read from the page, checked to be all `count` of them and put back in the
+    /// order of `key` if SQLite did not keep it (one pass over them when it did).
+    fn all_of<T>(
+        &self,
+        mut rows: Vec<T>,
+        count: i64,
+        key: impl Fn(&T) -> i64,
+    ) -> Result<Vec<T>, StoreError> {
+        if rows.len() as i64 != count {
+            return Err(self.corrupt(&format!("{} of {count} rows", rows.len())));
+        }
+        if !rows.is_sorted_by_key(&key) {
+            rows.sort_by_key(key);
+        }
+        Ok(rows)
+    }
 }
 
 /// The rows SQLite packed into one value (`packed`), `count` of them. Every read of events
@@ -232,6 +275,7 @@ impl<'a> Fields<'a> {
 /// (about 9 µs a row, against 1.5 µs for SQLite to produce it): one value per page instead
 /// makes a 100k-event stream read several times faster. Every value is kept exactly, the
 /// payload as the text that was hashed.
+///
 /// `order` is the key the rows were selected in; they are put back in it when they did not
 /// come in it (it costs one pass over the page when they did).
 fn unpack(
@@ -263,13 +307,7 @@ fn unpack(
             hash: fields.string()?,
         });
     }
-    if events.len() as i64 != count {
-        return Err(fields.corrupt(&format!("{} of {count} events", events.len())));
-    }
-    if !events.is_sorted_by_key(&order) {
-        events.sort_by_key(order);
-    }
-    Ok(events)
+    fields.all_of(events, count, order)
 }
 
 /// Inserts rows as given. One placeholder per value (cheaper than unpacking JSON), in chunks
@@ -464,13 +502,7 @@ impl Backend for SqliteBackend {
                 occurred_at: fields.time("occurred_at")?,
             });
         }
-        if times.len() as i64 != count {
-            return Err(fields.corrupt(&format!("{} of {count} times of {stream}", times.len())));
-        }
-        if !times.is_sorted_by_key(|t| t.stream_version) {
-            times.sort_by_key(|t| t.stream_version);
-        }
-        Ok(times)
+        fields.all_of(times, count, |t| t.stream_version)
     }
 
     async fn read_stream_after(
@@ -479,16 +511,8 @@ impl Backend for SqliteBackend {
         after_version: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let page = sqlx::query_as(&packed(&format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? \
-                 ORDER BY stream_version LIMIT ?"
-        )))
-        .bind(stream)
-        .bind(after_version)
-        .bind(limit)
-        .fetch_one(&self.pool)
-        .await?;
-        unpack(page, |e| e.stream_version)
+        self.stream_page(stream, Toward::Newer, after_version, limit)
+            .await
     }
 
     async fn read_stream_backward(
@@ -497,16 +521,8 @@ impl Backend for SqliteBackend {
         before_version: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let page = sqlx::query_as(&packed(&format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id = ? AND stream_version < ? \
-                 ORDER BY stream_version DESC LIMIT ?"
-        )))
-        .bind(stream)
-        .bind(before_version)
-        .bind(limit)
-        .fetch_one(&self.pool)
-        .await?;
-        unpack(page, |e| -e.stream_version)
+        self.stream_page(stream, Toward::Older, before_version, limit)
+            .await
     }
 
     async fn stream_version(&self, stream: &str) -> Result<i64, StoreError> {
