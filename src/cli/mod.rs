@@ -173,8 +173,9 @@ pub enum Command {
         release: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
-        /// Print the release's Deployment (YAML) with the planned replicas and requests.
-        #[arg(long)]
+        /// Print the release's Deployment with the planned replicas and requests, as the
+        /// YAML `kubectl apply -f` reads (so not with --format).
+        #[arg(long, conflicts_with = "format")]
         deployment: bool,
     },
     /// Print the event a reference points at — a post-mortem's `[1a2b3c4d]` — whole, and

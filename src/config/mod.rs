@@ -188,8 +188,14 @@ impl Settings {
             None => None,
         };
         let Some(path) = path else {
+            // No runbook directory is read either: `commands/` is relative to a configuration
+            // file, and without one there are no teams to approve its runbooks nor agents to
+            // run them (the repository's own `commands/` would only fail to load).
             let mut settings = Settings::from_toml("", "defaults", |k| std::env::var(k).ok())?;
-            settings.read_runbook_dir(Path::new(""), "defaults")?;
+            settings.warnings.insert(
+                0,
+                "no configuration file (--config, WARROOM_CONFIG or ./warroom.toml): running on the defaults; `warroom demo --keep DIR` writes an example to start from (docs/configuration.md)".into(),
+            );
             return Ok(settings);
         };
         let text = read_small_file(&path)
@@ -327,6 +333,7 @@ fn build(
     read_log(&log, problems);
     let lease = read_lease(&lease, problems);
     let witness = read_witness(&witness, problems);
+    warn_of_what_reaches_no_one(&sources, &pagers, &notifications, &discord, &mut warnings);
     Some(Settings {
         witness,
         connections,
@@ -356,6 +363,31 @@ fn build(
         notifications,
         warnings,
     })
+}
+
+/// What starts but cannot do its job: no door an alert can come in by, nothing a page can
+/// be delivered through. Said at start-up and by `warroom check`, since neither is a mistake
+/// for the demo or a replay, yet either leaves an operator wondering why nothing happens.
+fn warn_of_what_reaches_no_one(
+    sources: &BTreeMap<String, SourceAuth>,
+    pagers: &[PagerSettings],
+    notifications: &notifications::NotificationSettings,
+    discord: &DiscordSettings,
+    warnings: &mut Vec<String>,
+) {
+    if sources.is_empty() {
+        warnings.push(
+            "no alert source is set up ([alerts.sources.alertmanager], grafana or generic, with secret_env or secret_file): every alert sent to /v1/alerts/… is refused with 401".into(),
+        );
+    }
+    let providers = &notifications.providers;
+    let can_notify =
+        providers.email.is_some() || providers.twilio.is_some() || providers.ntfy.is_some();
+    if pagers.is_empty() && !can_notify && discord.token.is_none() {
+        warnings.push(
+            "no pager is set up ([[pagers]], [notifications] email, SMS or push, or a Discord bot token): escalation steps record their pages in the ledger but deliver them to no one".into(),
+        );
+    }
 }
 
 #[cfg(test)]

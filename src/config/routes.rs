@@ -29,6 +29,9 @@ pub struct RouteFile {
     pub suggest: Vec<String>,
     pub group_by: Option<Vec<String>>,
     pub group_window_minutes: Option<i64>,
+    /// The service the route's alerts are about when their labels name none; its deploys
+    /// join the incidents the route opens.
+    pub service: Option<String>,
 }
 
 /// `[[routes]]` in order, then `[default_route]` (record only when absent or unreadable).
@@ -159,5 +162,11 @@ fn read_route(
             .clone()
             .unwrap_or_else(|| vec!["alertname".into()]),
         group_window: chrono::Duration::minutes(group_window_minutes),
+        service: r
+            .service
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
     })
 }

@@ -83,7 +83,13 @@ pub struct Route {
     /// After the group's incident resolved, a firing alert within this window joins it
     /// again (a flapping alert) instead of opening a new incident.
     pub group_window: chrono::Duration,
+    /// The service this route's alerts are about when their labels do not say (a disk or a
+    /// DNS server's alert names none): its deploys join the incidents the route opens.
+    pub service: Option<String>,
 }
+
+/// The labels that name the service an alert is about, in the spellings monitoring uses.
+pub const SERVICE_LABELS: [&str; 3] = ["service", "app", "application"];
 
 impl Route {
     /// A route that takes every alert and only records it: the default when none is set.
@@ -99,7 +105,21 @@ impl Route {
             suggest: vec![],
             group_by: vec!["alertname".into()],
             group_window: chrono::Duration::minutes(60),
+            service: None,
         }
+    }
+
+    /// The services an alert on this route is about: the values of its service labels and
+    /// the route's own service, in one spelling (`same_service`). Empty when neither names
+    /// one: then no deploy is taken for its cause.
+    pub fn services_of(&self, alert: &AlertFacts) -> std::collections::BTreeSet<String> {
+        SERVICE_LABELS
+            .iter()
+            .filter_map(|l| alert.labels.get(*l))
+            .chain(self.service.as_ref())
+            .map(|s| service_key(s))
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     pub fn matches(&self, alert: &AlertFacts) -> bool {
@@ -162,6 +182,12 @@ impl Routes {
             .chain(std::iter::once(&self.default))
             .find(|r| r.name == name)
     }
+}
+
+/// A service's name in one spelling, so `Order_Processor`, `order-processor` and
+/// `order_processor` (a deploy tool's name and a label's) are the same service.
+pub fn service_key(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace('_', "-")
 }
 
 /// A label's value; `alertname` falls back to the alert's name (generic alerts carry it
@@ -246,5 +272,28 @@ mod tests {
         assert_eq!(r.group_key(&a), r.group_key(&b));
         assert_ne!(r.group_key(&a), r.group_key(&c));
         assert!(r.group_key(&a).starts_with("app-"));
+    }
+
+    #[test]
+    fn an_alert_is_about_the_services_its_labels_or_its_route_name() {
+        let plain = route("disk", vec![]);
+        let disk = alert("LowStorage", &[("mountpoint", "/var/log")]);
+        assert!(
+            plain.services_of(&disk).is_empty(),
+            "no label, no route service"
+        );
+        let orders = alert("Orders", &[("service", "Order_Processor"), ("app", "shop")]);
+        assert_eq!(
+            plain.services_of(&orders).into_iter().collect::<Vec<_>>(),
+            ["order-processor", "shop"]
+        );
+        let named = Route {
+            service: Some("app".into()),
+            ..route("app-down", vec![])
+        };
+        assert_eq!(
+            named.services_of(&disk).into_iter().collect::<Vec<_>>(),
+            ["app"]
+        );
     }
 }

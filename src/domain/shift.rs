@@ -444,9 +444,10 @@ fn toil_candidates(
         .iter()
         .map(|r| {
             format!(
-                "The alert {} recurs: {} earlier firings ({}). Automate its fix or remove its cause.",
+                "The alert {} recurs: {} earlier {} ({}). Automate its fix or remove its cause.",
                 r.name,
                 r.earlier,
+                if r.earlier == 1 { "firing" } else { "firings" },
                 r.dates.join(", ")
             )
         })
@@ -639,6 +640,28 @@ mod tests {
 
     fn rec(position: i64, t: &str, event: Event) -> Recorded {
         crate::domain::testkit::recorded(position, at(t), "x", event)
+    }
+
+    #[test]
+    fn a_recurring_alert_counts_its_earlier_firings_in_words() {
+        let recurs = |earlier: usize, dates: &[&str]| Recurring {
+            name: "LowStorage".into(),
+            earlier,
+            dates: dates.iter().map(|d| d.to_string()).collect(),
+        };
+        let toil = toil_candidates(
+            &BTreeMap::new(),
+            &[
+                recurs(1, &["2021-03-01"]),
+                recurs(2, &["2021-03-01", "2021-03-08"]),
+            ],
+            at("2021-03-10T00:00:00Z"),
+        );
+        assert!(
+            toil[0].contains("recurs: 1 earlier firing (2021-03-01)."),
+            "{toil:?}"
+        );
+        assert!(toil[1].contains("recurs: 2 earlier firings (2021-03-01, 2021-03-08)."));
     }
 
     #[test]

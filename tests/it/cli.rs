@@ -73,7 +73,7 @@ fn demo_keep_leaves_the_store_and_the_commands_to_explore_it() {
             command.split_whitespace().map(str::to_string).collect()
         })
         .collect();
-    let run = |verb: &str| {
+    let run_in = |verb: &str, dir: &str| {
         let words = commands
             .iter()
             .find(|c| c.iter().any(|w| w == verb))
@@ -82,12 +82,13 @@ fn demo_keep_leaves_the_store_and_the_commands_to_explore_it() {
         assert_eq!(words[1..3], ["--db".to_string(), db.clone()]);
         std::process::Command::new(&words[0])
             .args(&words[1..])
-            .current_dir("/")
+            .current_dir(dir)
             .env_remove("WARROOM_DB")
             .env_remove("WARROOM_CONFIG")
             .output()
             .unwrap()
     };
+    let run = |verb: &str| run_in(verb, "/");
     let timeline = run("timeline");
     assert!(timeline.status.success(), "{}", text(&timeline.stderr));
     let timeline = text(&timeline.stdout);
@@ -98,6 +99,14 @@ fn demo_keep_leaves_the_store_and_the_commands_to_explore_it() {
     assert!(
         timeline.contains("Riley Park (@rpark) acknowledged the page"),
         "read with the demo's configuration: {timeline}"
+    );
+    // From the repository's root too, where `commands/` holds runbooks whose approving
+    // teams only a configuration defines: commands without one never read that directory.
+    let verify_from_root = run_in("verify", env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        verify_from_root.status.success(),
+        "{}",
+        text(&verify_from_root.stderr)
     );
     let postmortem = run("postmortem");
     assert_eq!(
@@ -405,7 +414,7 @@ fn check_names_the_runbook_file_line_and_field_of_each_mistake() {
 #[test]
 fn demo_week_prints_the_as_built_the_on_call_summary_and_the_post_mortem() {
     let dir = tempfile::tempdir().unwrap();
-    let out = warroom(dir.path(), &["demo", "week"]);
+    let out = warroom(dir.path(), &["demo", "week", "--keep", "kept"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let md = text(&out.stdout);
     let titles: Vec<&str> = md.lines().filter(|l| l.starts_with("# ")).collect();
@@ -446,6 +455,30 @@ fn demo_week_prints_the_as_built_the_on_call_summary_and_the_post_mortem() {
         "{first}"
     );
     assert!(md.contains("exoticplant runs build 2.0.0 (was 2.1.0-qa.1)"));
+    // The application's QA deploy joined the application's outage only: the log mount's
+    // low storage (INC-4, the morning after it) names no service, and takes no deploy.
+    let kept = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--db", "sqlite://kept/warroom.db"]);
+        all.extend(["--config", "kept/config/deploy/warroom.toml"]);
+        warroom(dir.path(), &all)
+    };
+    let storage = text(&kept(&["timeline", "INC-4"]).stdout);
+    assert!(
+        storage.starts_with("INC-4 Low storage on the log mount"),
+        "{storage}"
+    );
+    assert!(!storage.contains("deploy on"), "{storage}");
+    // The order processor is new in Release 2: its figures are a basis, not what it was.
+    let as_built = md.split("# On-call summary").next().unwrap();
+    let new_component = as_built
+        .lines()
+        .filter(|l| l.contains("1024 Mi") || l.contains("CPU: 250m × 2"))
+        .collect::<Vec<_>>();
+    assert!(
+        !new_component.is_empty() && new_component.iter().all(|l| !l.contains("(was ")),
+        "{new_component:?}"
+    );
     let json = warroom(dir.path(), &["demo", "week", "--format", "json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["postmortem"]["id"], "INC-5");

@@ -160,7 +160,7 @@ async fn two_releases_make_the_seeds_as_built_document() {
         "Replicas: 2600 concurrent users ÷ 500 users per replica = 5.2, rounded up: 6 (was 3); 6 × 500 = 3000 users ≥ 2600.",
         "Memory: 256 Mi × 85% in use × (1 + 25% growth) = 272 Mi needed; the next standard size above it is 512 Mi (was 256 Mi).",
         "2. order_processor (nginx:latest): 1 replica, 2048Mi memory, 500m CPU",
-        "CPU: 250m × 2 = 500m (was 250m).",
+        "CPU: 250m × 2 = 500m.",
     ] {
         assert!(notes.contains(expected), "missing {expected:?} in\n{notes}");
     }
@@ -227,6 +227,20 @@ fn as_built_deployment_is_valid_kubernetes() {
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["releases"].as_array().unwrap().len(), 1);
     assert_eq!(value["releases"][0]["version"], "1");
+
+    // The Deployment is YAML, the form kubectl applies: asked for JSON, it says so rather
+    // than print YAML without a word.
+    let json_asked = warroom(
+        dir.path(),
+        &["as-built", "--deployment", "--format", "json", "--db", &db],
+    );
+    assert_eq!(json_asked.status.code(), Some(2));
+    assert!(json_asked.stdout.is_empty());
+    assert!(
+        text(&json_asked.stderr).contains("'--deployment' cannot be used with '--format <FORMAT>'"),
+        "{}",
+        text(&json_asked.stderr)
+    );
 
     let out = warroom(dir.path(), &["--db", &db, "as-built", "--deployment"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -420,14 +420,14 @@ async fn a_restart_stops_waits_for_down_starts_and_waits_for_healthy() {
             "systemctl stop -- exoticplant",
             "systemctl is-active --quiet -- exoticplant",
             "systemctl start -- exoticplant",
-            "health http://127.0.0.1:8080/healthz",
+            "health http://127.0.0.1/healthz",
         ]
     );
     let (outcome, message) = finished(&reports);
     assert_eq!(outcome, "succeeded");
     assert_eq!(
         message,
-        "exoticplant restarted and http://127.0.0.1:8080/healthz answers."
+        "exoticplant restarted and http://127.0.0.1/healthz answers."
     );
 }
 
@@ -477,7 +477,7 @@ async fn a_redeploy_installs_the_build_asked_for_into_a_stopped_service() {
     assert_eq!(outcome, "succeeded");
     assert_eq!(
         message,
-        "exoticplant runs build 2.0.0 (was 1.0.0) and http://127.0.0.1:8080/healthz answers."
+        "exoticplant runs build 2.0.0 (was 1.0.0) and http://127.0.0.1/healthz answers."
     );
 }
 

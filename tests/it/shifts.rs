@@ -206,7 +206,7 @@ async fn the_summary_log_lists_each_alert_with_what_was_done_and_marks_recurring
         "- INC-2 acknowledged never",
         "- INC-2 lasted 27 minutes",
         "- INC-3 lasted until after the shift (unresolved)",
-        "- The alert LowStorage recurs: 1 earlier firings (2021-03-08). Automate its fix or remove its cause.",
+        "- The alert LowStorage recurs: 1 earlier firing (2021-03-08). Automate its fix or remove its cause.",
         "- `df -h /var/log` was typed by hand in 2 incidents (INC-1, INC-2): make it a runbook.",
     ] {
         assert!(md.contains(expected), "missing {expected:?} in\n{md}");

@@ -127,7 +127,7 @@ impl Warroom {
                     &self.settings.alerts_channel,
                     alert_time(alert, at).min(at) - self.settings.lookback,
                 ),
-                deploys: self.deploys_before(projection, Some(&alert.labels), at),
+                deploys: self.deploys_before(projection, Some((alert, route)), at),
                 group,
                 alert_event: event,
             })),

@@ -8,10 +8,10 @@ use super::projection::Projection;
 use super::reading::Reader;
 use super::{event_id, Input, Notice, Outcome, Pending, Warroom};
 use crate::domain::deploy::{self, Deploy};
-use crate::domain::event::{Event, Recorded};
+use crate::domain::event::{AlertFacts, Event, Recorded};
+use crate::domain::routing::{service_key, Route};
 use crate::store::ExpectedVersion;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
 use view::DeployIndex;
 pub use view::RecordedDeploy;
 
@@ -128,17 +128,20 @@ impl Warroom {
     }
 
     /// The deploys to note in an incident opening at `at`: to its environment (the alert's
-    /// `environment` or `env` label, else the configured one), of its service when the alert
-    /// names one, within the window before.
+    /// `environment` or `env` label, else the configured one), within the window before,
+    /// and of the services the alert is about (`Route::services_of`). An alert about no
+    /// service takes none: a disk filling up is not the application's deploy. An incident
+    /// opened by hand (`about` is `None`) takes every deploy to the environment: what
+    /// changed lately is where its responders look first.
     pub(super) fn deploys_before(
         &self,
         projection: &Projection,
-        labels: Option<&BTreeMap<String, String>>,
+        about: Option<(&AlertFacts, &Route)>,
         at: DateTime<Utc>,
     ) -> Vec<Event> {
         let label = |name: &str| {
-            labels
-                .and_then(|l| l.get(name))
+            about
+                .and_then(|(alert, _)| alert.labels.get(name))
                 .map(|v| v.trim().to_ascii_lowercase())
                 .filter(|v| !v.is_empty())
         };
@@ -146,13 +149,15 @@ impl Warroom {
         let environment = label("environment")
             .or_else(|| label("env"))
             .unwrap_or_else(|| settings.incident_environment.clone());
-        let service = label("service");
+        let services = about.map(|(alert, route)| route.services_of(alert));
         let since = at - settings.incident_window;
         projection
             .deploys
             .matching(|d| {
                 d.deploy.environment == environment
-                    && service.as_ref().is_none_or(|s| s == &d.deploy.service)
+                    && services
+                        .as_ref()
+                        .is_none_or(|s| s.contains(&service_key(&d.deploy.service)))
                     && d.at >= since
                     && d.at <= at
             })

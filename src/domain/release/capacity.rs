@@ -92,8 +92,9 @@ pub struct CapacityInputs {
     pub concurrent_users: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users_per_replica: Option<u64>,
-    /// Replicas today (for the "was" figure), or the replicas to run when no user load is
-    /// given; 1 when not said.
+    /// Replicas today, or the replicas to run when no user load is given; 1 when not said.
+    /// Given, the component runs today, and each figure says what it was; absent, it is new
+    /// in the release (its memory and CPU are a basis, e.g. the component it is sized after).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_replicas: Option<u32>,
     /// Today's memory request per replica, in MiB.
@@ -227,7 +228,9 @@ impl CapacityPlan {
         let mut steps = Vec::new();
 
         let current = inputs.current_replicas;
-        let was = |now: String, before: Option<String>| match before {
+        // Only a component that runs today had figures before; a new one's memory and CPU
+        // are the basis it is sized from, not an allocation it had.
+        let was = |now: String, before: Option<String>| match before.filter(|_| current.is_some()) {
             Some(b) if b != now => format!(" (was {b})"),
             Some(_) => " (unchanged)".to_string(),
             None => String::new(),

@@ -66,6 +66,18 @@ fn a_new_component_scales_cpu_by_its_factor_and_keeps_headroom() {
     assert_eq!(plan.cpu_m, 500);
     assert_eq!(plan.cpu_limit_m, 1000);
     assert!(plan.steps[0].contains("as given"), "{:?}", plan.steps);
+    // It runs nowhere today: its basis figures are not what it "was".
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !s.contains("(was") && !s.contains("unchanged")),
+        "{:?}",
+        plan.steps
+    );
+    assert_eq!(
+        plan.steps[2], "CPU: 250m × 2 = 500m.",
+        "a new component's CPU has no earlier figure"
+    );
 }
 
 #[test]

@@ -278,7 +278,7 @@ mod tests {
         let restart = shipped("restart-app");
         let given = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
         let values = restart.bind(&given("service", "exoticplant-api")).unwrap();
-        assert_eq!(values["health_url"], "http://127.0.0.1:8080/healthz");
+        assert_eq!(values["health_url"], "http://127.0.0.1/healthz");
         for hostile in [
             "x; rm -rf /",
             "$(reboot)",
