@@ -1,11 +1,9 @@
 //! The `warroom` binary: parse the command line, set up logging, run, exit with its code.
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() {
     keep_large_blocks_mapped();
-    let cli = warroom::cli::Cli::parse();
+    let cli = warroom::cli::Cli::from_command_line();
     let format = cli
         .log_format
         .or_else(|| warroom::logging::format_in_config(cli.config.as_deref()))

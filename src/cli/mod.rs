@@ -12,7 +12,7 @@ use crate::domain::postmortem;
 use crate::domain::types::IncidentNumber;
 use crate::store::Ledger;
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
 /// The transcript of the seed scenario's application outage, replayed by `warroom demo`.
@@ -20,25 +20,68 @@ pub use crate::demo::OUTAGE as DEMO_OUTAGE;
 
 /// warroom: an event-sourced ChatOps incident bot with a tamper-evident incident ledger.
 #[derive(Debug, Parser)]
-#[command(name = "warroom", version, about)]
+#[command(
+    name = "warroom",
+    version,
+    about,
+    after_help = "--db, --config and --log-format go with the commands that use them \
+                  (`warroom postmortem INC-1 --db URL`); `warroom --db URL postmortem INC-1` is \
+                  read the same way. `warroom COMMAND --help` lists what a command takes."
+)]
 pub struct Cli {
-    /// The store: sqlite://PATH (default ./warroom.db) or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        global = true,
-        env = "WARROOM_DB",
-        default_value = "sqlite://warroom.db"
-    )]
-    pub db: String,
-    /// The configuration file (default ./warroom.toml when it exists).
-    #[arg(long, global = true, env = "WARROOM_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// How logs are written to standard error: text or json (default: log.format of the
-    /// configuration, else text). RUST_LOG filters them.
-    #[arg(long, global = true, env = "WARROOM_LOG_FORMAT", value_enum)]
-    pub log_format: Option<crate::logging::LogFormat>,
+    // Before the command, as scripts written for earlier versions put them: moved onto the
+    // command by `settle`, or refused for a command that does not use them.
+    #[arg(long = "db", value_name = "URL", hide = true)]
+    db_before: Option<String>,
+    #[arg(long = "config", value_name = "FILE", hide = true)]
+    config_before: Option<PathBuf>,
+    #[arg(long = "log-format", value_enum, hide = true)]
+    log_format_before: Option<crate::logging::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
+    /// The store the command uses, once settled: its --db, else WARROOM_DB, else
+    /// `sqlite://warroom.db`.
+    #[arg(skip)]
+    pub db: String,
+    /// The configuration file the command uses, once settled (`None`: ./warroom.toml when it
+    /// exists, else the defaults).
+    #[arg(skip)]
+    pub config: Option<PathBuf>,
+    /// How logs are written, once settled (`None`: log.format of the configuration).
+    #[arg(skip)]
+    pub log_format: Option<crate::logging::LogFormat>,
+}
+
+/// `--db`, on the commands that read or write the ledger.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArg {
+    /// The store: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://warroom.db]
+    #[arg(long, value_name = "URL", env = "WARROOM_DB")]
+    db: Option<String>,
+}
+
+/// `--config`, on the commands that read warroom.toml.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArg {
+    /// The configuration file [default: ./warroom.toml when it exists, else the defaults]
+    #[arg(long, value_name = "FILE", env = "WARROOM_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// `--log-format`, on the commands that log as they work.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogArg {
+    /// How logs are written to standard error: text or json [default: log.format of the
+    /// configuration, else text]. RUST_LOG filters them.
+    #[arg(long, value_enum, env = "WARROOM_LOG_FORMAT")]
+    log_format: Option<crate::logging::LogFormat>,
+}
+
+/// The shared options a command takes, each `None` when it does not take that one.
+struct SharedArgs<'a> {
+    db: Option<&'a mut StoreArg>,
+    config: Option<&'a mut ConfigArg>,
+    log: Option<&'a mut LogArg>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +92,12 @@ pub enum Command {
         /// Address to listen on; overrides http.listen and WARROOM_LISTEN.
         #[arg(long)]
         listen: Option<String>,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        log: LogArg,
     },
     /// Replay the seed's application outage into a fresh SQLite store in a temporary
     /// directory and print its post-mortem.
@@ -58,6 +107,7 @@ pub enum Command {
         /// as-built entry, on-call summary and post-mortem.
         #[arg(value_enum, default_value_t = DemoWhich::Outage)]
         which: DemoWhich,
+        /// md: the documents as Markdown; json: one JSON document.
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
         /// Keep the store in DIR (created if missing; it must not hold a warroom.db yet)
@@ -65,20 +115,61 @@ pub enum Command {
         /// configuration beside it, and print the commands that explore it.
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
+        /// Replay with this configuration instead of the built-in example (its contacts,
+        /// routes and runbooks must fit the seed's transcript).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Replay a transcript (JSON Lines) through the same use cases as chat.
     Replay {
+        /// The transcript: one JSON object per line (`at`, `from`, `text`, `channel`, or an
+        /// `alert`), as docs/usage.md describes.
         file: PathBuf,
         /// Print only the summary, not each command's reply.
         #[arg(long, short)]
         quiet: bool,
         /// Send the lines to a running `warroom serve` (its HTTP console) instead of the
         /// store; the token comes from WARROOM_CONSOLE_TOKEN.
-        #[arg(long)]
+        #[arg(long, value_name = "URL")]
         server: Option<String>,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        log: LogArg,
     },
     /// List the incidents.
-    Incidents,
+    Incidents {
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List recent alerts, inside incidents or not: each with its state, its route and its
+    /// incident, newest first.
+    Alerts {
+        /// Only the alerts firing now (not resolved since).
+        #[arg(long)]
+        firing: bool,
+        /// Only alerts received since this moment: RFC 3339 (2021-03-09T08:00:00Z), or a
+        /// duration before now (30m, 6h, 2d).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Only alerts of this name (alertname), in any case.
+        #[arg(long)]
+        name: Option<String>,
+        /// How many at most.
+        #[arg(long, default_value_t = 50)]
+        last: usize,
+        /// md: one line per alert; json: an array of objects.
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// The on-call summary log of a shift (the last one by default) or of a time range.
     OncallSummary {
         /// The shift's number.
@@ -87,10 +178,16 @@ pub enum Command {
         /// Start of a time range (RFC 3339, e.g. 2021-03-09T08:00:00Z), with --to.
         #[arg(long, requires = "to")]
         from: Option<String>,
+        /// End of the time range (RFC 3339), with --from.
         #[arg(long, requires = "from")]
         to: Option<String>,
+        /// md: the summary log as Markdown; json: the same as one JSON document.
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Who is on call: each schedule's person now (or at --at) and the next hand-off; with
     /// --from and --to, every shift of the period and the hours per person (on-call pay).
@@ -106,12 +203,17 @@ pub enum Command {
         /// End of the period, as for --at, or +7d / +4w after --from.
         #[arg(long, requires = "from")]
         to: Option<String>,
+        /// md: text for people; json: the same as JSON.
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
         /// Print the iCalendar feed links (each schedule's, each person's) instead; they
         /// hold their tokens, so hand each person only their own.
         #[arg(long, conflicts_with_all = ["at", "from", "to"])]
         links: bool,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Convert another tool's on-call export (schedules, rotations, escalation policies,
     /// users) into warroom TOML for review (docs/import-oncall.md).
@@ -127,19 +229,32 @@ pub enum Command {
     },
     /// When was the last deploy? The newest deploys, newest first.
     Deploys {
+        /// Only this service's deploys (as the deploy tool names it, e.g. `app`).
         #[arg(long)]
         service: Option<String>,
-        /// The environment (`prod`).
+        /// Only deploys to this environment (e.g. `prod`).
         #[arg(long)]
         env: Option<String>,
         /// How many.
         #[arg(long, default_value_t = crate::app::deploys::DEFAULT_LAST)]
         last: usize,
+        /// md: one line per deploy; json: an array of objects.
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Print an incident's timeline.
-    Timeline { incident: String },
+    Timeline {
+        /// The incident: INC-7 or 7.
+        incident: String,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// List the follow-up actions of every incident's post-mortem, overdue ones marked.
     Actions {
         /// Only the ones not done yet.
@@ -148,12 +263,19 @@ pub enum Command {
         /// Only this person's (handle or alias, with or without `@`).
         #[arg(long)]
         owner: Option<String>,
+        /// md: a list for people; json: an array of objects.
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Print an incident's post-mortem draft.
     Postmortem {
+        /// The incident: INC-7 or 7.
         incident: String,
+        /// md: the draft as Markdown; json: the same document as JSON.
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
         /// Write to this file instead of standard output.
@@ -163,6 +285,10 @@ pub enum Command {
         /// an escalation step.
         #[arg(long)]
         full: bool,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Print the as-built document of the published releases (or of one release), or a
     /// release's Kubernetes Deployment.
@@ -171,12 +297,17 @@ pub enum Command {
         /// published.
         #[arg(long)]
         release: Option<String>,
+        /// md: the document as Markdown; json: the same as JSON.
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
         /// Print the release's Deployment with the planned replicas and requests, as the
         /// YAML `kubectl apply -f` reads (so not with --format).
         #[arg(long, conflicts_with = "format")]
         deployment: bool,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Print the event a reference points at — a post-mortem's `[1a2b3c4d]` — whole, and
     /// whether the hash chain verifies from the first event through it: exit 0 when it does,
@@ -189,6 +320,8 @@ pub enum Command {
         /// md: the event as text; json: one object with the same fields and `verified`.
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
+        #[command(flatten)]
+        store: StoreArg,
     },
     /// Walk the ledger and prove that no event was altered or removed, up to the last
     /// signed checkpoint `warroom serve` wrote outside the database.
@@ -201,35 +334,61 @@ pub enum Command {
         /// one of `witness.key_file` when it is readable here.
         #[arg(long)]
         witness_key: Option<String>,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        log: LogArg,
     },
     /// Create or upgrade the store's schema.
-    Migrate,
+    Migrate {
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        log: LogArg,
+    },
     /// Write the ledger to standard output as JSON Lines (every row with its position and
     /// hash), e.g. a backup or a move to PostgreSQL; runs beside `warroom serve`.
     Export {
         /// Only the rows after this position (an earlier export's last position).
         #[arg(long, default_value_t = 0)]
         from: i64,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        log: LogArg,
     },
     /// Load an export into the store given by --db, which must be empty (or hold the start of
     /// the same ledger), checking every row's hash; then verify the whole ledger.
     Import {
         /// The file `warroom export` wrote, or - for standard input.
         file: PathBuf,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        log: LogArg,
     },
     /// Check a configuration file and print each mistake with its key.
-    Check,
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Measure the store and the post-mortem (docs/benchmarks.md has the figures).
-    Bench(crate::bench::BenchArgs),
+    Bench {
+        #[command(flatten)]
+        args: crate::bench::BenchArgs,
+        #[command(flatten)]
+        log: LogArg,
+    },
     /// Run runbooks on this host for `warroom serve`: connects out to the server (never
     /// listens), takes one job at a time, until Ctrl-C or SIGTERM.
     Agent {
         /// The agent's configuration file, e.g. /etc/warroom/agent.toml.
-        // The same id as the global --config, so clap keeps one flag: `warroom agent
-        // --config agent.toml` and `warroom --config agent.toml agent` both land here, and
-        // WARROOM_AGENT_CONFIG wins over WARROOM_CONFIG.
-        #[arg(long, env = "WARROOM_AGENT_CONFIG")]
+        #[arg(long, value_name = "FILE", env = "WARROOM_AGENT_CONFIG")]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArg,
     },
     /// Ask a running `warroom serve` whether it is up: exit 0 when the URL answers 2xx, 1
     /// otherwise. For container health checks, so the image needs no curl.
@@ -238,6 +397,54 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
         url: String,
     },
+}
+
+impl Command {
+    /// The shared options this command takes.
+    fn shared_args(&mut self) -> SharedArgs<'_> {
+        let (db, config, log) = match self {
+            Command::Serve {
+                store, config, log, ..
+            }
+            | Command::Replay {
+                store, config, log, ..
+            }
+            | Command::Verify {
+                store, config, log, ..
+            } => (Some(store), Some(config), Some(log)),
+            Command::Incidents { store, config }
+            | Command::Alerts { store, config, .. }
+            | Command::OncallSummary { store, config, .. }
+            | Command::Oncall { store, config, .. }
+            | Command::Deploys { store, config, .. }
+            | Command::Timeline { store, config, .. }
+            | Command::Actions { store, config, .. }
+            | Command::Postmortem { store, config, .. }
+            | Command::AsBuilt { store, config, .. } => (Some(store), Some(config), None),
+            Command::Show { store, .. } => (Some(store), None, None),
+            Command::Migrate { store, log }
+            | Command::Export { store, log, .. }
+            | Command::Import { store, log, .. } => (Some(store), None, Some(log)),
+            Command::Check { config } => (None, Some(config), None),
+            Command::Bench { log, .. } => (None, None, Some(log)),
+            // The demo's and the agent's own files, read apart from warroom.toml's option.
+            Command::Demo { .. } | Command::Agent { .. } => (None, None, None),
+            Command::ImportOncall { .. } | Command::Healthcheck { .. } => (None, None, None),
+        };
+        SharedArgs { db, config, log }
+    }
+
+    /// The command's name as typed.
+    fn name(&self) -> String {
+        use clap::CommandFactory;
+        let debug = format!("{self:?}");
+        let variant = debug.split([' ', '{', '(']).next().unwrap_or_default();
+        Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .find(|n| n.replace('-', "").eq_ignore_ascii_case(variant))
+            .unwrap_or_else(|| variant.to_ascii_lowercase())
+    }
 }
 
 /// Which built-in transcript `warroom demo` replays.
@@ -260,6 +467,65 @@ impl Cli {
         matches!(self.command, Command::Serve { .. } | Command::Agent { .. })
     }
 
+    /// The command line, parsed and settled: `Cli::parse` then `settle`, exiting with clap's
+    /// message and code 2 on a mistake.
+    pub fn from_command_line() -> Cli {
+        Cli::parse().settle().unwrap_or_else(|e| e.exit())
+    }
+
+    /// Moves --db, --config and --log-format written before the command onto it (given
+    /// after it too, the later one wins), fills in each option's default, and refuses one
+    /// the command does not use rather than ignore it.
+    pub fn settle(mut self) -> Result<Cli, clap::Error> {
+        use clap::CommandFactory;
+        let name = self.command.name();
+        let refuse = |flag: &str| {
+            Cli::command().error(
+                clap::error::ErrorKind::UnknownArgument,
+                format!("`warroom {name}` does not use {flag}; leave it out (`warroom {name} --help` lists what it takes)"),
+            )
+        };
+        // The demo and the agent read files of their own, which --config names.
+        if let Command::Demo { config, .. } | Command::Agent { config, .. } = &mut self.command {
+            if let Some(before) = self.config_before.take() {
+                config.get_or_insert(before);
+            }
+            if let Command::Demo { config, .. } = &self.command {
+                self.config = config.clone();
+            }
+        }
+        let shared = self.command.shared_args();
+        match shared.db {
+            Some(store) => {
+                let env = std::env::var("WARROOM_DB").ok();
+                self.db = after_before(store.db.take(), self.db_before.take(), env)
+                    .unwrap_or_else(|| "sqlite://warroom.db".into());
+            }
+            None if self.db_before.is_some() => return Err(refuse("--db")),
+            None => {}
+        }
+        match shared.config {
+            Some(config) => {
+                let env = std::env::var_os("WARROOM_CONFIG").map(PathBuf::from);
+                self.config = after_before(config.config.take(), self.config_before.take(), env);
+            }
+            None if self.config_before.is_some() => return Err(refuse("--config")),
+            None => {}
+        }
+        match shared.log {
+            Some(log) => {
+                let env = std::env::var("WARROOM_LOG_FORMAT")
+                    .ok()
+                    .and_then(|v| crate::logging::LogFormat::parse(&v));
+                self.log_format =
+                    after_before(log.log_format.take(), self.log_format_before.take(), env);
+            }
+            None if self.log_format_before.is_some() => return Err(refuse("--log-format")),
+            None => {}
+        }
+        Ok(self)
+    }
+
     /// Runs the chosen command; returns the process exit code.
     pub async fn run(self) -> anyhow::Result<i32> {
         match self.command {
@@ -267,11 +533,13 @@ impl Cli {
                 which,
                 format,
                 ref keep,
+                ..
             } => demo(self.config.as_deref(), which, format, keep.as_deref()).await,
             Command::Replay {
                 ref file,
                 quiet,
                 ref server,
+                ..
             } => {
                 let text = std::fs::read_to_string(file)
                     .with_context(|| format!("cannot read the transcript {}", file.display()))?;
@@ -291,7 +559,7 @@ impl Cli {
                 warroom.ledger().clone().close().await;
                 Ok(0)
             }
-            Command::Incidents => {
+            Command::Incidents { .. } => {
                 let warroom = self.projected().await?;
                 let incidents = warroom.incidents().await?;
                 if incidents.is_empty() {
@@ -311,11 +579,63 @@ impl Cli {
                 }
                 Ok(0)
             }
+            Command::Alerts {
+                firing,
+                ref since,
+                ref name,
+                last,
+                format,
+                ..
+            } => {
+                let reader = self.reader().await?;
+                let since = since
+                    .as_deref()
+                    .map(|text| {
+                        // A bare duration (`6h`) is that long before now.
+                        let text = match text.trim() {
+                            t if t.ends_with(['m', 'h', 'd', 'w'])
+                                && t[..t.len() - 1].chars().all(|c| c.is_ascii_digit())
+                                && t.len() > 1 =>
+                            {
+                                format!("-{t}")
+                            }
+                            t => t.to_string(),
+                        };
+                        let now = chrono::Utc::now();
+                        crate::domain::schedule::when::parse_when(
+                            &text,
+                            reader.settings().timezone,
+                            now,
+                            now,
+                        )
+                        .map_err(|e| anyhow::anyhow!("--since: {e}, or 30m / 6h / 2d before now"))
+                    })
+                    .transpose()?;
+                let query = crate::app::alerts::recent::AlertQuery {
+                    firing_only: firing,
+                    since,
+                    name: name.clone(),
+                    last,
+                };
+                let found = reader.recent_alerts(&query).await?;
+                match format {
+                    Format::Md => println!(
+                        "{}",
+                        crate::app::alerts::recent::describe_alerts(
+                            &found,
+                            reader.settings().timezone
+                        )
+                    ),
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&found)?),
+                }
+                Ok(0)
+            }
             Command::OncallSummary {
                 shift,
                 ref from,
                 ref to,
                 format,
+                ..
             } => {
                 let of = match (from, to) {
                     (Some(from), Some(to)) => crate::app::shifts::SummaryOf::Range {
@@ -364,6 +684,7 @@ impl Cli {
                 ref env,
                 last,
                 format,
+                ..
             } => {
                 let reader = self.reader().await?;
                 let query = crate::app::deploys::DeployQuery {
@@ -398,6 +719,7 @@ impl Cli {
                 open,
                 ref owner,
                 format,
+                ..
             } => {
                 let reader = self.reader().await?;
                 let filter = crate::domain::command::followups::ActionFilter {
@@ -418,7 +740,7 @@ impl Cli {
                 }
                 Ok(0)
             }
-            Command::Timeline { ref incident } => {
+            Command::Timeline { ref incident, .. } => {
                 let number = parse_incident(incident)?;
                 let reader = self.reader().await?;
                 print!(
@@ -432,6 +754,7 @@ impl Cli {
                 format,
                 ref out,
                 full,
+                ..
             } => {
                 let number = parse_incident(incident)?;
                 let reader = self.reader().await?;
@@ -469,6 +792,7 @@ impl Cli {
                 ref release,
                 format,
                 deployment,
+                ..
             } => {
                 let reader = self.reader().await?;
                 print!(
@@ -480,6 +804,7 @@ impl Cli {
             Command::Verify {
                 ref witness,
                 ref witness_key,
+                ..
             } => {
                 verify(
                     &self.db,
@@ -492,8 +817,9 @@ impl Cli {
             Command::Show {
                 ref reference,
                 format,
+                ..
             } => show::show(&self.db, reference, format).await,
-            Command::Migrate => {
+            Command::Migrate { .. } => {
                 let ledger = Ledger::open(&self.db).await?;
                 println!(
                     "the store at {} is migrated and current",
@@ -502,12 +828,12 @@ impl Cli {
                 ledger.close().await;
                 Ok(0)
             }
-            Command::Check => check(self.config.as_deref()),
-            Command::Export { from } => portable::export(&self.db, from).await,
-            Command::Import { ref file } => portable::import(&self.db, file).await,
-            Command::Serve { ref listen } => self.serve(listen.clone()).await,
-            Command::Bench(ref args) => crate::bench::run(args).await,
-            Command::Agent { ref config } => agent(config.as_deref()).await,
+            Command::Check { .. } => check(self.config.as_deref()),
+            Command::Export { from, .. } => portable::export(&self.db, from).await,
+            Command::Import { ref file, .. } => portable::import(&self.db, file).await,
+            Command::Serve { ref listen, .. } => self.serve(listen.clone()).await,
+            Command::Bench { ref args, .. } => crate::bench::run(args).await,
+            Command::Agent { ref config, .. } => agent(config.as_deref()).await,
             Command::Healthcheck { ref url } => remote::healthcheck(url).await,
         }
     }
@@ -616,6 +942,16 @@ impl Cli {
         let settings = Settings::load(self.config.as_deref())?;
         let ledger = Ledger::open_read_only(&self.db).await?;
         Warroom::start(ledger, settings).await
+    }
+}
+
+/// An option given after the command and before it: the one after wins, except that a value
+/// clap filled in from the environment gives way to one typed before the command.
+fn after_before<T: PartialEq>(after: Option<T>, before: Option<T>, env: Option<T>) -> Option<T> {
+    match (after, before) {
+        (Some(after), Some(before)) if env.as_ref() == Some(&after) => Some(before),
+        (Some(after), _) => Some(after),
+        (None, before) => before,
     }
 }
 
@@ -970,7 +1306,8 @@ fn explore_kept(
         .map(|p| p.to_string_lossy().into_owned())
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "warroom".into());
-    let db = format!("{} --db {}", shell_word(&program), shell_word(url));
+    let program = shell_word(&program);
+    let db = format!("--db {}", shell_word(url));
     let with_config = match config {
         Some(path) => format!("{db} --config {}", shell_word(&path.display().to_string())),
         None => db.clone(),
@@ -982,10 +1319,11 @@ fn explore_kept(
         .unwrap_or_else(|| "1a2b3c4d".into());
     format!(
         "The demo's store is kept at {url}, the fake hosts beside it in hosts/. Explore it:\n\
-         \x20 {with_config} timeline {number}\n\
-         \x20 {with_config} postmortem {number}\n\
-         \x20 {db} show {reference}    # or any other [reference] of the post-mortem\n\
-         \x20 {db} verify"
+         \x20 {program} timeline {number} {with_config}\n\
+         \x20 {program} postmortem {number} {with_config}\n\
+         \x20 {program} alerts {with_config}\n\
+         \x20 {program} show {reference} {db}    # or any other [reference] of the post-mortem\n\
+         \x20 {program} verify {with_config}"
     )
 }
 
@@ -1172,4 +1510,137 @@ async fn verify(
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_argument_of_every_command_is_described() {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut undescribed = Vec::new();
+        for command in cli.get_subcommands() {
+            for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    undescribed.push(format!("warroom {} {}", command.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(undescribed.is_empty(), "no description: {undescribed:?}");
+    }
+
+    #[test]
+    fn each_command_takes_only_the_shared_options_it_uses() {
+        let mut cli = Cli::command();
+        cli.build();
+        let takes = |name: &str, long: &str| {
+            cli.find_subcommand(name)
+                .unwrap()
+                .get_arguments()
+                .any(|a| a.get_long() == Some(long))
+        };
+        for name in [
+            "demo",
+            "agent",
+            "healthcheck",
+            "check",
+            "bench",
+            "import-oncall",
+        ] {
+            assert!(!takes(name, "db"), "{name} --db");
+        }
+        for name in [
+            "show",
+            "migrate",
+            "export",
+            "import",
+            "healthcheck",
+            "bench",
+        ] {
+            assert!(!takes(name, "config"), "{name} --config");
+        }
+        for name in [
+            "postmortem",
+            "timeline",
+            "incidents",
+            "healthcheck",
+            "demo",
+            "check",
+        ] {
+            assert!(!takes(name, "log-format"), "{name} --log-format");
+        }
+        for name in [
+            "serve",
+            "replay",
+            "verify",
+            "postmortem",
+            "alerts",
+            "show",
+            "export",
+        ] {
+            assert!(takes(name, "db"), "{name} --db");
+        }
+        assert!(takes("serve", "config") && takes("serve", "log-format"));
+        assert!(takes("agent", "config"), "the agent's own file");
+    }
+
+    fn parsed(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("warroom").chain(args.iter().copied()))
+            .and_then(Cli::settle)
+    }
+
+    #[test]
+    fn shared_options_before_the_command_still_reach_it() {
+        let cli = parsed(&[
+            "--db",
+            "sqlite://a.db",
+            "--config",
+            "w.toml",
+            "timeline",
+            "1",
+        ])
+        .unwrap();
+        assert_eq!(cli.db, "sqlite://a.db");
+        assert_eq!(cli.config.as_deref(), Some(Path::new("w.toml")));
+        let cli = parsed(&[
+            "--db",
+            "sqlite://a.db",
+            "timeline",
+            "1",
+            "--db",
+            "sqlite://b.db",
+        ])
+        .unwrap();
+        assert_eq!(cli.db, "sqlite://b.db", "the one after the command wins");
+        let cli = parsed(&["--config", "agent.toml", "agent"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Agent { config: Some(ref c), .. } if c == Path::new("agent.toml"))
+        );
+        let refused = parsed(&["--db", "sqlite://a.db", "demo"]).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("`warroom demo` does not use --db; leave it out"),
+            "{refused}"
+        );
+        let refused = parsed(&["demo", "--db", "sqlite://a.db"]).unwrap_err();
+        assert_eq!(refused.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn a_value_from_the_environment_gives_way_to_one_typed_before_the_command() {
+        assert_eq!(after_before(Some(1), Some(2), Some(1)), Some(2));
+        assert_eq!(after_before(Some(1), Some(2), None), Some(1));
+        assert_eq!(after_before(Some(1), Some(2), Some(3)), Some(1));
+        assert_eq!(after_before(None, Some(2), None), Some(2));
+        assert_eq!(after_before::<i32>(None, None, None), None);
+    }
 }

@@ -49,6 +49,13 @@ pub(crate) trait Backend: Send + Sync + 'static {
         rows: &[StoredEvent],
     ) -> Result<Option<(i64, String)>, StoreError>;
     async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Up to `limit` events of one type with positions below `before`, newest first.
+    async fn read_type_backward(
+        &self,
+        event_type: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
     /// Up to `limit` events whose id text lies in `[from, to)`, by position: the ids that
     /// start with a prefix (see `IdPrefix::range_end`), found through the id's index.
     async fn events_with_ids_in(

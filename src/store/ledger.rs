@@ -354,6 +354,25 @@ impl Ledger {
             .await
     }
 
+    /// Up to `limit` events of one type (`AlertReceived`), newest first, with positions
+    /// below `before_position` (`None`: from the head): what a list of recent events of a
+    /// kind reads, a page at a time, without reading the streams they are in.
+    pub async fn read_type_backward(
+        &self,
+        event_type: &str,
+        before_position: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner
+            .backend
+            .read_type_backward(
+                event_type,
+                before_position.unwrap_or(i64::MAX),
+                limit.clamp(1, 100_000) as i64,
+            )
+            .await
+    }
+
     /// Up to `limit` events whose id starts with `prefix`, in position order: what a short
     /// reference in a document (`[1a2b3c4d]`) points at. One index range, whatever the
     /// ledger's size.

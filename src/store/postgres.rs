@@ -293,6 +293,26 @@ impl Backend for PgBackend {
         .collect()
     }
 
+    async fn read_type_backward(
+        &self,
+        event_type: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE event_type = $1 AND position < $2 \
+             ORDER BY position DESC LIMIT $3"
+        ))
+        .bind(event_type)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
     async fn events_with_ids_in(
         &self,
         from: &str,

@@ -565,6 +565,26 @@ impl Backend for SqliteBackend {
         unpack(page, |e| e.position)
     }
 
+    async fn read_type_backward(
+        &self,
+        event_type: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        // Backward along the position key, skipping other types: recent events of a type
+        // come first, and the reader stops when it has seen enough.
+        let page = sqlx::query_as(&packed(&format!(
+            "SELECT {COLUMNS} FROM events WHERE event_type = ? AND position < ? \
+             ORDER BY position DESC LIMIT ?"
+        )))
+        .bind(event_type)
+        .bind(before)
+        .bind(limit)
+        .fetch_one(&self.pool)
+        .await?;
+        unpack(page, |e| -e.position)
+    }
+
     async fn events_with_ids_in(
         &self,
         from: &str,

@@ -13,6 +13,7 @@ mod agent_e2e;
 mod agents;
 mod alertmanager_e2e;
 mod alerts;
+mod alerts_cli;
 mod app_replay;
 mod calendar_layers;
 mod cli;

@@ -15,6 +15,7 @@ on_both_backends!(
     streams_read_in_pages_both_ways,
     streams_are_found_by_prefix,
     events_are_found_by_the_start_of_their_id,
+    events_of_a_type_read_newest_first_in_pages,
     expected_versions_are_enforced,
     re_appending_an_event_is_a_no_op_and_a_changed_one_an_error,
     one_conflicting_append_does_not_sink_the_batch,
@@ -285,6 +286,44 @@ async fn events_are_found_by_the_start_of_their_id(url: &str) {
     assert_eq!(found("ffffffff-ffff-ffff-ffff-ffffffffffff", 10).await, [7]);
     assert!(found("1a2b3c4e", 10).await.is_empty());
     assert!(found("0000", 10).await.is_empty());
+}
+
+async fn events_of_a_type_read_newest_first_in_pages(url: &str) {
+    let ledger = Ledger::open(url).await.unwrap();
+    // Positions 1..=9 across two streams; every third is an alert.
+    for n in 1..=9u64 {
+        let mut e = event(n, "typed");
+        if n % 3 == 0 {
+            e.event_type = "AlertReceived".into();
+        }
+        let stream = if n % 2 == 0 { "a" } else { "b" };
+        ledger
+            .append(stream, ExpectedVersion::Any, vec![e])
+            .await
+            .unwrap();
+    }
+    let read = |before: Option<i64>, limit: usize| {
+        let ledger = ledger.clone();
+        async move {
+            ledger
+                .read_type_backward("AlertReceived", before, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.position, e.event_type))
+                .collect::<Vec<_>>()
+        }
+    };
+    let alert = |p: i64| (p, "AlertReceived".to_string());
+    assert_eq!(read(None, 10).await, [alert(9), alert(6), alert(3)]);
+    assert_eq!(read(None, 2).await, [alert(9), alert(6)]);
+    assert_eq!(read(Some(6), 2).await, [alert(3)], "the next page, below 6");
+    assert!(read(Some(3), 2).await.is_empty());
+    assert!(ledger
+        .read_type_backward("NoSuchType", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn expected_versions_are_enforced(url: &str) {

@@ -5,6 +5,7 @@
 pub mod bodies;
 pub mod intake;
 pub mod placing;
+pub mod recent;
 pub mod report;
 pub mod view;
 

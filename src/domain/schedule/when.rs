@@ -1,5 +1,5 @@
 //! Times as people write them in on-call commands: `now`, a local date and time in the
-//! schedule's zone, an RFC 3339 time, or an offset such as `+8h` from a base time.
+//! schedule's zone, an RFC 3339 time, or an offset such as `+8h` (or `-8h`) from a base time.
 
 use super::turns::instant;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
@@ -9,7 +9,8 @@ use chrono_tz::Tz;
 pub const SHAPES: &str =
     "now, 2026-12-07 09:00 (in the schedule's zone), 2026-12-07T08:00:00Z or +8h / +2d / +1w";
 
-/// Reads `text` as a time: local ones on `zone`'s clock, `+N(m|h|d|w)` after `base`.
+/// Reads `text` as a time: local ones on `zone`'s clock, `+N(m|h|d|w)` after `base` and
+/// `-N(m|h|d|w)` before it.
 pub fn parse_when(
     text: &str,
     zone: Tz,
@@ -21,7 +22,11 @@ pub fn parse_when(
     if t.eq_ignore_ascii_case("now") {
         return Ok(now);
     }
-    if let Some(offset) = t.strip_prefix('+') {
+    let signed = t
+        .strip_prefix('+')
+        .map(|o| (1, o))
+        .or_else(|| t.strip_prefix('-').map(|o| (-1, o)));
+    if let Some((sign, offset)) = signed {
         let split = offset.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
         let (count, unit) = offset.split_at(split);
         let count: i64 = count.parse().map_err(|_| bad())?;
@@ -35,7 +40,7 @@ pub fn parse_when(
             "w" => Duration::weeks(count),
             _ => return Err(bad()),
         };
-        return Ok(base + span);
+        return Ok(base + span * sign);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(t) {
         return Ok(t.with_timezone(&Utc));
