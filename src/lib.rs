@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod notify;
 pub mod oncall_import;
 pub mod problems;
+pub mod progress;
 pub mod protocol;
 pub mod secret;
 pub mod serve;

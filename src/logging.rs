@@ -34,7 +34,8 @@ pub fn default_filter(long_running: bool) -> &'static str {
     if long_running {
         "warn,warroom=info"
     } else {
-        "warn"
+        // Where long work stands (`progress`) is said whoever runs it.
+        "warn,warroom::progress=info"
     }
 }
 

@@ -6,6 +6,7 @@
 
 use super::outside::{start_pager, start_push, PagesSeen, Sender};
 use super::{ms, percentile};
+use crate::progress::{Progress, Unit};
 use anyhow::Context;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
@@ -75,11 +76,21 @@ async fn drive(
     body: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync>,
 ) -> anyhow::Result<(Duration, Vec<Duration>)> {
     let next = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::new(Progress::start(
+        format!("posting to {url}"),
+        Unit::Items("requests"),
+        Some(requests as u64),
+    ));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..CONNECTIONS {
-        let (client, url, next, body) =
-            (client.clone(), url.to_string(), next.clone(), body.clone());
+        let (client, url, next, body, progress) = (
+            client.clone(),
+            url.to_string(),
+            next.clone(),
+            body.clone(),
+            progress.clone(),
+        );
         let bearer = bearer.map(str::to_string);
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -91,6 +102,7 @@ async fn drive(
                 let t = Instant::now();
                 client.post_json(&url, bearer.as_deref(), body(i)).await?;
                 latencies.push(t.elapsed());
+                progress.add(1);
             }
         }));
     }
@@ -99,6 +111,7 @@ async fn drive(
         all.extend(w.await??);
     }
     let elapsed = started.elapsed();
+    progress.finish();
     all.sort();
     Ok((elapsed, all))
 }

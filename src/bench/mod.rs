@@ -12,6 +12,7 @@ use crate::domain::contacts::mentions;
 use crate::domain::event::{ChatMessage, Event, Recorded, SCHEMA_VERSION};
 use crate::domain::postmortem;
 use crate::domain::types::{IncidentNumber, Severity};
+use crate::progress::{Progress, Unit};
 use crate::store::baseline::{self, RawRow};
 use crate::store::{ExpectedVersion, Ledger, NewEvent};
 use anyhow::Context;
@@ -341,6 +342,11 @@ async fn postmortem_command_bench(n: usize) -> anyhow::Result<()> {
     let url = format!("sqlite://{}", dir.path().join("postmortem.db").display());
     let ledger = Ledger::open(&url).await?;
     let records = big_incident(n);
+    let progress = Progress::start(
+        "writing the post-mortem's incident",
+        Unit::Items("events"),
+        Some(records.len() as u64),
+    );
     for chunk in records.chunks(1000) {
         let events = chunk
             .iter()
@@ -356,7 +362,9 @@ async fn postmortem_command_bench(n: usize) -> anyhow::Result<()> {
         ledger
             .append(&IncidentNumber(1).stream_id(), ExpectedVersion::Any, events)
             .await?;
+        progress.add(chunk.len() as u64);
     }
+    progress.finish();
     ledger.close().await;
     drop(records);
     let mut runs = Vec::new();
@@ -518,6 +526,11 @@ pub fn peak_rss_kb() -> u64 {
 /// event ids keyed by `prefix`.
 pub(crate) async fn fill_incidents(ledger: &Ledger, n: usize, prefix: &str) -> anyhow::Result<()> {
     let start = Utc.with_ymd_and_hms(2021, 3, 9, 9, 15, 0).unwrap();
+    let progress = Progress::start(
+        format!("writing {prefix} incidents"),
+        Unit::Items("events"),
+        Some(n as u64),
+    );
     let mut written = 0;
     let mut incident = 0u64;
     while written < n {
@@ -544,6 +557,8 @@ pub(crate) async fn fill_incidents(ledger: &Ledger, n: usize, prefix: &str) -> a
             .append(&number.stream_id(), ExpectedVersion::NoStream, events)
             .await?;
         written += count;
+        progress.add(count as u64);
     }
+    progress.finish();
     Ok(())
 }

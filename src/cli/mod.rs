@@ -10,6 +10,7 @@ use crate::app::Warroom;
 use crate::config::Settings;
 use crate::domain::postmortem;
 use crate::domain::types::IncidentNumber;
+use crate::progress::{Progress, Unit};
 use crate::store::Ledger;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -549,12 +550,19 @@ impl Cli {
                 }
                 // Every line is checked before the store is opened, so a transcript refused for
                 // a bad line leaves no new, empty store behind.
-                crate::app::transcript::parse(&text)
-                    .with_context(|| format!("{}", file.display()))?;
+                let lines = crate::app::transcript::parse(&text)
+                    .with_context(|| format!("{}", file.display()))?
+                    .len();
                 let warroom = self.warroom().await?;
-                let summary = replay_text(&warroom, &text, &identity, !quiet)
+                let progress = Progress::start(
+                    format!("replaying {}", file.display()),
+                    Unit::Items("lines"),
+                    Some(lines as u64),
+                );
+                let summary = replay_text(&warroom, &text, &identity, !quiet, &progress)
                     .await
                     .with_context(|| format!("{}", file.display()))?;
+                progress.finish();
                 eprintln!("{}", describe_summary(&summary));
                 warroom.ledger().clone().close().await;
                 Ok(0)
@@ -1343,17 +1351,19 @@ async fn replay_text(
     text: &str,
     identity: &str,
     show_replies: bool,
+    progress: &Progress,
 ) -> anyhow::Result<ReplaySummary> {
     let tz = warroom.settings().timezone;
     replay::replay(warroom, text, identity, |line, outcome| {
         if let (true, Some(reply)) = (show_replies, &outcome.reply) {
-            println!(
+            progress.println(&format!(
                 "{} line {}: {}",
                 line.at.with_timezone(&tz).format("%H:%M"),
                 line.line,
                 reply
-            );
+            ));
         }
+        progress.add(1);
     })
     .await
 }

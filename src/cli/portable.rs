@@ -2,6 +2,7 @@
 //! such a file loaded into another store (see `store::portable` for the format and the rules).
 //! Kept apart from `cli/mod.rs`, which only routes the two subcommands here.
 
+use crate::progress::{Counting, Progress, Unit};
 use crate::store::portable::{self, ExportError};
 use crate::store::Ledger;
 use anyhow::Context;
@@ -14,7 +15,15 @@ use tokio::io::AsyncBufRead;
 pub async fn export(db: &str, from: i64) -> anyhow::Result<i32> {
     let ledger = Ledger::open_read_only(db).await?;
     let started = Instant::now();
-    let result = portable::export(&ledger, from, tokio::io::stdout()).await;
+    let rows = (ledger.head().await? - from).max(0) as u64;
+    let progress = Progress::start("exporting", Unit::Items("rows"), Some(rows));
+    let result = portable::export(
+        &ledger,
+        from,
+        Counting::lines(tokio::io::stdout(), &progress),
+    )
+    .await;
+    progress.finish();
     ledger.close().await;
     match result {
         Ok(s) => {
@@ -51,17 +60,27 @@ pub async fn import(db: &str, file: &Path) -> anyhow::Result<i32> {
     } else {
         file.display().to_string()
     };
-    let input: Box<dyn AsyncBufRead + Unpin + Send> = if file == Path::new("-") {
-        Box::new(tokio::io::BufReader::new(tokio::io::stdin()))
+    let (input, size): (Box<dyn AsyncBufRead + Unpin + Send>, _) = if file == Path::new("-") {
+        (
+            Box::new(tokio::io::BufReader::new(tokio::io::stdin())),
+            None,
+        )
     } else {
         let f = tokio::fs::File::open(file)
             .await
             .with_context(|| format!("cannot read the export {name}"))?;
-        Box::new(tokio::io::BufReader::with_capacity(256 * 1024, f))
+        let size = f.metadata().await.ok().map(|m| m.len());
+        (
+            Box::new(tokio::io::BufReader::with_capacity(256 * 1024, f)),
+            size,
+        )
     };
     let ledger = Ledger::open(db).await?;
     let started = Instant::now();
-    let summary = match portable::import(&ledger, input).await {
+    let progress = Progress::start(format!("importing {name}"), Unit::Bytes, size);
+    let imported = portable::import(&ledger, Counting::bytes(input, &progress)).await;
+    progress.finish();
+    let summary = match imported {
         Ok(summary) => summary,
         Err(e) => {
             ledger.close().await;

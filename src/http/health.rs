@@ -28,6 +28,9 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 struct Probes {
     warroom: Arc<Warroom>,
     discord: Option<Arc<dyn ChatDoor>>,
+    /// The checks the last `/readyz` found failing (every check, before `exclude`); empty
+    /// when ready. A change is logged once, not every probe.
+    unready: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// The probe and metrics routes.
@@ -36,7 +39,11 @@ pub fn routes(warroom: Arc<Warroom>, discord: Option<Arc<dyn ChatDoor>>) -> Rout
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(Probes { warroom, discord })
+        .with_state(Probes {
+            warroom,
+            discord,
+            unready: Arc::default(),
+        })
 }
 
 /// Gives every request an id (the caller's `x-request-id`, else a new UUID), opens a span
@@ -45,28 +52,66 @@ pub fn routes(warroom: Arc<Warroom>, discord: Option<Arc<dyn ChatDoor>>) -> Rout
 /// strings are the caller's business.
 pub fn with_request_ids(router: Router) -> Router {
     router
+        .layer(axum::middleware::from_fn(super::refusals::log_refusals))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-                let id = request
-                    .extensions()
-                    .get::<RequestId>()
-                    .and_then(|id| id.header_value().to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!(
-                    "request",
-                    id = %id,
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                )
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let id = request
+                        .extensions()
+                        .get::<RequestId>()
+                        .and_then(|id| id.header_value().to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        id = %id,
+                        method = %request.method(),
+                        path = %loggable_path(request),
+                    )
+                })
+                // A 5xx is logged where it happens, with why (the store failed, …); the
+                // layer's own line per 5xx repeated every failed `/readyz` at ERROR.
+                .on_failure(()),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The request's path for the log: as sent, except where a path segment is a secret (an
+/// acknowledgement link's token, a calendar feed's), which the route's template replaces.
+fn loggable_path(request: &Request<Body>) -> String {
+    const SECRET_SEGMENTS: [&str; 3] = ["/v1/ack/", "/v1/schedules/", "/v1/people/"];
+    let path = request.uri().path();
+    match SECRET_SEGMENTS.iter().find(|p| path.starts_with(*p)) {
+        Some(prefix) => format!("{prefix}…"),
+        None => path.to_string(),
+    }
 }
 
 /// One failed readiness check.
 fn failed(check: &str, error: impl std::fmt::Display) -> serde_json::Value {
     json!({ "check": check, "error": error.to_string() })
+}
+
+/// Logs readiness when the set of failing checks changes: which fail and why, once, and
+/// when all pass again. A probe every few seconds would otherwise repeat the same line all
+/// outage long (the reasons' own wording, "for 12 s", changes at every probe).
+fn note_readiness(probes: &Probes, failures: &[serde_json::Value]) {
+    let check = |f: &serde_json::Value| f["check"].as_str().unwrap_or_default().to_string();
+    let failing: Vec<String> = failures.iter().map(check).collect();
+    let mut last = probes.unready.lock().expect("readiness lock");
+    if *last == failing {
+        return;
+    }
+    if failing.is_empty() {
+        tracing::info!("ready again: every readiness check passes");
+    } else {
+        let why: Vec<String> = failures
+            .iter()
+            .map(|f| format!("{}: {}", check(f), f["error"].as_str().unwrap_or_default()))
+            .collect();
+        tracing::warn!(failing = %failing.join(","), "not ready: {}", why.join("; "));
+    }
+    *last = failing;
 }
 
 /// The checks `/readyz` runs, each of which `?exclude=NAME` (repeatable) leaves out.
@@ -131,6 +176,7 @@ async fn readyz(State(probes): State<Probes>, RawQuery(query): RawQuery) -> Resp
             failures.push(failed("discord", why));
         }
     }
+    note_readiness(&probes, &failures);
     failures.retain(|f| !excluded.iter().any(|x| f["check"] == x.as_str()));
     if failures.is_empty() {
         (StatusCode::OK, Json(json!({ "ready": true }))).into_response()

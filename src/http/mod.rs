@@ -13,6 +13,7 @@ pub mod console;
 pub mod deploys;
 pub mod health;
 pub mod notifications;
+pub mod refusals;
 pub mod status;
 
 use crate::app::alerts::read_alerts;
@@ -110,7 +111,12 @@ fn field_error(status: StatusCode, field: &str, message: impl Into<String>) -> R
 }
 
 fn answer_error(status: StatusCode, field: Option<&str>, message: String) -> Response {
-    (status, Json(json!({ "error": message, "field": field }))).into_response()
+    let mut response = (status, Json(json!({ "error": &message, "field": field }))).into_response();
+    // For the log of refused requests (`refusals`), which says why as the caller was told.
+    response
+        .extensions_mut()
+        .insert(refusals::RefusalReason(message));
+    response
 }
 
 /// The answer to a use case's failure: 422 when the rules refuse it, 409 when other writers
@@ -256,7 +262,6 @@ async fn receive_alerts(
         &headers,
         &body,
     ) {
-        tracing::warn!(%source, "alert refused: {refusal}");
         return error(StatusCode::UNAUTHORIZED, refusal);
     }
     let value: serde_json::Value = match json_body(&body) {

@@ -203,7 +203,6 @@ fn signed_params(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !twilio::signature_valid(&twilio_settings.auth_token, &url, &params, presented) {
-        tracing::warn!(%path, "refused a Twilio webhook whose X-Twilio-Signature does not match");
         return Err(Box::new(super::error(
             StatusCode::FORBIDDEN,
             "X-Twilio-Signature is missing or does not match; check notifications.public_url is the address Twilio calls and the auth token",
@@ -249,6 +248,11 @@ fn page(status: StatusCode, heading: &str, body: &str) -> Response {
         html,
     )
         .into_response();
+    if status.is_client_error() {
+        response
+            .extensions_mut()
+            .insert(super::refusals::RefusalReason(heading.to_string()));
+    }
     let headers = response.headers_mut();
     for (name, value) in [
         (

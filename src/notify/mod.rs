@@ -137,22 +137,6 @@ impl Notifier {
                 },
             }
         };
-        // Name, incident and dedup key identify the page; the body (with the routing key)
-        // is never logged.
-        match &attempt {
-            Attempt::Delivered { status } => tracing::info!(
-                pager = %pager.name, incident = %page.incident, dedup_key = %page.dedup_key,
-                action = %page.action, status, "page delivered"
-            ),
-            Attempt::Retryable { status, error, .. } => tracing::warn!(
-                pager = %pager.name, incident = %page.incident, dedup_key = %page.dedup_key,
-                action = %page.action, ?status, %error, "page attempt failed, retryable"
-            ),
-            Attempt::Refused { status, error } => tracing::error!(
-                pager = %pager.name, incident = %page.incident, dedup_key = %page.dedup_key,
-                action = %page.action, status, %error, "page refused by receiver"
-            ),
-        }
         attempt
     }
 
@@ -177,11 +161,12 @@ impl Notifier {
         loop {
             let attempt = self.attempt(pager, page).await;
             on_attempt(n, &attempt).await;
-            let retry_after = match &attempt {
-                Attempt::Retryable { retry_after, .. } => *retry_after,
-                Attempt::Delivered { .. } | Attempt::Refused { .. } => return (attempt, n),
+            let next = match &attempt {
+                Attempt::Retryable { retry_after, .. } => policy.delay_before(n + 1, *retry_after),
+                Attempt::Delivered { .. } | Attempt::Refused { .. } => None,
             };
-            let Some(delay) = policy.delay_before(n + 1, retry_after) else {
+            log_attempt(pager, page, n, &attempt, next);
+            let Some(delay) = next else {
                 return (attempt, n);
             };
             tokio::time::sleep(delay).await;
@@ -202,6 +187,35 @@ impl Notifier {
             request = webhook::with_headers(request, page, secret.as_ref(), &body);
         }
         request.body(body).send().await
+    }
+}
+
+/// One line per attempt: the pager, the incident, the attempt's number, its outcome and
+/// what comes next. Name, incident and dedup key identify the page; the body (with the
+/// routing key) is never logged, and errors come redacted from `attempt`.
+fn log_attempt(pager: &Pager, page: &Page, n: u32, attempt: &Attempt, next: Option<Duration>) {
+    let (name, incident, action) = (&pager.name, &page.incident, &page.action);
+    let dedup_key = &page.dedup_key;
+    match attempt {
+        Attempt::Delivered { status } => tracing::info!(
+            pager = %name, %incident, %dedup_key, %action, attempt = n, outcome = "delivered", status,
+            "page for {incident} ({action}) delivered through {name} (attempt {n}, HTTP {status})"
+        ),
+        Attempt::Retryable { status, error, .. } => match next {
+            Some(wait) => tracing::warn!(
+                pager = %name, %incident, %dedup_key, %action, attempt = n, outcome = "failed", ?status, %error,
+                "page for {incident} ({action}) through {name} failed (attempt {n}): {error}; trying again in {:.1} s",
+                wait.as_secs_f64()
+            ),
+            None => tracing::error!(
+                pager = %name, %incident, %dedup_key, %action, attempt = n, outcome = "failed", ?status, %error,
+                "page for {incident} ({action}) through {name} failed (attempt {n}): {error}; giving up"
+            ),
+        },
+        Attempt::Refused { status, error } => tracing::error!(
+            pager = %name, %incident, %dedup_key, %action, attempt = n, outcome = "refused", status, %error,
+            "page for {incident} ({action}) refused by {name} (attempt {n}, HTTP {status}): {error}; not retried"
+        ),
     }
 }
 

@@ -89,7 +89,9 @@ pub fn spawn(
             tokio::select! {
                 next = work.recv() => match next {
                     Some(Delivery::Page(order)) => {
-                        for pager in pagers_of(&warroom, &order.target) {
+                        let pagers = pagers_of(&warroom, &order.target);
+                        log_page(&order, &pagers);
+                        for pager in pagers {
                             let carrying = Carrying::start(&in_flight, &order.dedup_key, &pager.name);
                             running.spawn(deliver(warroom.clone(), notifier.clone(), retry.clone(), in_flight.clone(), order.clone(), pager, carrying));
                         }
@@ -184,6 +186,27 @@ fn left_behind(
     let allowed = wait + pager.timeout + retry.takeover_grace;
     let allowed = chrono::Duration::from_std(allowed).unwrap_or(chrono::Duration::MAX);
     now - since > allowed
+}
+
+/// The line an operator reads for each page: whom, for which incident and why, and through
+/// which pagers; a warning when none reaches the target, which is recorded all the same.
+fn log_page(order: &PageOrder, pagers: &[PagerSettings]) {
+    let incident = order.incident;
+    let target = &order.target;
+    let reason = &order.reason;
+    if pagers.is_empty() {
+        tracing::warn!(
+            %incident, %target, %reason,
+            "paging {target} for {incident} ({reason}): no pager reaches {target} (the targets of [[pagers]]), so the page is recorded in the ledger but delivered to no one"
+        );
+    } else {
+        let names: Vec<&str> = pagers.iter().map(|p| p.name.as_str()).collect();
+        tracing::info!(
+            %incident, %target, %reason, pagers = %names.join(","),
+            "paging {target} for {incident} ({reason}) through {}",
+            names.join(", ")
+        );
+    }
 }
 
 fn pagers_of(warroom: &Warroom, target: &str) -> Vec<PagerSettings> {

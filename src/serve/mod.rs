@@ -294,7 +294,8 @@ async fn schedule_escalations(
         let wait = match &fired {
             Ok((pages, notified)) => {
                 if !pages.is_empty() {
-                    tracing::info!(pages = pages.len(), "escalation steps fired");
+                    // Each page is logged by the delivery worker, with its incident and pagers.
+                    tracing::debug!(pages = pages.len(), "escalation steps fired");
                 }
                 if !notified.is_empty() {
                     tracing::info!(

@@ -13,6 +13,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("clock", 0),
     ("metrics", 0),
     ("problems", 0),
+    ("progress", 0),
     ("secret", 0),
     ("small_file", 0),
     ("time_range", 0),
@@ -51,6 +52,8 @@ const FRAMEWORKS: &[(&str, &[&str])] = &[
     ("tokio_tungstenite", &["discord/"]),
     // Email goes out through the notifier only.
     ("lettre", &["notify/"]),
+    // Progress bars: one module, which every long command goes through.
+    ("indicatif", &["progress.rs"]),
     // The HTTP server. The Discord adapter's REST relay is a loopback server of its own;
     // the benchmark's outside parties include a pager that receives pages.
     ("axum", &["http/", "discord/relay.rs", "bench/outside.rs"]),

@@ -30,6 +30,7 @@ mod layering;
 mod leader;
 mod notifications;
 mod observability;
+mod progress;
 mod properties;
 mod reach;
 mod releases;

@@ -138,7 +138,7 @@ secret_env = "OBS_AM_TOKEN"
         .find(|l| {
             l["fields"]["message"]
                 .as_str()
-                .is_some_and(|m| m.starts_with("alert refused"))
+                .is_some_and(|m| m.starts_with("refused POST /v1/alerts/{source}: 401"))
         })
         .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
     assert_eq!(refusal["span"]["id"], "obs-req-42", "{refusal}");
@@ -455,4 +455,237 @@ async fn postgres_schema_state_and_refusal() {
         refused.contains("the schema is newer than this warroom") && refused.contains("upgrade"),
         "{refused}"
     );
+}
+
+/// The JSON log lines whose message matches, from a run's log.
+fn logged(lines: &[Value], matches: impl Fn(&Value) -> bool) -> Vec<&Value> {
+    lines.iter().filter(|l| matches(l)).collect()
+}
+
+fn message(line: &Value) -> &str {
+    line["fields"]["message"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_reads_each_fact_of_a_run_once_in_the_log() {
+    let fake = FakeDiscord::start(777_000_000_000_000_002, GUILD, 888_000_000_000_000_002).await;
+    fake.add_channel(999_000_000_000_000_002, "ops", 0, None);
+    // The webhook pager fails the first page, then takes it.
+    let pagers = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(500).set_body_string("upstream down"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&pagers)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&pagers)
+        .await;
+    let (dir, db) = common::fresh_sqlite_url();
+    let config = dir.path().join("warroom.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[alerts]
+channel = "ops"
+[alerts.sources.alertmanager]
+auth = "bearer"
+secret_env = "OPS_ALERT_TOKEN"
+[[routes]]
+name = "canary"
+match = {{ alertname = "Canary" }}
+title = "Canary outage"
+severity = "sev1"
+auto_open = true
+escalation = "page-now"
+[[escalations]]
+name = "page-now"
+steps = [{{ targets = ["!Ops"], wait_minutes = 60 }}]
+[[pagers]]
+name = "hook"
+kind = "webhook"
+url = "{pagers}/hook"
+targets = ["!Ops"]
+{people}
+"#,
+            people = common::PEOPLE,
+            pagers = pagers.uri(),
+        ),
+    )
+    .unwrap();
+    let guild = GUILD.to_string();
+    let api_url = fake.api_url();
+    let mut server = serve_child::spawn(
+        &db,
+        &["--config", config.to_str().unwrap()],
+        &[
+            ("WARROOM_DISCORD_TOKEN", DISCORD_TOKEN),
+            ("WARROOM_DISCORD_GUILD_ID", &guild),
+            ("WARROOM_DISCORD_API_URL", &api_url),
+            ("OPS_ALERT_TOKEN", ALERT_TOKEN),
+        ],
+        &dir.path().join("serve.log"),
+    );
+    let http = client();
+    let ready = |http: reqwest::Client, url: String| async move {
+        for _ in 0..400 {
+            if http.get(&url).send().await.unwrap().status() == 200 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    };
+    assert!(
+        ready(http.clone(), server.url("/readyz")).await,
+        "never ready:\n{}",
+        server.log_text()
+    );
+
+    // An alert that opens INC-1, whose page fails once and then goes through.
+    let opened =
+        serve_child::post_alertmanager(&http, &server.url(""), ALERT_TOKEN, "Canary", 1).await;
+    assert_eq!(opened, 200);
+    // A request refused: Alertmanager with a stale token.
+    let refused =
+        serve_child::post_alertmanager(&http, &server.url(""), WRONG_TOKEN, "Canary", 2).await;
+    assert_eq!(refused, 401);
+    for _ in 0..200 {
+        if pagers.received_requests().await.unwrap_or_default().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pagers.received_requests().await.unwrap().len(), 2);
+
+    // A Discord outage: the gateway cut and refused for 3 s, probed all along.
+    fake.cut_and_refuse(Duration::from_secs(3));
+    let mut failed_probes = 0;
+    for _ in 0..30 {
+        if http
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 503
+        {
+            failed_probes += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        failed_probes >= 10,
+        "only {failed_probes} probes saw the outage"
+    );
+    assert!(
+        ready(http.clone(), server.url("/readyz")).await,
+        "not ready after the outage:\n{}",
+        server.log_text()
+    );
+
+    let status = server.terminate(Duration::from_secs(20));
+    let log = server.log_text();
+    assert!(status.success(), "exit {status}:\n{log}");
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let once = |what: &str, found: Vec<&Value>| {
+        assert_eq!(found.len(), 1, "{what}: {found:#?}\n{log}");
+        found[0].clone()
+    };
+
+    let opened = once(
+        "the alert opening the incident",
+        logged(&lines, |l| message(l).contains("opened INC-1")),
+    );
+    assert_eq!(opened["fields"]["incident"], "INC-1");
+    assert_eq!(opened["fields"]["route"], "canary");
+    assert_eq!(opened["fields"]["escalation"], "page-now");
+    assert_eq!(opened["level"], "INFO");
+
+    let paging = once(
+        "the page handed to its pager",
+        logged(&lines, |l| message(l).starts_with("paging !Ops for INC-1")),
+    );
+    assert_eq!(paging["fields"]["pagers"], "hook");
+    let attempt = |n: u64, outcome: &str| {
+        logged(&lines, |l| {
+            l["fields"]["pager"] == "hook"
+                && l["fields"]["attempt"] == n
+                && l["fields"]["outcome"] == outcome
+        })
+    };
+    let failed = once("the failed first attempt", attempt(1, "failed"));
+    assert_eq!(failed["level"], "WARN");
+    assert_eq!(failed["fields"]["incident"], "INC-1");
+    assert!(message(&failed).contains("trying again in"), "{failed}");
+    let delivered = once("the delivered second attempt", attempt(2, "delivered"));
+    assert_eq!(delivered["level"], "INFO");
+    assert!(attempt(2, "failed").is_empty() && attempt(1, "delivered").is_empty());
+
+    let refusal = once(
+        "the refused request",
+        logged(&lines, |l| message(l).starts_with("refused ")),
+    );
+    assert_eq!(refusal["fields"]["status"], 401);
+    assert_eq!(refusal["fields"]["door"], "/v1/alerts/{source}");
+    assert_eq!(refusal["span"]["path"], "/v1/alerts/alertmanager");
+    assert!(message(&refusal).contains("token"), "{refusal}");
+
+    once(
+        "the gateway lost",
+        logged(&lines, |l| message(l).starts_with("Discord gateway lost")),
+    );
+    once(
+        "the gateway back",
+        logged(&lines, |l| {
+            message(l).starts_with("Discord gateway connected again")
+        }),
+    );
+    // Readiness is logged when it changes, not at every failed probe.
+    let unready = logged(&lines, |l| message(l).starts_with("not ready"));
+    assert!(
+        !unready.is_empty() && unready.len() <= 2,
+        "{failed_probes} failed probes logged {} times",
+        unready.len()
+    );
+    for raw in ["Tungstenite(", "Io(Custom", "response failed"] {
+        assert!(!log.contains(raw), "{raw} in the log:\n{log}");
+    }
+    assert!(
+        logged(&lines, |l| l["level"] == "ERROR").is_empty(),
+        "nothing here is an error:\n{log}"
+    );
+}
+
+#[test]
+fn serve_without_configuration_says_what_it_lacks_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("w.db").display());
+    let mut server = serve_child::spawn(&db, &[], &[], &dir.path().join("serve.log"));
+    let status = server.terminate(Duration::from_secs(20));
+    let log = server.log_text();
+    assert!(status.success(), "exit {status}:\n{log}");
+    let warnings: Vec<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["level"] == "WARN")
+        .map(|l| message(&l).to_string())
+        .collect();
+    for said in [
+        "no configuration file",
+        "no alert source is set up",
+        "no pager is set up",
+    ] {
+        assert_eq!(
+            warnings.iter().filter(|w| w.starts_with(said)).count(),
+            1,
+            "{said}: {warnings:#?}"
+        );
+    }
 }

@@ -42,6 +42,26 @@ impl Warroom {
         }
     }
 
+    /// The line an operator reads when an alert opened an incident: which, on what route,
+    /// and which escalation policy now pages. Joins and alerts left in the alerts channel
+    /// are not logged: a storm would write one line per alert.
+    pub(super) fn log_opened(&self, alert: &AlertFacts, number: IncidentNumber) {
+        let route = self.settings.routes.route(alert);
+        let escalation = route.escalation.as_deref().unwrap_or("none");
+        tracing::info!(
+            incident = %number,
+            route = %route.name,
+            alert = %alert.name,
+            severity = %route.severity,
+            escalation,
+            "alert {} opened {number} ({}) on route {}: {}; escalation policy: {escalation}",
+            alert.name,
+            route.severity,
+            route.name,
+            route.incident_title(alert),
+        );
+    }
+
     /// Tells a chat front end about incidents the alerts opened and alerts left in the
     /// alerts channel.
     pub(super) fn announce(&self, report: &IntakeReport) {
@@ -122,6 +142,7 @@ impl Warroom {
                 match result {
                     Ok((appended, _)) if appended.already_stored => report.duplicate(job.alert),
                     Ok((_, (count, line))) => {
+                        self.log_opened(job.alert, job.number);
                         report.recorded_one(job.alert, Some(job.number), true, count, &line)
                     }
                     Err(OpenFailure::Append(AppendError::DuplicateEventId {

@@ -194,6 +194,9 @@ impl Warroom {
                     return Ok(());
                 }
                 Ok((_, incident, opened, count)) => {
+                    if let (true, Some(number)) = (opened, incident) {
+                        self.log_opened(alert, number);
+                    }
                     report.recorded_one(alert, incident, opened, count, &line);
                     // Learn what was just appended before the next alert of the body.
                     self.catch_up(projection).await?;

@@ -13,15 +13,14 @@ pub struct ServeChild {
     pub log: PathBuf,
 }
 
-/// Starts `warroom --db DB serve --listen 127.0.0.1:0 --log-format json` with `args` before
-/// `serve` and `envs` added, and waits until it says where it listens.
+/// Starts `warroom serve --db DB --listen 127.0.0.1:0 --log-format json` with `args` and
+/// `envs` added, and waits until it says where it listens.
 pub fn spawn(db: &str, args: &[&str], envs: &[(&str, &str)], log: &Path) -> ServeChild {
     let mut command = Command::new(env!("CARGO_BIN_EXE_warroom"));
     command
-        .arg("--db")
-        .arg(db)
+        .args(["serve", "--db", db])
         .args(args)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
         .env_remove("WARROOM_CONFIG")
         .env_remove("WARROOM_DISCORD_TOKEN")
         .env_remove("WARROOM_LISTEN")
