@@ -436,15 +436,31 @@ impl Command {
     }
 
     /// The command's name as typed.
-    fn name(&self) -> String {
-        use clap::CommandFactory;
-        let debug = format!("{self:?}");
-        let variant = debug.split([' ', '{', '(']).next().unwrap_or_default();
-        Cli::command()
-            .get_subcommands()
-            .map(|c| c.get_name().to_string())
-            .find(|n| n.replace('-', "").eq_ignore_ascii_case(variant))
-            .unwrap_or_else(|| variant.to_ascii_lowercase())
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Serve { .. } => "serve",
+            Command::Demo { .. } => "demo",
+            Command::Replay { .. } => "replay",
+            Command::Incidents { .. } => "incidents",
+            Command::Alerts { .. } => "alerts",
+            Command::OncallSummary { .. } => "oncall-summary",
+            Command::Oncall { .. } => "oncall",
+            Command::ImportOncall { .. } => "import-oncall",
+            Command::Deploys { .. } => "deploys",
+            Command::Timeline { .. } => "timeline",
+            Command::Actions { .. } => "actions",
+            Command::Postmortem { .. } => "postmortem",
+            Command::AsBuilt { .. } => "as-built",
+            Command::Show { .. } => "show",
+            Command::Verify { .. } => "verify",
+            Command::Migrate { .. } => "migrate",
+            Command::Export { .. } => "export",
+            Command::Import { .. } => "import",
+            Command::Check { .. } => "check",
+            Command::Bench { .. } => "bench",
+            Command::Agent { .. } => "agent",
+            Command::Healthcheck { .. } => "healthcheck",
+        }
     }
 }
 
@@ -598,26 +614,7 @@ impl Cli {
                 let reader = self.reader().await?;
                 let since = since
                     .as_deref()
-                    .map(|text| {
-                        // A bare duration (`6h`) is that long before now.
-                        let text = match text.trim() {
-                            t if t.ends_with(['m', 'h', 'd', 'w'])
-                                && t[..t.len() - 1].chars().all(|c| c.is_ascii_digit())
-                                && t.len() > 1 =>
-                            {
-                                format!("-{t}")
-                            }
-                            t => t.to_string(),
-                        };
-                        let now = chrono::Utc::now();
-                        crate::domain::schedule::when::parse_when(
-                            &text,
-                            reader.settings().timezone,
-                            now,
-                            now,
-                        )
-                        .map_err(|e| anyhow::anyhow!("--since: {e}, or 30m / 6h / 2d before now"))
-                    })
+                    .map(|text| parse_since(text, reader.settings().timezone))
                     .transpose()?;
                 let query = crate::app::alerts::recent::AlertQuery {
                     firing_only: firing,
@@ -1418,6 +1415,22 @@ async fn as_built(
     Ok(as_built::render_deployment(&latest)?)
 }
 
+/// `--since`: a moment as `--at` takes it, or a bare duration (`6h`) before now.
+fn parse_since(text: &str, zone: chrono_tz::Tz) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    let t = text.trim();
+    let duration = t.len() > 1
+        && t.ends_with(['m', 'h', 'd', 'w'])
+        && t[..t.len() - 1].chars().all(|c| c.is_ascii_digit());
+    let text = if duration {
+        format!("-{t}")
+    } else {
+        t.to_string()
+    };
+    let now = chrono::Utc::now();
+    crate::domain::schedule::when::parse_when(&text, zone, now, now)
+        .map_err(|e| anyhow::anyhow!("--since: {e}, or 30m / 6h / 2d before now"))
+}
+
 fn parse_time(flag: &str, text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     crate::time_range::parse(flag, text).map_err(anyhow::Error::msg)
 }
@@ -1505,8 +1518,11 @@ async fn verify(
     );
     match (&file, checkpoints.iter().max_by_key(|c| c.position)) {
         (Some(path), Some(last)) => println!(
-            "; it matches the {} checkpoints of {} (the furthest: position {} at {})",
-            checkpoints.len(),
+            "; it matches {} of {} (the furthest: position {} at {})",
+            match checkpoints.len() {
+                1 => "the one checkpoint".to_string(),
+                n => format!("the {n} checkpoints"),
+            },
             path.display(),
             last.position,
             last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

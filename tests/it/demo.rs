@@ -144,3 +144,37 @@ fn the_week_demo_holds_the_outage_the_same_way() {
     assert_eq!(week["postmortem"]["id"], "INC-5");
     assert_follows_the_seed(&week["postmortem"]);
 }
+
+/// Figures have one home: docs/benchmarks.md's summary table names each measure once, with
+/// one figure, and the README quotes none (it once gave the demo's peak memory as 12.4 MB
+/// in one table and 25 MB in another).
+#[test]
+fn each_figure_is_given_once_in_the_benchmarks_summary_and_not_in_the_readme() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let figure = regex::Regex::new(r"\d+(\.\d+)?\s*(MB|MiB|ms|events/s|alerts/s)\b").unwrap();
+    let quoted: Vec<&str> = figure.find_iter(&readme).map(|m| m.as_str()).collect();
+    assert!(
+        quoted.is_empty(),
+        "the README quotes figures: {quoted:?}; link docs/benchmarks.md"
+    );
+
+    let benchmarks = std::fs::read_to_string(root.join("docs/benchmarks.md")).unwrap();
+    let summary: Vec<&str> = benchmarks
+        .lines()
+        .skip_while(|l| !l.starts_with("| figure | measured | target |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(summary.len() >= 8, "no summary table in docs/benchmarks.md");
+    let mut measures = std::collections::BTreeSet::new();
+    for row in &summary {
+        let measure = row.split('|').nth(1).unwrap().trim();
+        assert!(measures.insert(measure), "{measure} is given twice");
+    }
+    let demo = summary
+        .iter()
+        .find(|r| r.contains("`warroom demo` peak RSS"))
+        .expect("the demo's peak memory is in the summary");
+    assert!(demo.contains("MiB"), "{demo}");
+}

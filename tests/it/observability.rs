@@ -183,6 +183,29 @@ const METRICS_TOKEN: &str = "canary-metrics-token-3e18";
 const WRONG_TOKEN: &str = "canary-wrong-token-a5f4";
 const GUILD: u64 = 555_000_000_000_000_001;
 
+/// `warroom serve` on `config`, its bot on the fake Discord, its log beside the config.
+fn serve_with_discord(
+    fake: &FakeDiscord,
+    db: &str,
+    config: &std::path::Path,
+    envs: &[(&str, &str)],
+) -> serve_child::ServeChild {
+    let guild = GUILD.to_string();
+    let api_url = fake.api_url();
+    let mut all = vec![
+        ("WARROOM_DISCORD_TOKEN", DISCORD_TOKEN),
+        ("WARROOM_DISCORD_GUILD_ID", guild.as_str()),
+        ("WARROOM_DISCORD_API_URL", api_url.as_str()),
+    ];
+    all.extend_from_slice(envs);
+    serve_child::spawn(
+        db,
+        &["--config", config.to_str().unwrap()],
+        &all,
+        &config.with_file_name("serve.log"),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_logs_of_a_full_run() {
     let fake = FakeDiscord::start(777_000_000_000_000_001, GUILD, 888_000_000_000_000_001).await;
@@ -246,22 +269,17 @@ token_sha256 = "{agent}"
         ),
     )
     .unwrap();
-    let guild = GUILD.to_string();
-    let api_url = fake.api_url();
-    let mut server = serve_child::spawn(
+    let mut server = serve_with_discord(
+        &fake,
         &db,
-        &["--config", config.to_str().unwrap()],
+        &config,
         &[
             ("RUST_LOG", "debug"),
-            ("WARROOM_DISCORD_TOKEN", DISCORD_TOKEN),
-            ("WARROOM_DISCORD_GUILD_ID", &guild),
-            ("WARROOM_DISCORD_API_URL", &api_url),
             ("OBS_ALERT_TOKEN", ALERT_TOKEN),
             ("OBS_GRAFANA_SECRET", GRAFANA_SECRET),
             ("OBS_PAGERDUTY_KEY", PAGERDUTY_KEY),
             ("OBS_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ],
-        &dir.path().join("serve.log"),
     );
     let http = client();
 
@@ -516,19 +534,7 @@ targets = ["!Ops"]
         ),
     )
     .unwrap();
-    let guild = GUILD.to_string();
-    let api_url = fake.api_url();
-    let mut server = serve_child::spawn(
-        &db,
-        &["--config", config.to_str().unwrap()],
-        &[
-            ("WARROOM_DISCORD_TOKEN", DISCORD_TOKEN),
-            ("WARROOM_DISCORD_GUILD_ID", &guild),
-            ("WARROOM_DISCORD_API_URL", &api_url),
-            ("OPS_ALERT_TOKEN", ALERT_TOKEN),
-        ],
-        &dir.path().join("serve.log"),
-    );
+    let mut server = serve_with_discord(&fake, &db, &config, &[("OPS_ALERT_TOKEN", ALERT_TOKEN)]);
     let http = client();
     let ready = |http: reqwest::Client, url: String| async move {
         for _ in 0..400 {
