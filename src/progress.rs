@@ -46,17 +46,6 @@ impl Progress {
         Self::with(what.into(), unit, total, bar)
     }
 
-    /// As `start`, drawing a bar on `target` whatever it is (tests).
-    pub fn drawn_on(
-        what: impl Into<String>,
-        unit: Unit,
-        total: Option<u64>,
-        target: ProgressDrawTarget,
-    ) -> Progress {
-        let bar = Self::bar(unit, total, target);
-        Self::with(what.into(), unit, total, Some(bar))
-    }
-
     fn with(what: String, unit: Unit, total: Option<u64>, bar: Option<ProgressBar>) -> Progress {
         if let Some(bar) = &bar {
             bar.set_message(what.clone());

@@ -78,11 +78,18 @@ pub struct LogArg {
     log_format: Option<crate::logging::LogFormat>,
 }
 
+/// warroom.toml's `--config`, as `SharedArgs` holds it.
+fn toml(c: &mut ConfigArg) -> Option<(&mut Option<PathBuf>, Option<&'static str>)> {
+    Some((&mut c.config, Some("WARROOM_CONFIG")))
+}
+
 /// The shared options a command takes, each `None` when it does not take that one.
 struct SharedArgs<'a> {
-    db: Option<&'a mut StoreArg>,
-    config: Option<&'a mut ConfigArg>,
-    log: Option<&'a mut LogArg>,
+    db: Option<&'a mut Option<String>>,
+    /// warroom.toml's, or the file of the demo or the agent, with the variable it is read
+    /// from when not given.
+    config: Option<(&'a mut Option<PathBuf>, Option<&'static str>)>,
+    log: Option<&'a mut Option<crate::logging::LogFormat>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -412,7 +419,7 @@ impl Command {
             }
             | Command::Verify {
                 store, config, log, ..
-            } => (Some(store), Some(config), Some(log)),
+            } => (Some(store), toml(config), Some(log)),
             Command::Incidents { store, config }
             | Command::Alerts { store, config, .. }
             | Command::OncallSummary { store, config, .. }
@@ -421,18 +428,27 @@ impl Command {
             | Command::Timeline { store, config, .. }
             | Command::Actions { store, config, .. }
             | Command::Postmortem { store, config, .. }
-            | Command::AsBuilt { store, config, .. } => (Some(store), Some(config), None),
+            | Command::AsBuilt { store, config, .. } => (Some(store), toml(config), None),
             Command::Show { store, .. } => (Some(store), None, None),
             Command::Migrate { store, log }
             | Command::Export { store, log, .. }
             | Command::Import { store, log, .. } => (Some(store), None, Some(log)),
-            Command::Check { config } => (None, Some(config), None),
+            Command::Check { config } => (None, toml(config), None),
             Command::Bench { log, .. } => (None, None, Some(log)),
-            // The demo's and the agent's own files, read apart from warroom.toml's option.
-            Command::Demo { .. } | Command::Agent { .. } => (None, None, None),
+            // The demo's and the agent's own files, which their --config names.
+            Command::Demo { config, .. } => (None, Some((config, None)), None),
+            Command::Agent { config, log } => (
+                None,
+                Some((config, Some("WARROOM_AGENT_CONFIG"))),
+                Some(log),
+            ),
             Command::ImportOncall { .. } | Command::Healthcheck { .. } => (None, None, None),
         };
-        SharedArgs { db, config, log }
+        SharedArgs {
+            db: db.map(|s| &mut s.db),
+            config,
+            log: log.map(|l| &mut l.log_format),
+        }
     }
 
     /// The command's name as typed.
@@ -502,44 +518,29 @@ impl Cli {
                 format!("`warroom {name}` does not use {flag}; leave it out (`warroom {name} --help` lists what it takes)"),
             )
         };
-        // The demo and the agent read files of their own, which --config names.
-        if let Command::Demo { config, .. } | Command::Agent { config, .. } = &mut self.command {
-            if let Some(before) = self.config_before.take() {
-                config.get_or_insert(before);
-            }
-            if let Command::Demo { config, .. } = &self.command {
-                self.config = config.clone();
-            }
-        }
         let shared = self.command.shared_args();
-        match shared.db {
-            Some(store) => {
-                let env = std::env::var("WARROOM_DB").ok();
-                self.db = after_before(store.db.take(), self.db_before.take(), env)
-                    .unwrap_or_else(|| "sqlite://warroom.db".into());
-            }
-            None if self.db_before.is_some() => return Err(refuse("--db")),
-            None => {}
-        }
-        match shared.config {
-            Some(config) => {
-                let env = std::env::var_os("WARROOM_CONFIG").map(PathBuf::from);
-                self.config = after_before(config.config.take(), self.config_before.take(), env);
-            }
-            None if self.config_before.is_some() => return Err(refuse("--config")),
-            None => {}
-        }
-        match shared.log {
-            Some(log) => {
-                let env = std::env::var("WARROOM_LOG_FORMAT")
-                    .ok()
-                    .and_then(|v| crate::logging::LogFormat::parse(&v));
-                self.log_format =
-                    after_before(log.log_format.take(), self.log_format_before.take(), env);
-            }
-            None if self.log_format_before.is_some() => return Err(refuse("--log-format")),
-            None => {}
-        }
+        let db = settle_one(
+            shared.db,
+            self.db_before.take(),
+            std::env::var("WARROOM_DB").ok(),
+        )
+        .ok_or_else(|| refuse("--db"))?;
+        let (config_slot, config_env) = shared.config.unzip();
+        let config_env = config_env
+            .flatten()
+            .and_then(std::env::var_os)
+            .map(PathBuf::from);
+        let config = settle_one(config_slot, self.config_before.take(), config_env)
+            .ok_or_else(|| refuse("--config"))?;
+        let log_env = std::env::var("WARROOM_LOG_FORMAT")
+            .ok()
+            .and_then(|v| crate::logging::LogFormat::parse(&v));
+        let log_format = settle_one(shared.log, self.log_format_before.take(), log_env)
+            .ok_or_else(|| refuse("--log-format"))?;
+        // A command without a store never reads `db`.
+        self.db = db.unwrap_or_else(|| "sqlite://warroom.db".into());
+        self.config = config;
+        self.log_format = log_format;
         Ok(self)
     }
 
@@ -947,6 +948,23 @@ impl Cli {
         let settings = Settings::load(self.config.as_deref())?;
         let ledger = Ledger::open_read_only(&self.db).await?;
         Warroom::start(ledger, settings).await
+    }
+}
+
+/// One shared option of the command (`slot`, its value after the command, left settled in
+/// it) with the one typed `before` the command: the value, or `None` when the command does
+/// not take the option but it was typed before it.
+fn settle_one<T: PartialEq + Clone>(
+    slot: Option<&mut Option<T>>,
+    before: Option<T>,
+    env: Option<T>,
+) -> Option<Option<T>> {
+    match slot {
+        Some(slot) => {
+            *slot = after_before(slot.take(), before, env);
+            Some(slot.clone())
+        }
+        None => before.is_none().then_some(None),
     }
 }
 

@@ -115,7 +115,7 @@ impl Settings {
         };
         let listen_host = listen_host.trim_start_matches('[').trim_end_matches(']');
         let any_or_loopback = |host: &str| {
-            matches!(host, "0.0.0.0" | "::" | "" | "localhost")
+            matches!(host, "" | "localhost")
                 || host
                     .parse::<std::net::IpAddr>()
                     .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())

@@ -76,8 +76,8 @@ pub fn with_request_ids(router: Router) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// The request's path for the log: as sent, except where a path segment is a secret (an
-/// acknowledgement link's token, a calendar feed's), which the route's template replaces.
+/// The request's path for the log: as sent, except where the rest of the path is a secret
+/// (an acknowledgement link's token, a calendar feed's), which shows as `…`.
 fn loggable_path(request: &Request<Body>) -> String {
     const SECRET_SEGMENTS: [&str; 3] = ["/v1/ack/", "/v1/schedules/", "/v1/people/"];
     let path = request.uri().path();
