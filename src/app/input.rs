@@ -51,6 +51,18 @@ impl Input {
 
     /// The command a message gives (`/incident close`), trimmed; `None` for what is only said,
     /// and for every message of a front end whose messages are never commands.
+    /// Whether this is a chat message that only says something: no command, and not the
+    /// `confirm` that answers a runbook run. Recording it decides nothing later inputs read,
+    /// except where it lives (for an edit, a delete or a reply to it).
+    pub fn is_plain_message(&self) -> bool {
+        match &self.kind {
+            InputKind::Message { text, .. } => {
+                self.command_text().is_none() && !text.trim().eq_ignore_ascii_case("confirm")
+            }
+            _ => false,
+        }
+    }
+
     pub fn command_text(&self) -> Option<&str> {
         match &self.kind {
             InputKind::Message { text, .. }

@@ -32,8 +32,7 @@ pub mod transcript;
 pub use input::{event_id, Caller, HandOff, Input, InputKind, NextAction, Notice, Outcome};
 
 use crate::config::Settings;
-use crate::domain::contacts::mentions;
-use crate::domain::event::{ChatMessage, Event, Recorded, SCHEMA_VERSION};
+use crate::domain::event::{Event, Recorded, SCHEMA_VERSION};
 use crate::domain::incident::IncidentError;
 use crate::domain::postmortem::PostMortem;
 use crate::domain::types::IncidentNumber;
@@ -203,6 +202,12 @@ impl Warroom {
 
     /// Applies everything appended since the projection's position, by anyone.
     async fn catch_up(&self, projection: &mut Projection) -> anyhow::Result<()> {
+        // When this process is the store's only writer it knows the head without asking:
+        // a projection already there has nothing to read (most requests, and every line of a
+        // replay, ask this several times).
+        if self.ledger.sole_writer() && projection.position >= self.ledger.known_head() {
+            return Ok(());
+        }
         loop {
             let batch = self.ledger.read_all(projection.position, 2000).await?;
             if batch.is_empty() {
@@ -250,21 +255,9 @@ impl Warroom {
             InputKind::Message { .. } if let Some(text) = command => {
                 self.command(&mut projection, &input, text).await
             }
-            InputKind::Message {
-                text,
-                message_id,
-                reply_to,
-                attachments,
-            } => {
-                let message = ChatMessage {
-                    channel: input.channel.clone(),
-                    message_id: message_id.clone(),
-                    author: input.from.clone(),
-                    text: text.clone(),
-                    mentions: mentions(text),
-                    reply_to: reply_to.clone(),
-                    attachments: attachments.clone(),
-                };
+            InputKind::Message { text, .. }
+                if let Some(message) = chat::messages::chat_message_of(&input) =>
+            {
                 let recorded = self.record_message(&mut projection, &input, message).await;
                 // Replying `confirm` confirms the speaker's waiting runbook run.
                 match recorded {
@@ -296,6 +289,8 @@ impl Warroom {
                 self.edit_or_delete(&mut projection, &input, message_id, None, *found_at)
                     .await
             }
+            // Every message reads as one (`chat_message_of`).
+            InputKind::Message { .. } => Ok(Outcome::default()),
             // Taken by the batched intake before the lock (see `handle`).
             InputKind::Alerts(_) => Ok(Outcome::default()),
             InputKind::Deploy(deploy) => self.record_deploy(&projection, &input, deploy).await,
@@ -316,28 +311,48 @@ impl Warroom {
         input: &Input,
         pending: Vec<Pending>,
     ) -> anyhow::Result<Outcome> {
+        self.queue_facts(incident, input, pending).await?.await
+    }
+
+    /// [`Warroom::record_facts`] in two steps: returns once the append is queued, with what
+    /// gives the outcome once it commits.
+    async fn queue_facts(
+        &self,
+        incident: Option<IncidentNumber>,
+        input: &Input,
+        pending: Vec<Pending>,
+    ) -> Result<
+        impl std::future::Future<Output = anyhow::Result<Outcome>> + Send + 'static,
+        AppendError,
+    > {
         let count = pending.len();
         let stream = incident
             .map(IncidentNumber::stream_id)
             .unwrap_or_else(|| channel_stream(&input.channel));
-        match self
-            .append(&stream, ExpectedVersion::Any, &input.key, pending)
-            .await
-        {
-            Ok(appended) => Ok(outcome_of(&appended, count, incident)),
-            // The input was recorded before, with other content (a message heard live, then
-            // found edited in the history): it stays as first recorded.
-            Err(AppendError::DuplicateEventId { event_id: id, .. })
-                if id == event_id(&input.key, 0) =>
-            {
-                Ok(Outcome {
-                    already_recorded: true,
-                    incident,
-                    ..Outcome::default()
-                })
+        let first = event_id(&input.key, 0);
+        let events = pending
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (event_id(&input.key, i), p))
+            .collect();
+        let queued = self
+            .queue_ids(&stream, ExpectedVersion::Any, events)
+            .await?;
+        Ok(async move {
+            match queued.await {
+                Ok(appended) => Ok(outcome_of(&appended, count, incident)),
+                // The input was recorded before, with other content (a message heard live,
+                // then found edited in the history): it stays as first recorded.
+                Err(AppendError::DuplicateEventId { event_id: id, .. }) if id == first => {
+                    Ok(Outcome {
+                        already_recorded: true,
+                        incident,
+                        ..Outcome::default()
+                    })
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(e) => Err(e.into()),
-        }
+        })
     }
 
     fn pending(&self, input: &Input, event: Event) -> Pending {
@@ -371,6 +386,16 @@ impl Warroom {
         expected: ExpectedVersion,
         events: Vec<(Uuid, Pending)>,
     ) -> Result<Appended, AppendError> {
+        self.queue_ids(stream, expected, events).await?.await
+    }
+
+    /// Queues an append of events with ids chosen by the caller; see [`Ledger::queue_append`].
+    async fn queue_ids(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<(Uuid, Pending)>,
+    ) -> Result<crate::store::QueuedAppend, AppendError> {
         let events = events
             .into_iter()
             .map(|(id, p)| NewEvent {
@@ -382,7 +407,7 @@ impl Warroom {
                 payload: p.event.to_payload(),
             })
             .collect();
-        self.ledger.append(stream, expected, events).await
+        self.ledger.queue_append(stream, expected, events).await
     }
 
     /// Every event of an incident, in stream order.

@@ -2,12 +2,13 @@
 //! (syntax and alert bodies) before its first line is handled.
 
 use super::alerts::read_alerts;
+use super::chat::messages::QueuedOutcome;
 use super::transcript::{self, TranscriptEntry, TranscriptError, TranscriptLine};
 use super::{Caller, Input, InputKind, Outcome, Warroom};
 use crate::domain::types::IncidentNumber;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -140,8 +141,21 @@ impl JobWorker for NoAgents {
     }
 }
 
+/// Lines a replay has queued and not yet seen answered, at most this many at once: enough
+/// for one group commit to take thousands of lines, few enough to keep their memory small.
+const IN_FLIGHT: usize = 2048;
+
 /// Replays a checked transcript with agents in the process: after each line, they carry
 /// out the runs queued by then, on the transcript's clock.
+///
+/// Without agents, plain chat messages (most of a long transcript) are queued and many are in
+/// flight at once, so one durable commit takes many lines; each is still decided on what the
+/// lines before it did, in order: a line that reads what a message in flight records (an
+/// edit, a delete, a command, an alert, a reply that goes where the message it answers
+/// lives: see [`Warroom::queue_message`]) first waits for every line before it.
+/// Each line is reported (`on_line`) in order once it is durable. A failing line stops the
+/// replay with its number; lines after it already in flight may be recorded, and a replay
+/// again skips them as already recorded.
 pub async fn replay_with_agents<A: JobWorker>(
     warroom: &Warroom,
     text: &str,
@@ -151,6 +165,9 @@ pub async fn replay_with_agents<A: JobWorker>(
 ) -> anyhow::Result<ReplaySummary> {
     let lines = inputs(text, identity, warroom)?;
     let mut summary = ReplaySummary::default();
+    let pipelined = agents.is_empty();
+    // Queued lines, oldest first, each reported once durable.
+    let mut flight: VecDeque<(TranscriptLine, QueuedOutcome)> = VecDeque::new();
     // Schedules the ledger has never had hold from the transcript's start; their hand-overs
     // happen on the transcript's clock, between its lines, before what is due by then.
     let mut handed_off_until = match lines.first() {
@@ -161,6 +178,7 @@ pub async fn replay_with_agents<A: JobWorker>(
         None => chrono::DateTime::<chrono::Utc>::MIN_UTC,
     };
     for (line, input) in lines {
+        let (number, at) = (line.line, line.at);
         if line.at > handed_off_until {
             warroom
                 .record_handoffs_since(handed_off_until, line.at)
@@ -174,27 +192,84 @@ pub async fn replay_with_agents<A: JobWorker>(
             .await
             .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?;
         summary.pages += pages.len();
-        let outcome = warroom
-            .handle(input)
-            .await
-            .with_context(|| format!("line {}", line.line))?;
-        summary.lines += 1;
-        summary.events += outcome.events;
-        summary.already_recorded += usize::from(outcome.already_recorded);
-        summary.incidents.extend(outcome.incident);
+        let unqueued = if pipelined && input.is_plain_message() {
+            match warroom
+                .queue_message(input)
+                .await
+                .with_context(|| format!("line {number}"))?
+            {
+                Ok(queued) => {
+                    flight.push_back((line, queued));
+                    if flight.len() >= IN_FLIGHT {
+                        land_one(&mut flight, &mut summary, &mut on_line).await?;
+                    }
+                    None
+                }
+                // It answers a message that may still be in flight.
+                Err(input) => Some((line, input)),
+            }
+        } else {
+            Some((line, input))
+        };
+        if let Some((line, input)) = unqueued {
+            if !flight.is_empty() {
+                while !flight.is_empty() {
+                    land_one(&mut flight, &mut summary, &mut on_line).await?;
+                }
+                // Decided on everything before it, as a line at a time would be (the alert
+                // intake decides on the projection as it is, without reading the store).
+                warroom
+                    .refresh()
+                    .await
+                    .with_context(|| format!("line {number}"))?;
+            }
+            let outcome = warroom
+                .handle(input)
+                .await
+                .with_context(|| format!("line {number}"))?;
+            account(&mut summary, &outcome);
+            on_line(&line, &outcome);
+        }
         // Steps due at once (an alert that opened an incident pages straight away).
         summary.pages += warroom
-            .fire_due_pages(line.at)
+            .fire_due_pages(at)
             .await
-            .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?
+            .map_err(|e| anyhow::anyhow!("line {number}: {e:#}"))?
             .len();
         for agent in agents.iter_mut() {
             summary.jobs += agent
-                .work(warroom, line.at)
+                .work(warroom, at)
                 .await
-                .map_err(|e| anyhow::anyhow!("line {}: {e:#}", line.line))?;
+                .map_err(|e| anyhow::anyhow!("line {number}: {e:#}"))?;
         }
-        on_line(&line, &outcome);
+    }
+    while !flight.is_empty() {
+        land_one(&mut flight, &mut summary, &mut on_line).await?;
     }
     Ok(summary)
+}
+
+/// Adds one handled line to the summary.
+fn account(summary: &mut ReplaySummary, outcome: &Outcome) {
+    summary.lines += 1;
+    summary.events += outcome.events;
+    summary.already_recorded += usize::from(outcome.already_recorded);
+    summary.incidents.extend(outcome.incident);
+}
+
+/// Waits for the oldest queued line's answer and reports it.
+async fn land_one(
+    flight: &mut VecDeque<(TranscriptLine, QueuedOutcome)>,
+    summary: &mut ReplaySummary,
+    on_line: &mut impl FnMut(&TranscriptLine, &Outcome),
+) -> anyhow::Result<()> {
+    let Some((line, queued)) = flight.pop_front() else {
+        return Ok(());
+    };
+    let outcome = queued
+        .await
+        .with_context(|| format!("line {}", line.line))?;
+    account(summary, &outcome);
+    on_line(&line, &outcome);
+    Ok(())
 }

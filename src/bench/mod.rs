@@ -5,6 +5,7 @@ pub mod ingest;
 mod oncall;
 mod outside;
 mod portable;
+pub mod replay;
 
 use crate::app::{event_id, Warroom};
 use crate::config::Settings;
@@ -23,7 +24,7 @@ use std::time::{Duration as StdDuration, Instant};
 pub struct BenchArgs {
     /// Parts to run, comma-separated: append, postmortem, rebuild, demo, ingest, export
     /// (export then import `--events` events), oncall (who is on call, every minute of a
-    /// year).
+    /// year), replay (`warroom replay` of a `--replay-lines` transcript).
     #[arg(
         long,
         value_delimiter = ',',
@@ -42,6 +43,9 @@ pub struct BenchArgs {
     /// Events in the ledger the projections are rebuilt from.
     #[arg(long, default_value_t = 1_000_000)]
     pub rebuild_events: usize,
+    /// Lines of the transcript the replay part replays.
+    #[arg(long, default_value_t = 100_000)]
+    pub replay_lines: usize,
     /// Ingest: distinct alerts sent 100 per request (memory is read after them).
     #[arg(long, default_value_t = 300_000)]
     pub ingest_distinct: usize,
@@ -103,6 +107,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
     }
     if wants("demo") {
         demo_rss()?;
+    }
+    if wants("replay") {
+        replay::run(args.replay_lines, args.postgres.as_deref()).await?;
     }
     if wants("oncall") {
         oncall::run()?;

@@ -79,6 +79,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// the store takes writes again after a failed commit, e.g. once a full disk has room.
     async fn probe_write(&self) -> Result<(), StoreError>;
     async fn close(&self);
+    /// The head every ledger of this process on the store shares, when this process is the
+    /// store's only writer (an SQLite file it holds the writer lock of); `None` when others
+    /// may write too.
+    fn sole_writer_heads(&self) -> Option<Arc<watch::Sender<i64>>> {
+        None
+    }
 }
 
 /// What a backend read inside the append transaction, for the planner.

@@ -102,6 +102,28 @@ impl std::fmt::Display for VerifyReport {
     }
 }
 
+/// An append the writer has queued: awaiting it gives its outcome once it is committed.
+#[must_use = "an append is only known durable once its answer is awaited"]
+pub struct QueuedAppend {
+    answer: oneshot::Receiver<Result<Appended, AppendError>>,
+    started: std::time::Instant,
+}
+
+impl std::future::Future for QueuedAppend {
+    type Output = Result<Appended, AppendError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.get_mut();
+        std::future::Future::poll(std::pin::Pin::new(&mut this.answer), cx).map(|answer| {
+            crate::metrics::get().append_took(this.started.elapsed());
+            answer.unwrap_or_else(|_| Err(StoreError::WriterStopped.into()))
+        })
+    }
+}
+
 /// What the writer task is asked to do.
 enum Job {
     Append(
@@ -129,6 +151,8 @@ struct Inner {
     closed: AtomicBool,
     /// Opened with [`LedgerOptions::read_only`]: appends are refused.
     read_only: bool,
+    /// This process is the store's only writer, so `heads` is the store's head.
+    sole_writer: bool,
     /// Dropped with the ledger, which stops the PostgreSQL listener task.
     _stop_listener: oneshot::Sender<()>,
     /// Why the last commit failed, while no commit has succeeded since: readiness reports
@@ -205,7 +229,14 @@ impl Ledger {
                 reason: format!("{e}{hint}"),
             }
         })?;
-        let heads = Arc::new(watch::channel(head).0);
+        let shared = backend.sole_writer_heads();
+        let sole_writer = shared.is_some();
+        let heads = shared.unwrap_or_else(|| Arc::new(watch::channel(0).0));
+        heads.send_if_modified(|h| {
+            let newer = head > *h;
+            *h = (*h).max(head);
+            newer
+        });
         let (stop_listener, stop) = oneshot::channel();
         backend.follow_other_writers(heads.clone(), stop).await?;
         let (jobs, queue) = mpsc::channel(4096);
@@ -217,6 +248,7 @@ impl Ledger {
             events_written: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             read_only: options.read_only,
+            sole_writer,
             write_failure: std::sync::Mutex::new(None),
             _stop_listener: stop_listener,
             backend_name: name,
@@ -248,6 +280,19 @@ impl Ledger {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
+        self.queue_append(stream, expected, events).await?.await
+    }
+
+    /// Queues an append behind every append queued before it and returns at once, with what
+    /// answers when it is committed (durable) or refused. Appends queued one after another
+    /// get positions in that order, so a caller that decides inputs in order can have many
+    /// in flight and still record them in its order (a replay does; see `app::replay`).
+    pub async fn queue_append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<QueuedAppend, AppendError> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(StoreError::WriterStopped.into());
         }
@@ -267,9 +312,16 @@ impl Ledger {
             .send(Job::Append(request, reply))
             .await
             .map_err(|_| StoreError::WriterStopped)?;
-        let answered = answer.await.map_err(|_| StoreError::WriterStopped)?;
-        crate::metrics::get().append_took(started.elapsed());
-        answered
+        Ok(QueuedAppend { answer, started })
+    }
+
+    /// Whether this process is the only writer of the store and so [`Ledger::known_head`]
+    /// is the store's head: an SQLite file opened for writing (its writer lock keeps other
+    /// processes out, and every ledger of this process on the file shares one head). On
+    /// PostgreSQL other instances append, and their commits reach this one a notification
+    /// later.
+    pub fn sole_writer(&self) -> bool {
+        self.inner.sole_writer
     }
 
     /// Every event of one stream, by version; empty when the stream does not exist. Read a

@@ -25,6 +25,9 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 pub(crate) struct WriterLock {
     /// The open lock file; closing it (on drop) releases the lock.
     _file: File,
+    /// The file's head as this process's ledgers on it commit: shared, so each of them knows
+    /// the store's head without asking it (this process is the file's only writer).
+    pub(crate) heads: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 /// Locks held by this process, by lock file path, so ledgers opened on one file share one.
@@ -83,7 +86,10 @@ pub(crate) fn acquire(database: &Path) -> Result<Arc<WriterLock>, StoreError> {
         .and_then(|_| file.seek(SeekFrom::Start(0)))
         .and_then(|_| writeln!(file, "{}", std::process::id()))
         .and_then(|_| file.flush());
-    let lock = Arc::new(WriterLock { _file: file });
+    let lock = Arc::new(WriterLock {
+        _file: file,
+        heads: Arc::new(tokio::sync::watch::channel(0).0),
+    });
     held.retain(|_, weak| weak.strong_count() > 0);
     held.insert(path, Arc::downgrade(&lock));
     Ok(lock)

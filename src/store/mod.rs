@@ -25,8 +25,8 @@ mod sqlite;
 pub use id_prefix::{IdPrefix, IdPrefixError};
 pub use lease::{LeaderState, Lease, LeaseSettings, Role};
 pub use ledger::{
-    migrate, migrator_for, redact, Ledger, LedgerOptions, LedgerStats, SchemaState, Subscription,
-    VerifyProblem, VerifyReport,
+    migrate, migrator_for, redact, Ledger, LedgerOptions, LedgerStats, QueuedAppend, SchemaState,
+    Subscription, VerifyProblem, VerifyReport,
 };
 pub use sqlite::sqlite_file;
 

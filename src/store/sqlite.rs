@@ -638,6 +638,14 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
+    fn sole_writer_heads(&self) -> Option<Arc<watch::Sender<i64>>> {
+        self.lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|lock| lock.heads.clone())
+    }
+
     async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;

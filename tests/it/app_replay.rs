@@ -1170,3 +1170,101 @@ async fn events_recorded_late_take_their_place_in_the_post_mortem() {
     assert!(lines[3].contains("sev1"), "{lines:?}");
     assert_eq!(lines[4], "third, said at ten");
 }
+
+/// Runs nothing: given to a replay, it keeps every line handled one at a time, as replays
+/// were before lines were queued, which the queued replay must match.
+struct OneLineAtATime;
+
+#[async_trait::async_trait]
+impl warroom::app::replay::JobWorker for OneLineAtATime {
+    async fn work(
+        &mut self,
+        _: &Warroom,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<usize> {
+        Ok(0)
+    }
+}
+
+/// What a ledger holds, without the commit times (and so the hashes) that differ by run.
+async fn recorded(app: &Warroom) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = app.ledger().read_all(after, 5000).await.unwrap();
+        let Some(last) = page.last() else {
+            return rows;
+        };
+        after = last.position;
+        rows.extend(page.iter().map(|e| {
+            format!(
+                "{} {} {} {} {} {} {} {}",
+                e.position,
+                e.stream_id,
+                e.stream_version,
+                e.event_id,
+                e.event_type,
+                e.occurred_at.to_rfc3339(),
+                e.actor,
+                e.payload
+            )
+        }));
+    }
+}
+
+/// A replay with many lines in flight records exactly what a replay of one line at a time
+/// does — the same events, in the same streams, at the same positions — reports every line
+/// once and in order, and a second run finds every line already recorded. The transcripts
+/// hold replies that follow an imported message into its incident (the seed's outage),
+/// replies in bound and unbound channels, edits and deletes of the lines just before them.
+async fn queued_replay_records_what_a_line_at_a_time_replay_does(queued: &str, serial: &str) {
+    let (fast, slow) = (app(queued).await, app(serial).await);
+    // One after the other on the same stores: the second starts where the first left off.
+    for (identity, text) in [
+        ("outage", DEMO_OUTAGE.to_string()),
+        ("long", warroom::bench::replay::transcript(3_000)),
+    ] {
+        let mut seen = Vec::new();
+        let summary = replay(&fast, &text, identity, |line, _| seen.push(line.line))
+            .await
+            .unwrap();
+        let expected = warroom::app::replay::replay_with_agents(
+            &slow,
+            &text,
+            identity,
+            &mut [OneLineAtATime],
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary, expected, "{identity}");
+        let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+        assert_eq!(seen, (1..=lines).collect::<Vec<_>>(), "{identity}");
+        let (queued_rows, serial_rows) = (recorded(&fast).await, recorded(&slow).await);
+        assert!(queued_rows.len() > lines / 2, "{identity}");
+        assert_eq!(queued_rows, serial_rows, "{identity}");
+        let again = replay_text(&fast, &text, identity).await;
+        assert_eq!(again.already_recorded, again.lines, "{identity}");
+        assert_eq!(again.events, 0, "{identity}");
+        assert_eq!(recorded(&fast).await, serial_rows, "{identity}");
+    }
+    fast.ledger().clone().close().await;
+    slow.ledger().clone().close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_replay_records_what_a_line_at_a_time_replay_does_on_sqlite() {
+    let ((_a, queued), (_b, serial)) = (common::fresh_sqlite_url(), common::fresh_sqlite_url());
+    queued_replay_records_what_a_line_at_a_time_replay_does(&queued, &serial).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_replay_records_what_a_line_at_a_time_replay_does_on_postgres() {
+    let Some(queued) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let serial = common::fresh_postgres_url()
+        .await
+        .expect("a second database");
+    queued_replay_records_what_a_line_at_a_time_replay_does(&queued, &serial).await;
+}

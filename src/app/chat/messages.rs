@@ -6,11 +6,59 @@
 use crate::app::chat::view::Place;
 use crate::app::error::AppError;
 use crate::app::projection::Projection;
-use crate::app::{to_recorded, Failure, Input, Outcome, Warroom};
+use crate::app::{to_recorded, Failure, Input, InputKind, Outcome, Warroom};
+use crate::domain::contacts::mentions;
 use crate::domain::event::{ChatMessage, Event};
 use crate::domain::incident::IncidentCommand;
+use crate::domain::types::IncidentNumber;
 use crate::domain::types::IncidentStatus;
 use chrono::{DateTime, Utc};
+
+/// The outcome of a message queued by [`Warroom::queue_message`], once it commits.
+pub type QueuedOutcome =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome, AppError>> + Send>>;
+
+/// The message an input says, if it is a chat message.
+pub(in crate::app) fn chat_message_of(input: &Input) -> Option<ChatMessage> {
+    let InputKind::Message {
+        text,
+        message_id,
+        reply_to,
+        attachments,
+    } = &input.kind
+    else {
+        return None;
+    };
+    Some(ChatMessage {
+        channel: input.channel.clone(),
+        message_id: message_id.clone(),
+        author: input.from.clone(),
+        text: text.clone(),
+        mentions: mentions(text),
+        reply_to: reply_to.clone(),
+        attachments: attachments.clone(),
+    })
+}
+
+/// Where a message goes: the incident bound to its channel, else the open incident holding
+/// the message it answers, else (`None`) the channel's own stream.
+fn message_incident(
+    projection: &Projection,
+    channel: &str,
+    message: &ChatMessage,
+) -> Option<IncidentNumber> {
+    projection.incidents.bound_to(channel).or_else(|| {
+        let answered = message.reply_to.as_deref()?;
+        match projection.chat.message_place(channel, answered)? {
+            Place::Incident(number) => projection
+                .incidents
+                .get(number)
+                .filter(|i| i.status != IncidentStatus::Closed)
+                .map(|i| i.number),
+            Place::Channel { .. } => None,
+        }
+    })
+}
 
 impl Warroom {
     /// Records a message where the channel's messages go now. A message is a fact: no rule
@@ -28,19 +76,58 @@ impl Warroom {
         input: &Input,
         message: ChatMessage,
     ) -> anyhow::Result<Outcome> {
-        let incident = projection.incidents.bound_to(&input.channel).or_else(|| {
-            let answered = message.reply_to.as_deref()?;
-            match projection.chat.message_place(&input.channel, answered)? {
-                Place::Incident(number) => projection
-                    .incidents
-                    .get(number)
-                    .filter(|i| i.status != IncidentStatus::Closed)
-                    .map(|i| i.number),
-                Place::Channel { .. } => None,
-            }
-        });
+        let incident = message_incident(projection, &input.channel, &message);
         let pending = vec![self.pending(input, Event::MessagePosted(message))];
         self.record_facts(incident, input, pending).await
+    }
+
+    /// Records a plain chat message (see [`Input::is_plain_message`]) as `handle` does, but
+    /// returns as soon as its append is queued, with what gives its outcome once it commits.
+    ///
+    /// For a caller that has many messages in flight, in order (a replay): the projection
+    /// learns of a message only when it commits, so what depends on one still in flight — an
+    /// edit or delete of it, a command — must wait until every one is answered. So must a
+    /// reply said where no incident is bound to a message not recorded yet (it goes where
+    /// that message lives): for it this gives back `Err(input)`, untouched, to handle then.
+    pub async fn queue_message(
+        &self,
+        input: Input,
+    ) -> Result<Result<QueuedOutcome, Input>, AppError> {
+        let input = input.normalised();
+        let Some(message) = chat_message_of(&input).filter(|_| input.is_plain_message()) else {
+            return Err(AppError::Refused(
+                "only a plain chat message can be queued; handle anything else".into(),
+            ));
+        };
+        let mut projection = self.projection.lock().await;
+        self.catch_up(&mut projection)
+            .await
+            .map_err(AppError::classify)?;
+        if input.caller.incident_channels_only
+            && !super::is_incident_channel(&projection, &input.channel)
+        {
+            return Ok(Ok(Box::pin(std::future::ready(Ok(Outcome::default())))));
+        }
+        let unbound = projection.incidents.bound_to(&input.channel).is_none();
+        if let Some(answered) = message.reply_to.as_deref().filter(|_| unbound) {
+            if projection
+                .chat
+                .message_place(&input.channel, answered)
+                .is_none()
+            {
+                return Ok(Err(input));
+            }
+        }
+        let incident = message_incident(&projection, &input.channel, &message);
+        let pending = vec![self.pending(&input, Event::MessagePosted(message))];
+        let queued = self
+            .queue_facts(incident, &input, pending)
+            .await
+            .map_err(|e| AppError::classify(e.into()))?;
+        drop(projection);
+        Ok(Ok(Box::pin(async move {
+            queued.await.map_err(AppError::classify)
+        })))
     }
 
     pub(in crate::app) async fn edit_or_delete(
