@@ -29,6 +29,9 @@ pub struct IngestOptions {
     pub paced_seconds: usize,
     /// The store `warroom serve` uses; a temporary SQLite file when `None`.
     pub db: Option<String>,
+    /// A PostgreSQL server (admin URL) to run the same load on as well, in a database of its
+    /// own made for the run and dropped after it.
+    pub postgres: Option<String>,
     /// An Alertmanager binary to compare with.
     pub alertmanager: Option<String>,
     /// Scrape `/metrics` once a second while the load runs.
@@ -162,16 +165,18 @@ struct Scenario {
     distinct: bool,
 }
 
-fn report(target: &str, s: &Scenario, elapsed: Duration, latencies: &[Duration]) {
+fn report(target: &str, s: &Scenario, elapsed: Duration, latencies: &[Duration]) -> f64 {
     let alerts = s.requests * s.per_request;
+    let rate = alerts as f64 / elapsed.as_secs_f64();
     println!(
         "  {target:<12} {:<28} {:>8} alerts  {:>9.0} alerts/s  request p50 {}  p99 {}",
         s.label,
         alerts,
-        alerts as f64 / elapsed.as_secs_f64(),
+        rate,
         ms(percentile(latencies, 0.50)),
         ms(percentile(latencies, 0.99)),
     );
+    rate
 }
 
 /// The server's group-commit and append counters, read from `/metrics`: what a scenario's
@@ -221,16 +226,162 @@ fn report_commits(before: &CommitCounters, after: &CommitCounters, elapsed: Dura
     );
 }
 
-/// Runs the ingest benchmark.
+/// The scenarios every target gets, in order.
+fn scenarios(options: &IngestOptions) -> [Scenario; 4] {
+    [
+        Scenario {
+            label: "distinct, 1 per request",
+            requests: options.single,
+            per_request: 1,
+            distinct: true,
+        },
+        Scenario {
+            label: "repeated, 1 per request",
+            requests: options.single,
+            per_request: 1,
+            distinct: false,
+        },
+        Scenario {
+            label: "repeated, 100 per request",
+            requests: options.single / 100,
+            per_request: 100,
+            distinct: false,
+        },
+        Scenario {
+            label: "distinct, 100 per request",
+            requests: options.distinct_batched / 100,
+            per_request: 100,
+            distinct: true,
+        },
+    ]
+}
+
+/// What one target did: alerts a second per scenario, and for warroom the alert → first page
+/// p99 with every alert opening an incident.
+#[derive(Debug, Default)]
+struct Figures {
+    rates: Vec<f64>,
+    page_p99: Option<Duration>,
+}
+
+/// The webhook pager and the push server every warroom run pages through.
+struct Outside {
+    pager: std::net::SocketAddr,
+    pages: PagesSeen,
+    push: std::net::SocketAddr,
+    pushed: PagesSeen,
+}
+
+/// Runs the ingest benchmark: warroom on SQLite (or `--ingest-db`), on PostgreSQL when given,
+/// then Alertmanager; and a table of the three side by side with ratios.
 pub async fn run(options: &IngestOptions) -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
     let client = Sender::new(CONNECTIONS)?;
     // The pager: a webhook receiver that notes when each incident's page arrives.
-    let (receiver_addr, pages) = start_pager().await?;
+    let (pager, pages) = start_pager().await?;
     // The push server: the paged person's first notification rule, push at once.
-    let (push_addr, pushed) = start_push().await?;
+    let (push, pushed) = start_push().await?;
+    let outside = Outside {
+        pager,
+        pages,
+        push,
+        pushed,
+    };
+    let db = options
+        .db
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", work.path().join("ingest.db").display()));
+    let first_label = if options.db.is_some() {
+        "as given"
+    } else {
+        "SQLite"
+    };
+    let first = load_warroom(options, &client, &outside, &db, first_label, work.path()).await?;
+    let second = match &options.postgres {
+        Some(admin) => {
+            let url = crate::store::baseline::create_database(admin)
+                .await
+                .context("cannot make a database on the PostgreSQL given by --postgres")?;
+            let figures =
+                load_warroom(options, &client, &outside, &url, "PostgreSQL", work.path()).await;
+            crate::store::baseline::drop_database(admin, &url).await?;
+            Some(figures?)
+        }
+        None => {
+            println!("  (warroom on PostgreSQL skipped: pass --postgres URL)");
+            None
+        }
+    };
+    let am = match &options.alertmanager {
+        Some(binary) => {
+            Some(alertmanager(&client, binary, &scenarios(options), work.path()).await?)
+        }
+        None => {
+            println!("  (Alertmanager comparison skipped: no binary; pass --alertmanager PATH)");
+            None
+        }
+    };
+    print_table(
+        &scenarios(options),
+        (first_label, &first),
+        second.as_ref(),
+        am.as_ref(),
+    );
+    Ok(())
+}
+
+/// The figures side by side, each warroom rate with its ratio to Alertmanager's in this run.
+fn print_table(
+    scenarios: &[Scenario],
+    (first_label, first): (&str, &Figures),
+    postgres: Option<&Figures>,
+    am: Option<&Figures>,
+) {
+    let cell = |figures: Option<&Figures>, i: usize| -> String {
+        let Some(rate) = figures.and_then(|f| f.rates.get(i)) else {
+            return "—".into();
+        };
+        match am.and_then(|a| a.rates.get(i)).filter(|r| **r > 0.0) {
+            Some(base) => format!("{:.1}k ({:.2}×)", rate / 1000.0, rate / base),
+            None => format!("{:.1}k", rate / 1000.0),
+        }
+    };
+    println!(
+        "
+  | scenario | Alertmanager alerts/s | warroom {first_label} | warroom PostgreSQL |"
+    );
+    println!("  |---|---|---|---|");
+    for (i, s) in scenarios.iter().enumerate() {
+        let base = am
+            .and_then(|a| a.rates.get(i))
+            .map_or("—".to_string(), |r| format!("{:.1}k", r / 1000.0));
+        println!(
+            "  | {} | {base} | {} | {} |",
+            s.label,
+            cell(Some(first), i),
+            cell(postgres, i)
+        );
+    }
+    let p99 = |f: Option<&Figures>| f.and_then(|f| f.page_p99).map_or("—".into(), ms);
+    println!(
+        "  | alert → first page p99, every alert a new incident | | {} | {} |",
+        p99(Some(first)),
+        p99(postgres)
+    );
+}
+
+/// Starts `warroom serve` on `db` and drives every scenario and the paced runs against it.
+async fn load_warroom(
+    options: &IngestOptions,
+    client: &Sender,
+    outside: &Outside,
+    db: &str,
+    store: &str,
+    work: &std::path::Path,
+) -> anyhow::Result<Figures> {
+    let (receiver_addr, push_addr) = (outside.pager, outside.push);
     let port = free_port()?;
-    let config = work.path().join("bench.toml");
+    let config = work.join(format!("bench-{port}.toml"));
     std::fs::write(
         &config,
         format!(
@@ -279,17 +430,13 @@ targets = ["!Bench"]
 "#
         ),
     )?;
-    let db = options
-        .db
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", work.path().join("ingest.db").display()));
     let exe = std::env::current_exe()?;
     let child = Command::new(exe)
         .arg("serve")
         .arg("--config")
         .arg(&config)
         .arg("--db")
-        .arg(&db)
+        .arg(db)
         .env("WARROOM_BENCH_TOKEN", TOKEN)
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
@@ -316,39 +463,10 @@ targets = ["!Bench"]
     });
     let url = format!("{base}/v1/alerts/alertmanager");
     println!(
-        "\ningest: warroom serve (pid {pid}, store {}) over loopback, {CONNECTIONS} connections",
-        if options.db.is_some() {
-            "as given"
-        } else {
-            "temporary SQLite"
-        }
+        "\ningest: warroom serve (pid {pid}, store {store}) over loopback, {CONNECTIONS} connections"
     );
-    let scenarios = [
-        Scenario {
-            label: "distinct, 1 per request",
-            requests: options.single,
-            per_request: 1,
-            distinct: true,
-        },
-        Scenario {
-            label: "repeated, 1 per request",
-            requests: options.single,
-            per_request: 1,
-            distinct: false,
-        },
-        Scenario {
-            label: "repeated, 100 per request",
-            requests: options.single / 100,
-            per_request: 100,
-            distinct: false,
-        },
-        Scenario {
-            label: "distinct, 100 per request",
-            requests: options.distinct_batched / 100,
-            per_request: 100,
-            distinct: true,
-        },
-    ];
+    let mut figures = Figures::default();
+    let scenarios = scenarios(options);
     let offset = Arc::new(AtomicUsize::new(0));
     for s in &scenarios {
         let (per, distinct) = (s.per_request, s.distinct);
@@ -368,10 +486,12 @@ targets = ["!Bench"]
                     .collect(),
             )
         });
-        let before = commit_counters(&client, &base).await?;
-        let (elapsed, latencies) = drive(&client, &url, Some(TOKEN), s.requests, body).await?;
-        let after = commit_counters(&client, &base).await?;
-        report("warroom", s, elapsed, &latencies);
+        let before = commit_counters(client, &base).await?;
+        let (elapsed, latencies) = drive(client, &url, Some(TOKEN), s.requests, body).await?;
+        let after = commit_counters(client, &base).await?;
+        figures
+            .rates
+            .push(report("warroom", s, elapsed, &latencies));
         report_commits(&before, &after, elapsed);
     }
     let (rss, peak) = memory_mb(pid);
@@ -386,7 +506,18 @@ targets = ["!Bench"]
         (1, "every alert a new incident"),
         (20, "1 in 20 a new incident"),
     ] {
-        paced(&client, &url, (&pages, &pushed), options, every, what).await?;
+        let p99 = paced(
+            client,
+            &url,
+            (&outside.pages, &outside.pushed),
+            options,
+            every,
+            what,
+        )
+        .await?;
+        if every == 1 {
+            figures.page_p99 = p99;
+        }
     }
     let (rss, peak) = memory_mb(pid);
     println!("  warroom memory at the end: RSS {rss:.1} MB, peak {peak:.1} MB");
@@ -398,13 +529,7 @@ targets = ["!Bench"]
         );
     }
     drop(warroom);
-
-    if let Some(binary) = &options.alertmanager {
-        alertmanager(&client, binary, &scenarios, work.path()).await?;
-    } else {
-        println!("  (Alertmanager comparison skipped: no binary; pass --alertmanager PATH)");
-    }
-    Ok(())
+    Ok(figures)
 }
 
 /// Sends `rate` alerts per second for `seconds`; every `every`-th opens an incident that
@@ -417,7 +542,7 @@ async fn paced(
     options: &IngestOptions,
     every: usize,
     what: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Duration>> {
     let total = options.paced_rate * options.paced_seconds;
     let interval = Duration::from_secs_f64(1.0 / options.paced_rate as f64);
     let run = uuid::Uuid::new_v4().simple().to_string();
@@ -447,6 +572,7 @@ async fn paced(
     for f in in_flight {
         f.await?.context("a paced alert was refused")?;
     }
+    let mut first_page_p99 = None;
     for (seen, arrival) in [(pages, "first page"), (pushed, "first notification (push)")] {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -467,6 +593,9 @@ async fn paced(
             .filter_map(|(title, at)| received.get(title).map(|r| r.duration_since(*at)))
             .collect();
         latencies.sort();
+        if first_page_p99.is_none() && !latencies.is_empty() {
+            first_page_p99 = Some(percentile(&latencies, 0.99));
+        }
         println!(
             "  warroom alert → {arrival}, {} alerts/s for {} s, {what}: {} of {} reached, p50 {}  p99 {}  max {}",
             options.paced_rate,
@@ -478,7 +607,7 @@ async fn paced(
             ms(latencies.last().copied().unwrap_or_default()),
         );
     }
-    Ok(())
+    Ok(first_page_p99)
 }
 
 /// The same load on Alertmanager's own API, which holds alerts in memory only.
@@ -487,7 +616,7 @@ async fn alertmanager(
     binary: &str,
     scenarios: &[Scenario],
     dir: &std::path::Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Figures> {
     let config = dir.join("alertmanager.yml");
     std::fs::write(
         &config,
@@ -511,6 +640,7 @@ async fn alertmanager(
         "  alertmanager: {binary} (pid {}), same load on POST /api/v2/alerts",
         am.0.id()
     );
+    let mut figures = Figures::default();
     let offset = Arc::new(AtomicUsize::new(0));
     for s in scenarios {
         let (per, distinct) = (s.per_request, s.distinct);
@@ -530,9 +660,11 @@ async fn alertmanager(
             )
         });
         let (elapsed, latencies) = drive(client, &url, None, s.requests, body).await?;
-        report("alertmanager", s, elapsed, &latencies);
+        figures
+            .rates
+            .push(report("alertmanager", s, elapsed, &latencies));
     }
     let (rss, peak) = memory_mb(am.0.id());
     println!("  alertmanager memory: RSS {rss:.1} MB, peak {peak:.1} MB");
-    Ok(())
+    Ok(figures)
 }

@@ -130,6 +130,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
             paced_rate: args.ingest_rate,
             paced_seconds: args.ingest_seconds,
             db: args.ingest_db.clone(),
+            postgres: args.postgres.clone(),
             alertmanager,
             scrape_metrics: args.scrape_metrics,
         })
