@@ -483,6 +483,9 @@ async fn follow(ledger: Ledger, projection: Arc<Mutex<Projection>>) {
                     }
                     apply_stored(&mut projection, &stored, recorded);
                 }
+                // Closed while the follower was still applying the last commits (a replay
+                // that ends at once): nothing is wrong, and nothing more will come.
+                Err(_) if ledger.is_closed() => return,
                 Err(e) => {
                     tracing::warn!(
                         "the projection follower could not read the ledger (retrying in 1 s): {e}"

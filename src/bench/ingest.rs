@@ -506,7 +506,8 @@ targets = ["!Bench"]
         (1, "every alert a new incident"),
         (20, "1 in 20 a new incident"),
     ] {
-        let p99 = paced(
+        // A run the server could not keep up with is a figure too: said, and the rest runs.
+        match paced(
             client,
             &url,
             (&outside.pages, &outside.pushed),
@@ -514,9 +515,11 @@ targets = ["!Bench"]
             every,
             what,
         )
-        .await?;
-        if every == 1 {
-            figures.page_p99 = p99;
+        .await
+        {
+            Ok(p99) if every == 1 => figures.page_p99 = p99,
+            Ok(_) => {}
+            Err(e) => println!("  warroom alert → first page, {what}: failed: {e:#}"),
         }
     }
     let (rss, peak) = memory_mb(pid);

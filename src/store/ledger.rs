@@ -736,6 +736,11 @@ impl Ledger {
         })
     }
 
+    /// Whether [`Ledger::close`] was called (on any clone): reads may fail from then on.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
     /// Refuses further appends (from any clone), commits everything queued so far, then
     /// closes the connections.
     pub async fn close(self) {
