@@ -330,13 +330,8 @@ impl Warroom {
             .map(IncidentNumber::stream_id)
             .unwrap_or_else(|| channel_stream(&input.channel));
         let first = event_id(&input.key, 0);
-        let events = pending
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (event_id(&input.key, i), p))
-            .collect();
         let queued = self
-            .queue_ids(&stream, ExpectedVersion::Any, events)
+            .queue_ids(&stream, ExpectedVersion::Any, keyed(&input.key, pending))
             .await?;
         Ok(async move {
             match queued.await {
@@ -371,12 +366,7 @@ impl Warroom {
         key: &str,
         pending: Vec<Pending>,
     ) -> Result<Appended, AppendError> {
-        let events = pending
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (event_id(key, i), p))
-            .collect();
-        self.append_ids(stream, expected, events).await
+        self.append_ids(stream, expected, keyed(key, pending)).await
     }
 
     /// Appends events with ids chosen by the caller.
@@ -509,6 +499,15 @@ pub fn to_recorded(stored: &StoredEvent) -> anyhow::Result<Recorded> {
         actor: stored.actor.clone(),
         event,
     })
+}
+
+/// Events with ids derived from the input's key and their place in the list.
+fn keyed(key: &str, pending: Vec<Pending>) -> Vec<(Uuid, Pending)> {
+    pending
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (event_id(key, i), p))
+        .collect()
 }
 
 fn count_new(appended: &Appended, count: usize) -> usize {

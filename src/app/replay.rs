@@ -212,10 +212,7 @@ pub async fn replay_with_agents<A: JobWorker>(
             Some((line, input))
         };
         if let Some((line, input)) = unqueued {
-            if !flight.is_empty() {
-                while !flight.is_empty() {
-                    land_one(&mut flight, &mut summary, &mut on_line).await?;
-                }
+            if land_all(&mut flight, &mut summary, &mut on_line).await? {
                 // Decided on everything before it, as a line at a time would be (the alert
                 // intake decides on the projection as it is, without reading the store).
                 warroom
@@ -243,9 +240,7 @@ pub async fn replay_with_agents<A: JobWorker>(
                 .map_err(|e| anyhow::anyhow!("line {number}: {e:#}"))?;
         }
     }
-    while !flight.is_empty() {
-        land_one(&mut flight, &mut summary, &mut on_line).await?;
-    }
+    land_all(&mut flight, &mut summary, &mut on_line).await?;
     Ok(summary)
 }
 
@@ -255,6 +250,19 @@ fn account(summary: &mut ReplaySummary, outcome: &Outcome) {
     summary.events += outcome.events;
     summary.already_recorded += usize::from(outcome.already_recorded);
     summary.incidents.extend(outcome.incident);
+}
+
+/// Waits for every queued line's answer, reporting each in order; whether there was any.
+async fn land_all(
+    flight: &mut VecDeque<(TranscriptLine, QueuedOutcome)>,
+    summary: &mut ReplaySummary,
+    on_line: &mut impl FnMut(&TranscriptLine, &Outcome),
+) -> anyhow::Result<bool> {
+    let landed = !flight.is_empty();
+    while !flight.is_empty() {
+        land_one(flight, summary, on_line).await?;
+    }
+    Ok(landed)
 }
 
 /// Waits for the oldest queued line's answer and reports it.
