@@ -91,6 +91,9 @@ pub struct Warroom {
     notices: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Notice>>,
     /// Incidents closed here so far: the ledger's witness checkpoints at each close.
     closes: tokio::sync::watch::Sender<u64>,
+    /// The incidents orders were last given to, folded, so the next order reads only what
+    /// was appended since.
+    folded: incidents::folded::FoldedIncidents,
 }
 
 /// A refusal to show the person and record.
@@ -155,6 +158,7 @@ impl Warroom {
             page_queue: std::sync::OnceLock::new(),
             notices: std::sync::OnceLock::new(),
             closes: tokio::sync::watch::Sender::new(0),
+            folded: Default::default(),
         };
         {
             let mut projection = app.projection.lock().await;

@@ -976,9 +976,10 @@ async fn the_interactions_endpoint_checks_signatures_and_answers_like_the_gatewa
     let running = served.running;
     // Served, the example's rotation is recorded and handed over at once, and the hand-over
     // starts a shift: let all three land before counting what the requests below record.
-    h.until("the rotation's hand-over and its shift are recorded", || async {
-        h.records_of("schedule-ops").await == 2 && h.records_of("shift-1").await == 1
-    })
+    h.until(
+        "the rotation's hand-over and its shift are recorded",
+        || async { h.records_of("schedule-ops").await == 2 && h.records_of("shift-1").await == 1 },
+    )
     .await;
     let url = format!("{}/discord/interactions", served.base);
     let client = reqwest::Client::new();

@@ -3,6 +3,7 @@
 //! the lookback that copies a channel's recent history into a new incident, and the
 //! incident index the projection keeps.
 
+pub(in crate::app) mod folded;
 pub mod view;
 
 use crate::app::chat::view::channel_stream;
@@ -236,10 +237,13 @@ impl Warroom {
             }
         }
         for _ in 0..MAX_ATTEMPTS {
-            let records = self.incident_records(number).await?;
-            let state = incident::fold(&records);
+            let state = self.folded_incident(number).await?;
             let version = state.as_ref().map_or(0, |s| s.version);
-            let events = incident::decide_as(state.as_ref(), number, command.clone(), &input.from)?;
+            let decided = incident::decide_as(state.as_ref(), number, command.clone(), &input.from);
+            if let Some(state) = state {
+                self.folded.keep(state);
+            }
+            let events = decided?;
             let pending = events
                 .iter()
                 .cloned()
@@ -260,6 +264,31 @@ impl Warroom {
             }
         }
         Err(AppError::conflict(format!("{number} kept changing while recording; try again")).into())
+    }
+
+    /// The incident as its stream says now (`None`: no such incident): the state kept from
+    /// the last order, brought forward by the events appended since, or folded from the
+    /// start. The caller hands it back with `self.folded.keep` once decided.
+    pub(in crate::app) async fn folded_incident(
+        &self,
+        number: IncidentNumber,
+    ) -> anyhow::Result<Option<incident::Incident>> {
+        const PAGE: usize = 2_000;
+        let stream = number.stream_id();
+        let mut state = self.folded.take(number);
+        let mut after = state.as_ref().map_or(0, |s| s.version);
+        loop {
+            let page = self.ledger.read_stream_after(&stream, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.stream_version;
+            for stored in &page {
+                state = incident::apply(state, &to_recorded(stored)?);
+            }
+            if page.len() < PAGE {
+                break;
+            }
+        }
+        Ok(state)
     }
 
     /// Pagers that delivered this incident's pages hear of its acknowledgement and
