@@ -459,23 +459,28 @@ fn apply_stored(
 }
 
 /// Follows the ledger, applying each event to the projection as soon as it commits (here or,
-/// through the store's notifications, in another instance). Reading and parsing happen
-/// outside the projection's lock.
+/// through the store's notifications, in another instance). This process's own commits come
+/// as written, without a read back; parsing happens outside the projection's lock, and a
+/// batch is applied under one lock.
 async fn follow(ledger: Ledger, projection: Arc<Mutex<Projection>>) {
     loop {
         let from = projection.lock().await.position;
         let mut subscription = ledger.subscribe(from);
         loop {
-            match subscription.next().await {
-                Ok(stored) => {
-                    let recorded = to_recorded(&stored);
+            match subscription.next_batch().await {
+                Ok(batch) => {
+                    let recorded: Vec<_> = batch.iter().map(to_recorded).collect();
+                    // One lock per batch: requests wait for a page's applying, not queue
+                    // behind it event by event.
                     let mut projection = projection.lock().await;
-                    if stored.position > projection.position + 1 {
-                        // Someone else applied past us and we missed nothing, or the
-                        // follower is behind: start again from the projection's position.
+                    if batch[0].position > projection.position + 1 {
+                        // The follower fell behind the projection's own reads and then
+                        // further: start again from the projection's position.
                         break;
                     }
-                    apply_stored(&mut projection, &stored, recorded);
+                    for (stored, recorded) in batch.iter().zip(recorded) {
+                        apply_stored(&mut projection, stored, recorded);
+                    }
                 }
                 // Closed while the follower was still applying the last commits (a replay
                 // that ends at once): nothing is wrong, and nothing more will come.

@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use uuid::Uuid;
 
 /// Tuning for [`Ledger::open_with`].
@@ -143,6 +143,9 @@ struct Inner {
     /// The latest known head, published after each commit (and, on PostgreSQL, after other
     /// instances' commits) to wake subscriptions.
     heads: Arc<watch::Sender<i64>>,
+    /// Every commit of this writer, its rows as stored, handed to this ledger's
+    /// subscriptions so they need not read back what was just written.
+    committed: broadcast::Sender<Arc<Vec<StoredEvent>>>,
     /// Group commits done by this writer, for evidence and benchmarks.
     commits: AtomicU64,
     /// Events those commits wrote.
@@ -244,6 +247,7 @@ impl Ledger {
             backend,
             jobs,
             heads,
+            committed: broadcast::channel(COMMITS_HANDED_OVER).0,
             commits: AtomicU64::new(0),
             events_written: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -570,6 +574,7 @@ impl Ledger {
         Subscription {
             backend: self.inner.backend.clone(),
             heads: self.inner.heads.subscribe(),
+            committed: self.inner.committed.subscribe(),
             after: after_position,
             buffer: VecDeque::new(),
         }
@@ -964,6 +969,10 @@ async fn commit(
                 .events_written
                 .fetch_add(plan.rows.len() as u64, Ordering::Relaxed);
             let head = plan.head.0;
+            // The rows before the head: a subscription woken by the head finds them waiting.
+            if inner.committed.receiver_count() > 0 {
+                let _ = inner.committed.send(Arc::new(plan.rows));
+            }
             inner.heads.send_if_modified(|h| {
                 let newer = head > *h;
                 *h = (*h).max(head);
@@ -981,15 +990,26 @@ fn job_size(job: &Job) -> usize {
     }
 }
 
-/// Follows the ledger in global order from a position, waiting for new events.
+/// Commits a subscription may be behind on before it reads the store instead (a lagging
+/// subscription loses the oldest and reads them back; nothing is skipped).
+const COMMITS_HANDED_OVER: usize = 256;
+
+/// Events read from the store per query when a subscription catches up.
+const SUBSCRIPTION_PAGE: i64 = 500;
+
+/// Follows the ledger in global order from a position, waiting for new events. This
+/// ledger's own commits are handed over as committed, without a read; anything else (other
+/// instances' commits, a gap, a subscription that fell behind) is read from the store.
 pub struct Subscription {
     /// Reads go straight to the database, so a subscription sees other instances' events too.
     backend: Arc<dyn Backend>,
     /// Wakes the subscription when a commit moves the head.
     heads: watch::Receiver<i64>,
+    /// This ledger's commits, rows as stored, in commit order.
+    committed: broadcast::Receiver<Arc<Vec<StoredEvent>>>,
     /// The last position returned; the next read starts after it.
     after: i64,
-    /// Events read but not yet returned, so catching up costs one query per 500 events.
+    /// For [`Subscription::next`]: events of a batch not yet returned.
     buffer: VecDeque<StoredEvent>,
 }
 
@@ -998,13 +1018,24 @@ impl Subscription {
     pub async fn next(&mut self) -> Result<StoredEvent, StoreError> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
-                self.after = event.position;
                 return Ok(event);
             }
-            let batch = self.backend.read_all(self.after, 500).await?;
-            if !batch.is_empty() {
-                self.buffer.extend(batch);
-                continue;
+            let batch = self.next_batch().await?;
+            self.buffer.extend(batch.iter().cloned());
+        }
+    }
+
+    /// The next events after the last ones returned, in order and gapless: a commit of
+    /// this ledger whole, or a page read from the store. Never empty.
+    pub async fn next_batch(&mut self) -> Result<Arc<Vec<StoredEvent>>, StoreError> {
+        loop {
+            if let Some(rows) = self.handed_over() {
+                return Ok(rows);
+            }
+            let page = self.backend.read_all(self.after, SUBSCRIPTION_PAGE).await?;
+            if let Some(last) = page.last() {
+                self.after = last.position;
+                return Ok(Arc::new(page));
             }
             // Woken by a commit here or a notification from another instance; the timer is a
             // safety net for a notification lost while reconnecting.
@@ -1015,6 +1046,29 @@ impl Subscription {
                     }
                 }
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// This ledger's next commit when it follows the last position returned. Commits
+    /// already returned (read from the store meanwhile) are passed over; `None` when none is
+    /// waiting or the next one leaves a gap, which the store then fills.
+    fn handed_over(&mut self) -> Option<Arc<Vec<StoredEvent>>> {
+        loop {
+            match self.committed.try_recv() {
+                Ok(rows) => {
+                    let (first, last) = (rows.first()?.position, rows.last()?.position);
+                    if last <= self.after {
+                        continue;
+                    }
+                    if first != self.after + 1 {
+                        return None;
+                    }
+                    self.after = last;
+                    return Some(rows);
+                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => return None,
+                Err(_) => return None,
             }
         }
     }

@@ -29,6 +29,8 @@ on_both_backends!(
     rows_cannot_be_changed_through_sql,
     subscribers_see_new_events_in_order,
     followers_never_skip_a_late_commit,
+    a_writing_follower_never_skips_its_own_commits_or_others,
+    a_subscriber_gets_its_own_commit_whole_as_it_reads_back,
 );
 
 fn event(n: u64, text: &str) -> NewEvent {
@@ -914,11 +916,48 @@ async fn subscribers_see_new_events_in_order(url: &str) {
 /// Several instances (separate pools, as separate processes would be) append at once while
 /// a follower reads in global order: it must see every position exactly once, none skipped.
 async fn followers_never_skip_a_late_commit(url: &str) {
+    four_writers_and_a_follower(url, false).await;
+}
+
+/// The follower is one of the writers: its own commits are handed over without a read,
+/// the others' are read from the store, and between them it still sees every position once.
+async fn a_writing_follower_never_skips_its_own_commits_or_others(url: &str) {
+    four_writers_and_a_follower(url, true).await;
+}
+
+/// A subscription of the writing ledger gets one commit as one batch, each row exactly what
+/// reading the store gives back.
+async fn a_subscriber_gets_its_own_commit_whole_as_it_reads_back(url: &str) {
+    let ledger = Ledger::open(url).await.unwrap();
+    ledger
+        .append("s", ExpectedVersion::Any, vec![event(0, "before")])
+        .await
+        .unwrap();
+    let mut sub = ledger.subscribe(1);
+    let events: Vec<NewEvent> = (1..=100).map(|n| event(n, "one commit")).collect();
+    ledger
+        .append("s", ExpectedVersion::Exactly(1), events)
+        .await
+        .unwrap();
+    let batch = tokio::time::timeout(Duration::from_secs(5), sub.next_batch())
+        .await
+        .expect("woken in time")
+        .unwrap();
+    let read = ledger.read_all(1, 1_000).await.unwrap();
+    assert_eq!(read.len(), 100);
+    assert_eq!(*batch, read);
+}
+
+async fn four_writers_and_a_follower(url: &str, follower_writes: bool) {
     let instances: Vec<Ledger> =
         futures_util::future::try_join_all((0..4).map(|_| Ledger::open(url)))
             .await
             .unwrap();
-    let follower = Ledger::open(url).await.unwrap();
+    let follower = if follower_writes {
+        instances[0].clone()
+    } else {
+        Ledger::open(url).await.unwrap()
+    };
     let mut sub = follower.subscribe(0);
     let per_instance = 250u64;
     let writers: Vec<_> = instances
