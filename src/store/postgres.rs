@@ -70,13 +70,19 @@ fn decode(row: &PgRow) -> Result<StoredEvent, StoreError> {
 }
 
 /// Inserts rows as given, in one statement: arrays of columns, unnested into rows.
+/// Inserts `rows` (positions ascending, at least one) and notifies other instances of the
+/// new head, in one statement: one round trip for both.
 async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     rows: &[StoredEvent],
 ) -> Result<(), StoreError> {
+    let Some(last) = rows.last() else {
+        return Ok(());
+    };
     sqlx::query(&format!(
-        "INSERT INTO events ({COLUMNS}) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], \
-         $5::text[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])"
+        "WITH inserted AS (INSERT INTO events ({COLUMNS}) SELECT * FROM UNNEST($1::bigint[], $2::text[], \
+         $3::bigint[], $4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[], \
+         $10::text[], $11::text[]) RETURNING 1) SELECT pg_notify($12, $13)"
     ))
     .bind(rows.iter().map(|r| r.position).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.stream_id.clone()).collect::<Vec<_>>())
@@ -89,6 +95,8 @@ async fn insert_rows(
     .bind(rows.iter().map(|r| r.actor.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.payload.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.hash.clone()).collect::<Vec<_>>())
+    .bind(CHANNEL)
+    .bind(last.position.to_string())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -131,27 +139,35 @@ impl Backend for PgBackend {
             .bind(APPEND_LOCK)
             .execute(&mut *tx)
             .await?;
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
         let streams: Vec<String> = requests
             .iter()
             .map(|r| r.stream.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        // One index probe per stream for its last version, whatever the stream's length.
-        let versions: HashMap<String, i64> = sqlx::query_as::<_, (String, Option<i64>)>(
-            "SELECT s.id, (SELECT stream_version FROM events WHERE stream_id = s.id \
-             ORDER BY stream_version DESC LIMIT 1) FROM unnest($1::text[]) AS s(id)",
-        )
-        .bind(&streams)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .filter_map(|(stream, version)| version.map(|v| (stream, v)))
-        .collect();
+        // The head (the row without a stream) and, one index probe per stream whatever its
+        // length, each stream's last version: one round trip, read under the lock.
+        let mut head = None;
+        let mut versions = HashMap::new();
+        for (stream, position, hash) in
+            sqlx::query_as::<_, (Option<String>, Option<i64>, Option<String>)>(
+                "SELECT NULL::text, h.position, h.hash FROM \
+             (SELECT position, hash FROM events ORDER BY position DESC LIMIT 1) AS h \
+             UNION ALL SELECT s.id, (SELECT stream_version FROM events WHERE stream_id = s.id \
+             ORDER BY stream_version DESC LIMIT 1), NULL FROM unnest($1::text[]) AS s(id)",
+            )
+            .bind(&streams)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            match (stream, position, hash) {
+                (None, Some(position), Some(hash)) => head = Some((position, hash)),
+                (Some(stream), Some(version), _) => {
+                    versions.insert(stream, version);
+                }
+                _ => {}
+            }
+        }
         let ids: Vec<String> = requests
             .iter()
             .flat_map(|r| r.events.iter().map(|e| e.event_id.to_string()))
@@ -174,14 +190,7 @@ impl Backend for PgBackend {
             versions,
             existing,
         });
-        if !plan.rows.is_empty() {
-            insert_rows(&mut tx, &plan.rows).await?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(plan.head.0.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_rows(&mut tx, &plan.rows).await?;
         tx.commit().await?;
         Ok(plan)
     }
@@ -208,13 +217,6 @@ impl Backend for PgBackend {
         // Positions are plain columns assigned by the planner from the head (no sequence or
         // identity), so appends after an import simply continue at its last position + 1.
         insert_rows(&mut tx, rows).await?;
-        if let Some(last) = rows.last() {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(last.position.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
         Ok(None)
     }
