@@ -527,6 +527,28 @@ async fn edits_and_deletes_keep_the_original_in_the_ledger() {
     ))
     .await
     .unwrap();
+    // A message said after the last edit, then edited twice: each edit states the text it
+    // replaces, the second the first edit's (the incident kept folded between edits is
+    // brought forward by what was appended since).
+    app.handle(input("g", "09:06:00", msg("first words", "m2")))
+        .await
+        .unwrap();
+    for (key, t, text) in [
+        ("h", "09:07:00", "second words"),
+        ("i", "09:08:00", "third words"),
+    ] {
+        app.handle(input(
+            key,
+            t,
+            InputKind::Edit {
+                message_id: "m2".into(),
+                text: text.into(),
+                found_at: None,
+            },
+        ))
+        .await
+        .unwrap();
+    }
     // Redelivery of the same input adds nothing.
     let again = app
         .handle(input("d", "09:03:00", msg("my password is hunter2", "m1")))
@@ -535,10 +557,21 @@ async fn edits_and_deletes_keep_the_original_in_the_ledger() {
     assert!(again.already_recorded);
 
     let records = app.incident_records(IncidentNumber(1)).await.unwrap();
-    let edited = records.iter().find_map(|r| match &r.event {
-        Event::MessageEdited { before, after, .. } => Some((before.clone(), after.clone())),
-        _ => None,
-    });
+    let edits: Vec<(Option<String>, String)> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::MessageEdited { before, after, .. } => Some((before.clone(), after.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        edits[1..],
+        [
+            (Some("first words".into()), "second words".into()),
+            (Some("second words".into()), "third words".into())
+        ]
+    );
+    let edited = edits.first().cloned();
     assert_eq!(
         edited,
         Some((
