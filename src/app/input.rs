@@ -49,8 +49,6 @@ impl Input {
         self
     }
 
-    /// The command a message gives (`/incident close`), trimmed; `None` for what is only said,
-    /// and for every message of a front end whose messages are never commands.
     /// Whether this is a chat message that only says something: no command, and not the
     /// `confirm` that answers a runbook run. Recording it decides nothing later inputs read,
     /// except where it lives (for an edit, a delete or a reply to it).
@@ -63,6 +61,8 @@ impl Input {
         }
     }
 
+    /// The command a message gives (`/incident close`), trimmed; `None` for what is only said,
+    /// and for every message of a front end whose messages are never commands.
     pub fn command_text(&self) -> Option<&str> {
         match &self.kind {
             InputKind::Message { text, .. }

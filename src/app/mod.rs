@@ -259,9 +259,14 @@ impl Warroom {
             InputKind::Message { .. } if let Some(text) = command => {
                 self.command(&mut projection, &input, text).await
             }
-            InputKind::Message { text, .. }
-                if let Some(message) = chat::messages::chat_message_of(&input) =>
-            {
+            InputKind::Message {
+                text,
+                message_id,
+                reply_to,
+                attachments,
+            } => {
+                let message =
+                    chat::messages::chat_message(&input, text, message_id, reply_to, attachments);
                 let recorded = self.record_message(&mut projection, &input, message).await;
                 // Replying `confirm` confirms the speaker's waiting runbook run.
                 match recorded {
@@ -293,8 +298,6 @@ impl Warroom {
                 self.edit_or_delete(&mut projection, &input, message_id, None, *found_at)
                     .await
             }
-            // Every message reads as one (`chat_message_of`).
-            InputKind::Message { .. } => Ok(Outcome::default()),
             // Taken by the batched intake before the lock (see `handle`).
             InputKind::Alerts(_) => Ok(Outcome::default()),
             InputKind::Deploy(deploy) => self.record_deploy(&projection, &input, deploy).await,

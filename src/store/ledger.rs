@@ -235,11 +235,7 @@ impl Ledger {
         let shared = backend.sole_writer_heads();
         let sole_writer = shared.is_some();
         let heads = shared.unwrap_or_else(|| Arc::new(watch::channel(0).0));
-        heads.send_if_modified(|h| {
-            let newer = head > *h;
-            *h = (*h).max(head);
-            newer
-        });
+        raise_head(&heads, head);
         let (stop_listener, stop) = oneshot::channel();
         backend.follow_other_writers(heads.clone(), stop).await?;
         let (jobs, queue) = mpsc::channel(4096);
@@ -502,11 +498,7 @@ impl Ledger {
         if found.is_none() {
             // Wake this process's subscribers as a commit by the writer would.
             let head = last.position;
-            self.inner.heads.send_if_modified(|h| {
-                let newer = head > *h;
-                *h = (*h).max(head);
-                newer
-            });
+            raise_head(&self.inner.heads, head);
         }
         Ok(found)
     }
@@ -973,11 +965,7 @@ async fn commit(
             if inner.committed.receiver_count() > 0 {
                 let _ = inner.committed.send(Arc::new(plan.rows));
             }
-            inner.heads.send_if_modified(|h| {
-                let newer = head > *h;
-                *h = (*h).max(head);
-                newer
-            });
+            raise_head(&inner.heads, head);
         }
     }
     Ok(plan.outcomes)
@@ -988,6 +976,15 @@ fn job_size(job: &Job) -> usize {
         Job::Append(request, _) => request.events.len(),
         Job::Flush(_) => 0,
     }
+}
+
+/// Moves a published head forward to `head` (never back), waking subscribers if it moved.
+pub(crate) fn raise_head(heads: &watch::Sender<i64>, head: i64) {
+    heads.send_if_modified(|h| {
+        let newer = head > *h;
+        *h = (*h).max(head);
+        newer
+    });
 }
 
 /// Commits a subscription may be behind on before it reads the store instead (a lagging
@@ -1067,7 +1064,7 @@ impl Subscription {
                     self.after = last;
                     return Some(rows);
                 }
-                Err(broadcast::error::TryRecvError::Lagged(_)) => return None,
+                // Nothing waiting, or lagged past the oldest kept: the store has the rest.
                 Err(_) => return None,
             }
         }

@@ -69,9 +69,9 @@ fn decode(row: &PgRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
-/// Inserts rows as given, in one statement: arrays of columns, unnested into rows.
-/// Inserts `rows` (positions ascending, at least one) and notifies other instances of the
-/// new head, in one statement: one round trip for both.
+/// Inserts rows as given (positions ascending; none: nothing to do) and notifies other
+/// instances of the new head, in one statement: arrays of columns unnested into rows, and
+/// one round trip for both.
 async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     rows: &[StoredEvent],
@@ -378,11 +378,7 @@ impl Backend for PgBackend {
                 match note {
                     Ok(note) => {
                         if let Ok(head) = note.payload().parse::<i64>() {
-                            heads.send_if_modified(|h| {
-                                let newer = head > *h;
-                                *h = (*h).max(head);
-                                newer
-                            });
+                            super::ledger::raise_head(&heads, head);
                         }
                     }
                     Err(sqlx::Error::PoolClosed) => return,

@@ -8,7 +8,7 @@ use crate::app::error::AppError;
 use crate::app::projection::Projection;
 use crate::app::{to_recorded, Failure, Input, InputKind, Outcome, Warroom};
 use crate::domain::contacts::mentions;
-use crate::domain::event::{ChatMessage, Event};
+use crate::domain::event::{Attachment, ChatMessage, Event};
 use crate::domain::incident::IncidentCommand;
 use crate::domain::types::IncidentNumber;
 use crate::domain::types::IncidentStatus;
@@ -18,26 +18,24 @@ use chrono::{DateTime, Utc};
 pub type QueuedOutcome =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome, AppError>> + Send>>;
 
-/// The message an input says, if it is a chat message.
-pub(in crate::app) fn chat_message_of(input: &Input) -> Option<ChatMessage> {
-    let InputKind::Message {
-        text,
-        message_id,
-        reply_to,
-        attachments,
-    } = &input.kind
-    else {
-        return None;
-    };
-    Some(ChatMessage {
+/// The message a chat-message input says (`text` and the rest are its `InputKind::Message`
+/// fields), as recorded.
+pub(in crate::app) fn chat_message(
+    input: &Input,
+    text: &str,
+    message_id: &Option<String>,
+    reply_to: &Option<String>,
+    attachments: &[Attachment],
+) -> ChatMessage {
+    ChatMessage {
         channel: input.channel.clone(),
         message_id: message_id.clone(),
         author: input.from.clone(),
-        text: text.clone(),
+        text: text.to_string(),
         mentions: mentions(text),
         reply_to: reply_to.clone(),
-        attachments: attachments.clone(),
-    })
+        attachments: attachments.to_vec(),
+    }
 }
 
 /// Where a message goes: the incident bound to its channel, else the open incident holding
@@ -94,11 +92,21 @@ impl Warroom {
         input: Input,
     ) -> Result<Result<QueuedOutcome, Input>, AppError> {
         let input = input.normalised();
-        let Some(message) = chat_message_of(&input).filter(|_| input.is_plain_message()) else {
+        let (
+            true,
+            InputKind::Message {
+                text,
+                message_id,
+                reply_to,
+                attachments,
+            },
+        ) = (input.is_plain_message(), &input.kind)
+        else {
             return Err(AppError::Refused(
                 "only a plain chat message can be queued; handle anything else".into(),
             ));
         };
+        let message = chat_message(&input, text, message_id, reply_to, attachments);
         let mut projection = self.projection.lock().await;
         self.catch_up(&mut projection)
             .await
