@@ -206,10 +206,11 @@ impl Warroom {
 
     /// Applies everything appended since the projection's position, by anyone.
     async fn catch_up(&self, projection: &mut Projection) -> anyhow::Result<()> {
-        // When this process is the store's only writer it knows the head without asking:
-        // a projection already there has nothing to read (most requests, and every line of a
-        // replay, ask this several times).
-        if self.ledger.sole_writer() && projection.position >= self.ledger.known_head() {
+        // When the ledger knows the store's head without asking (the only writer, or on
+        // PostgreSQL while other instances' commits reach it), a projection already there
+        // has nothing to read: most requests, and every line of a replay, ask this several
+        // times, and on PostgreSQL each read is a round trip under the projection lock.
+        if self.ledger.head_is_known() && projection.position >= self.ledger.known_head() {
             return Ok(());
         }
         loop {

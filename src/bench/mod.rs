@@ -264,7 +264,7 @@ fn raw_rows(events: usize) -> Vec<RawRow> {
             (
                 i as i64 + 1,
                 format!("channel-raw-{}", i % 16),
-                e.event_id.to_string(),
+                e.event_id,
                 e.payload.to_string(),
             )
         })

@@ -1,10 +1,12 @@
 //! What a database must do for the ledger: the `Backend` trait SQLite and PostgreSQL
 //! implement, and the `Snapshot` a backend reads inside the append transaction for the planner.
 
+use super::id_prefix::IdPrefix;
 use super::plan::{AppendRequest, Existing, Plan};
 use super::{StoreError, StoredEvent, StreamTime};
 use async_trait::async_trait;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
@@ -56,12 +58,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
         before: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError>;
-    /// Up to `limit` events whose id text lies in `[from, to)`, by position: the ids that
-    /// start with a prefix (see `IdPrefix::range_end`), found through the id's index.
-    async fn events_with_ids_in(
+    /// Up to `limit` events whose ids start with `prefix`, by position, found through a
+    /// range over the id's index (each backend bounds the range in its column's order).
+    async fn events_with_id_prefix(
         &self,
-        from: &str,
-        to: &str,
+        prefix: &IdPrefix,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError>;
     async fn head(&self) -> Result<i64, StoreError>;
@@ -69,10 +70,13 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Versions of the migrations applied to the schema, in order.
     async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError>;
     /// Starts feeding other writers' heads into `heads` (PostgreSQL LISTEN) until `stop`
-    /// fires or is dropped; no-op elsewhere.
+    /// fires or is dropped; no-op elsewhere. `followed` is set while every other writer's
+    /// commit is sure to reach `heads` (listening, with the head read since it began), and
+    /// cleared while notifications may be missed.
     async fn follow_other_writers(
         &self,
         heads: Arc<watch::Sender<i64>>,
+        followed: Arc<AtomicBool>,
         stop: oneshot::Receiver<()>,
     ) -> Result<(), StoreError>;
     /// Writes one row outside the ledger (the `writer_probe` table) and commits it: whether

@@ -7,18 +7,25 @@ use sqlx::Connection;
 use std::time::Instant;
 
 /// One row of the raw baseline: position, stream, event id, payload.
-pub type RawRow = (i64, String, String, String);
+pub type RawRow = (i64, String, uuid::Uuid, String);
 
-const RAW_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_raw (position BIGINT PRIMARY KEY, stream_id TEXT NOT NULL, \
-    stream_version BIGINT NOT NULL, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, actor TEXT NOT NULL, \
-    payload TEXT NOT NULL)";
+/// The ledger's table, less its hash and times; the event id typed as each backend's
+/// ledger types it (`TEXT` on SQLite, `uuid` on PostgreSQL).
+fn raw_table(id_type: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS bench_raw (position BIGINT PRIMARY KEY, stream_id TEXT NOT NULL, \
+         stream_version BIGINT NOT NULL, event_id {id_type} NOT NULL UNIQUE, event_type TEXT NOT NULL, \
+         actor TEXT NOT NULL, payload TEXT NOT NULL)"
+    )
+}
 
-/// Inserts `$rows` 1000 per transaction through `$conn` (a connection of database `$db`)
-/// and gives the rate in rows per second: the same code for both backends, so the baselines compare.
+/// Inserts `$rows` 1000 per transaction through `$conn` (a connection of database `$db`,
+/// whose ledger types an id as `$id_type` and binds it as `$id` makes it) and gives the rate
+/// in rows per second: the same code for both backends, so the baselines compare.
 macro_rules! raw_insert {
-    ($conn:expr, $db:ty, $rows:expr) => {{
+    ($conn:expr, $db:ty, $id_type:expr, $id:expr, $rows:expr) => {{
         let conn = $conn;
-        sqlx::query(RAW_TABLE).execute(&mut *conn).await?;
+        sqlx::query(&raw_table($id_type)).execute(&mut *conn).await?;
         let start = Instant::now();
         for chunk in $rows.chunks(1000) {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
@@ -29,7 +36,7 @@ macro_rules! raw_insert {
                 b.push_bind(r.0)
                     .push_bind(&r.1)
                     .push_bind(r.0)
-                    .push_bind(&r.2)
+                    .push_bind($id(&r.2))
                     .push_bind("MessagePosted")
                     .push_bind("rpark")
                     .push_bind(&r.3);
@@ -53,11 +60,19 @@ pub async fn raw_insert_rate(url: &str, rows: &[RawRow]) -> Result<f64, StoreErr
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full);
-        Ok(raw_insert!(&mut opts.connect().await?, sqlx::Sqlite, rows))
+        Ok(raw_insert!(
+            &mut opts.connect().await?,
+            sqlx::Sqlite,
+            "TEXT",
+            |id: &uuid::Uuid| id.to_string(),
+            rows
+        ))
     } else {
         Ok(raw_insert!(
             &mut sqlx::PgConnection::connect(url).await?,
             sqlx::Postgres,
+            "uuid",
+            |id: &uuid::Uuid| *id,
             rows
         ))
     }

@@ -99,6 +99,20 @@ impl IdPrefix {
     }
 }
 
+impl IdPrefix {
+    /// The least and the greatest id that start with this prefix, as UUIDs: the digits
+    /// followed by all `0`s, and by all `f`s. A UUID column compares ids as 16 bytes, so
+    /// these bound exactly the ids that start with the prefix.
+    pub fn uuid_bounds(&self) -> (uuid::Uuid, uuid::Uuid) {
+        let hex: String = self.text.chars().filter(|c| *c != '-').collect();
+        let padded = |fill: &str| {
+            let text = format!("{hex}{}", fill.repeat(MAX_DIGITS - self.digits));
+            uuid::Uuid::parse_str(&text).expect("32 hex digits are a UUID")
+        };
+        (padded("0"), padded("f"))
+    }
+}
+
 impl std::fmt::Display for IdPrefix {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.text)
@@ -188,5 +202,23 @@ mod tests {
         let after = "be9801a7-3000-0000-0000-000000000000";
         assert!(lo.as_str() <= inside && inside < hi.as_str());
         assert!(after >= hi.as_str());
+    }
+
+    #[test]
+    fn the_uuid_bounds_hold_exactly_the_ids_with_the_prefix() {
+        let bounds = |p: &str| {
+            let (lo, hi) = IdPrefix::parse(p).unwrap().uuid_bounds();
+            (lo.to_string(), hi.to_string())
+        };
+        assert_eq!(
+            bounds("be9801a7-2"),
+            (
+                "be9801a7-2000-0000-0000-000000000000".to_string(),
+                "be9801a7-2fff-ffff-ffff-ffffffffffff".to_string()
+            )
+        );
+        assert_eq!(bounds("ffff").1, "ffffffff-ffff-ffff-ffff-ffffffffffff");
+        let whole = "be9801a7-25d7-5890-a8cc-01e6e0f80c48";
+        assert_eq!(bounds(whole), (whole.to_string(), whole.to_string()));
     }
 }

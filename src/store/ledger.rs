@@ -156,6 +156,8 @@ struct Inner {
     read_only: bool,
     /// This process is the store's only writer, so `heads` is the store's head.
     sole_writer: bool,
+    /// Other writers' commits reach `heads` (PostgreSQL, while listening).
+    followed: Arc<AtomicBool>,
     /// Dropped with the ledger, which stops the PostgreSQL listener task.
     _stop_listener: oneshot::Sender<()>,
     /// Why the last commit failed, while no commit has succeeded since: readiness reports
@@ -237,7 +239,10 @@ impl Ledger {
         let heads = shared.unwrap_or_else(|| Arc::new(watch::channel(0).0));
         raise_head(&heads, head);
         let (stop_listener, stop) = oneshot::channel();
-        backend.follow_other_writers(heads.clone(), stop).await?;
+        let followed = Arc::new(AtomicBool::new(false));
+        backend
+            .follow_other_writers(heads.clone(), followed.clone(), stop)
+            .await?;
         let (jobs, queue) = mpsc::channel(4096);
         let inner = Arc::new(Inner {
             backend,
@@ -249,6 +254,7 @@ impl Ledger {
             closed: AtomicBool::new(false),
             read_only: options.read_only,
             sole_writer,
+            followed,
             write_failure: std::sync::Mutex::new(None),
             _stop_listener: stop_listener,
             backend_name: name,
@@ -315,13 +321,16 @@ impl Ledger {
         Ok(QueuedAppend { answer, started })
     }
 
-    /// Whether this process is the only writer of the store and so [`Ledger::known_head`]
-    /// is the store's head: an SQLite file opened for writing (its writer lock keeps other
-    /// processes out, and every ledger of this process on the file shares one head). On
-    /// PostgreSQL other instances append, and their commits reach this one a notification
-    /// later.
-    pub fn sole_writer(&self) -> bool {
-        self.inner.sole_writer
+    /// Whether [`Ledger::known_head`] counts every commit made to the store, so a reader
+    /// at that head has nothing to read. On an SQLite file opened for writing, this process
+    /// is the only writer (its writer lock keeps other processes out, and every ledger of
+    /// this process on the file shares one head). On PostgreSQL, while the listener is
+    /// connected: another instance's commit reaches it one notification later, about a
+    /// millisecond, which is the same as a request that came in that much sooner; a commit
+    /// refused for what another wrote first raises the head to what the store holds, so a
+    /// decision taken again reads it.
+    pub fn head_is_known(&self) -> bool {
+        self.inner.sole_writer || self.inner.followed.load(Ordering::Acquire)
     }
 
     /// Every event of one stream, by version; empty when the stream does not exist. Read a
@@ -438,11 +447,7 @@ impl Ledger {
         }
         self.inner
             .backend
-            .events_with_ids_in(
-                prefix.as_str(),
-                &prefix.range_end(),
-                limit.min(100_000) as i64,
-            )
+            .events_with_id_prefix(prefix, limit.min(100_000) as i64)
             .await
     }
 
@@ -954,19 +959,21 @@ async fn commit(
     };
     if let Some(inner) = ledger.upgrade() {
         inner.note_write_success();
+        let head = plan.head.0;
         if !plan.rows.is_empty() {
             crate::metrics::get().committed(plan.rows.len());
             inner.commits.fetch_add(1, Ordering::Relaxed);
             inner
                 .events_written
                 .fetch_add(plan.rows.len() as u64, Ordering::Relaxed);
-            let head = plan.head.0;
             // The rows before the head: a subscription woken by the head finds them waiting.
             if inner.committed.receiver_count() > 0 {
                 let _ = inner.committed.send(Arc::new(plan.rows));
             }
-            raise_head(&inner.heads, head);
         }
+        // Also when nothing was written: the head the commit found counts what others
+        // wrote first (an append refused for it is decided again past it, not before).
+        raise_head(&inner.heads, head);
     }
     Ok(plan.outcomes)
 }

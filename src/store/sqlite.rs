@@ -1,6 +1,7 @@
 //! The SQLite backend: WAL, `synchronous=FULL`, appends serialised by `BEGIN IMMEDIATE`.
 
 use super::backend::{Backend, Snapshot, Toward};
+use super::id_prefix::IdPrefix;
 use super::lock::WriterLock;
 use super::plan::{AppendRequest, Plan};
 use super::{chain, StoreError, StoredEvent, StreamTime};
@@ -585,20 +586,19 @@ impl Backend for SqliteBackend {
         unpack(page, |e| -e.position)
     }
 
-    async fn events_with_ids_in(
+    async fn events_with_id_prefix(
         &self,
-        from: &str,
-        to: &str,
+        prefix: &IdPrefix,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        // A range over the UNIQUE index on event_id (BINARY: byte order), not LIKE, which
-        // SQLite would answer by reading every row.
+        // A range over the UNIQUE index on the id text (BINARY: byte order), `[prefix, the
+        // next prefix)`, not LIKE, which SQLite would answer by reading every row.
         let found = sqlx::query_as(&packed(&format!(
             "SELECT {COLUMNS} FROM events WHERE event_id >= ? AND event_id < ? \
                  ORDER BY position LIMIT ?"
         )))
-        .bind(from)
-        .bind(to)
+        .bind(prefix.as_str())
+        .bind(prefix.range_end())
         .bind(limit)
         .fetch_one(&self.pool)
         .await?;
@@ -631,6 +631,7 @@ impl Backend for SqliteBackend {
     async fn follow_other_writers(
         &self,
         _heads: Arc<watch::Sender<i64>>,
+        _followed: Arc<std::sync::atomic::AtomicBool>,
         _stop: oneshot::Receiver<()>,
     ) -> Result<(), StoreError> {
         // SQLite has no notifications: a follower learns of another process's commits to the

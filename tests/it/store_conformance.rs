@@ -1023,3 +1023,139 @@ async fn instances_opening_a_new_sqlite_file_together_all_open() {
         assert_eq!(ledgers[4].head().await.unwrap(), 0);
     }
 }
+
+/// A PostgreSQL ledger written while event ids were text is upgraded to `uuid` ids when
+/// opened, with every id and hash unchanged and the chain still verifying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_ledger_with_text_ids_is_upgraded_in_place() {
+    use sqlx::Connection;
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let ledger = Ledger::open(&url).await.unwrap();
+    for i in 0..6 {
+        ledger
+            .append(
+                &format!("s{}", i % 2),
+                ExpectedVersion::Any,
+                vec![event(i, "kept")],
+            )
+            .await
+            .unwrap();
+    }
+    let written: Vec<_> = ledger
+        .read_all(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.position, e.event_id, e.hash))
+        .collect();
+    ledger.close().await;
+    // The schema as the migrations before this one left it.
+    common::raw_sql(
+        &url,
+        &[
+            "ALTER TABLE events ALTER COLUMN event_id TYPE text",
+            "DELETE FROM _sqlx_migrations WHERE version = 4",
+        ],
+    )
+    .await;
+    let column_type = || async {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let t: String = sqlx::query_scalar(
+            "SELECT data_type FROM information_schema.columns \
+             WHERE table_name = 'events' AND column_name = 'event_id'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        t
+    };
+    assert_eq!(column_type().await, "text");
+
+    let ledger = Ledger::open(&url).await.unwrap();
+    assert_eq!(column_type().await, "uuid");
+    let read: Vec<_> = ledger
+        .read_all(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.position, e.event_id, e.hash))
+        .collect();
+    assert_eq!(read, written);
+    let report = ledger.verify().await.unwrap();
+    assert_eq!((report.events, report.problem), (6, None));
+    // Still found by the start of an id, and still refusing a second copy of one.
+    let first = written[0].1;
+    let prefix = warroom::store::IdPrefix::parse(&first.to_string()[..8]).unwrap();
+    let found = ledger.events_with_id_prefix(&prefix, 10).await.unwrap();
+    assert!(found.iter().any(|e| e.event_id == first));
+    let again = ledger
+        .append("s0", ExpectedVersion::Any, vec![event(0, "kept")])
+        .await
+        .unwrap();
+    assert!(again.already_stored);
+}
+
+/// On PostgreSQL a ledger learns of other instances' commits without asking the store, and
+/// still does after its listening connection is cut: a commit made while it was down
+/// reaches the head it knows once it listens again, and meanwhile it does not claim to know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_ledger_knows_other_writers_heads_across_a_lost_listener() {
+    use sqlx::Connection;
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let (watcher, writer) = (
+        Ledger::open(&url).await.unwrap(),
+        Ledger::open(&url).await.unwrap(),
+    );
+    assert!(watcher.head_is_known());
+    let reaches = |ledger: Ledger, head: i64| async move {
+        for _ in 0..100 {
+            if ledger.head_is_known() && ledger.known_head() >= head {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    };
+    let first = writer
+        .append("s", ExpectedVersion::Any, vec![event(1, "notified")])
+        .await
+        .unwrap();
+    assert!(reaches(watcher.clone(), first.last_position).await);
+
+    // Cut every listening connection to this database, and commit at once.
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let cut: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(cut.len(), 2, "one listener per ledger");
+    for pid in &cut {
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    let during = writer
+        .append("s", ExpectedVersion::Any, vec![event(2, "while cut")])
+        .await
+        .unwrap();
+    assert!(
+        reaches(watcher.clone(), during.last_position).await,
+        "the commit made while the listener was cut is counted once it listens again"
+    );
+    let after = writer
+        .append("s", ExpectedVersion::Any, vec![event(3, "notified again")])
+        .await
+        .unwrap();
+    assert!(reaches(watcher.clone(), after.last_position).await);
+    watcher.close().await;
+    writer.close().await;
+}
