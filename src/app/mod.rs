@@ -204,13 +204,34 @@ impl Warroom {
         self.current().await.map(drop)
     }
 
-    /// Applies everything appended since the projection's position, by anyone.
+    /// Applies everything appended since the projection's position, by anyone: the store is
+    /// read unless this process is its only writer and the projection is already at the
+    /// head, so whatever any instance committed before this call is seen (a view, a chat
+    /// command).
     async fn catch_up(&self, projection: &mut Projection) -> anyhow::Result<()> {
-        // When the ledger knows the store's head without asking (the only writer, or on
-        // PostgreSQL while other instances' commits reach it), a projection already there
-        // has nothing to read: most requests, and every line of a replay, ask this several
-        // times, and on PostgreSQL each read is a round trip under the projection lock.
-        if self.ledger.head_is_known() && projection.position >= self.ledger.known_head() {
+        self.catch_up_to(projection, self.ledger.sole_writer())
+            .await
+    }
+
+    /// [`Warroom::catch_up`] for warroom's own loops (alert intake after its opens,
+    /// escalations, notifications): also trusts the head the PostgreSQL listener keeps, so
+    /// another instance's commit of the last millisecond or so is seen on the next pass.
+    /// Those loops decide again every pass and append under ids that make a repeat a no-op;
+    /// on PostgreSQL each read is a round trip under the projection lock, which at 1k new
+    /// incidents a second kept pages waiting hundreds of milliseconds.
+    async fn catch_up_known(&self, projection: &mut Projection) -> anyhow::Result<()> {
+        self.catch_up_to(projection, self.ledger.head_is_known())
+            .await
+    }
+
+    async fn catch_up_to(
+        &self,
+        projection: &mut Projection,
+        head_is_known: bool,
+    ) -> anyhow::Result<()> {
+        // A projection already at a head known without asking has nothing to read: most
+        // requests, and every line of a replay, ask this several times.
+        if head_is_known && projection.position >= self.ledger.known_head() {
             return Ok(());
         }
         loop {

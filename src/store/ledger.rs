@@ -321,6 +321,13 @@ impl Ledger {
         Ok(QueuedAppend { answer, started })
     }
 
+    /// Whether this process is the only writer of the store, so [`Ledger::known_head`] is
+    /// the store's head: an SQLite file opened for writing (its writer lock keeps other
+    /// processes out, and every ledger of this process on the file shares one head).
+    pub fn sole_writer(&self) -> bool {
+        self.inner.sole_writer
+    }
+
     /// Whether [`Ledger::known_head`] counts every commit made to the store, so a reader
     /// at that head has nothing to read. On an SQLite file opened for writing, this process
     /// is the only writer (its writer lock keeps other processes out, and every ledger of

@@ -135,7 +135,7 @@ impl Warroom {
         let mut failure = None;
         if !opens.is_empty() || !deferred.is_empty() {
             let mut projection = self.projection.lock().await;
-            let caught_up = self.catch_up(&mut projection).await;
+            let caught_up = self.catch_up_known(&mut projection).await;
             for (job, result) in opens.iter().zip(opened) {
                 projection.incidents.release_number(job.number);
                 projection.alerts.finish_opening(&job.plan.group);

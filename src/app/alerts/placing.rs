@@ -199,7 +199,7 @@ impl Warroom {
                     }
                     report.recorded_one(alert, incident, opened, count, &line);
                     // Learn what was just appended before the next alert of the body.
-                    self.catch_up(projection).await?;
+                    self.catch_up_known(projection).await?;
                     return Ok(());
                 }
                 Err(AppendError::DuplicateEventId { event_id, .. }) if event_id == alert_id => {
@@ -210,7 +210,7 @@ impl Warroom {
                 Err(AppendError::DuplicateEventId { .. }) | Err(AppendError::Conflict { .. }) => {
                     // Another writer opened an incident (for this group, or took the number):
                     // learn about it and decide again.
-                    self.catch_up(projection).await?;
+                    self.catch_up_known(projection).await?;
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -62,7 +62,7 @@ impl Warroom {
             return Ok(vec![]);
         }
         let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
+        self.catch_up_known(&mut projection).await?;
         let mut due: BTreeMap<IncidentNumber, Vec<NotificationOrder>> = BTreeMap::new();
         for (number, dedup_key, page) in projection.notifications.pages(now) {
             let Some(methods) = self.notifications().people.get(&page.person) else {
@@ -123,7 +123,7 @@ impl Warroom {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.catch_up(&mut projection).await?;
+        self.catch_up_known(&mut projection).await?;
         drop(projection);
         let recorded: Vec<NotificationOrder> =
             recorded.into_iter().map(|o| self.with_links(o)).collect();
@@ -299,7 +299,7 @@ impl Warroom {
         quiet_since: DateTime<Utc>,
     ) -> anyhow::Result<Vec<NotificationOrder>> {
         let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
+        self.catch_up_known(&mut projection).await?;
         let mut orders = Vec::new();
         for (number, dedup_key, page) in projection.notifications.pages(now) {
             let Some(incident) = projection
@@ -399,7 +399,7 @@ impl Warroom {
     ) -> anyhow::Result<bool> {
         let found = {
             let mut projection = self.projection.lock().await;
-            self.catch_up(&mut projection).await?;
+            self.catch_up_known(&mut projection).await?;
             projection
                 .notifications
                 .by_provider_ref(provider_ref)
@@ -437,7 +437,7 @@ impl Warroom {
             Err(e) => return Ok(Err(e)),
         };
         let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
+        self.catch_up_known(&mut projection).await?;
         Ok(Ok(match pending_page(&projection, &claim) {
             Ok((_, person)) => {
                 let incident = projection.incidents.get(claim.incident);
@@ -507,7 +507,7 @@ impl Warroom {
         };
         let claim = {
             let mut projection = self.projection.lock().await;
-            self.catch_up(&mut projection).await?;
+            self.catch_up_known(&mut projection).await?;
             let latest = projection
                 .notifications
                 .pages(now)
@@ -560,7 +560,7 @@ impl Warroom {
         now: DateTime<Utc>,
     ) -> anyhow::Result<AckReply> {
         let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
+        self.catch_up_known(&mut projection).await?;
         let (dedup_key, person) = match pending_page(&projection, claim) {
             Ok(found) => found,
             Err(text) => {

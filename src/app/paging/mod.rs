@@ -145,7 +145,7 @@ impl Warroom {
         since: DateTime<Utc>,
     ) -> anyhow::Result<Vec<UnfinishedPage>> {
         let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
+        self.catch_up_known(&mut projection).await?;
         let mut unfinished = Vec::new();
         for (number, dedup_key, page) in projection.paging.recorded_pages() {
             if page.at < since {
@@ -237,7 +237,7 @@ impl Warroom {
     /// When the next escalation step of any incident falls due.
     pub async fn next_page_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
+        self.catch_up_known(&mut projection).await?;
         Ok(projection
             .paging
             .escalations()
@@ -249,7 +249,7 @@ impl Warroom {
     /// (others may have fired some of the same steps first).
     pub async fn fire_due_pages(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<PageOrder>> {
         let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
+        self.catch_up_known(&mut projection).await?;
         let due: Vec<(IncidentNumber, DueStep)> = projection
             .paging
             .escalations()
@@ -265,7 +265,7 @@ impl Warroom {
         for result in fired {
             orders.extend(result?);
         }
-        self.catch_up(&mut projection).await?;
+        self.catch_up_known(&mut projection).await?;
         drop(projection);
         self.hand_over(&orders);
         Ok(orders)
