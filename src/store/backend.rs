@@ -117,3 +117,12 @@ impl Toward {
         }
     }
 }
+
+/// Moves a published head forward to `head` (never back), waking subscribers if it moved.
+pub(crate) fn raise_head(heads: &watch::Sender<i64>, head: i64) {
+    heads.send_if_modified(|h| {
+        let newer = head > *h;
+        *h = (*h).max(head);
+        newer
+    });
+}

@@ -1,7 +1,7 @@
 //! The `Ledger`: the store's public face. Appends go to one writer task that commits whatever
 //! is queued in one transaction (group commit); reads go straight to the backend.
 
-use super::backend::{Backend, Snapshot};
+use super::backend::{raise_head, Backend, Snapshot};
 use super::chain::{self, ChainFields};
 use super::id_prefix::IdPrefix;
 use super::plan::AppendRequest;
@@ -990,15 +990,6 @@ fn job_size(job: &Job) -> usize {
         Job::Append(request, _) => request.events.len(),
         Job::Flush(_) => 0,
     }
-}
-
-/// Moves a published head forward to `head` (never back), waking subscribers if it moved.
-pub(crate) fn raise_head(heads: &watch::Sender<i64>, head: i64) {
-    heads.send_if_modified(|h| {
-        let newer = head > *h;
-        *h = (*h).max(head);
-        newer
-    });
 }
 
 /// Commits a subscription may be behind on before it reads the store instead (a lagging

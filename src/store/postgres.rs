@@ -107,7 +107,7 @@ async fn listen(pool: &PgPool, heads: &watch::Sender<i64>) -> Result<PgListener,
     let head: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
         .fetch_one(pool)
         .await?;
-    super::ledger::raise_head(heads, head.unwrap_or(0));
+    super::backend::raise_head(heads, head.unwrap_or(0));
     Ok(listener)
 }
 
@@ -392,7 +392,7 @@ impl Backend for PgBackend {
                 let lost = match note {
                     Ok(Some(note)) => {
                         if let Ok(head) = note.payload().parse::<i64>() {
-                            super::ledger::raise_head(&heads, head);
+                            super::backend::raise_head(&heads, head);
                         }
                         continue;
                     }
