@@ -97,9 +97,7 @@ impl IdPrefix {
         }
         "g".to_string()
     }
-}
 
-impl IdPrefix {
     /// The least and the greatest id that start with this prefix, as UUIDs: the digits
     /// followed by all `0`s, and by all `f`s. A UUID column compares ids as 16 bytes, so
     /// these bound exactly the ids that start with the prefix.

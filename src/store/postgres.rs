@@ -104,11 +104,16 @@ async fn insert_rows(
 async fn listen(pool: &PgPool, heads: &watch::Sender<i64>) -> Result<PgListener, StoreError> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
+    super::backend::raise_head(heads, read_head(pool).await?);
+    Ok(listener)
+}
+
+/// The last position; 0 when the ledger is empty.
+async fn read_head(pool: &PgPool) -> Result<i64, StoreError> {
     let head: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
         .fetch_one(pool)
         .await?;
-    super::backend::raise_head(heads, head.unwrap_or(0));
-    Ok(listener)
+    Ok(head.unwrap_or(0))
 }
 
 impl PgBackend {
@@ -351,10 +356,7 @@ impl Backend for PgBackend {
     }
 
     async fn head(&self) -> Result<i64, StoreError> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(v.unwrap_or(0))
+        read_head(&self.pool).await
     }
 
     async fn contains_event(&self, id: Uuid) -> Result<bool, StoreError> {

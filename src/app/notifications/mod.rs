@@ -399,7 +399,7 @@ impl Warroom {
     ) -> anyhow::Result<bool> {
         let found = {
             let mut projection = self.projection.lock().await;
-            self.catch_up_known(&mut projection).await?;
+            self.catch_up(&mut projection).await?;
             projection
                 .notifications
                 .by_provider_ref(provider_ref)
@@ -437,7 +437,7 @@ impl Warroom {
             Err(e) => return Ok(Err(e)),
         };
         let mut projection = self.projection.lock().await;
-        self.catch_up_known(&mut projection).await?;
+        self.catch_up(&mut projection).await?;
         Ok(Ok(match pending_page(&projection, &claim) {
             Ok((_, person)) => {
                 let incident = projection.incidents.get(claim.incident);
@@ -507,7 +507,7 @@ impl Warroom {
         };
         let claim = {
             let mut projection = self.projection.lock().await;
-            self.catch_up_known(&mut projection).await?;
+            self.catch_up(&mut projection).await?;
             let latest = projection
                 .notifications
                 .pages(now)
@@ -560,7 +560,7 @@ impl Warroom {
         now: DateTime<Utc>,
     ) -> anyhow::Result<AckReply> {
         let mut projection = self.projection.lock().await;
-        self.catch_up_known(&mut projection).await?;
+        self.catch_up(&mut projection).await?;
         let (dedup_key, person) = match pending_page(&projection, claim) {
             Ok(found) => found,
             Err(text) => {
