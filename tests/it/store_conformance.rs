@@ -1024,6 +1024,38 @@ async fn instances_opening_a_new_sqlite_file_together_all_open() {
     }
 }
 
+/// SQLite's WAL is copied back into the database file in the background while commits come,
+/// not only by the writer itself inside a commit once thousands of pages have piled up: in
+/// a steady load, commits then do not stop to checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_in_the_background_between_commits() {
+    let (dir, url) = common::fresh_sqlite_url();
+    let ledger = Ledger::open(&url).await.unwrap();
+    let file = dir.path().join("warroom.db");
+    let size = || std::fs::metadata(&file).unwrap().len();
+    let before = size();
+    // About 600 KB in 20 commits: a few hundred WAL pages, far below the writer's own
+    // threshold, so only the background checkpoint can move them into the file.
+    let text = "x".repeat(600);
+    for n in 0..20u64 {
+        let events = (0..50).map(|i| event(n * 50 + i, &text)).collect();
+        ledger
+            .append("channel-ops", ExpectedVersion::Any, events)
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while size() < before + 500_000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        size() >= before + 500_000,
+        "the database file grew from {before} to only {} bytes: the WAL was not checkpointed",
+        size()
+    );
+    ledger.close().await;
+}
+
 /// A PostgreSQL ledger written while event ids were text is upgraded to `uuid` ids when
 /// opened, with every id and hash unchanged and the chain still verifying.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
