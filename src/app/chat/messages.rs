@@ -108,7 +108,10 @@ impl Warroom {
         };
         let message = chat_message(&input, text, message_id, reply_to, attachments);
         let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection)
+        // A replay queues thousands of lines a second: like the alert intake, it trusts the
+        // head the PostgreSQL listener keeps rather than ask the store before each line (a
+        // round trip each, which held a PostgreSQL replay under 2k lines a second).
+        self.catch_up_known(&mut projection)
             .await
             .map_err(AppError::classify)?;
         if input.caller.incident_channels_only

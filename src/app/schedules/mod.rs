@@ -193,7 +193,8 @@ impl Warroom {
     }
 
     /// Records each hand-over of a schedule that happened by `now` and is not recorded yet
-    /// (in the last [`HANDOFF_NEWS`]; older ones are history, readable from the schedule), tells the people through the chat front end, and, for the schedule that
+    /// (in the last [`HANDOFF_NEWS`]; older ones are history, readable from the schedule),
+    /// tells the people through the chat front end, and, for the schedule that
     /// drives `/oncall` shifts, hands the shift over too. Returns the hand-overs this
     /// instance recorded; another that recorded one first keeps it.
     pub async fn record_handoffs(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<HandOff>> {
@@ -208,7 +209,9 @@ impl Warroom {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<HandOff>> {
         let mut projection = self.projection.lock().await;
-        self.catch_up(&mut projection).await?;
+        // Asked by a loop and between every two lines of a replay; a hand-over another
+        // instance recorded a moment ago is recorded again under its own id, a no-op.
+        self.catch_up_known(&mut projection).await?;
         let mut found = Vec::new();
         let names: Vec<String> = projection.schedules.names().map(str::to_string).collect();
         if names.is_empty() {
