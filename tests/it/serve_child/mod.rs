@@ -107,6 +107,13 @@ impl ServeChild {
         self.wait(limit)
     }
 
+    /// Sends SIGKILL (no goodbye: the process gets no chance to flush or finish anything)
+    /// and reaps it.
+    pub fn kill(&mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL could not be sent");
+        self.child.wait().expect("the killed server is reaped")
+    }
+
     /// Waits for the exit, at most `limit`; kills it and fails past that.
     pub fn wait(&mut self, limit: Duration) -> ExitStatus {
         let started = Instant::now();
