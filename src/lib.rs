@@ -24,4 +24,5 @@ pub mod store;
 pub mod time_range;
 pub mod twilio;
 pub mod unknown_keys;
+pub mod web;
 pub mod witness;

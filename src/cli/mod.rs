@@ -377,6 +377,15 @@ pub enum Command {
         #[command(flatten)]
         log: LogArg,
     },
+    /// Print a sign-in link to the web console for a contact, for installs without Discord:
+    /// it signs in once, within `[web] link_minutes`, as that person with the role
+    /// `[web.access]` gives them.
+    WebLink {
+        /// The contact's handle, e.g. `@svega`.
+        handle: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Check a configuration file and print each mistake with its key.
     Check {
         #[command(flatten)]
@@ -433,7 +442,9 @@ impl Command {
             Command::Migrate { store, log }
             | Command::Export { store, log, .. }
             | Command::Import { store, log, .. } => (Some(store), None, Some(log)),
-            Command::Check { config } => (None, toml(config), None),
+            Command::Check { config } | Command::WebLink { config, .. } => {
+                (None, toml(config), None)
+            }
             Command::Bench { log, .. } => (None, None, Some(log)),
             // The demo's and the agent's own files, which their --config names.
             Command::Demo { config, .. } => (None, Some((config, None)), None),
@@ -473,6 +484,7 @@ impl Command {
             Command::Export { .. } => "export",
             Command::Import { .. } => "import",
             Command::Check { .. } => "check",
+            Command::WebLink { .. } => "web-link",
             Command::Bench { .. } => "bench",
             Command::Agent { .. } => "agent",
             Command::Healthcheck { .. } => "healthcheck",
@@ -835,6 +847,14 @@ impl Cli {
                 Ok(0)
             }
             Command::Check { .. } => check(self.config.as_deref()),
+            Command::WebLink { ref handle, .. } => {
+                let settings = Settings::load(self.config.as_deref())?;
+                println!(
+                    "{}",
+                    crate::web::sign_in_link(&settings, handle, chrono::Utc::now())?
+                );
+                Ok(0)
+            }
             Command::Export { from, .. } => portable::export(&self.db, from).await,
             Command::Import { ref file, .. } => portable::import(&self.db, file).await,
             Command::Serve { ref listen, .. } => self.serve(listen.clone()).await,

@@ -24,6 +24,7 @@ mod routes;
 mod runbooks;
 mod schedules;
 mod secrets;
+mod web;
 mod witness;
 
 pub use agents::{AgentFile, AgentSettings};
@@ -41,6 +42,7 @@ pub use paging::{EscalationFile, PagerFile, PagerKind, PagerSettings, PAGERDUTY_
 pub use routes::RouteFile;
 pub use runbooks::RunbooksSection;
 pub use schedules::{mask_calendar_url, read_calendar, CalendarFeedSource, ConfiguredSchedule};
+pub use web::{WebDiscord, WebSection, WebSettings};
 pub use witness::WitnessSection;
 
 use agents::read_agents;
@@ -126,6 +128,8 @@ pub struct ConfigFile {
     pub lease: LeaseSection,
     #[serde(default)]
     pub witness: WitnessSection,
+    /// The web console; on when the section is present.
+    pub web: Option<WebSection>,
 }
 
 /// The settings the application runs with, every value checked.
@@ -171,6 +175,8 @@ pub struct Settings {
     /// Where follow-up actions become issues; `None` files nothing.
     pub followups: Option<FollowupSettings>,
     pub lease: crate::store::LeaseSettings,
+    /// The web console; `None`: off.
+    pub web: Option<WebSettings>,
     /// What works but deserves attention (a switched-off source), for `warroom check` and
     /// the log at start-up.
     pub warnings: Vec<String>,
@@ -286,6 +292,7 @@ fn build(
         log,
         lease,
         witness,
+        web,
     } = file_config;
     // The sections are read in this order because it is the order of the problems users and
     // tests see; the directory comes before everything that names people or teams.
@@ -333,6 +340,7 @@ fn build(
     read_log(&log, problems);
     let lease = read_lease(&lease, problems);
     let witness = read_witness(&witness, problems);
+    let web = web::read_web(web, &directory, env, file, problems);
     warn_of_what_reaches_no_one(&sources, &pagers, &notifications, &discord, &mut warnings);
     Some(Settings {
         witness,
@@ -340,6 +348,7 @@ fn build(
         deploys,
         followups,
         lease,
+        web,
         console_token_sha256,
         metrics_token_sha256,
         shutdown_grace,

@@ -140,8 +140,26 @@ pub async fn start(
     let router = crate::http::router(warroom.clone(), chat_door, clock)
         .layer(crate::http::agents::stopping_layer(stopped.clone()))
         .merge(crate::http::status::router(leader.clone()));
-    let http_stop = stopped.clone();
     let limits = warroom.settings().connections;
+    // The web console: on the same port, or on one of its own (`[web] listen`).
+    let console = crate::web::router(warroom.clone(), clock, stopped.clone())?;
+    let web_listen = warroom.settings().web.as_ref().and_then(|w| w.listen);
+    let router = match (console, web_listen) {
+        (Some(console), None) => router.merge(console),
+        (Some(console), Some(at)) => {
+            let web_listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on web.listen = {at}"))?;
+            tracing::info!(addr = %web_listener.local_addr()?, "the web console listens");
+            let web_stop = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                crate::http::connections::serve(web_listener, console, limits, web_stop).await;
+            }));
+            router
+        }
+        (None, _) => router,
+    };
+    let http_stop = stopped.clone();
     tasks.push(tokio::spawn(async move {
         crate::http::connections::serve(listener, router, limits, http_stop).await;
     }));

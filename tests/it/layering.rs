@@ -36,6 +36,8 @@ const FLOORS: &[(&str, u8)] = &[
     ("discord", 5),
     ("http", 5),
     ("notify", 5),
+    // The web console, served beside the HTTP doors.
+    ("web", 5),
     // Other on-call tools' exports read into warroom's configuration.
     ("oncall_import", 5),
     // Composition roots: they wire adapters together.
@@ -56,7 +58,12 @@ const FRAMEWORKS: &[(&str, &[&str])] = &[
     ("indicatif", &["progress.rs"]),
     // The HTTP server. The Discord adapter's REST relay is a loopback server of its own;
     // the benchmark's outside parties include a pager that receives pages.
-    ("axum", &["http/", "discord/relay.rs", "bench/outside.rs"]),
+    (
+        "axum",
+        &["http/", "web/", "discord/relay.rs", "bench/outside.rs"],
+    ),
+    // HTML templates: the web console's.
+    ("maud", &["web/"]),
     ("hyper", &["http/"]),
     ("tower_http", &["http/"]),
     // Outbound HTTP: pagers, the agent, Discord's relay, the CLI's client of a running
@@ -69,6 +76,8 @@ const FRAMEWORKS: &[(&str, &[&str])] = &[
             "discord/relay.rs",
             "cli/remote.rs",
             "bench/outside.rs",
+            // Discord's OAuth2 token and user endpoints, for signing in to the console.
+            "web/",
         ],
     ),
 ];

@@ -40,3 +40,4 @@ mod shifts;
 mod show;
 mod shutdown;
 mod store_conformance;
+mod web_console;

@@ -20,6 +20,10 @@ pub struct IncidentSummary {
     pub events: i64,
     /// When it last resolved or closed, for the flapping window of its alert group.
     pub settled_at: Option<DateTime<Utc>>,
+    /// Who holds the commander role now, as named when it was given.
+    pub commander: Option<String>,
+    /// When its pages were first acknowledged.
+    pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
 /// Incidents by number and by channel.
@@ -69,12 +73,26 @@ impl IncidentIndex {
                         opened_by: actor.to_string(),
                         events: 1,
                         settled_at: None,
+                        commander: None,
+                        acknowledged_at: None,
                     },
                 );
                 self.bound.insert(channel.clone(), number);
             }
             Event::SeverityChanged { to, .. } => {
                 self.update(number, |s| s.severity = *to);
+            }
+            Event::RoleAssigned {
+                role: crate::domain::types::Role::Commander,
+                handle,
+                ..
+            } => {
+                self.update(number, |s| s.commander = Some(handle.clone()));
+            }
+            Event::Acknowledged { .. } => {
+                self.update(number, |s| {
+                    s.acknowledged_at.get_or_insert(at);
+                });
             }
             Event::IncidentResolved { .. } => {
                 self.update(number, |s| {

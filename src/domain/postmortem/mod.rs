@@ -185,6 +185,11 @@ impl TimelineEntry {
         self.extras.as_deref().unwrap_or(&NO_EXTRAS)
     }
 
+    /// How the author is shown: `Susan Vega (@svega)`, empty for alerts.
+    pub fn shown_as(&self) -> &str {
+        &self.shown_as
+    }
+
     pub(super) fn extras_mut(&mut self) -> &mut Extras {
         self.extras.get_or_insert_with(Box::default)
     }
@@ -470,6 +475,18 @@ impl<'d> Assembly<'d> {
 
 fn number_label(number: IncidentNumber) -> String {
     number.to_string()
+}
+
+/// One event of incident `number` in the full timeline's words, read alone: for views that
+/// show events as they come (the web console's live timeline). `None` for what is shown as
+/// said (messages, edits, deletes, marks, notes) or not at all.
+pub fn describe_event(
+    number: IncidentNumber,
+    r: &Recorded,
+    directory: &Directory,
+    tz: Tz,
+) -> Option<TimelineEntry> {
+    timeline::alone(r, &Names::new(directory), number, tz)
 }
 
 /// The short reference to an event that ends each line of the Markdown: the first 8 hex

@@ -346,6 +346,35 @@ impl TimelineEntry {
     }
 }
 
+/// The entry of one event read alone, in the full timeline's words: what a live view shows
+/// as each event comes. Messages, edits, deletes, marks and notes are not described here:
+/// they are texts a view shows as they were said.
+pub(super) fn alone(
+    r: &Recorded,
+    names: &Names,
+    n: IncidentNumber,
+    tz: Tz,
+) -> Option<TimelineEntry> {
+    match r.event.unwrapped() {
+        Event::AlertReceived(_)
+        | Event::AlertGroupOpened { .. }
+        | Event::SopPosted { .. }
+        | Event::EscalationStarted { .. }
+        | Event::PageRequested { .. }
+        | Event::PageAttempted { .. }
+        | Event::PageGaveUp { .. }
+        | Event::PageSkipped { .. }
+        | Event::NotificationRequested { .. }
+        | Event::NotificationAttempted { .. }
+        | Event::NotificationGaveUp { .. }
+        | Event::NotificationStatus { .. }
+        | Event::Acknowledged { .. } => paging::entry(r, names),
+        event if runs::run_of(event).is_some() => runs::entry(r, names),
+        Event::DeployNoted { .. } => deploys::entry(r, names, tz),
+        _ => course(r, names, n),
+    }
+}
+
 /// The entry of an event in the incident's own course: opened, severity, roles, status
 /// updates, resolved, closed, reopened.
 fn course(r: &Recorded, names: &Names, n: IncidentNumber) -> Option<TimelineEntry> {

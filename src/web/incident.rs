@@ -1,0 +1,334 @@
+//! `GET /incidents/N`: one incident — its state, what a responder can do, and the timeline of
+//! every event. The page is streamed: the first screen of events goes out with the head,
+//! the rest of a long incident follows page by page. `GET /incidents/N/live` then sends each
+//! new event as it commits (Server-Sent Events), from the last one the page holds.
+
+use super::session::Person;
+use super::timeline::Lines;
+use super::{layout, refusal, Shared};
+use crate::app::incidents::view::IncidentSummary;
+use crate::domain::types::{IncidentNumber, IncidentStatus, Severity};
+use crate::store::StoredEvent;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+use std::convert::Infallible;
+
+/// Events in the first part of the page: more than a screen holds, few enough to render at
+/// once on any incident.
+const FIRST_SCREEN: usize = 200;
+/// Events per later part of a streamed page.
+const PAGE: usize = 2_000;
+
+/// The incident a path names, with the person allowed to read it; else the answer to give.
+async fn incident_for(
+    console: &Shared,
+    headers: &HeaderMap,
+    given: &str,
+    back: &str,
+) -> Result<(Person, IncidentSummary), Box<Response>> {
+    let person = console.reader(headers, back)?;
+    let Ok(number) = given.parse::<IncidentNumber>() else {
+        return Err(Box::new(refusal(
+            StatusCode::NOT_FOUND,
+            &format!("'{given}' is not an incident number; incidents are INC-1, INC-2, … (the list is at /incidents)."),
+            Some(&person),
+            &console.web,
+        )));
+    };
+    match console.warroom.incident(number).await {
+        Ok(Some(summary)) => Ok((person, summary)),
+        Ok(None) => Err(Box::new(refusal(
+            StatusCode::NOT_FOUND,
+            &format!("{number} does not exist; the list is at /incidents."),
+            Some(&person),
+            &console.web,
+        ))),
+        Err(e) => {
+            tracing::error!("the incident page could not read the ledger: {e:#}");
+            Err(Box::new(refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The ledger cannot be read just now; try again in a moment.",
+                Some(&person),
+                &console.web,
+            )))
+        }
+    }
+}
+
+pub async fn page(
+    State(console): State<Shared>,
+    headers: HeaderMap,
+    Path(given): Path<String>,
+) -> Response {
+    let back = format!("/incidents/{given}");
+    let (person, incident) = match incident_for(&console, &headers, &given, &back).await {
+        Ok(found) => found,
+        Err(answer) => return *answer,
+    };
+    let body = html! {
+        (heading(&incident))
+        @if person.access.allows(crate::domain::access::Access::Responder) {
+            (super::actions::forms(&console, &person, &incident))
+        } @else {
+            p.hint { "You have the " (person.access) " role: you can read this incident, not act on it." }
+        }
+        h2 { "Timeline" }
+        ol #timeline data-incident=(incident.number.0) {
+            (layout::stream_mark())
+        }
+    };
+    let title = format!("{} {}", incident.number, incident.title);
+    let whole = layout::frame(&title, Some(&person), &console.web, body).into_string();
+    let (top, bottom) = whole
+        .split_once(layout::STREAM_MARK)
+        .expect("the page has its stream mark");
+    let parts = Parts {
+        console: console.clone(),
+        form_token: person.session.form_token(&console.web),
+        stream: incident.number.stream_id(),
+        number: incident.number,
+        after: 0,
+        top: Some(top.to_string()),
+        bottom: Some(bottom.to_string()),
+    };
+    let body = Body::from_stream(futures_util::stream::unfold(parts, Parts::next));
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// The incident's state: severity, status, commander, when it opened and was acknowledged.
+fn heading(i: &IncidentSummary) -> Markup {
+    html! {
+        h1 { (i.number) " " (i.title) }
+        dl.state {
+            dt { "Severity" } dd { span class={ "sev " (i.severity) } { (i.severity) } }
+            dt { "Status" } dd { (i.status) }
+            dt { "Commander" } dd { (i.commander.as_deref().unwrap_or("nobody yet")) }
+            dt { "Opened" } dd title=(i.opened_at.to_rfc3339()) { (i.opened_at.format("%Y-%m-%d %H:%M UTC")) " by " (i.opened_by) }
+            dt { "Acknowledged" } dd {
+                @match i.acknowledged_at {
+                    Some(at) => { "after " (super::incidents::span(at - i.opened_at)) }
+                    None => { @if i.status == IncidentStatus::Open { "not yet" } @else { "—" } }
+                }
+            }
+            dt { "Channel" } dd { "#" (i.channel) }
+        }
+    }
+}
+
+/// A streamed incident page: the head with the first screen of events, then the rest a page
+/// at a time, then the foot, which tells the script the last version shown.
+struct Parts {
+    console: Shared,
+    form_token: String,
+    stream: String,
+    number: IncidentNumber,
+    /// The last stream version sent.
+    after: i64,
+    top: Option<String>,
+    bottom: Option<String>,
+}
+
+impl Parts {
+    async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, Parts)> {
+        let first = self.top.is_some();
+        if !first && self.bottom.is_none() {
+            return None;
+        }
+        let limit = if first { FIRST_SCREEN } else { PAGE };
+        let events = match self
+            .console
+            .warroom
+            .ledger()
+            .read_stream_after(&self.stream, self.after, limit)
+            .await
+        {
+            Ok(events) => events,
+            Err(e) => {
+                // Mid-page, all that can be done is to end it; the reader reloads.
+                tracing::error!("the incident page could not read the ledger: {e}");
+                return Some((Err(std::io::Error::other(e.to_string())), self.ended()));
+            }
+        };
+        let mut out = self.top.take().unwrap_or_default();
+        self.render(&events, &mut out);
+        if events.len() < limit {
+            let bottom = self.bottom.take().unwrap_or_default();
+            out.push_str(&format!(
+                "<div id=\"end\" hidden data-version=\"{}\" data-token=\"{}\"></div>",
+                self.after,
+                maud::html! { (self.form_token) }.into_string()
+            ));
+            out.push_str(&bottom);
+        }
+        Some((Ok(Bytes::from(out)), self))
+    }
+
+    fn ended(mut self) -> Parts {
+        self.top = None;
+        self.bottom = None;
+        self
+    }
+
+    fn render(&mut self, events: &[StoredEvent], out: &mut String) {
+        let settings = self.console.warroom.settings();
+        let lines = Lines {
+            number: self.number,
+            directory: &settings.directory,
+            tz: settings.timezone,
+            form_token: Some(&self.form_token),
+        };
+        for stored in events {
+            self.after = stored.stream_version;
+            match crate::app::to_recorded(stored) {
+                Ok(r) => out.push_str(&lines.line(stored.stream_version, &r).into_string()),
+                Err(e) => {
+                    tracing::warn!("the incident page skipped an event it cannot read: {e:#}")
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LiveQuery {
+    after: Option<i64>,
+}
+
+/// `GET /incidents/N/live?after=V`: the incident's events after version `V` (or after the
+/// browser's `Last-Event-ID` when it reconnects), each as the timeline line to append, as
+/// they commit. Ends when the server stops or the browser goes.
+pub async fn live(
+    State(console): State<Shared>,
+    headers: HeaderMap,
+    Path(given): Path<String>,
+    Query(q): Query<LiveQuery>,
+) -> Response {
+    let back = format!("/incidents/{given}");
+    let (person, incident) = match incident_for(&console, &headers, &given, &back).await {
+        Ok(found) => found,
+        Err(answer) => return *answer,
+    };
+    let resumed = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let after = resumed.or(q.after).unwrap_or(0).max(0);
+    let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(64);
+    let form_token = person.session.form_token(&console.web);
+    tokio::spawn(follow(console, incident.number, after, form_token, tx));
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Sends the incident's events after `after` down `tx`: those already stored, then each
+/// commit's as it comes. The subscription starts at the head read before the catch-up, so
+/// nothing committed in between is missed; versions already sent are skipped.
+async fn follow(
+    console: Shared,
+    number: IncidentNumber,
+    mut after: i64,
+    form_token: String,
+    tx: tokio::sync::mpsc::Sender<SseEvent>,
+) {
+    let ledger = console.warroom.ledger().clone();
+    let stream = number.stream_id();
+    let mut stopped = console.stopped.clone();
+    let settings = console.warroom.settings();
+    let lines = Lines {
+        number,
+        directory: &settings.directory,
+        tz: settings.timezone,
+        form_token: Some(&form_token),
+    };
+    let send = |stored: &StoredEvent| -> Option<SseEvent> {
+        let r = crate::app::to_recorded(stored).ok()?;
+        let html = lines.line(stored.stream_version, &r).into_string();
+        Some(
+            SseEvent::default()
+                .id(stored.stream_version.to_string())
+                .event("line")
+                .data(html),
+        )
+    };
+    let head = match ledger.head().await {
+        Ok(head) => head,
+        Err(e) => {
+            tracing::warn!("a live timeline could not read the ledger's head: {e}");
+            return;
+        }
+    };
+    let mut subscription = ledger.subscribe(head);
+    let stopping = async move {
+        let _ = stopped.wait_for(|s| *s).await.is_ok();
+    };
+    tokio::pin!(stopping);
+    loop {
+        let page = match ledger.read_stream_after(&stream, after, PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!("a live timeline could not read the ledger: {e}");
+                return;
+            }
+        };
+        let short = page.len() < PAGE;
+        for stored in &page {
+            after = stored.stream_version;
+            if let Some(event) = send(stored) {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if short {
+            break;
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = tx.closed() => return,
+            _ = &mut stopping => return,
+            batch = subscription.next_batch() => {
+                let Ok(batch) = batch else {
+                    tracing::warn!("a live timeline lost the ledger; the browser reconnects");
+                    return;
+                };
+                for stored in batch.iter() {
+                    if stored.stream_id != stream || stored.stream_version <= after {
+                        continue;
+                    }
+                    after = stored.stream_version;
+                    if let Some(event) = send(stored) {
+                        if tx.send(event).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The severities a responder may pick, in order.
+pub const SEVERITIES: [Severity; 4] = [
+    Severity::Sev1,
+    Severity::Sev2,
+    Severity::Sev3,
+    Severity::Sev4,
+];
