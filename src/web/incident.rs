@@ -26,7 +26,7 @@ const FIRST_SCREEN: usize = 200;
 const PAGE: usize = 2_000;
 
 /// The incident a path names, with the person allowed to read it; else the answer to give.
-async fn incident_for(
+pub(super) async fn incident_for(
     console: &Shared,
     headers: &HeaderMap,
     given: &str,
@@ -112,6 +112,7 @@ pub async fn page(
 fn heading(i: &IncidentSummary) -> Markup {
     html! {
         h1 { (i.number) " " (i.title) }
+        p.links { a href={ "/incidents/" (i.number.0) "/postmortem" } { "Post-mortem draft" } }
         dl.state {
             dt { "Severity" } dd { span class={ "sev " (i.severity) } { (i.severity) } }
             dt { "Status" } dd { (i.status) }

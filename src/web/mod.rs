@@ -10,6 +10,7 @@ mod actions;
 mod incident;
 mod incidents;
 mod layout;
+mod postmortem;
 pub mod session;
 mod signin;
 mod timeline;
@@ -71,6 +72,12 @@ pub fn router(
         .route("/incidents", get(incidents::list))
         .route("/incidents/{number}", get(incident::page))
         .route("/incidents/{number}/live", get(incident::live))
+        .route("/incidents/{number}/postmortem", get(postmortem::page))
+        .route(
+            "/incidents/{number}/postmortem.md",
+            get(postmortem::markdown),
+        )
+        .route("/incidents/{number}/postmortem.json", get(postmortem::json))
         .route("/incidents/{number}/say", post(actions::say))
         .route("/incidents/{number}/act", post(actions::act))
         .route("/signin", get(signin::page))

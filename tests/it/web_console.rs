@@ -485,6 +485,72 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
     assert!(!reply.is_empty(), "the page shows warroom's reply");
     browser.screenshot("incident").await;
 
+    // The post-mortem page: rendered from the model, hostile texts inert, each citation a
+    // link to its event's line in the timeline; the downloads are the command's documents.
+    browser
+        .client
+        .find(Locator::LinkText("Post-mortem draft"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(
+            Duration::from_secs(5),
+            "the post-mortem page",
+            "return document.querySelector('article.postmortem') !== null",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        browser.text_of("article.postmortem h1").await,
+        "Application outage"
+    );
+    assert_eq!(
+        browser
+            .run(
+                "return window.pwned === undefined && document.querySelectorAll('h1').length === 1",
+                vec![]
+            )
+            .await,
+        json!(true)
+    );
+    browser.screenshot("postmortem").await;
+    let downloads = browser
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             Promise.all([fetch(location.pathname + '.md').then(r => r.text()),
+                          fetch(location.pathname + '.json').then(r => r.json())])
+               .then(([md, json]) => done([md.split('\\n')[0], json.id]), e => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        downloads[0]
+            .as_str()
+            .unwrap()
+            .starts_with("# Application outage"),
+        "{downloads}"
+    );
+    assert_eq!(downloads[1], json!(format!("INC-{}", number.0)));
+    let cited = browser
+        .run("const a = document.querySelector('ol.pm-timeline a.cite'); const to = a.getAttribute('href'); a.click(); return to", vec![])
+        .await;
+    let cited = cited.as_str().unwrap().to_string();
+    let (_, anchor) = cited.split_once('#').unwrap();
+    browser
+        .until(
+            Duration::from_secs(5),
+            "the cited line, targeted in the timeline",
+            "const t = document.querySelector(':target'); return t !== null && t.id === arguments[0] && t.closest('#timeline') !== null",
+            vec![json!(anchor)],
+        )
+        .await;
+    browser.screenshot("citation").await;
+
     // Signing out ends the session: the next page asks to sign in again.
     browser
         .client

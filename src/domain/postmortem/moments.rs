@@ -236,9 +236,16 @@ impl Moments {
     }
 }
 
+impl Moment {
+    /// What happened, as the Key Moments list says it.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
 impl KeyMoments {
-    /// The moments in order, with their names, for the Markdown list.
-    pub(super) fn in_order(&self) -> [(&'static str, &Option<Moment>); 7] {
+    /// The moments in order, with their names, for the Markdown list and the web console.
+    pub fn in_order(&self) -> [(&'static str, &Option<Moment>); 7] {
         [
             ("Detected", &self.detected),
             ("Declared", &self.declared),
