@@ -94,6 +94,8 @@ pub struct Warroom {
     /// The incidents orders were last given to, folded, so the next order reads only what
     /// was appended since.
     folded: incidents::folded::FoldedIncidents,
+    /// Agents that asked this instance for work, and when they last did (for the console).
+    agents_seen: std::sync::Mutex<std::collections::BTreeMap<String, runs::AgentSeen>>,
 }
 
 /// A refusal to show the person and record.
@@ -159,6 +161,7 @@ impl Warroom {
             notices: std::sync::OnceLock::new(),
             closes: tokio::sync::watch::Sender::new(0),
             folded: Default::default(),
+            agents_seen: Default::default(),
         };
         {
             let mut projection = app.projection.lock().await;

@@ -33,6 +33,9 @@ pub fn frame(title: &str, person: Option<&Person>, web: &WebSettings, body: Mark
                     @if let Some(person) = person {
                         nav {
                             a href="/incidents" { "Incidents" }
+                            a href="/oncall" { "On call" }
+                            a href="/runs" { "Runs" }
+                            a href="/ledger" { "Ledger" }
                         }
                         div.me {
                             span.who { (person.actor) }

@@ -10,7 +10,10 @@ mod actions;
 mod incident;
 mod incidents;
 mod layout;
+mod ledger;
+mod oncall;
 mod postmortem;
+mod runs;
 pub mod session;
 mod signin;
 mod timeline;
@@ -43,6 +46,8 @@ pub struct Console {
     stopped: watch::Receiver<bool>,
     /// For Discord's token and user endpoints.
     http: reqwest::Client,
+    /// The last ledger verify started from the console.
+    verify: Mutex<Option<ledger::Verify>>,
 }
 
 type Shared = Arc<Console>;
@@ -66,6 +71,7 @@ pub fn router(
         used_links: Mutex::new(HashMap::new()),
         stopped,
         http,
+        verify: Mutex::new(None),
     });
     let router = Router::new()
         .route("/", get(|| async { Redirect::to("/incidents") }))
@@ -80,6 +86,10 @@ pub fn router(
         .route("/incidents/{number}/postmortem.json", get(postmortem::json))
         .route("/incidents/{number}/say", post(actions::say))
         .route("/incidents/{number}/act", post(actions::act))
+        .route("/oncall", get(oncall::page))
+        .route("/runs", get(runs::page))
+        .route("/ledger", get(ledger::page))
+        .route("/ledger/verify", post(ledger::verify))
         .route("/signin", get(signin::page))
         .route("/signin/link", get(signin::by_link))
         .route("/signin/discord", get(signin::discord_start))

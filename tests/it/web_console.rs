@@ -23,6 +23,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 const GUILD: u64 = 4242;
 const RESPONDER_ROLE: u64 = 77;
 const RILEY: u64 = 1001;
+const AGENT_TOKEN: &str = "app-agent-token";
 
 /// chromedriver on a free port, stopped with the test.
 struct Driver {
@@ -218,6 +219,11 @@ fn settings(discord_api: &str) -> Settings {
     settings.discord.default_access = Access::Viewer;
     settings.discord.role_access = [(RESPONDER_ROLE, Access::Responder)].into();
     settings.discord.users = [(RILEY, "rpark".to_string())].into();
+    settings.agents = vec![warroom::config::AgentSettings {
+        name: "planthost1".into(),
+        token_sha256: <sha2::Sha256 as sha2::Digest>::digest(AGENT_TOKEN).into(),
+        labels: [("role".to_string(), "app".to_string())].into(),
+    }];
     settings.web = Some(WebSettings {
         listen: None,
         public_url: None,
@@ -551,6 +557,133 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
         .await;
     browser.screenshot("citation").await;
 
+    // A runbook from the Command box: warroom asks its requester to confirm, the run's line
+    // offers the button, and once confirmed the run waits for an agent.
+    browser
+        .client
+        .goto(&format!("{}/incidents/{}", app.base, number.0))
+        .await
+        .unwrap();
+    browser
+        .until(
+            Duration::from_secs(5),
+            "the live timeline connects",
+            "return document.body.classList.contains('live')",
+            vec![],
+        )
+        .await;
+    browser
+        .client
+        .find(Locator::Css("input[name=command]"))
+        .await
+        .unwrap()
+        .send_keys("/restart app")
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::XPath("//button[text()='Run']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(
+            Duration::from_secs(5),
+            "the Confirm button under the run's line",
+            "return document.querySelector('#timeline .run-buttons button') !== null",
+            vec![],
+        )
+        .await;
+    assert!(browser
+        .text_of("#reply")
+        .await
+        .to_lowercase()
+        .contains("confirm"));
+    browser
+        .client
+        .find(Locator::Css("#timeline .run-buttons button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(Duration::from_secs(5), "the confirmation in the timeline", "return document.querySelector('#timeline .run-buttons') === null && Array.from(document.querySelectorAll('#timeline li')).some(l => /confirmed/i.test(l.textContent))", vec![])
+        .await;
+    // An agent asks for work, and a deploy is recorded: the runs page shows both.
+    let polled = reqwest::Client::new()
+        .post(format!("{}/v1/agent/poll", app.base))
+        .bearer_auth(AGENT_TOKEN)
+        .json(&json!({"runbooks": ["failover-dns"], "wait_seconds": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(polled.status(), 204);
+    app.warroom
+        .handle(crate::common::console_line(
+            "deploy",
+            "svega",
+            "/deploy record service:app env:production version:2.4.1",
+        ))
+        .await
+        .unwrap();
+
+    // On call, runs and ledger: each page shows what the ledger and the configuration say.
+    browser
+        .client
+        .goto(&format!("{}/oncall", app.base))
+        .await
+        .unwrap();
+    assert_eq!(browser.text_of("section.schedule h2").await, "ops");
+    assert!(browser
+        .text_of("section.schedule p.now")
+        .await
+        .contains("on call"));
+    assert!(
+        browser
+            .run(
+                "return document.querySelectorAll('table.spans tbody tr').length >= 1",
+                vec![]
+            )
+            .await
+            == json!(true)
+    );
+    browser.screenshot("oncall").await;
+    browser
+        .client
+        .goto(&format!("{}/runs", app.base))
+        .await
+        .unwrap();
+    assert!(browser.text_of("main").await.contains("Latest deploys"));
+    browser.screenshot("runs").await;
+    browser
+        .client
+        .goto(&format!("{}/ledger", app.base))
+        .await
+        .unwrap();
+    let head = app.warroom.ledger().head().await.unwrap();
+    assert!(
+        browser
+            .text_of("dl.state")
+            .await
+            .contains(&format!("Head position\n{head}")),
+        "{}",
+        browser.text_of("dl.state").await
+    );
+    assert_eq!(
+        browser
+            .run(
+                "return document.querySelector('form.verify') === null",
+                vec![]
+            )
+            .await,
+        json!(true),
+        "a responder is not offered the verify"
+    );
+    browser.screenshot("ledger").await;
+
     // Signing out ends the session: the next page asks to sign in again.
     browser
         .client
@@ -589,6 +722,7 @@ async fn a_viewer_signed_in_by_link_reads_but_is_refused_every_action() {
     let mut settings = settings("http://127.0.0.1:9");
     if let Some(web) = &mut settings.web {
         web.discord = None;
+        web.access = [("svega".to_string(), Access::Sre)].into();
     }
     let link = warroom::web::sign_in_link(&settings, "@bsparrow", chrono::Utc::now()).unwrap();
     let app = serve(settings, &url).await;
@@ -671,6 +805,50 @@ async fn a_viewer_signed_in_by_link_reads_but_is_refused_every_action() {
             )),
         "the viewer changed nothing"
     );
+    // An SRE signed in by link verifies the ledger from the console.
+    let sre_link =
+        warroom::web::sign_in_link(app.warroom.settings(), "@svega", chrono::Utc::now()).unwrap();
+    let (_, token_part) = sre_link.split_once("/signin/link").unwrap();
+    browser.client.delete_all_cookies().await.unwrap();
+    browser
+        .client
+        .goto(&format!("{}/signin/link{token_part}", app.base))
+        .await
+        .unwrap();
+    assert_eq!(browser.text_of("header .role").await, "sre");
+    browser
+        .client
+        .goto(&format!("{}/ledger", app.base))
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("form.verify button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        browser
+            .client
+            .goto(&format!("{}/ledger", app.base))
+            .await
+            .unwrap();
+        if let Ok(result) = browser.client.find(Locator::Css("p.verify")).await {
+            let said = result.text().await.unwrap();
+            assert!(said.starts_with("Intact: ledger intact"), "{said}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the verify did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.screenshot("ledger-verified").await;
+
     // The link signs in once.
     browser.client.delete_all_cookies().await.unwrap();
     browser.client.goto(&link).await.unwrap();

@@ -52,6 +52,7 @@ impl Warroom {
         runbooks: &[String],
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Job>> {
+        self.agent_seen(&agent.name, runbooks, now);
         let candidates: Vec<_> = {
             let projection = self.current().await?;
             projection

@@ -36,7 +36,70 @@ pub(super) enum RunOrder<'a> {
     Approve(Option<u32>),
 }
 
+/// The runs in flight, by incident and run number.
+#[derive(Debug, Clone, Default)]
+pub struct RunsNow {
+    /// Waiting for an agent, oldest first.
+    pub queued: Vec<((IncidentNumber, u32), view::QueuedRun)>,
+    /// Claimed by an agent and not finished.
+    pub running: Vec<((IncidentNumber, u32), view::RunningRun)>,
+}
+
+/// When an agent last asked for work here, and which runbooks it offered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSeen {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub runbooks: Vec<String>,
+}
+
 impl Warroom {
+    /// The runs waiting for an agent and the runs agents are carrying out, by incident and
+    /// run number.
+    pub async fn runs_now(&self) -> anyhow::Result<RunsNow> {
+        let projection = self.current().await?;
+        Ok(RunsNow {
+            queued: projection
+                .runs
+                .queued
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+            running: projection
+                .runs
+                .running
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+        })
+    }
+
+    /// Each agent that asked this instance for work since it started, by name.
+    pub fn agents_seen(&self) -> std::collections::BTreeMap<String, AgentSeen> {
+        self.agents_seen
+            .lock()
+            .expect("the agents' list is never poisoned")
+            .clone()
+    }
+
+    /// Notes that `agent` asked for work at `at`, offering `runbooks`.
+    pub(in crate::app) fn agent_seen(
+        &self,
+        agent: &str,
+        runbooks: &[String],
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        self.agents_seen
+            .lock()
+            .expect("the agents' list is never poisoned")
+            .insert(
+                agent.to_string(),
+                AgentSeen {
+                    at,
+                    runbooks: runbooks.to_vec(),
+                },
+            );
+    }
+
     /// The runbook a command's words name, if any.
     pub fn runbook_for(&self, words: &[String]) -> Option<&Runbook> {
         self.settings.runbooks.iter().find(|r| r.command == words)

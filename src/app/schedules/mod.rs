@@ -136,6 +136,17 @@ pub fn schedule_views(
 }
 
 impl Warroom {
+    /// Every schedule as of now (the configuration's changes laid on top), and the overrides
+    /// recorded: for views of who is on call.
+    pub async fn schedules_now(
+        &self,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(BTreeMap<String, ScheduleView>, Vec<view::RecordedOverride>)> {
+        let projection = self.current().await?;
+        let views = schedule_views(&projection.schedules, &self.settings, now);
+        Ok((views, projection.schedules.overrides().to_vec()))
+    }
+
     /// Records each schedule of the configuration that differs from the one last recorded
     /// from it, in force from `now`, and the removal of each one gone from it. Returns the
     /// names recorded. Two instances starting together record each change once.
