@@ -36,10 +36,12 @@ pub struct IngestOptions {
     pub alertmanager: Option<String>,
     /// Scrape `/metrics` once a second while the load runs.
     pub scrape_metrics: bool,
+    /// Holds the console's live timeline of the storm's incident open throughout.
+    pub console_page: bool,
 }
 
 /// Stops a child process when dropped.
-struct ChildGuard(Child);
+pub(super) struct ChildGuard(pub(super) Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -48,7 +50,7 @@ impl Drop for ChildGuard {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -382,10 +384,17 @@ async fn load_warroom(
     let (receiver_addr, push_addr) = (outside.pager, outside.push);
     let port = free_port()?;
     let config = work.join(format!("bench-{port}.toml"));
+    let (cookie, web) = if options.console_page {
+        let (cookie, section) = super::web::console_web(work)?;
+        (Some(cookie), section)
+    } else {
+        (None, String::new())
+    };
     std::fs::write(
         &config,
         format!(
             r#"
+{web}
 [http]
 listen = "127.0.0.1:{port}"
 [alerts]
@@ -461,6 +470,10 @@ targets = ["!Bench"]
             }
         })
     });
+    // A browser's page on the storm's incident (INC-1, which every storm alert joins):
+    // every event of the storm is rendered and streamed to it.
+    let page =
+        cookie.map(|cookie| client.follow_live(format!("{base}/incidents/1/live?after=0"), cookie));
     let url = format!("{base}/v1/alerts/alertmanager");
     println!(
         "\ningest: warroom serve (pid {pid}, store {store}) over loopback, {CONNECTIONS} connections"
@@ -524,6 +537,13 @@ targets = ["!Bench"]
     }
     let (rss, peak) = memory_mb(pid);
     println!("  warroom memory at the end: RSS {rss:.1} MB, peak {peak:.1} MB");
+    if let Some((task, lines)) = page {
+        task.abort();
+        println!(
+            "  the console's live timeline of INC-1 was open throughout: {} lines streamed to it",
+            lines.load(Ordering::Relaxed)
+        );
+    }
     if let Some(scraper) = scraper {
         scraper.abort();
         println!(

@@ -6,6 +6,7 @@ mod oncall;
 mod outside;
 mod portable;
 pub mod replay;
+mod web;
 
 use crate::app::{event_id, Warroom};
 use crate::config::Settings;
@@ -24,7 +25,8 @@ use std::time::{Duration as StdDuration, Instant};
 pub struct BenchArgs {
     /// Parts to run, comma-separated: append, postmortem, rebuild, demo, ingest, export
     /// (export then import `--events` events), oncall (who is on call, every minute of a
-    /// year), replay (`warroom replay` of a `--replay-lines` transcript).
+    /// year), replay (`warroom replay` of a `--replay-lines` transcript), web (the console's
+    /// page of a `--postmortem-events` incident).
     #[arg(
         long,
         value_delimiter = ',',
@@ -69,6 +71,10 @@ pub struct BenchArgs {
     /// being scraped costs (compare with a run without).
     #[arg(long)]
     pub scrape_metrics: bool,
+    /// Ingest: hold the console's live timeline of the storm's incident open throughout, as
+    /// a browser would, to measure what an open page costs (compare with a run without).
+    #[arg(long)]
+    pub console_page: bool,
 }
 
 /// Runs the chosen parts and prints their figures.
@@ -111,6 +117,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
     if wants("replay") {
         replay::run(args.replay_lines, args.postgres.as_deref()).await?;
     }
+    if wants("web") {
+        web::run(args.postmortem_events).await?;
+    }
     if wants("oncall") {
         oncall::run()?;
     }
@@ -133,6 +142,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
             postgres: args.postgres.clone(),
             alertmanager,
             scrape_metrics: args.scrape_metrics,
+            console_page: args.console_page,
         })
         .await?;
     }
@@ -348,13 +358,31 @@ fn postmortem_bench(n: usize) -> anyhow::Result<()> {
 async fn postmortem_command_bench(n: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("postmortem.db").display());
-    let ledger = Ledger::open(&url).await?;
-    let records = big_incident(n);
-    let progress = Progress::start(
-        "writing the post-mortem's incident",
-        Unit::Items("events"),
-        Some(records.len() as u64),
+    write_big_incident(&url, n, "writing the post-mortem's incident").await?;
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        runs.push(child_run(
+            dir.path(),
+            &["postmortem", "INC-1", "--db", &url],
+        )?);
+    }
+    runs.sort_by_key(|(elapsed, _)| *elapsed);
+    let peak_kb = runs.iter().map(|(_, kb)| *kb).max().unwrap_or(0);
+    println!(
+        "  `warroom postmortem INC-1` on that incident (whole process): median {}, min {}, max {}; peak RSS {:.1} MB",
+        ms(runs[2].0),
+        ms(runs[0].0),
+        ms(runs[4].0),
+        peak_kb as f64 / 1024.0
     );
+    Ok(())
+}
+
+/// Writes INC-1 of `n` events, as an outage that long would have them, into the store at `url`.
+async fn write_big_incident(url: &str, n: usize, what: &str) -> anyhow::Result<()> {
+    let ledger = Ledger::open(url).await?;
+    let records = big_incident(n);
+    let progress = Progress::start(what, Unit::Items("events"), Some(records.len() as u64));
     for chunk in records.chunks(1000) {
         let events = chunk
             .iter()
@@ -374,23 +402,6 @@ async fn postmortem_command_bench(n: usize) -> anyhow::Result<()> {
     }
     progress.finish();
     ledger.close().await;
-    drop(records);
-    let mut runs = Vec::new();
-    for _ in 0..5 {
-        runs.push(child_run(
-            dir.path(),
-            &["postmortem", "INC-1", "--db", &url],
-        )?);
-    }
-    runs.sort_by_key(|(elapsed, _)| *elapsed);
-    let peak_kb = runs.iter().map(|(_, kb)| *kb).max().unwrap_or(0);
-    println!(
-        "  `warroom postmortem INC-1` on that incident (whole process): median {}, min {}, max {}; peak RSS {:.1} MB",
-        ms(runs[2].0),
-        ms(runs[0].0),
-        ms(runs[4].0),
-        peak_kb as f64 / 1024.0
-    );
     Ok(())
 }
 

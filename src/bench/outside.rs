@@ -74,6 +74,83 @@ impl Sender {
     }
 }
 
+/// How a streamed page arrived: when its first part came and how many timeline lines it
+/// held, and when the whole page had come, its size and its lines.
+pub struct PageTiming {
+    pub first_part: Duration,
+    pub first_part_lines: usize,
+    pub whole: Duration,
+    pub bytes: usize,
+    pub lines: usize,
+}
+
+impl Sender {
+    /// GETs a console page as the signed-in person `cookie` names, timing its parts.
+    pub async fn time_page(&self, url: &str, cookie: &str) -> anyhow::Result<PageTiming> {
+        let start = Instant::now();
+        let mut response = self
+            .0
+            .get(url)
+            .header("cookie", cookie)
+            .send()
+            .await?
+            .error_for_status()?;
+        let mut first = None;
+        let (mut bytes, mut lines) = (0, 0);
+        while let Some(chunk) = response.chunk().await? {
+            bytes += chunk.len();
+            lines += count(&chunk, b"</li>");
+            if first.is_none() {
+                first = Some((start.elapsed(), lines));
+            }
+        }
+        let (first_part, first_part_lines) = first.context("the page was empty")?;
+        Ok(PageTiming {
+            first_part,
+            first_part_lines,
+            whole: start.elapsed(),
+            bytes,
+            lines,
+        })
+    }
+
+    /// Holds a live timeline open as `cookie`'s person, as a browser's page does, counting
+    /// the lines it sends; stops when the task is aborted.
+    pub fn follow_live(
+        &self,
+        url: String,
+        cookie: String,
+    ) -> (
+        tokio::task::JoinHandle<()>,
+        Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (client, counter) = (self.0.clone(), seen.clone());
+        let task = tokio::spawn(async move {
+            // The incident may not be open yet: knock until it is.
+            let mut response = loop {
+                match client.get(&url).header("cookie", &cookie).send().await {
+                    Ok(r) if r.status().is_success() => break r,
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            };
+            while let Ok(Some(chunk)) = response.chunk().await {
+                counter.fetch_add(
+                    count(&chunk, b"event: line"),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
+        });
+        (task, seen)
+    }
+}
+
+/// Occurrences of `needle` in `hay` (a chunk boundary may split one: a rounding error of a
+/// line per chunk at most, on figures of thousands).
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
 /// When the first page of each incident title arrived at the pager.
 pub type PagesSeen = Arc<Mutex<HashMap<String, Instant>>>;
 

@@ -24,6 +24,8 @@ const RESCAN: Duration = Duration::from_secs(5);
 pub struct Running {
     /// The address the HTTP intake listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// The web console's own address, when `[web] listen` gives it one.
+    pub web_addr: Option<SocketAddr>,
     /// Whether this instance leads now (for readiness and metrics).
     pub leader: LeaderState,
     lease: Lease,
@@ -144,12 +146,14 @@ pub async fn start(
     // The web console: on the same port, or on one of its own (`[web] listen`).
     let console = crate::web::router(warroom.clone(), clock, stopped.clone())?;
     let web_listen = warroom.settings().web.as_ref().and_then(|w| w.listen);
+    let mut web_addr = None;
     let router = match (console, web_listen) {
         (Some(console), None) => router.merge(console),
         (Some(console), Some(at)) => {
             let web_listener = tokio::net::TcpListener::bind(at)
                 .await
                 .with_context(|| format!("cannot listen on web.listen = {at}"))?;
+            web_addr = Some(web_listener.local_addr()?);
             tracing::info!(addr = %web_listener.local_addr()?, "the web console listens");
             let web_stop = stopped.clone();
             tasks.push(tokio::spawn(async move {
@@ -191,6 +195,7 @@ pub async fn start(
     )));
     Ok(Running {
         addr,
+        web_addr,
         leader,
         lease: leadership.lease,
         shutdown,

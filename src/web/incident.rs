@@ -108,12 +108,35 @@ pub async fn page(
         .into_response()
 }
 
-/// The incident's state: severity, status, commander, when it opened and was acknowledged.
+/// `GET /incidents/N/state`: the state block alone, which the page's script fetches again
+/// when a line that changes it arrives (a severity, a role, an acknowledgement, a resolve).
+pub async fn state(
+    State(console): State<Shared>,
+    headers: HeaderMap,
+    Path(given): Path<String>,
+) -> Response {
+    let back = format!("/incidents/{given}");
+    match incident_for(&console, &headers, &given, &back).await {
+        Ok((_, incident)) => {
+            axum::response::Html(state_block(&incident).into_string()).into_response()
+        }
+        Err(answer) => *answer,
+    }
+}
+
+/// The incident's title, its post-mortem link and its state.
 fn heading(i: &IncidentSummary) -> Markup {
     html! {
         h1 { (i.number) " " (i.title) }
         p.links { a href={ "/incidents/" (i.number.0) "/postmortem" } { "Post-mortem draft" } }
-        dl.state {
+        (state_block(i))
+    }
+}
+
+/// Severity, status, commander, when it opened and was acknowledged, its channel.
+fn state_block(i: &IncidentSummary) -> Markup {
+    html! {
+        dl.state #state {
             dt { "Severity" } dd { span class={ "sev " (i.severity) } { (i.severity) } }
             dt { "Status" } dd { (i.status) }
             dt { "Commander" } dd { (i.commander.as_deref().unwrap_or("nobody yet")) }

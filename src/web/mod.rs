@@ -78,6 +78,7 @@ pub fn router(
         .route("/incidents", get(incidents::list))
         .route("/incidents/{number}", get(incident::page))
         .route("/incidents/{number}/live", get(incident::live))
+        .route("/incidents/{number}/state", get(incident::state))
         .route("/incidents/{number}/postmortem", get(postmortem::page))
         .route(
             "/incidents/{number}/postmortem.md",

@@ -489,6 +489,15 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
     );
     let reply = browser.text_of("#reply").await;
     assert!(!reply.is_empty(), "the page shows warroom's reply");
+    // The state block follows: the incident shows as acknowledged without a reload.
+    browser
+        .until(
+            Duration::from_secs(3),
+            "the state block says acknowledged",
+            "return /after/.test(document.querySelector('#state').textContent)",
+            vec![],
+        )
+        .await;
     browser.screenshot("incident").await;
 
     // The post-mortem page: rendered from the model, hostile texts inert, each citation a
@@ -894,4 +903,70 @@ fn web_link_prints_a_sign_in_link_for_a_contact_only() {
         "{}",
         crate::common::text(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn the_console_can_have_a_port_of_its_own_and_guards_every_answer() {
+    let (_dir, url) = fresh_sqlite_url();
+    let mut settings = settings("http://127.0.0.1:9");
+    if let Some(web) = &mut settings.web {
+        web.listen = Some("127.0.0.1:0".parse().unwrap());
+    }
+    let app = serve(settings, &url).await;
+    let web = format!(
+        "http://{}",
+        app.running
+            .web_addr
+            .expect("the console listens on a port of its own")
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signin = client.get(format!("{web}/signin")).send().await.unwrap();
+    assert_eq!(signin.status(), 200);
+    let headers = signin.headers().clone();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+    let page = signin.text().await.unwrap();
+    assert!(!page.contains("<script>") && page.contains("<script src=\"/assets/console.js\""));
+    assert!(!page.contains("a-test-key") && !page.contains("client-secret"));
+    // Signed out, a page sends the browser to sign in and back.
+    let incidents = client
+        .get(format!("{web}/incidents/3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(incidents.status(), 303);
+    assert_eq!(
+        incidents.headers()["location"],
+        "/signin?next=%2Fincidents%2F3"
+    );
+    // A forged or altered session cookie is no session.
+    let forged = client
+        .get(format!("{web}/incidents"))
+        .header(
+            "cookie",
+            "warroom_session=eyJ3aG8iOnsiYnkiOiJsaW5rIn19.AAAA",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 303);
+    // The console is not on the doors' port, and the doors are not on the console's.
+    let on_doors = client
+        .get(format!("{}/signin", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_doors.status(), 404);
+    let health = client.get(format!("{web}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 404);
+    app.running.stop().await;
 }

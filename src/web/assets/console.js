@@ -24,6 +24,30 @@
     }
   }
 
+  // Lines that change the incident's state block: fetched again, at most every half second.
+  const STATE_KINDS = ["k-opened", "k-severity", "k-role", "k-ack", "k-resolved", "k-closed", "k-reopened", "k-mitigated"];
+  let stateDue = null;
+  function refreshStateFor(line) {
+    if (!STATE_KINDS.some((k) => line.classList.contains(k)) || stateDue) return;
+    stateDue = setTimeout(async () => {
+      stateDue = null;
+      const holder = document.getElementById("state");
+      if (!holder || !timeline) return;
+      try {
+        const answer = await fetch("/incidents/" + encodeURIComponent(timeline.dataset.incident) + "/state", {
+          credentials: "same-origin",
+        });
+        if (!answer.ok) return;
+        const parsed = document.createElement("template");
+        parsed.innerHTML = await answer.text();
+        const fresh = parsed.content.getElementById("state");
+        if (fresh) holder.replaceWith(fresh);
+      } catch (_) {
+        // The next state line tries again.
+      }
+    }, 500);
+  }
+
   function follow() {
     if (!timeline || !end) return;
     const incident = timeline.dataset.incident;
@@ -38,6 +62,7 @@
       if (!line || document.getElementById(line.id)) return;
       timeline.appendChild(line);
       markFrom(line);
+      refreshStateFor(line);
       wireForms(line);
       end.dataset.version = event.lastEventId;
     });
