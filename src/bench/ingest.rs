@@ -4,12 +4,13 @@
 //! and times alert to first page at a webhook pager. When an Alertmanager binary is found,
 //! its own `POST /api/v2/alerts` gets the same load in the same run, for comparison.
 
+use super::child::{free_port, ChildGuard};
 use super::outside::{start_pager, start_push, PagesSeen, Sender};
 use super::{ms, percentile};
 use crate::progress::{Progress, Unit};
 use anyhow::Context;
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,22 +39,6 @@ pub struct IngestOptions {
     pub scrape_metrics: bool,
     /// Holds the console's live timeline of the storm's incident open throughout.
     pub console_page: bool,
-}
-
-/// Stops a child process when dropped.
-pub(super) struct ChildGuard(pub(super) Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub(super) fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// Resident and peak resident memory of a process, in MB.

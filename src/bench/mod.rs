@@ -1,6 +1,7 @@
 //! `warroom bench`: figures for the store and the post-mortem, printed, never asserted.
 //! Targets and figures live in docs/benchmarks.md; this only measures, on whatever machine it runs.
 
+mod child;
 pub mod ingest;
 mod oncall;
 mod outside;

@@ -2,7 +2,7 @@
 //! `warroom serve` child over loopback — when the first part of the page (the head and the
 //! first screen of the timeline) arrives, and when the whole page has.
 
-use super::ingest::{free_port, ChildGuard};
+use super::child::{free_port, ChildGuard};
 use super::outside::Sender;
 use super::{ms, write_big_incident};
 use crate::config::Settings;

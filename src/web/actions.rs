@@ -8,7 +8,6 @@
 //! The script sends forms in the background and shows the reply in place; without it, the
 //! reply comes back as a page of its own.
 
-use super::incident::SEVERITIES;
 use super::session::Person;
 use super::{layout, refusal, Shared};
 use crate::app::error::AppError;
@@ -16,7 +15,7 @@ use crate::app::incidents::view::IncidentSummary;
 use crate::app::{Caller, Input, InputKind, Outcome, Warroom};
 use crate::domain::access::Access;
 use crate::domain::command::{parse, ParsedCommand};
-use crate::domain::types::IncidentNumber;
+use crate::domain::types::{IncidentNumber, Severity};
 use axum::extract::{Path, State};
 use axum::http::header::ACCEPT;
 use axum::http::{HeaderMap, StatusCode};
@@ -25,6 +24,14 @@ use axum::{Form, Json};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::json;
+
+/// The severities a responder may pick, in order.
+const SEVERITIES: [Severity; 4] = [
+    Severity::Sev1,
+    Severity::Sev2,
+    Severity::Sev3,
+    Severity::Sev4,
+];
 
 /// The longest message the console takes, in characters: Discord's own limit is 2000; a
 /// console message may carry a pasted log excerpt, but not a whole log.

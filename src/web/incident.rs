@@ -7,7 +7,7 @@ use super::session::Person;
 use super::timeline::Lines;
 use super::{layout, refusal, Shared};
 use crate::app::incidents::view::IncidentSummary;
-use crate::domain::types::{IncidentNumber, IncidentStatus, Severity};
+use crate::domain::types::{IncidentNumber, IncidentStatus};
 use crate::store::StoredEvent;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -348,11 +348,3 @@ async fn follow(
         }
     }
 }
-
-/// The severities a responder may pick, in order.
-pub const SEVERITIES: [Severity; 4] = [
-    Severity::Sev1,
-    Severity::Sev2,
-    Severity::Sev3,
-    Severity::Sev4,
-];
