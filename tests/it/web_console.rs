@@ -463,6 +463,49 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
         )
         .await;
     println!("a message said in chat showed in the timeline after {took:?}");
+    // Edited in chat, then deleted: the edit shows before and after, the delete a marker,
+    // and the message line is marked for both, live.
+    let edit = |kind: InputKind| Input {
+        kind,
+        ..said_in_chat("edit-key", &channel, "bsparrow", "")
+    };
+    app.warroom
+        .handle(Input {
+            key: "from-chat-edit".into(),
+            ..edit(InputKind::Edit {
+                message_id: "from-chat".into(),
+                text: "DNS looks broken from here".into(),
+                found_at: None,
+            })
+        })
+        .await
+        .unwrap();
+    browser
+        .until(
+            Duration::from_secs(1),
+            "the edit with its before and after",
+            "const l = document.querySelector('#timeline li.k-edit'); return l !== null && l.querySelector('del').textContent === 'DNS looks fine from here' && l.querySelector('ins').textContent === 'DNS looks broken from here' && document.querySelector('#timeline li.k-message.edited') !== null",
+            vec![],
+        )
+        .await;
+    app.warroom
+        .handle(Input {
+            key: "from-chat-delete".into(),
+            ..edit(InputKind::Delete {
+                message_id: "from-chat".into(),
+                found_at: None,
+            })
+        })
+        .await
+        .unwrap();
+    browser
+        .until(
+            Duration::from_secs(1),
+            "the delete as a marker, the message struck",
+            "return document.querySelector('#timeline li.k-delete') !== null && document.querySelector('#timeline li.k-message.deleted') !== null",
+            vec![],
+        )
+        .await;
 
     // Acknowledging from the page records the acknowledgement as rpark, and it shows.
     browser
