@@ -225,25 +225,7 @@ async fn checked(
     given: &str,
     form: &ActForm,
 ) -> Result<(Person, IncidentSummary), Box<Response>> {
-    let Some(person) = console.person(headers) else {
-        return Err(Box::new(refusal(
-            StatusCode::UNAUTHORIZED,
-            "Your session has ended; sign in again and resend.",
-            None,
-            &console.web,
-        )));
-    };
-    if !person
-        .session
-        .accepts_form_token(&console.web, form.csrf.as_deref().unwrap_or(""))
-    {
-        return Err(Box::new(refusal(
-            StatusCode::FORBIDDEN,
-            "This form is from another session or another site; reload the page and try again.",
-            Some(&person),
-            &console.web,
-        )));
-    }
+    let person = console.sender(headers, form.csrf.as_deref())?;
     let number = given.parse::<IncidentNumber>().ok();
     let incident = match number {
         Some(n) => console.warroom.incident(n).await.ok().flatten(),

@@ -49,15 +49,7 @@ pub(super) async fn incident_for(
             Some(&person),
             &console.web,
         ))),
-        Err(e) => {
-            tracing::error!("the incident page could not read the ledger: {e:#}");
-            Err(Box::new(refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The ledger cannot be read just now; try again in a moment.",
-                Some(&person),
-                &console.web,
-            )))
-        }
+        Err(e) => Err(Box::new(console.unavailable(&person, "an incident", &e))),
     }
 }
 

@@ -45,15 +45,7 @@ pub async fn list(
     let filters = filters.map(|Query(f)| f).unwrap_or_default();
     let mut incidents = match console.warroom.incidents().await {
         Ok(all) => all,
-        Err(e) => {
-            tracing::error!("the incidents page could not read the ledger: {e:#}");
-            return super::refusal(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "The ledger cannot be read just now; try again in a moment.",
-                Some(&person),
-                &console.web,
-            );
-        }
+        Err(e) => return console.unavailable(&person, "the incidents", &e),
     };
     let status = filters
         .status

@@ -46,15 +46,7 @@ pub async fn page(State(console): State<Shared>, headers: HeaderMap) -> Response
     };
     let head = match console.warroom.ledger().last().await {
         Ok(head) => head,
-        Err(e) => {
-            tracing::error!("the ledger page could not read the head: {e}");
-            return refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The ledger cannot be read just now; try again in a moment.",
-                Some(&person),
-                &console.web,
-            );
-        }
+        Err(e) => return console.unavailable(&person, "the ledger's head", &e.into()),
     };
     let for_reading = console.clone();
     let witnessed = tokio::task::spawn_blocking(move || checkpoints(&for_reading))
@@ -129,20 +121,10 @@ pub async fn verify(
     headers: HeaderMap,
     Form(form): Form<VerifyForm>,
 ) -> Response {
-    let Some(person) = console.person(&headers) else {
-        return Redirect::to("/signin?next=/ledger").into_response();
+    let person = match console.sender(&headers, form.csrf.as_deref()) {
+        Ok(person) => person,
+        Err(answer) => return *answer,
     };
-    if !person
-        .session
-        .accepts_form_token(&console.web, form.csrf.as_deref().unwrap_or(""))
-    {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "This form is from another session or another site; reload the page and try again.",
-            Some(&person),
-            &console.web,
-        );
-    }
     if !person.access.allows(Access::Sre) {
         return refusal(
             StatusCode::FORBIDDEN,

@@ -182,6 +182,42 @@ impl Console {
         Ok(person)
     }
 
+    /// The person sending a form, when they are signed in and the form carries their
+    /// session's token; else the refusal to answer with.
+    fn sender(&self, headers: &HeaderMap, csrf: Option<&str>) -> Result<Person, Box<Response>> {
+        let Some(person) = self.person(headers) else {
+            return Err(Box::new(refusal(
+                StatusCode::UNAUTHORIZED,
+                "Your session has ended; sign in again and resend.",
+                None,
+                &self.web,
+            )));
+        };
+        if !person
+            .session
+            .accepts_form_token(&self.web, csrf.unwrap_or(""))
+        {
+            return Err(Box::new(refusal(
+                StatusCode::FORBIDDEN,
+                "This form is from another session or another site; reload the page and try again.",
+                Some(&person),
+                &self.web,
+            )));
+        }
+        Ok(person)
+    }
+
+    /// The answer when the store cannot be read for a page: logged with `what` failed.
+    fn unavailable(&self, person: &Person, what: &str, e: &anyhow::Error) -> Response {
+        tracing::error!("the web console could not read {what}: {e:#}");
+        refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The ledger cannot be read just now; try again in a moment.",
+            Some(person),
+            &self.web,
+        )
+    }
+
     /// Takes a sign-in link once: the handle it was made for, or why it is refused.
     fn take_link(&self, token: &str) -> Result<String, &'static str> {
         let claim: LinkClaim = session::verify(&self.web, Purpose::Link, token)

@@ -4,7 +4,7 @@
 use super::{layout, Shared};
 use crate::domain::schedule::{Source, Span};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -21,15 +21,7 @@ pub async fn page(State(console): State<Shared>, headers: HeaderMap) -> Response
     let now = console.now();
     let (views, overrides) = match console.warroom.schedules_now(now).await {
         Ok(found) => found,
-        Err(e) => {
-            tracing::error!("the on-call page could not read the schedules: {e:#}");
-            return super::refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The schedules cannot be read just now; try again in a moment.",
-                Some(&person),
-                &console.web,
-            );
-        }
+        Err(e) => return console.unavailable(&person, "the schedules", &e),
     };
     let directory = &console.warroom.settings().directory;
     let name = |handle: &str| directory.display(handle);

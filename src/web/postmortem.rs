@@ -10,7 +10,7 @@ use crate::domain::postmortem::{render_json, render_markdown, PostMortem, Timeli
 use crate::domain::types::IncidentNumber;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -27,15 +27,11 @@ async fn draft(
     let (person, incident) = incident_for(console, headers, given, &back).await?;
     match console.warroom.postmortem(incident.number).await {
         Ok(pm) => Ok((person, pm)),
-        Err(e) => {
-            tracing::error!("the post-mortem page could not be assembled: {e:#}");
-            Err(Box::new(super::refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The post-mortem cannot be assembled just now; try again in a moment.",
-                Some(&person),
-                &console.web,
-            )))
-        }
+        Err(e) => Err(Box::new(console.unavailable(
+            &person,
+            "the post-mortem",
+            &e,
+        ))),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::app::deploys::DeployQuery;
 use crate::domain::event::Event;
 use crate::domain::types::IncidentNumber;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
@@ -56,15 +56,7 @@ pub async fn page(State(console): State<Shared>, headers: HeaderMap) -> Response
     };
     let (in_flight, deploys, asked, finished) = match read.await {
         Ok(found) => found,
-        Err(e) => {
-            tracing::error!("the runs page could not read the ledger: {e:#}");
-            return super::refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The ledger cannot be read just now; try again in a moment.",
-                Some(&person),
-                &console.web,
-            );
-        }
+        Err(e) => return console.unavailable(&person, "the runs", &e),
     };
     let mut outcomes: HashMap<(String, u32), (String, String)> = HashMap::new();
     for stored in &finished {
