@@ -224,8 +224,9 @@ pub struct LiveQuery {
 }
 
 /// `GET /incidents/N/live?after=V`: the incident's events after version `V` (or after the
-/// browser's `Last-Event-ID` when it reconnects), each as the timeline line to append, as
-/// they commit. Ends when the server stops or the browser goes.
+/// browser's `Last-Event-ID` when it reconnects) as the timeline lines to append, as they
+/// commit: one `lines` message per commit (its id the last version in it). Ends when the
+/// server stops or the browser goes.
 pub async fn live(
     State(console): State<Shared>,
     headers: HeaderMap,
@@ -273,15 +274,28 @@ async fn follow(
         tz: settings.timezone,
         form_token: Some(&form_token),
     };
-    let send = |stored: &StoredEvent| -> Option<SseEvent> {
-        let r = crate::app::to_recorded(stored).ok()?;
-        let html = lines.line(stored.stream_version, &r).into_string();
-        Some(
+    // The lines of a batch of events go as one message: a storm of alerts joining the
+    // incident costs one message per commit, not one per alert.
+    let render = |events: &mut dyn Iterator<Item = &StoredEvent>,
+                  after: &mut i64|
+     -> Option<SseEvent> {
+        let mut html = String::new();
+        for stored in events {
+            if stored.stream_id != stream || stored.stream_version <= *after {
+                continue;
+            }
+            *after = stored.stream_version;
+            match crate::app::to_recorded(stored) {
+                Ok(r) => html.push_str(&lines.line(stored.stream_version, &r).into_string()),
+                Err(e) => tracing::warn!("a live timeline skipped an event it cannot read: {e:#}"),
+            }
+        }
+        (!html.is_empty()).then(|| {
             SseEvent::default()
-                .id(stored.stream_version.to_string())
-                .event("line")
-                .data(html),
-        )
+                .id(after.to_string())
+                .event("lines")
+                .data(html)
+        })
     };
     let head = match ledger.head().await {
         Ok(head) => head,
@@ -304,12 +318,9 @@ async fn follow(
             }
         };
         let short = page.len() < PAGE;
-        for stored in &page {
-            after = stored.stream_version;
-            if let Some(event) = send(stored) {
-                if tx.send(event).await.is_err() {
-                    return;
-                }
+        if let Some(event) = render(&mut page.iter(), &mut after) {
+            if tx.send(event).await.is_err() {
+                return;
             }
         }
         if short {
@@ -325,15 +336,9 @@ async fn follow(
                     tracing::warn!("a live timeline lost the ledger; the browser reconnects");
                     return;
                 };
-                for stored in batch.iter() {
-                    if stored.stream_id != stream || stored.stream_version <= after {
-                        continue;
-                    }
-                    after = stored.stream_version;
-                    if let Some(event) = send(stored) {
-                        if tx.send(event).await.is_err() {
-                            return;
-                        }
+                if let Some(event) = render(&mut batch.iter(), &mut after) {
+                    if tx.send(event).await.is_err() {
+                        return;
                     }
                 }
             }

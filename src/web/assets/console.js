@@ -55,15 +55,16 @@
     const source = new EventSource(
       "/incidents/" + encodeURIComponent(incident) + "/live?after=" + encodeURIComponent(after)
     );
-    source.addEventListener("line", (event) => {
+    source.addEventListener("lines", (event) => {
       const holder = document.createElement("template");
       holder.innerHTML = event.data;
-      const line = holder.content.firstElementChild;
-      if (!line || document.getElementById(line.id)) return;
-      timeline.appendChild(line);
-      markFrom(line);
-      refreshStateFor(line);
-      wireForms(line);
+      for (const line of Array.from(holder.content.children)) {
+        if (line.tagName !== "LI" || document.getElementById(line.id)) continue;
+        timeline.appendChild(line);
+        markFrom(line);
+        refreshStateFor(line);
+        wireForms(line);
+      }
       end.dataset.version = event.lastEventId;
     });
     source.addEventListener("open", () => document.body.classList.add("live"));
