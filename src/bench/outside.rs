@@ -136,7 +136,7 @@ impl Sender {
             };
             while let Ok(Some(chunk)) = response.chunk().await {
                 counter.fetch_add(
-                    count(&chunk, b"event: line"),
+                    count(&chunk, b"</li>"),
                     std::sync::atomic::Ordering::Relaxed,
                 );
             }

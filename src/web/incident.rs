@@ -25,6 +25,10 @@ const FIRST_SCREEN: usize = 200;
 /// Events per later part of a streamed page.
 const PAGE: usize = 2_000;
 
+/// How often a live timeline sends what has committed while events keep coming: well
+/// inside the second a line may take to show, and few messages a second in a storm.
+const SEND_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The incident a path names, with the person allowed to read it; else the answer to give.
 pub(super) async fn incident_for(
     console: &Shared,
@@ -225,8 +229,8 @@ pub struct LiveQuery {
 
 /// `GET /incidents/N/live?after=V`: the incident's events after version `V` (or after the
 /// browser's `Last-Event-ID` when it reconnects) as the timeline lines to append, as they
-/// commit: one `lines` message per commit (its id the last version in it). Ends when the
-/// server stops or the browser goes.
+/// commit: `lines` messages (each id the last version in it), at most every
+/// [`SEND_EVERY`] while events keep coming. Ends when the server stops or the browser goes.
 pub async fn live(
     State(console): State<Shared>,
     headers: HeaderMap,
@@ -274,28 +278,29 @@ async fn follow(
         tz: settings.timezone,
         form_token: Some(&form_token),
     };
-    // The lines of a batch of events go as one message: a storm of alerts joining the
-    // incident costs one message per commit, not one per alert.
+    // Lines go in messages: the catch-up a page at a time, then what commits — at once when
+    // the last message went more than SEND_EVERY ago, else gathered until then. A message
+    // said alone shows at once; a storm of alerts joining the incident costs a few messages
+    // a second, not one per commit.
     let render = |events: &mut dyn Iterator<Item = &StoredEvent>,
-                  after: &mut i64|
-     -> Option<SseEvent> {
-        let mut html = String::new();
+                  after: &mut i64,
+                  html: &mut String| {
         for stored in events {
             if stored.stream_id != stream || stored.stream_version <= *after {
                 continue;
             }
             *after = stored.stream_version;
             match crate::app::to_recorded(stored) {
-                Ok(r) => html.push_str(&lines.line(stored.stream_version, &r).into_string()),
+                Ok(r) => html.push_str(&lines.line(stored.stream_version, &r).0),
                 Err(e) => tracing::warn!("a live timeline skipped an event it cannot read: {e:#}"),
             }
         }
-        (!html.is_empty()).then(|| {
-            SseEvent::default()
-                .id(after.to_string())
-                .event("lines")
-                .data(html)
-        })
+    };
+    let message = |html: &mut String, after: i64| {
+        SseEvent::default()
+            .id(after.to_string())
+            .event("lines")
+            .data(std::mem::take(html))
     };
     let head = match ledger.head().await {
         Ok(head) => head,
@@ -318,30 +323,36 @@ async fn follow(
             }
         };
         let short = page.len() < PAGE;
-        if let Some(event) = render(&mut page.iter(), &mut after) {
-            if tx.send(event).await.is_err() {
-                return;
-            }
+        let mut html = String::new();
+        render(&mut page.iter(), &mut after, &mut html);
+        if !html.is_empty() && tx.send(message(&mut html, after)).await.is_err() {
+            return;
         }
         if short {
             break;
         }
     }
+    let mut pending = String::new();
+    let mut last_sent = tokio::time::Instant::now() - SEND_EVERY;
     loop {
+        let due = last_sent + SEND_EVERY;
         tokio::select! {
             _ = tx.closed() => return,
             _ = &mut stopping => return,
+            _ = tokio::time::sleep_until(due), if !pending.is_empty() => {}
             batch = subscription.next_batch() => {
                 let Ok(batch) = batch else {
                     tracing::warn!("a live timeline lost the ledger; the browser reconnects");
                     return;
                 };
-                if let Some(event) = render(&mut batch.iter(), &mut after) {
-                    if tx.send(event).await.is_err() {
-                        return;
-                    }
-                }
+                render(&mut batch.iter(), &mut after, &mut pending);
             }
+        }
+        if !pending.is_empty() && tokio::time::Instant::now() >= due {
+            if tx.send(message(&mut pending, after)).await.is_err() {
+                return;
+            }
+            last_sent = tokio::time::Instant::now();
         }
     }
 }
