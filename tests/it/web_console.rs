@@ -133,6 +133,36 @@ impl Browser {
         }
     }
 
+    /// Opens `url` in the browser.
+    async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+    }
+
+    /// Opens an incident's page at `url` and waits until its live timeline has connected.
+    async fn open_live(&self, url: &str) {
+        self.goto(url).await;
+        self.until(
+            Duration::from_secs(5),
+            "the live timeline connects",
+            "return document.body.classList.contains('live')",
+            vec![],
+        )
+        .await;
+    }
+
+    /// Clicks the element `locator` finds; the test fails when there is none.
+    async fn click(&self, locator: Locator<'_>) {
+        let element = self
+            .client
+            .find(locator)
+            .await
+            .unwrap_or_else(|e| panic!("nothing to click: {e}"));
+        element.click().await.unwrap();
+    }
+
     async fn text_of(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
@@ -306,10 +336,8 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
     };
     // Signed out, a page sends the person to sign in, and back afterwards.
     browser
-        .client
         .goto(&format!("{}/incidents/{}", app.base, number.0))
-        .await
-        .unwrap();
+        .await;
     assert!(browser
         .client
         .current_url()
@@ -319,13 +347,8 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
         .starts_with("/signin"));
     browser.screenshot("signin").await;
     browser
-        .client
-        .find(Locator::LinkText("Sign in with Discord"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .click(Locator::LinkText("Sign in with Discord"))
+        .await;
     browser
         .until(
             Duration::from_secs(10),
@@ -342,11 +365,7 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
     assert_eq!(browser.text_of("header .role").await, "responder");
 
     // The incidents list shows it open, with its severity.
-    browser
-        .client
-        .goto(&format!("{}/incidents", app.base))
-        .await
-        .unwrap();
+    browser.goto(&format!("{}/incidents", app.base)).await;
     let row = browser.text_of("table.incidents tbody tr").await;
     assert!(
         row.contains("INC-1 Application outage") && row.contains("sev1"),
@@ -355,33 +374,19 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
     browser.screenshot("incidents").await;
     // The search finds it by what was said in it, and not by words nobody said.
     browser
-        .client
         .goto(&format!("{}/incidents?q=forged+heading", app.base))
-        .await
-        .unwrap();
+        .await;
     assert!(browser
         .text_of("table.incidents")
         .await
         .contains("Application outage"));
     browser
-        .client
         .goto(&format!("{}/incidents?q=nobody+said+this", app.base))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(browser.text_of("p.empty").await, "No incident matches.");
 
     browser
-        .client
-        .goto(&format!("{}/incidents/{}", app.base, number.0))
-        .await
-        .unwrap();
-    browser
-        .until(
-            Duration::from_secs(5),
-            "the live timeline connects",
-            "return document.body.classList.contains('live')",
-            vec![],
-        )
+        .open_live(&format!("{}/incidents/{}", app.base, number.0))
         .await;
     // The hostile texts are shown as text: no script ran, no heading was forged.
     let shown = browser
@@ -424,14 +429,7 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
         .send_keys(text)
         .await
         .unwrap();
-    browser
-        .client
-        .find(Locator::Css("form.say button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click(Locator::Css("form.say button")).await;
     let seen = "return Array.from(document.querySelectorAll('#timeline .k-message .said')).some(e => e.textContent === arguments[0])";
     let took = browser
         .until(
@@ -509,13 +507,8 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
 
     // Acknowledging from the page records the acknowledgement as rpark, and it shows.
     browser
-        .client
-        .find(Locator::XPath("//button[text()='Acknowledge']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .click(Locator::XPath("//button[text()='Acknowledge']"))
+        .await;
     browser
         .until(
             Duration::from_secs(5),
@@ -545,14 +538,7 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
 
     // The post-mortem page: rendered from the model, hostile texts inert, each citation a
     // link to its event's line in the timeline; the downloads are the command's documents.
-    browser
-        .client
-        .find(Locator::LinkText("Post-mortem draft"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click(Locator::LinkText("Post-mortem draft")).await;
     browser
         .until(
             Duration::from_secs(5),
@@ -612,17 +598,7 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
     // A runbook from the Command box: warroom asks its requester to confirm, the run's line
     // offers the button, and once confirmed the run waits for an agent.
     browser
-        .client
-        .goto(&format!("{}/incidents/{}", app.base, number.0))
-        .await
-        .unwrap();
-    browser
-        .until(
-            Duration::from_secs(5),
-            "the live timeline connects",
-            "return document.body.classList.contains('live')",
-            vec![],
-        )
+        .open_live(&format!("{}/incidents/{}", app.base, number.0))
         .await;
     browser
         .client
@@ -633,13 +609,8 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
         .await
         .unwrap();
     browser
-        .client
-        .find(Locator::XPath("//button[text()='Run']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .click(Locator::XPath("//button[text()='Run']"))
+        .await;
     browser
         .until(
             Duration::from_secs(5),
@@ -654,13 +625,8 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
         .to_lowercase()
         .contains("confirm"));
     browser
-        .client
-        .find(Locator::Css("#timeline .run-buttons button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .click(Locator::Css("#timeline .run-buttons button"))
+        .await;
     browser
         .until(Duration::from_secs(5), "the confirmation in the timeline", "return document.querySelector('#timeline .run-buttons') === null && Array.from(document.querySelectorAll('#timeline li')).some(l => /confirmed/i.test(l.textContent))", vec![])
         .await;
@@ -683,11 +649,7 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
         .unwrap();
 
     // On call, runs and ledger: each page shows what the ledger and the configuration say.
-    browser
-        .client
-        .goto(&format!("{}/oncall", app.base))
-        .await
-        .unwrap();
+    browser.goto(&format!("{}/oncall", app.base)).await;
     assert_eq!(browser.text_of("section.schedule h2").await, "ops");
     assert!(browser
         .text_of("section.schedule p.now")
@@ -703,18 +665,10 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
             == json!(true)
     );
     browser.screenshot("oncall").await;
-    browser
-        .client
-        .goto(&format!("{}/runs", app.base))
-        .await
-        .unwrap();
+    browser.goto(&format!("{}/runs", app.base)).await;
     assert!(browser.text_of("main").await.contains("Latest deploys"));
     browser.screenshot("runs").await;
-    browser
-        .client
-        .goto(&format!("{}/ledger", app.base))
-        .await
-        .unwrap();
+    browser.goto(&format!("{}/ledger", app.base)).await;
     let head = app.warroom.ledger().head().await.unwrap();
     assert!(
         browser
@@ -737,14 +691,7 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
     browser.screenshot("ledger").await;
 
     // Signing out ends the session: the next page asks to sign in again.
-    browser
-        .client
-        .find(Locator::Css("form.signout button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click(Locator::Css("form.signout button")).await;
     browser
         .until(
             Duration::from_secs(5),
@@ -753,11 +700,7 @@ async fn a_responder_signs_in_with_discord_and_works_an_incident_live() {
             vec![],
         )
         .await;
-    browser
-        .client
-        .goto(&format!("{}/incidents", app.base))
-        .await
-        .unwrap();
+    browser.goto(&format!("{}/incidents", app.base)).await;
     assert!(browser
         .client
         .current_url()
@@ -792,18 +735,14 @@ async fn a_viewer_signed_in_by_link_reads_but_is_refused_every_action() {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    browser.client.goto(&link).await.unwrap();
+    browser.goto(&link).await;
     assert_eq!(
         browser.client.current_url().await.unwrap().path(),
         "/incidents"
     );
     assert_eq!(browser.text_of("header .who").await, "bsparrow");
     assert_eq!(browser.text_of("header .role").await, "viewer");
-    browser
-        .client
-        .goto(&format!("{}/incidents/1", app.base))
-        .await
-        .unwrap();
+    browser.goto(&format!("{}/incidents/1", app.base)).await;
     // A viewer gets no forms, and warroom refuses what a forged form would ask.
     assert_eq!(
         browser
@@ -863,31 +802,14 @@ async fn a_viewer_signed_in_by_link_reads_but_is_refused_every_action() {
     let (_, token_part) = sre_link.split_once("/signin/link").unwrap();
     browser.client.delete_all_cookies().await.unwrap();
     browser
-        .client
         .goto(&format!("{}/signin/link{token_part}", app.base))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(browser.text_of("header .role").await, "sre");
-    browser
-        .client
-        .goto(&format!("{}/ledger", app.base))
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("form.verify button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.goto(&format!("{}/ledger", app.base)).await;
+    browser.click(Locator::Css("form.verify button")).await;
     let start = Instant::now();
     loop {
-        browser
-            .client
-            .goto(&format!("{}/ledger", app.base))
-            .await
-            .unwrap();
+        browser.goto(&format!("{}/ledger", app.base)).await;
         if let Ok(result) = browser.client.find(Locator::Css("p.verify")).await {
             let said = result.text().await.unwrap();
             assert!(said.starts_with("Intact: ledger intact"), "{said}");
@@ -903,7 +825,7 @@ async fn a_viewer_signed_in_by_link_reads_but_is_refused_every_action() {
 
     // The link signs in once.
     browser.client.delete_all_cookies().await.unwrap();
-    browser.client.goto(&link).await.unwrap();
+    browser.goto(&link).await;
     assert!(browser
         .text_of("section.refusal")
         .await
