@@ -523,6 +523,16 @@ targets = ["!Bench"]
     let (rss, peak) = memory_mb(pid);
     println!("  warroom memory at the end: RSS {rss:.1} MB, peak {peak:.1} MB");
     if let Some((task, lines)) = page {
+        // The page gets what commits within moments: wait until its count settles.
+        let mut seen = lines.load(Ordering::Relaxed);
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = lines.load(Ordering::Relaxed);
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
         task.abort();
         println!(
             "  the console's live timeline of INC-1 was open throughout: {} lines streamed to it",

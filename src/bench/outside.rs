@@ -134,11 +134,15 @@ impl Sender {
                     _ => tokio::time::sleep(Duration::from_millis(50)).await,
                 }
             };
+            // The last bytes of a chunk are kept with the next, so a line's end split
+            // between two chunks is counted once.
+            let needle = b"</li>";
+            let mut carry = Vec::new();
             while let Ok(Some(chunk)) = response.chunk().await {
-                counter.fetch_add(
-                    count(&chunk, b"</li>"),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
+                carry.extend_from_slice(&chunk);
+                counter.fetch_add(count(&carry, needle), std::sync::atomic::Ordering::Relaxed);
+                let keep = carry.len().min(needle.len() - 1);
+                carry.drain(..carry.len() - keep);
             }
         });
         (task, seen)
