@@ -120,57 +120,38 @@ pub async fn say(
         Ok(found) => found,
         Err(answer) => return *answer,
     };
+    let refuse = |status, why: &str| {
+        answer(
+            &headers,
+            &person,
+            &console,
+            incident.number,
+            status,
+            why,
+            &[],
+        )
+    };
     // Every action of the page needs the responder role, and warroom checks it; a message
     // is not a command, so the console checks it here: a viewer reads.
     if !person.access.allows(Access::Responder) {
-        let why = format!(
+        return refuse(StatusCode::FORBIDDEN, &format!(
             "Posting in an incident needs the responder role in warroom and you have {}; ask whoever runs warroom to grant it.",
             person.access
-        );
-        return answer(
-            &headers,
-            &person,
-            &console,
-            incident.number,
-            StatusCode::FORBIDDEN,
-            &why,
-            &[],
-        );
+        ));
     }
     let text = form.text.as_deref().unwrap_or("").trim().to_string();
     if text.is_empty() {
-        return answer(
-            &headers,
-            &person,
-            &console,
-            incident.number,
-            StatusCode::BAD_REQUEST,
-            "Write something to post.",
-            &[],
-        );
+        return refuse(StatusCode::BAD_REQUEST, "Write something to post.");
     }
-    if text.chars().count() > MAX_TEXT {
-        return answer(&headers, &person, &console, incident.number, StatusCode::BAD_REQUEST,
-            &format!("The message has {} characters; the console takes up to {MAX_TEXT}. Attach long logs elsewhere and link them.", text.chars().count()), &[]);
+    let length = text.chars().count();
+    if length > MAX_TEXT {
+        return refuse(StatusCode::BAD_REQUEST, &format!(
+            "The message has {length} characters; the console takes up to {MAX_TEXT}. Attach long logs elsewhere and link them."
+        ));
     }
     let nonce = nonce(form.nonce.as_deref());
-    let input = Input {
-        key: format!("web:{nonce}"),
-        at: console.now(),
-        from: person.actor.clone(),
-        channel: incident.channel.clone(),
-        kind: InputKind::Message {
-            text,
-            message_id: Some(format!("web-{nonce}")),
-            reply_to: None,
-            attachments: vec![],
-        },
-        caller: Caller {
-            access: Some(person.access),
-            plain_text: true,
-            ..Caller::default()
-        },
-    };
+    let message_id = Some(format!("web-{nonce}"));
+    let input = said_by(&console, &person, &incident, &nonce, text, message_id, true);
     run(&console, &headers, &person, incident.number, input).await
 }
 
@@ -188,34 +169,52 @@ pub async fn act(
     let command = match command_of(&form, incident.number) {
         Ok(command) => command,
         Err(why) => {
+            let status = StatusCode::BAD_REQUEST;
             return answer(
                 &headers,
                 &person,
                 &console,
                 incident.number,
-                StatusCode::BAD_REQUEST,
+                status,
                 &why,
                 &[],
-            )
+            );
         }
     };
-    let input = Input {
-        key: format!("web:{}", nonce(form.nonce.as_deref())),
+    let nonce = nonce(form.nonce.as_deref());
+    let input = said_by(&console, &person, &incident, &nonce, command, None, false);
+    run(&console, &headers, &person, incident.number, input).await
+}
+
+/// `text` said in the incident's channel by the signed-in person, as chat hands it over
+/// (`plain_text`: recorded as said, never read as a command). Keyed by the form's nonce, so
+/// a form sent twice is recorded once.
+fn said_by(
+    console: &Shared,
+    person: &Person,
+    incident: &IncidentSummary,
+    nonce: &str,
+    text: String,
+    message_id: Option<String>,
+    plain_text: bool,
+) -> Input {
+    Input {
+        key: format!("web:{nonce}"),
         at: console.now(),
         from: person.actor.clone(),
         channel: incident.channel.clone(),
         kind: InputKind::Message {
-            text: command,
-            message_id: None,
+            text,
+            message_id,
             reply_to: None,
             attachments: vec![],
         },
         caller: Caller {
             access: Some(person.access),
+            plain_text,
             ..Caller::default()
         },
-    };
-    run(&console, &headers, &person, incident.number, input).await
+    }
 }
 
 /// The person, the incident and the form's token, checked; else the answer to give.

@@ -193,18 +193,24 @@ impl Console {
                 &self.web,
             )));
         };
-        if !person
+        self.form_of(&person, csrf)?;
+        Ok(person)
+    }
+
+    /// Whether a form carries `person`'s session token; else the refusal to answer with.
+    fn form_of(&self, person: &Person, csrf: Option<&str>) -> Result<(), Box<Response>> {
+        if person
             .session
             .accepts_form_token(&self.web, csrf.unwrap_or(""))
         {
-            return Err(Box::new(refusal(
-                StatusCode::FORBIDDEN,
-                "This form is from another session or another site; reload the page and try again.",
-                Some(&person),
-                &self.web,
-            )));
+            return Ok(());
         }
-        Ok(person)
+        Err(Box::new(refusal(
+            StatusCode::FORBIDDEN,
+            "This form is from another session or another site; reload the page and try again.",
+            Some(person),
+            &self.web,
+        )))
     }
 
     /// The answer when the store cannot be read for a page: logged with `what` failed.

@@ -90,17 +90,10 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<SignOutForm>,
 ) -> Response {
+    // Signed out already: nothing to end. Signed in: only a form of this session ends it.
     if let Some(person) = console.person(&headers) {
-        if !person
-            .session
-            .accepts_form_token(&console.web, form.csrf.as_deref().unwrap_or(""))
-        {
-            return refusal(
-                StatusCode::FORBIDDEN,
-                "This form is from another session or another site; reload the page and try again.",
-                Some(&person),
-                &console.web,
-            );
+        if let Err(refused) = console.form_of(&person, form.csrf.as_deref()) {
+            return *refused;
         }
     }
     let mut response = Redirect::to("/signin").into_response();
